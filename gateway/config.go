@@ -1,0 +1,309 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/flowcache/flowcache/internal/units"
+)
+
+// Config is the whole of config.toml. Omitted keys take the values of
+// [DefaultConfig]; cmd/flowcache decodes the file strictly (unknown keys are
+// errors) on top of DefaultConfig and then calls Validate.
+//
+// A Config is immutable once passed to [New]: a reload builds a new one.
+type Config struct {
+	Server ServerConfig  `toml:"server"`
+	Admin  AdminConfig   `toml:"admin"`
+	Cache  CacheConfig   `toml:"cache"`
+	Redis  RedisConfig   `toml:"redis"`
+	Log    LogConfig     `toml:"log"`
+	Routes []RouteConfig `toml:"routes"`
+}
+
+// ServerConfig is the [server] section: the data-plane listener and its limits.
+type ServerConfig struct {
+	// Listen is the data-plane address, host:port.
+	Listen string `toml:"listen"`
+	// ReadHeaderTimeout bounds reading a request head (slowloris defence).
+	ReadHeaderTimeout units.Duration `toml:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request, head and body.
+	ReadTimeout units.Duration `toml:"read_timeout"`
+	// WriteTimeout bounds writing a response.
+	WriteTimeout units.Duration `toml:"write_timeout"`
+	// IdleTimeout closes keep-alive connections idle this long.
+	IdleTimeout units.Duration `toml:"idle_timeout"`
+	// MaxHeaderSize bounds a request head; larger heads get 431.
+	MaxHeaderSize units.Size `toml:"max_header_size"`
+	// MaxBodySize bounds a request body; larger bodies get 413.
+	MaxBodySize units.Size `toml:"max_body_size"`
+	// MaxConns bounds concurrent client connections (0 = fasthttp default).
+	MaxConns int `toml:"max_conns"`
+	// ShutdownTimeout bounds the drain of in-flight requests on SIGTERM.
+	ShutdownTimeout units.Duration `toml:"shutdown_timeout"`
+}
+
+// AdminConfig is the [admin] section: admin API, /metrics, /healthz, /readyz.
+type AdminConfig struct {
+	// Listen is the admin address, host:port. Loopback by default.
+	Listen string `toml:"listen"`
+	// Token is the bearer token required by the admin API and PURGE. Empty
+	// means only loopback clients (with a loopback Host) are allowed.
+	Token string `toml:"token"`
+	// DataDir holds uploaded policy versions; empty disables persistence.
+	DataDir string `toml:"data_dir"`
+}
+
+// CacheConfig is the [cache] section: the in-process L1 and cache-wide rules.
+type CacheConfig struct {
+	// L1Size is the memory given to the in-process cache (freecache). At
+	// least 512KiB.
+	L1Size units.Size `toml:"l1_size"`
+	// MaxObjectSize is the largest response body that is cached; larger
+	// responses are streamed through and never buffered whole.
+	MaxObjectSize units.Size `toml:"max_object_size"`
+	// DefaultTTL is the freshness lifetime given to cacheable responses that
+	// carry no explicit expiration. 0 means RFC 9111 heuristic freshness
+	// (Section 4.2.2) where allowed, else not stored.
+	DefaultTTL units.Duration `toml:"default_ttl"`
+	// CoalesceTimeout bounds how long a request waits for a concurrent
+	// request for the same key before making its own upstream request.
+	CoalesceTimeout units.Duration `toml:"coalesce_timeout"`
+}
+
+// RedisConfig is the [redis] section: the shared L2. Empty Addrs disables it.
+type RedisConfig struct {
+	// Addrs lists Redis addresses (host:port); empty disables L2.
+	Addrs []string `toml:"addrs"`
+	// Mode is "standalone", "sentinel" or "cluster".
+	Mode string `toml:"mode"`
+	// MasterName is the Sentinel master name (mode = "sentinel").
+	MasterName string `toml:"master_name"`
+	Username   string `toml:"username"`
+	Password   string `toml:"password"`
+	DB         int    `toml:"db"`
+	// TLS enables TLS to Redis.
+	TLS bool `toml:"tls"`
+	// PoolSize is the connection pool size per node (0 = go-redis default).
+	PoolSize     int            `toml:"pool_size"`
+	DialTimeout  units.Duration `toml:"dial_timeout"`
+	ReadTimeout  units.Duration `toml:"read_timeout"`
+	WriteTimeout units.Duration `toml:"write_timeout"`
+	// KeyPrefix prefixes every key and channel this gateway uses in Redis.
+	KeyPrefix string `toml:"key_prefix"`
+}
+
+// LogConfig is the [log] section.
+type LogConfig struct {
+	// Level is "debug", "info", "warn" or "error".
+	Level string `toml:"level"`
+	// Format is "text" or "json".
+	Format string `toml:"format"`
+}
+
+// RouteConfig is one [[routes]] entry. A request is routed to the route whose
+// Host matches (exactly, or "*") and whose PathPrefix is the longest prefix of
+// the request path; an exact host beats "*".
+type RouteConfig struct {
+	// Name identifies the route in metrics, logs and keys. Unique.
+	Name string `toml:"name"`
+	// Host is the request host to match (no port), or "*" for any.
+	Host string `toml:"host"`
+	// PathPrefix is the path prefix to match; it starts with "/".
+	PathPrefix string `toml:"path_prefix"`
+	// Upstreams are the origin base URLs ("http://host:port"), used
+	// round-robin, skipping targets marked down by passive health checks.
+	Upstreams []string `toml:"upstreams"`
+	// Policy names the cache policy: "default" (native) or a [policies.NAME].
+	Policy string `toml:"policy"`
+	// UpstreamHost, if set, replaces the Host header sent upstream; by
+	// default the upstream sees the client's Host.
+	UpstreamHost string `toml:"upstream_host"`
+	// ConnectTimeout bounds dialing an upstream target.
+	ConnectTimeout units.Duration `toml:"connect_timeout"`
+	// Timeout bounds one upstream exchange (write request, read response).
+	Timeout units.Duration `toml:"timeout"`
+	// MaxConnsPerUpstream bounds connections to each target.
+	MaxConnsPerUpstream int `toml:"max_conns_per_upstream"`
+	// MaxFails failures within FailTimeout mark a target down for
+	// FailTimeout (as nginx's max_fails/fail_timeout).
+	MaxFails    int            `toml:"max_fails"`
+	FailTimeout units.Duration `toml:"fail_timeout"`
+	// NoCache, when true, proxies the route without caching.
+	NoCache bool `toml:"no_cache"`
+	// DefaultTTL overrides [cache].default_ttl for this route when set.
+	DefaultTTL *units.Duration `toml:"default_ttl"`
+}
+
+// DefaultConfig returns the configuration used for omitted keys: listeners
+// on loopback, a 256MiB L1, no Redis, and one catch-all route to a local
+// origin on 127.0.0.1:9000 (the example origin of the quick start).
+func DefaultConfig() Config {
+	return Config{
+		Server: ServerConfig{
+			Listen:            "127.0.0.1:8080",
+			ReadHeaderTimeout: units.Duration(10 * time.Second),
+			ReadTimeout:       units.Duration(30 * time.Second),
+			WriteTimeout:      units.Duration(30 * time.Second),
+			IdleTimeout:       units.Duration(90 * time.Second),
+			MaxHeaderSize:     16 << 10,
+			MaxBodySize:       10 << 20,
+			ShutdownTimeout:   units.Duration(15 * time.Second),
+		},
+		Admin: AdminConfig{Listen: "127.0.0.1:9090"},
+		Cache: CacheConfig{
+			L1Size:          256 << 20,
+			MaxObjectSize:   8 << 20,
+			CoalesceTimeout: units.Duration(10 * time.Second),
+		},
+		Redis: RedisConfig{
+			Mode:         "standalone",
+			DialTimeout:  units.Duration(time.Second),
+			ReadTimeout:  units.Duration(200 * time.Millisecond),
+			WriteTimeout: units.Duration(200 * time.Millisecond),
+			KeyPrefix:    "flowcache:",
+		},
+		Log: LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// RouteDefaults fills the zero fields of a route with their defaults. cmd
+// calls it for every [[routes]] entry after decoding.
+func RouteDefaults(r *RouteConfig) {
+	if r.Host == "" {
+		r.Host = "*"
+	}
+	if r.PathPrefix == "" {
+		r.PathPrefix = "/"
+	}
+	if r.Policy == "" {
+		r.Policy = "default"
+	}
+	if r.ConnectTimeout == 0 {
+		r.ConnectTimeout = units.Duration(2 * time.Second)
+	}
+	if r.Timeout == 0 {
+		r.Timeout = units.Duration(30 * time.Second)
+	}
+	if r.MaxConnsPerUpstream == 0 {
+		r.MaxConnsPerUpstream = 512
+	}
+	if r.MaxFails == 0 {
+		r.MaxFails = 1
+	}
+	if r.FailTimeout == 0 {
+		r.FailTimeout = units.Duration(10 * time.Second)
+	}
+}
+
+// Validate reports every problem in c, each prefixed with its key path
+// (e.g. "routes[2].upstreams[0]: ..."), joined with errors.Join.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+	}
+	checkAddr := func(path, addr string) {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			add(path, "invalid address %q (want host:port)", addr)
+		}
+	}
+	checkAddr("server.listen", c.Server.Listen)
+	checkAddr("admin.listen", c.Admin.Listen)
+	if c.Server.MaxHeaderSize < 1<<10 {
+		add("server.max_header_size", "must be at least 1KiB, got %s", c.Server.MaxHeaderSize)
+	}
+	if c.Cache.L1Size < 512<<10 {
+		add("cache.l1_size", "must be at least 512KiB, got %s", c.Cache.L1Size)
+	}
+	if c.Cache.MaxObjectSize <= 0 {
+		add("cache.max_object_size", "must be positive")
+	} else if c.Cache.MaxObjectSize > c.Cache.L1Size/4 && c.Cache.L1Size >= 512<<10 {
+		// freecache refuses entries larger than 1/1024 of its size; bodies
+		// above that are stored in chunks, but one object must not be able
+		// to take a quarter of the cache.
+		add("cache.max_object_size", "%s is more than a quarter of cache.l1_size (%s)", c.Cache.MaxObjectSize, c.Cache.L1Size)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level", "must be one of debug, info, warn, error; got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		add("log.format", "must be text or json; got %q", c.Log.Format)
+	}
+	if len(c.Redis.Addrs) > 0 {
+		switch c.Redis.Mode {
+		case "standalone", "cluster":
+		case "sentinel":
+			if c.Redis.MasterName == "" {
+				add("redis.master_name", "required when redis.mode = \"sentinel\"")
+			}
+		default:
+			add("redis.mode", "must be standalone, sentinel or cluster; got %q", c.Redis.Mode)
+		}
+		for i, a := range c.Redis.Addrs {
+			checkAddr(fmt.Sprintf("redis.addrs[%d]", i), a)
+		}
+	}
+	if len(c.Routes) == 0 {
+		add("routes", "at least one [[routes]] entry is required")
+	}
+	names := map[string]int{}
+	matches := map[string]int{}
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		p := fmt.Sprintf("routes[%d]", i)
+		if r.Name == "" {
+			add(p+".name", "required")
+		} else if j, dup := names[r.Name]; dup {
+			add(p+".name", "%q already used by routes[%d]", r.Name, j)
+		} else {
+			names[r.Name] = i
+		}
+		if r.Host != "*" && (r.Host == "" || strings.ContainsAny(r.Host, ":/ *")) {
+			add(p+".host", "must be a host name without port, or \"*\"; got %q", r.Host)
+		}
+		if !strings.HasPrefix(r.PathPrefix, "/") {
+			add(p+".path_prefix", "must start with \"/\"; got %q", r.PathPrefix)
+		}
+		m := strings.ToLower(r.Host) + " " + r.PathPrefix
+		if j, dup := matches[m]; dup {
+			add(p, "host %q and path_prefix %q overlap with routes[%d]", r.Host, r.PathPrefix, j)
+		} else {
+			matches[m] = i
+		}
+		if len(r.Upstreams) == 0 {
+			add(p+".upstreams", "at least one upstream is required")
+		}
+		for j, u := range r.Upstreams {
+			if err := checkUpstream(u); err != nil {
+				add(fmt.Sprintf("%s.upstreams[%d]", p, j), "%v", err)
+			}
+		}
+		if r.MaxFails < 0 {
+			add(p+".max_fails", "must not be negative")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func checkUpstream(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("invalid upstream URL %q (want http://host:port)", s)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("invalid upstream URL %q: scheme must be http or https", s)
+	}
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil {
+		return fmt.Errorf("invalid upstream URL %q: only scheme://host[:port] is allowed", s)
+	}
+	return nil
+}
