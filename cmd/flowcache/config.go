@@ -1,0 +1,312 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/flowcache/flowcache/gateway"
+)
+
+// exampleOrigin is the upstream of the embedded default configuration: the
+// example origin of the quick start (examples/origin).
+const exampleOrigin = "http://127.0.0.1:9000"
+
+// embeddedConfig is the configuration serve runs on when no -config is given
+// and ./config.toml does not exist: gateway.DefaultConfig plus one catch-all
+// route to the example origin.
+func embeddedConfig() gateway.Config {
+	cfg := gateway.DefaultConfig()
+	cfg.Routes = []gateway.RouteConfig{{Name: "default", Upstreams: []string{exampleOrigin}}}
+	for i := range cfg.Routes {
+		gateway.RouteDefaults(&cfg.Routes[i])
+	}
+	return cfg
+}
+
+// loadConfig reads, decodes and validates the config file at path. Every
+// problem found is reported, each with its key path and line.
+func loadConfig(path string) (gateway.Config, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return gateway.Config{}, fmt.Errorf("read config: %w", err)
+	}
+	return decodeConfig(path, src)
+}
+
+// decodeConfig decodes src, the contents of the file name, strictly onto
+// gateway.DefaultConfig, fills route defaults and validates the result.
+//
+// # Why not toml.DecodeFile?
+//
+// It would read the file a second time: the lines named in errors are found by
+// scanning src, so the bytes decoded and the bytes scanned must be the same.
+func decodeConfig(name string, src []byte) (gateway.Config, error) {
+	cfg := gateway.DefaultConfig()
+	ix := scanKeys(string(src))
+	md, err := toml.Decode(string(src), &cfg)
+	if err != nil {
+		return gateway.Config{}, &configError{file: name, problems: []problem{decodeProblem(ix, err)}}
+	}
+	problems := undecodedProblems(ix, &md)
+	for i := range cfg.Routes {
+		gateway.RouteDefaults(&cfg.Routes[i])
+	}
+	problems = append(problems, validateProblems(ix, cfg.Validate())...)
+	if len(problems) > 0 {
+		return gateway.Config{}, &configError{file: name, problems: problems}
+	}
+	return cfg, nil
+}
+
+// configError is every problem found in one config file.
+type configError struct {
+	file     string
+	problems []problem
+}
+
+// problem is one thing wrong in a config file.
+type problem struct {
+	line    int    // 1-based; 0 when the file has no line for it
+	path    string // key path, e.g. routes[1].upstreams[0]; "" if unknown
+	msg     string
+	context string // where, as lines of the file; may be empty
+}
+
+// Error formats every problem as "file:line: key.path: message", followed
+// by the lines of the file it is about.
+func (e *configError) Error() string {
+	var b strings.Builder
+	if len(e.problems) > 1 {
+		fmt.Fprintf(&b, "%s: %d problems\n", e.file, len(e.problems))
+	}
+	for i, p := range e.problems {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(e.file)
+		if p.line > 0 {
+			b.WriteString(":" + strconv.Itoa(p.line))
+		}
+		b.WriteString(": ")
+		if p.path != "" {
+			b.WriteString(p.path + ": ")
+		}
+		b.WriteString(p.msg)
+		if c := strings.TrimRight(p.context, "\n"); c != "" {
+			b.WriteString("\n" + c)
+		}
+	}
+	return b.String()
+}
+
+// decodeLineErr matches the decoder's errors that are not a toml.ParseError
+// (a TOML value of the wrong type, e.g. a string for an integer).
+var decodeLineErr = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): (.*)$`)
+
+func decodeProblem(ix *keyIndex, err error) problem {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		p := problem{line: pe.Position.Line, msg: pe.Message}
+		if pe.LastKey != "" {
+			p.path, _ = ix.resolve(pe.LastKey, pe.Position.Line)
+		}
+		p.context = positionContext(ix, pe)
+		return p
+	}
+	if m := decodeLineErr.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1]) // m[1] is digits or empty (then 0: no line)
+		p := problem{msg: m[3]}
+		p.path, p.line = ix.resolve(m[2], line)
+		p.context = ix.snippet(p.line)
+		return p
+	}
+	return problem{msg: err.Error()}
+}
+
+// positionContext returns the location part of pe.ErrorWithPosition: "At
+// line L, column C:" and the lines around it. The message itself is left
+// out: it is already in the first line of ours.
+//
+// ErrorWithPosition panics on some positions the parser reports (column 0
+// for an unterminated escape at the end of the file: FuzzLoadConfig found
+// it), so it is called only on positions inside the file, and a panic in it
+// falls back to a plain snippet of the line.
+func positionContext(ix *keyIndex, pe toml.ParseError) (s string) {
+	pos := pe.Position
+	if pos.Line < 1 || pos.Line > len(ix.lines) || pos.Col < 1 || pos.Len < 0 {
+		return ix.snippet(pos.Line)
+	}
+	defer func() {
+		if recover() != nil {
+			s = ix.snippet(pos.Line)
+		}
+	}()
+	s = pe.ErrorWithPosition()
+	if _, rest, ok := strings.Cut(s, "\n\n"); ok {
+		s = rest
+	}
+	return s
+}
+
+// undecodedProblems reports the keys of the file that no config field takes.
+// Of an unknown table only the table itself is reported, not each of its keys.
+func undecodedProblems(ix *keyIndex, md *toml.MetaData) []problem {
+	keys := md.Undecoded()
+	unknown := map[string]bool{}
+	for _, k := range keys {
+		unknown[k.String()] = true
+	}
+	var out []problem
+	seen := map[string]bool{}
+	for _, k := range keys {
+		s := k.String()
+		if seen[s] || parentUnknown(unknown, k) {
+			continue
+		}
+		seen[s] = true
+		msg := "unknown key"
+		switch md.Type(k...) {
+		case "Hash", "ArrayHash":
+			msg = "unknown table"
+		}
+		if hint := suggest(k); hint != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", hint)
+		}
+		occ := ix.occurrences(s)
+		if len(occ) == 0 {
+			out = append(out, problem{path: s, msg: msg})
+		}
+		for _, e := range occ {
+			out = append(out, problem{line: e.line, path: e.path, msg: msg, context: ix.snippet(e.line)})
+		}
+	}
+	return out
+}
+
+func parentUnknown(unknown map[string]bool, k toml.Key) bool {
+	for n := len(k) - 1; n > 0; n-- {
+		if unknown[k[:n].String()] {
+			return true
+		}
+	}
+	return false
+}
+
+// suggest returns the known key closest to the unknown key k within an edit
+// distance of 2, or "".
+func suggest(k toml.Key) string {
+	best, bestDist := "", 3
+	for _, name := range knownKeys(reflect.TypeFor[gateway.Config](), k[:len(k)-1]) {
+		if d := editDistance(k[len(k)-1], name); d < bestDist {
+			best, bestDist = name, d
+		}
+	}
+	return best
+}
+
+// knownKeys lists the TOML keys of the table at path in a config of type t.
+func knownKeys(t reflect.Type, path []string) []string {
+	for _, p := range path {
+		t = elemType(t)
+		if t.Kind() != reflect.Struct {
+			return nil
+		}
+		f, ok := fieldByTag(t, p)
+		if !ok {
+			return nil
+		}
+		t = f.Type
+	}
+	t = elemType(t)
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	names := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		if tag := tomlName(t.Field(i)); tag != "" {
+			names = append(names, tag)
+		}
+	}
+	return names
+}
+
+func elemType(t reflect.Type) reflect.Type {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		t = t.Elem()
+	}
+	return t
+}
+
+func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		if tomlName(t.Field(i)) == name {
+			return t.Field(i), true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+func tomlName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+	if name == "-" || !f.IsExported() {
+		return ""
+	}
+	if name == "" {
+		return f.Name
+	}
+	return name
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// validatePath matches the key path that starts each of Validate's errors.
+var validatePath = regexp.MustCompile(`^([a-z0-9_]+(?:\[\d+\])?(?:\.[a-z0-9_]+(?:\[\d+\])?)*): (.*)$`)
+
+// validateProblems splits Validate's joined error into problems and finds
+// the line of each in the file.
+func validateProblems(ix *keyIndex, err error) []problem {
+	if err == nil {
+		return nil
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok { //nolint:errorlint // splitting errors.Join, not matching
+		errs = j.Unwrap()
+	}
+	out := make([]problem, 0, len(errs))
+	for _, e := range errs {
+		m := validatePath.FindStringSubmatch(e.Error())
+		if m == nil {
+			out = append(out, problem{msg: e.Error()})
+			continue
+		}
+		line := ix.line(m[1])
+		out = append(out, problem{line: line, path: m[1], msg: m[2], context: ix.snippet(line)})
+	}
+	return out
+}

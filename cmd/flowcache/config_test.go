@@ -1,0 +1,179 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowcache/flowcache/gateway"
+)
+
+var update = flag.Bool("update", false, "rewrite the .golden files of TestLoadConfig_Errors")
+
+// TestLoadConfig_Errors checks the message of every broken file in
+// testdata/config against its .golden file. Run with -update to rewrite them.
+func TestLoadConfig_Errors(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("testdata/config/*.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no testdata/config/*.toml")
+	}
+	for _, file := range files {
+		name := strings.TrimSuffix(filepath.Base(file), ".toml")
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := loadConfig(file)
+			if err == nil {
+				t.Fatalf("loadConfig(%q) = nil error, want one", file)
+			}
+			got := err.Error() + "\n"
+			golden := strings.TrimSuffix(file, ".toml") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("loadConfig(%q) error:\n%s\nwant:\n%s", file, got, want)
+			}
+		})
+	}
+}
+
+func TestLoadConfig_Valid(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("testdata/valid/*.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The documented example at the root of the repository must load.
+	files = append(files, filepath.Join("..", "..", "config.toml"))
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			t.Parallel()
+			cfg, err := loadConfig(file)
+			if err != nil {
+				t.Fatalf("loadConfig(%q): %v", file, err)
+			}
+			for i, r := range cfg.Routes {
+				if r.Policy == "" || r.PathPrefix == "" || r.Timeout == 0 {
+					t.Errorf("routes[%d] = %+v, want route defaults filled", i, r)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadConfig_Values(t *testing.T) {
+	t.Parallel()
+	cfg, err := loadConfig("testdata/valid/full.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := gateway.DefaultConfig()
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"server.listen", cfg.Server.Listen, "0.0.0.0:8080"},
+		{"server.read_header_timeout", cfg.Server.ReadHeaderTimeout.D(), 5 * time.Second},
+		{"server.read_timeout (default)", cfg.Server.ReadTimeout, def.Server.ReadTimeout},
+		{"server.max_header_size", int64(cfg.Server.MaxHeaderSize), int64(32 << 10)},
+		{"server.max_body_size", int64(cfg.Server.MaxBodySize), int64(1 << 20)},
+		{"admin.token", cfg.Admin.Token, "s3cret # not a comment"},
+		{"cache.l1_size", int64(cfg.Cache.L1Size), int64(1 << 30)},
+		{"log.format", cfg.Log.Format, "json"},
+		{"len(routes)", len(cfg.Routes), 2},
+		{"routes[0].upstreams[1]", cfg.Routes[0].Upstreams[1], "http://10.0.0.2:8080"},
+		{"routes[0].default_ttl", cfg.Routes[0].DefaultTTL.D(), time.Minute},
+		{"routes[1].host (default)", cfg.Routes[1].Host, "*"},
+		{"routes[1].no_cache", cfg.Routes[1].NoCache, true},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s = %v, want %v", tt.name, tt.got, tt.want)
+		}
+	}
+}
+
+func TestLoadConfig_Missing(t *testing.T) {
+	t.Parallel()
+	_, err := loadConfig(filepath.Join(t.TempDir(), "nope.toml"))
+	if err == nil || !os.IsNotExist(errorsUnwrapAll(err)) {
+		t.Fatalf("loadConfig(missing) = %v, want a not-exist error", err)
+	}
+}
+
+func errorsUnwrapAll(err error) error {
+	for {
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return err
+		}
+		err = u.Unwrap()
+	}
+}
+
+func TestEmbeddedConfig(t *testing.T) {
+	t.Parallel()
+	cfg := embeddedConfig()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("embeddedConfig().Validate() = %v", err)
+	}
+	if len(cfg.Routes) != 1 || cfg.Routes[0].Upstreams[0] != exampleOrigin || cfg.Routes[0].PathPrefix != "/" {
+		t.Errorf("embeddedConfig().Routes = %+v, want one catch-all route to %s", cfg.Routes, exampleOrigin)
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		a, b string
+		want int
+	}{
+		{"", "", 0},
+		{"listen", "listen", 0},
+		{"listn", "listen", 1},
+		{"upstream", "upstreams", 1},
+		{"max_fail", "max_fails", 1},
+		{"abc", "", 3},
+		{"kitten", "sitting", 3},
+	}
+	for _, tt := range tests {
+		if got := editDistance(tt.a, tt.b); got != tt.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+// FuzzLoadConfig checks that no input makes config loading panic, and that
+// every rejected input is reported with the file name.
+func FuzzLoadConfig(f *testing.F) {
+	seeds, _ := filepath.Glob("testdata/*/*.toml") // a bad pattern is a programmer error caught by the seeds being empty
+	for _, s := range seeds {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("[[routes]]\nname = \"a\"\nupstreams = [[\"x\"]]\n"))
+	f.Add([]byte("a = {b = {c = [1, {d = 2}]}}\n[a.\"b c\"]\n'x' = '''\n[y]\n'''\n"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		_, err := decodeConfig("fuzz.toml", src)
+		if err != nil && !strings.HasPrefix(err.Error(), "fuzz.toml") {
+			t.Errorf("decodeConfig error %q does not start with the file name", err)
+		}
+	})
+}
