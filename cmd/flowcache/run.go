@@ -165,6 +165,6 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "%s: ok (%d routes)\n", *path, len(cfg.Routes))
+	_, err = fmt.Fprintf(stdout, "%s: ok, routes: %d\n", *path, len(cfg.Routes))
 	return err
 }

@@ -27,7 +27,7 @@ func Test_run_commands(t *testing.T) {
 		{name: "version help", args: []string{"version", "-h"}, wantStderr: "Usage: flowcache version"},
 		{name: "check help", args: []string{"check", "-h"}, wantStderr: "-config"},
 		{name: "serve help", args: []string{"serve", "-h"}, wantStderr: "-config"},
-		{name: "check ok", args: []string{"check", "-config", "testdata/valid/full.toml"}, wantStdout: "full.toml: ok (2 routes)"},
+		{name: "check ok", args: []string{"check", "-config", "testdata/valid/full.toml"}, wantStdout: "full.toml: ok, routes: 2"},
 		{name: "check bad", args: []string{"check", "-config", "testdata/config/bad_duration.toml"}, wantErr: errAny},
 		{name: "check missing", args: []string{"check", "-config", "testdata/nope.toml"}, wantErr: errAny},
 	}

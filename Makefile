@@ -1,0 +1,90 @@
+# Flow Cache. `make help` lists the targets.
+#
+# Tools are pinned here and run with `go run pkg@version`: nothing to install
+# but Go, and everyone runs the same versions.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+GO      ?= go
+MODULE  := github.com/flowcache/flowcache
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GOFUMPT     := mvdan.cc/gofumpt@v0.9.2
+GOIMPORTS   := golang.org/x/tools/cmd/goimports@v0.38.0
+
+# Overridable: make bench PKG=./gateway/... BENCH=L1 COUNT=1
+PKG      ?= ./...
+BENCH    ?= .
+COUNT    ?= 10
+FUZZTIME ?= 30s
+
+.PHONY: help build run test test-short bench fuzz lint fmt wasm check imports ci clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
+
+build: ## build bin/flowcache and bin/origin (the example origin)
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/flowcache ./cmd/flowcache
+	$(GO) build -trimpath -o bin/origin ./examples/origin
+
+run: build ## start the example origin (background) and flowcache with config.toml (foreground); Ctrl-C stops both
+	@bin/origin -addr 127.0.0.1:9000 & origin=$$!; \
+	trap 'kill $$origin 2>/dev/null || true; wait $$origin 2>/dev/null || true' EXIT; \
+	bin/flowcache serve -config config.toml
+
+test: ## the whole suite, as CI runs it (installs redis-server and wabt when missing, as root)
+	./.ci/deps.sh
+	$(GO) test -race -shuffle=on -timeout 8m ./...
+
+test-short: ## quick tests: no race detector, -short
+	$(GO) test -short -shuffle=on ./...
+
+bench: ## benchmarks, -count 10 (COUNT=), to compare with benchstat
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) $(PKG)
+
+fuzz: ## run every Fuzz target, 30s each (FUZZTIME=)
+	@for pkg in $$($(GO) list $(PKG)); do \
+	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$target"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+lint: ## go vet and staticcheck
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+fmt: ## format: gofumpt, then goimports with this module's imports grouped last
+	$(GO) run $(GOFUMPT) -w .
+	$(GO) run $(GOIMPORTS) -local $(MODULE) -w .
+
+wasm: ## build the WASM example policies
+	@# Filled in with the example policies (examples/*); nothing to build yet.
+
+check: imports ## fail if formatting, vet, staticcheck, import boundaries or go mod tidy would change anything
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+	@# -diff: report what tidy would change without touching the tree.
+	$(GO) mod tidy -diff
+	git diff --exit-code go.mod go.sum
+
+# imports enforces the import direction of DESIGN.md:
+# cmd -> gateway -> plugins -> policy (stdlib only); wasm/* stands alone.
+imports:
+	@fail=0; \
+	deps() { [ -d "$$1" ] && $(GO) list -deps "./$$1/..." | grep -E '^[^/]+\.[^/]+/' || true; }; \
+	report() { if [ -n "$$2" ]; then echo "$$1 imports what it must not:"; echo "$$2" | sed 's/^/  /'; fail=1; fi; }; \
+	report "policy (stdlib only)" "$$(deps policy | grep -Ev '^$(MODULE)/policy(/|$$)' || true)"; \
+	report "wasm (stdlib only)" "$$(deps wasm | grep -Ev '^$(MODULE)/wasm(/|$$)' || true)"; \
+	report "plugins (never the gateway)" "$$(deps plugins | grep -E '^$(MODULE)/(gateway|cmd)(/|$$)' || true)"; \
+	exit $$fail
+
+ci: check test ## what CI checks: check, then test
+
+clean: ## remove build output
+	rm -rf bin
