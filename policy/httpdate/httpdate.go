@@ -6,10 +6,11 @@ import "time"
 // Section 5.6.7, and returns it in UTC. ok is false if b is not a valid date.
 // It does not allocate.
 func Parse(b []byte) (t time.Time, ok bool) {
-	return parse(b, time.Now().UTC().Year())
+	return parse(b, 0)
 }
 
-// parse is Parse with the current year given, for RFC 850 two-digit years.
+// parse is Parse with the current year given, for RFC 850 two-digit years;
+// 0 reads it from the clock, only when needed.
 func parse(b []byte, nowYear int) (time.Time, bool) {
 	b = trim(b)
 	if len(b) < 4 {
@@ -64,6 +65,9 @@ func parseRFC850(b []byte, nowYear int) (time.Time, bool) {
 	if !ok1 || !ok2 || mon < 0 {
 		return time.Time{}, false
 	}
+	if nowYear == 0 {
+		nowYear = time.Now().UTC().Year()
+	}
 	year := nowYear - nowYear%100 + yy
 	if year > nowYear+50 {
 		year -= 100
@@ -101,7 +105,25 @@ func build(year, mon, day int, clock []byte) (time.Time, bool) {
 		day < 1 || day > daysIn(time.Month(mon+1), year) {
 		return time.Time{}, false
 	}
-	return time.Date(year, time.Month(mon+1), day, h, m, s, 0, time.UTC), true
+	secs := daysFromCivil(year, mon+1, day)*86400 + int64(h*3600+m*60+s)
+	return time.Unix(secs, 0).UTC(), true
+}
+
+// daysFromCivil returns the number of days from 1970-01-01 to the given
+// proleptic Gregorian date (H. Hinnant's algorithm); cheaper than time.Date.
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 { // only January and February of year 0
+		era = (y - 399) / 400
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12 // March = 0
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
 }
 
 func daysIn(m time.Month, year int) int {

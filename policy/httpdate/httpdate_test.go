@@ -119,3 +119,16 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestParse_yearZero(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{"Sat, 01 Jan 0000 00:00:00 GMT", "Tue, 29 Feb 0000 12:00:00 GMT", "Wed, 01 Mar 0000 00:00:00 GMT", "Fri, 31 Dec 9999 23:59:59 GMT"} {
+		want, err := time.Parse(http.TimeFormat, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := Parse([]byte(in)); !ok || !got.Equal(want) {
+			t.Errorf("Parse(%q) = %v, %v; want %v", in, got, ok, want)
+		}
+	}
+}
