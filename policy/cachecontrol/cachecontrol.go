@@ -15,6 +15,10 @@ import (
 // NoTransform, OnlyIfCached, Immutable, MustUnderstand, NoCacheFields
 // (no-cache="..."), PrivateFields (private="...").
 //
+// Its Reset method sets every field to absent; its Empty method reports
+// whether no directive was found (as after Reset), so that a field holding
+// only unknown directives can be told from one that says something.
+//
 // The zero value is not ready for use: call Reset (or ParseField) first, so
 // that absent delta-seconds read -1. A Directives holds no reference to the
 // bytes it was parsed from; it may be copied and kept.

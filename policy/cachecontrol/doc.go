@@ -29,6 +29,10 @@
 //   - min-fresh: an invalid argument is ignored; of several values the
 //     largest is kept.
 //
+// Surrogate-Control's "max-age=30+60" form (fresh for 30 seconds, then
+// usable stale for 60 seconds if the origin fails) is read as max-age=30,
+// stale-if-error=60, in any of the fields.
+//
 // Directives that take no argument (no-store, public, must-revalidate ...)
 // are set whatever follows them. no-cache and private with an argument set
 // NoCacheFields and PrivateFields instead of NoCache and Private, so that a

@@ -1,8 +1,3 @@
-// Package directive holds the Cache-Control parser behind package
-// policy/cachecontrol. It lives here, importing nothing from this module, so
-// that package policy (whose default policy needs the parser) and package
-// cachecontrol (whose ParseField takes policy.Headers) can both use it without
-// an import cycle. Its documentation is that of package cachecontrol.
 package directive
 
 // Absent is the value of a delta-seconds field whose directive is absent.
@@ -156,6 +151,14 @@ func Parse(d *Directives, v []byte) {
 
 		switch string(name[:nameLen]) {
 		case "max-age":
+			if fresh, stale, ok := cutPlus(arg); ok && argOK {
+				// Surrogate-Control's "max-age=fresh+stale" (Edge
+				// Architecture Specification): stale is how long the
+				// response may be served stale if the origin fails.
+				mergeDelta(&d.MaxAge, true, true, fresh, mergeStale)
+				mergeDelta(&d.StaleIfError, true, true, stale, mergeMin)
+				continue
+			}
 			mergeDelta(&d.MaxAge, hasArg, argOK, arg, mergeStale)
 		case "s-maxage":
 			mergeDelta(&d.SMaxAge, hasArg, argOK, arg, mergeStale)
@@ -225,6 +228,19 @@ func mergeDelta(dst *int64, hasArg, argOK bool, arg []byte, rule mergeRule) {
 			*dst = v
 		}
 	}
+}
+
+// cutPlus splits "digits+digits" at the '+'; ok is false for anything else.
+func cutPlus(arg []byte) (a, b []byte, ok bool) {
+	for i, c := range arg {
+		if c == '+' {
+			a, b = arg[:i], arg[i+1:]
+			_, okA := parseDelta(a)
+			_, okB := parseDelta(b)
+			return a, b, okA && okB
+		}
+	}
+	return nil, nil, false
 }
 
 // parseDelta parses delta-seconds (1*DIGIT), clamping at MaxDelta.
