@@ -1,0 +1,330 @@
+package l2
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ResyncReason says why OnResync was called.
+type ResyncReason uint8
+
+// Resync reasons.
+const (
+	// ResyncEpoch: the purge epoch moved while this node was not listening
+	// (or a message was lost): some invalidations were missed.
+	ResyncEpoch ResyncReason = iota + 1
+	// ResyncDataLost: Redis came back without its data set (restart without
+	// persistence, failover to an empty replica): anything may have been
+	// purged, and the generations start again.
+	ResyncDataLost
+	// ResyncReconnect: Config.ResyncAlways is set and the subscriber
+	// reconnected.
+	ResyncReconnect
+)
+
+// String returns "epoch", "data_lost" or "reconnect".
+func (r ResyncReason) String() string {
+	switch r {
+	case ResyncEpoch:
+		return "epoch"
+	case ResyncDataLost:
+		return "data_lost"
+	case ResyncReconnect:
+		return "reconnect"
+	default:
+		return "reason(" + strconv.Itoa(int(r)) + ")"
+	}
+}
+
+// Resync tells the node that its L1 may hold entries purged meanwhile.
+type Resync struct {
+	Reason ResyncReason
+	// Missed is how many invalidations were missed, when known
+	// (ResyncEpoch); 0 otherwise.
+	Missed uint64
+}
+
+// publishScript bumps the purge epoch and publishes the message prefixed
+// with the new epoch, atomically: no node can see the epoch move without
+// the message being sent, so a missed message is always detectable.
+// ARGV[1] is PUBLISH or SPUBLISH; the channel shares the epoch's hash slot.
+var publishScript = redis.NewScript(`
+local e = redis.call('INCR', KEYS[1])
+redis.call(ARGV[1], ARGV[2], e .. ' ' .. ARGV[3])
+return e`)
+
+// Publish bumps the purge epoch in Redis and publishes inv to every node's
+// subscriber (this node's included). Use it alone for invalidations already
+// applied to L2 (Delete after an unsafe request, RFC 9111 Section 4.4); Purge
+// calls it. It sets inv.Origin and inv.Epoch.
+//
+// # Why classic PUBLISH outside a cluster, SPUBLISH in a cluster?
+//
+// In Redis Cluster, PUBLISH is broadcast over the cluster bus to every node,
+// whatever the channel; SPUBLISH goes only to the shard that owns the
+// channel's slot. The bus has one channel, so sharding does not spread load;
+// it spares every other shard the traffic and, better, puts the channel on
+// the same shard as the epoch key ({meta} hash tag): the script above bumps
+// the epoch and publishes on that one shard, atomically, and a subscriber
+// that can reach the channel can also read the epoch it is checked against.
+func (t *Tier) Publish(ctx context.Context, inv *Invalidation) error {
+	if err := inv.validate(); err != nil {
+		return err
+	}
+	inv.Origin = t.nodeID
+	body, err := json.Marshal(inv)
+	if err != nil {
+		return fmt.Errorf("l2: publish: %w", err)
+	}
+	cmd := "PUBLISH"
+	if t.sharded {
+		cmd = "SPUBLISH"
+	}
+	e, err := publishScript.Run(ctx, t.client, []string{t.kEpoch}, cmd, t.channel, body).Uint64()
+	if err != nil {
+		return fmt.Errorf("l2: publish %s invalidation: %w", inv.Kind, err)
+	}
+	inv.Epoch = e
+	t.st.published.Add(1)
+	return nil
+}
+
+// Subscribed reports whether the invalidation subscriber is connected now.
+// While it is not, this node's L1 may keep entries purged elsewhere, until
+// the reconnection's resync.
+func (t *Tier) Subscribed() bool { return t.st.subscribed.Load() }
+
+// epochTracker knows which invalidation epochs this node has received.
+//
+// Every published invalidation bumps the epoch by one, atomically with its
+// message (publishScript). Epochs up to low are all accounted for; got
+// holds those received above low, out of order. At each poll the epoch read
+// from Redis one poll earlier must be <= low: a message that has not arrived
+// a full SyncInterval after its epoch was visible is considered lost.
+type epochTracker struct {
+	init    bool
+	low     uint64
+	pending uint64
+	got     map[uint64]struct{}
+}
+
+func (tr *epochTracker) reset(e uint64) {
+	tr.init, tr.low, tr.pending = true, e, e
+	clear(tr.got)
+}
+
+func (tr *epochTracker) saw(e uint64) {
+	if e <= tr.low {
+		return
+	}
+	if tr.got == nil {
+		tr.got = make(map[uint64]struct{})
+	}
+	tr.got[e] = struct{}{}
+	for {
+		if _, ok := tr.got[tr.low+1]; !ok {
+			return
+		}
+		delete(tr.got, tr.low+1)
+		tr.low++
+	}
+}
+
+// syncLoop runs the subscriber: it delivers invalidations, notices lost
+// connections, and on every (re)subscription and every SyncInterval checks
+// the shared state to decide whether this node missed something.
+//
+// # Why an epoch check instead of flushing L1 on every reconnect?
+//
+// Flushing is always correct but turns every connection blip (a Redis
+// failover, an idle-timeout kill, a deploy of Redis) into a cold L1 on every
+// node at once, and a burst of L2 and upstream traffic. The epoch is one
+// counter read: when nothing was purged during the outage, which is the
+// common case, the L1 is kept. See doc.go for the measurement.
+func (t *Tier) syncLoop() {
+	defer t.wg.Done()
+	ctx := t.stopCtx
+	var ps *redis.PubSub
+	if t.sharded {
+		ps = t.client.SSubscribe(ctx, t.channel)
+	} else {
+		ps = t.client.Subscribe(ctx, t.channel)
+	}
+	defer func() {
+		// Closing an already broken connection may fail; nothing to do.
+		_ = ps.Close()
+	}()
+	var tr epochTracker
+	connected, everConnected, needCheck := false, false, false
+	backoff := 10 * time.Millisecond
+	nextPoll := time.Now().Add(t.cfg.SyncInterval)
+	for {
+		wait := max(time.Until(nextPoll), time.Millisecond)
+		msg, err := ps.ReceiveTimeout(ctx, wait)
+		if ctx.Err() != nil {
+			return
+		}
+		var ne net.Error
+		switch {
+		case err != nil && errors.As(err, &ne) && ne.Timeout() && connected:
+			// Nothing arrived: fall through to the poll.
+		case err != nil:
+			if connected {
+				connected = false
+				t.st.subscribed.Store(false)
+				t.st.disconnects.Add(1)
+				t.log.LogAttrs(ctx, slog.LevelWarn, "invalidation_subscriber_disconnected", slog.String("error", err.Error()))
+			}
+			if !sleepCtx(ctx, backoff) {
+				return
+			}
+			backoff = min(2*backoff, t.cfg.SyncInterval)
+			continue
+		default:
+			backoff = 10 * time.Millisecond
+			switch m := msg.(type) {
+			case *redis.Subscription:
+				switch m.Kind {
+				case "subscribe", "ssubscribe":
+					reconnect := everConnected
+					connected, everConnected = true, true
+					needCheck = !t.checkState(ctx, &tr, reconnect)
+					// Published after the check, so that a caller seeing
+					// Subscribed also sees the resync it caused.
+					t.st.subscribed.Store(true)
+				case "unsubscribe", "sunsubscribe":
+					// The server dropped the subscription (the channel's
+					// slot moved): subscribe again; the next confirmation
+					// runs the state check.
+					connected = false
+					t.st.subscribed.Store(false)
+					t.st.disconnects.Add(1)
+					if t.sharded {
+						_ = ps.SSubscribe(ctx, t.channel) // a failure shows up in the next Receive
+					} else {
+						_ = ps.Subscribe(ctx, t.channel) // as above
+					}
+				}
+			case *redis.Message:
+				t.deliver(m.Payload, &tr)
+			}
+		}
+		if connected && !time.Now().Before(nextPoll) {
+			nextPoll = time.Now().Add(t.cfg.SyncInterval)
+			if needCheck {
+				needCheck = !t.checkState(ctx, &tr, true)
+			} else {
+				t.poll(ctx, &tr)
+			}
+			// A dead connection that still looks open (Redis frozen, a
+			// network partition) fails this ping; the next Receive then
+			// reconnects.
+			_ = ps.Ping(ctx)
+		}
+	}
+}
+
+// readMeta loads the shared state for the subscriber, unless the breaker is
+// open (no call touches Redis then; the prober loads it).
+func (t *Tier) readMeta(ctx context.Context) (meta, bool) {
+	if !t.br.allow() {
+		return meta{}, false
+	}
+	cctx, cancel := context.WithTimeout(probeContext(ctx), t.callTimeout())
+	defer cancel()
+	m, err := t.loadMeta(cctx)
+	if err != nil {
+		return meta{}, false
+	}
+	return m, true
+}
+
+// checkState runs after a (re)subscription: it compares the shared state
+// with what this node last knew, calls OnResync if invalidations may have
+// been missed, and resets the tracker. It reports false if the state could
+// not be read (the caller retries at the next poll).
+//
+// The state is read after the subscription is confirmed, so every
+// invalidation is either counted in the epoch read here or delivered on the
+// new subscription. A purge racing with the read may be both: that costs at
+// most one unneeded resync.
+func (t *Tier) checkState(ctx context.Context, tr *epochTracker, reconnect bool) bool {
+	m, ok := t.readMeta(ctx)
+	if !ok {
+		return false
+	}
+	lost := t.applyMeta(m)
+	switch {
+	case !tr.init:
+		// First subscription: the node's L1 is as new as its knowledge.
+	case lost:
+		t.resync(ctx, Resync{Reason: ResyncDataLost})
+	case m.epoch != tr.low:
+		t.resync(ctx, Resync{Reason: ResyncEpoch, Missed: m.epoch - tr.low})
+	case reconnect && t.cfg.ResyncAlways:
+		t.resync(ctx, Resync{Reason: ResyncReconnect})
+	}
+	tr.reset(m.epoch)
+	return true
+}
+
+// poll checks, while connected, that no message was lost: every epoch seen
+// in Redis at the previous poll must have arrived by now.
+func (t *Tier) poll(ctx context.Context, tr *epochTracker) {
+	m, ok := t.readMeta(ctx)
+	if !ok {
+		return
+	}
+	switch lost := t.applyMeta(m); {
+	case lost:
+		t.resync(ctx, Resync{Reason: ResyncDataLost})
+		tr.reset(m.epoch)
+	case tr.pending > tr.low:
+		t.resync(ctx, Resync{Reason: ResyncEpoch, Missed: tr.pending - tr.low})
+		tr.reset(m.epoch)
+	default:
+		tr.pending = m.epoch
+	}
+}
+
+func (t *Tier) resync(ctx context.Context, r Resync) {
+	t.st.resyncs.Add(1)
+	t.log.LogAttrs(ctx, slog.LevelWarn, "l1_resync", slog.String("reason", r.Reason.String()), slog.Uint64("missed", r.Missed))
+	if t.deps.OnResync != nil {
+		t.deps.OnResync(r)
+	}
+}
+
+// deliver decodes one message ("epoch json") and hands it to OnInvalidate.
+func (t *Tier) deliver(payload string, tr *epochTracker) {
+	sp := strings.IndexByte(payload, ' ')
+	if sp < 0 {
+		t.log.LogAttrs(t.stopCtx, slog.LevelWarn, "bad_invalidation_message", slog.Int("len", len(payload)))
+		return
+	}
+	e, err := strconv.ParseUint(payload[:sp], 10, 64)
+	var inv Invalidation
+	if err == nil {
+		err = json.Unmarshal([]byte(payload[sp+1:]), &inv)
+	}
+	if err != nil {
+		t.log.LogAttrs(t.stopCtx, slog.LevelWarn, "bad_invalidation_message", slog.String("error", err.Error()))
+		return
+	}
+	inv.Epoch = e
+	t.st.received.Add(1)
+	tr.saw(e)
+	t.applyGen(&inv)
+	if t.deps.OnInvalidate != nil {
+		t.deps.OnInvalidate(inv)
+	}
+}

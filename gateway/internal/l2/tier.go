@@ -1,0 +1,459 @@
+package l2
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// Errors returned by a Tier. Branch on them with errors.Is.
+var (
+	// ErrMiss: the key is not in L2.
+	ErrMiss = errors.New("l2: miss")
+	// ErrUnavailable: L2 was not asked (circuit breaker open, or state not
+	// yet loaded from Redis) or Redis failed. The caller goes on to the
+	// upstream; the breaker has already counted the failure.
+	ErrUnavailable = errors.New("l2: unavailable")
+	// ErrInvalidated comes with a value that was soft-purged: it may be
+	// served stale (stale-if-error, stale-while-revalidate) but must be
+	// revalidated before it is served fresh. A caller that treats every
+	// error as a miss stays correct.
+	ErrInvalidated = errors.New("l2: invalidated")
+	// ErrClosed: the Tier was closed.
+	ErrClosed = errors.New("l2: closed")
+)
+
+// Tier is the Redis L2 shared by every gateway node: reads, bounded
+// asynchronous writes, purges, and the invalidation bus. Create it with
+// [New]; all methods are safe for concurrent use.
+type Tier struct {
+	cfg    Config
+	deps   Deps
+	log    *slog.Logger
+	client redis.UniversalClient
+	codec  *codec
+	br     *breaker
+	nodeID string
+
+	// Redis key names, built once.
+	kGen, kSoftGen, kEpoch, kID, channel string
+	sharded                              bool // SPUBLISH/SSUBSCRIBE (cluster)
+
+	// Generations, loaded from Redis (see meta.go); read on every call.
+	gen     atomic.Uint64
+	softGen atomic.Uint32
+	metaMu  sync.Mutex
+	redisID string // instance id of the Redis data set; guarded by metaMu
+	loaded  bool   // meta loaded at least once; guarded by metaMu
+
+	queue     chan *writeItem
+	stopWrite chan struct{}
+	stopCtx   context.Context
+	stop      context.CancelFunc
+	wg        sync.WaitGroup
+	closed    atomic.Bool
+
+	keyPool sync.Pool // *[]byte scratch for key names on the read path
+	st      counters
+}
+
+// New connects a Tier to Redis as cfg says and starts its background
+// goroutines: writers, the breaker's prober and the subscriber. It does not
+// fail when Redis is down: the breaker starts open and closes by itself when
+// Redis answers. It fails only on an invalid configuration.
+func New(cfg Config, deps Deps) (*Tier, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "l2")
+	nodeID := cfg.NodeID
+	if nodeID == "" {
+		host, _ := os.Hostname() // an empty host name still leaves the pid
+		nodeID = host + "-" + strconv.Itoa(os.Getpid())
+	}
+	cd, err := newCodec(cfg.Compression, cfg.CompressMinSize, cfg.MaxValueSize)
+	if err != nil {
+		return nil, err
+	}
+
+	opts := &redis.UniversalOptions{
+		ClientName:            "flowcache-" + nodeID,
+		Username:              cfg.Username,
+		Password:              cfg.Password,
+		SentinelUsername:      cfg.Username,
+		SentinelPassword:      cfg.Password,
+		DB:                    cfg.DB,
+		TLSConfig:             cfg.TLS,
+		PoolSize:              cfg.PoolSize,
+		DialTimeout:           cfg.DialTimeout,
+		ReadTimeout:           cfg.ReadTimeout,
+		WriteTimeout:          cfg.WriteTimeout,
+		ContextTimeoutEnabled: true,
+		// A cache read is worth one attempt: the breaker, not retries,
+		// handles a sick Redis. go-redis' own defaults (3 retries, 5 dial
+		// attempts 100ms apart) would hold a request for seconds.
+		MaxRetries:    -1,
+		DialerRetries: 1,
+		Dialer:        deps.Dialer,
+		// Cluster maintenance notifications are for managed Redis; plain
+		// servers answer the handshake with an error.
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	}
+	switch cfg.Mode {
+	case ModeStandalone:
+		opts.Addrs = cfg.Addrs[:1]
+	case ModeSentinel:
+		opts.Addrs = cfg.Addrs
+		opts.MasterName = cfg.MasterName
+	case ModeCluster:
+		opts.Addrs = cfg.Addrs
+		opts.IsClusterMode = true
+		opts.DB = 0
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	meta := cfg.KeyPrefix + "{meta}:"
+	t := &Tier{
+		cfg:       cfg,
+		deps:      deps,
+		log:       log,
+		client:    redis.NewUniversalClient(opts),
+		codec:     cd,
+		br:        newBreaker(cfg.BreakerFailures),
+		nodeID:    nodeID,
+		kGen:      meta + "gen",
+		kSoftGen:  meta + "softgen",
+		kEpoch:    meta + "epoch",
+		kID:       meta + "id",
+		channel:   meta + "inval",
+		sharded:   cfg.Mode == ModeCluster,
+		queue:     make(chan *writeItem, cfg.WriteQueue),
+		stopWrite: make(chan struct{}),
+		stopCtx:   ctx,
+		stop:      cancel,
+	}
+	t.client.AddHook(countHook{t: t})
+
+	// Until the generations are known, reading would risk serving entries
+	// of a purged generation: start with the breaker open unless they load.
+	lctx, lcancel := context.WithTimeout(probeContext(ctx), t.callTimeout())
+	m, err := t.loadMeta(lctx)
+	lcancel()
+	if err == nil {
+		t.applyMeta(m)
+	} else {
+		log.LogAttrs(ctx, slog.LevelWarn, "redis_unavailable_at_start", slog.String("error", err.Error()))
+		t.br.trip()
+	}
+
+	t.wg.Add(2 + cfg.Writers)
+	go t.probeLoop()
+	go t.syncLoop()
+	for range cfg.Writers {
+		go t.writeLoop()
+	}
+	return t, nil
+}
+
+// callTimeout bounds one background command (probe, poll, batch).
+func (t *Tier) callTimeout() time.Duration {
+	return t.cfg.DialTimeout + t.cfg.ReadTimeout + t.cfg.WriteTimeout
+}
+
+// Close stops accepting writes, sends those already queued (each batch
+// bounded by the command timeouts), stops the background goroutines and
+// closes the connections. Calls after Close return ErrClosed or drop.
+func (t *Tier) Close() error {
+	if t.closed.Swap(true) {
+		return nil
+	}
+	close(t.stopWrite)
+	t.stop()
+	t.wg.Wait()
+	t.codec.close()
+	return t.client.Close()
+}
+
+// State returns the circuit breaker's state.
+func (t *Tier) State() State { return t.br.State() }
+
+// Get appends the value stored under key to dst and returns it.
+//
+// It returns ErrMiss when the key is absent, ErrUnavailable (at once, without
+// touching the network) when the breaker is open or wrapping the Redis
+// error otherwise, and ErrInvalidated together with the value when it was
+// soft-purged. The key is not retained.
+func (t *Tier) Get(ctx context.Context, key, dst []byte) ([]byte, error) {
+	if !t.br.allow() {
+		t.st.rejected.Add(1)
+		return dst, ErrUnavailable
+	}
+	kb := t.acquireKey()
+	*kb = t.appendEntryKey((*kb)[:0], t.gen.Load(), key)
+	var start time.Time
+	if t.cfg.SlowCall > 0 {
+		start = time.Now()
+	}
+	// The string aliases the pooled buffer only during this call: go-redis
+	// writes it to the connection before Result returns, and nothing keeps
+	// the command.
+	s, err := t.client.Get(ctx, unsafe.String(unsafe.SliceData(*kb), len(*kb))).Result()
+	t.releaseKey(kb)
+	if err != nil && err != redis.Nil { //nolint:errorlint // redis.Nil is returned unwrapped
+		t.callFailed(ctx, err)
+		return dst, fmt.Errorf("%w: get: %w", ErrUnavailable, err)
+	}
+	t.callDone(start)
+	if err == redis.Nil { //nolint:errorlint // as above
+		t.st.misses.Add(1)
+		return dst, ErrMiss
+	}
+	// The stored bytes are only read, and only during this call.
+	stored := unsafe.Slice(unsafe.StringData(s), len(s))
+	out, env, err := t.codec.decode(dst, stored)
+	if err != nil {
+		t.st.corrupt.Add(1)
+		return dst, ErrMiss
+	}
+	t.st.hits.Add(1)
+	if env.invalidated || env.softGen < t.softGen.Load() {
+		return out, ErrInvalidated
+	}
+	return out, nil
+}
+
+// Delete removes key from L2 (current generation). It does not touch the
+// purge indexes (their stale members are harmless) and publishes nothing;
+// use Purge to invalidate other nodes' L1.
+func (t *Tier) Delete(ctx context.Context, key []byte) error {
+	if t.closed.Load() {
+		return ErrClosed
+	}
+	if !t.br.allow() {
+		t.st.rejected.Add(1)
+		return ErrUnavailable
+	}
+	err := t.client.Del(ctx, string(t.appendEntryKey(nil, t.gen.Load(), key))).Err()
+	if err != nil {
+		t.callFailed(ctx, err)
+		return fmt.Errorf("%w: delete: %w", ErrUnavailable, err)
+	}
+	t.callDone(time.Time{})
+	return nil
+}
+
+// callDone records a successful call that started at start (zero: not timed).
+func (t *Tier) callDone(start time.Time) {
+	if !start.IsZero() && time.Since(start) >= t.cfg.SlowCall {
+		t.st.slow.Add(1)
+		t.br.failure()
+		return
+	}
+	t.br.success()
+}
+
+// callFailed records a failed call. A Redis error reply (wrong type, OOM,
+// ...) proves Redis is up and does not count; neither does the caller
+// giving up (context canceled).
+func (t *Tier) callFailed(ctx context.Context, err error) {
+	t.st.errors.Add(1)
+	var rerr redis.Error
+	if errors.As(err, &rerr) || (errors.Is(err, context.Canceled) && ctx.Err() != nil) {
+		return
+	}
+	t.br.failure()
+}
+
+// appendEntryKey appends the Redis key of an entry: prefix "e:" gen ":" key.
+// Entry keys carry no hash tag: they spread over every cluster slot.
+func (t *Tier) appendEntryKey(dst []byte, gen uint64, key []byte) []byte {
+	dst = append(dst, t.cfg.KeyPrefix...)
+	dst = append(dst, 'e', ':')
+	dst = strconv.AppendUint(dst, gen, 10)
+	dst = append(dst, ':')
+	return append(dst, key...)
+}
+
+func (t *Tier) tagKey(tag []byte) string   { return t.cfg.KeyPrefix + "t:" + string(tag) }
+func (t *Tier) hostKey(host []byte) string { return t.cfg.KeyPrefix + "h:" + string(host) }
+
+func (t *Tier) acquireKey() *[]byte {
+	if b, ok := t.keyPool.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 256)
+	return &b
+}
+
+func (t *Tier) releaseKey(b *[]byte) {
+	if cap(*b) <= 64<<10 {
+		t.keyPool.Put(b)
+	}
+}
+
+// meta is the shared state in Redis, all under one hash tag ({meta}) so
+// that one MGET reads it in a cluster too.
+type meta struct {
+	gen     uint64 // purge-all generation, part of every entry key
+	softGen uint32 // soft purge-all generation, compared with the envelope
+	epoch   uint64 // bumped by every published invalidation
+	id      string // random id of this Redis data set (changes if data is lost)
+}
+
+// loadMeta reads the shared state, creating the instance id if missing.
+func (t *Tier) loadMeta(ctx context.Context) (meta, error) {
+	var m meta
+	pipe := t.client.Pipeline()
+	pipe.SetNX(ctx, t.kID, newID(), 0)
+	mget := pipe.MGet(ctx, t.kGen, t.kSoftGen, t.kEpoch, t.kID)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return m, fmt.Errorf("l2: load state: %w", err)
+	}
+	vals := mget.Val()
+	if len(vals) != 4 {
+		return m, fmt.Errorf("l2: load state: MGET returned %d values", len(vals))
+	}
+	num := func(v any) uint64 {
+		s, _ := v.(string) // nil (missing key) reads as 0
+		n, _ := strconv.ParseUint(s, 10, 64)
+		return n
+	}
+	m.gen, m.softGen, m.epoch = num(vals[0]), uint32(num(vals[1])), num(vals[2])
+	m.id, _ = vals[3].(string) // set by the SETNX just before
+	return m, nil
+}
+
+// applyMeta installs loaded state and reports whether the Redis data set
+// changed (a restart lost it, or a failover to an empty replica) since the
+// last load. Generations only move forward within one data set.
+func (t *Tier) applyMeta(m meta) (changed bool) {
+	t.metaMu.Lock()
+	defer t.metaMu.Unlock()
+	changed = t.loaded && m.id != t.redisID
+	if !t.loaded || changed {
+		t.gen.Store(m.gen)
+		t.softGen.Store(m.softGen)
+	} else {
+		t.raiseGen(m.gen, m.softGen)
+	}
+	t.redisID, t.loaded = m.id, true
+	return changed
+}
+
+// raiseGen moves the generations forward (never back).
+func (t *Tier) raiseGen(gen uint64, softGen uint32) {
+	for {
+		g := t.gen.Load()
+		if gen <= g || t.gen.CompareAndSwap(g, gen) {
+			break
+		}
+	}
+	for {
+		g := t.softGen.Load()
+		if softGen <= g || t.softGen.CompareAndSwap(g, softGen) {
+			break
+		}
+	}
+}
+
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
+}
+
+// probeLoop moves the breaker from open to half-open when Redis answers
+// again. It loads the shared state as its probe, so a Redis that came back
+// empty is noticed before any read.
+func (t *Tier) probeLoop() {
+	defer t.wg.Done()
+	for {
+		select {
+		case <-t.stopCtx.Done():
+			return
+		case <-t.br.wake:
+		}
+		cooldown := t.cfg.BreakerCooldown
+		for t.br.State() == StateOpen {
+			if !sleepCtx(t.stopCtx, cooldown) {
+				return
+			}
+			ctx, cancel := context.WithTimeout(probeContext(t.stopCtx), t.callTimeout())
+			m, err := t.loadMeta(ctx)
+			cancel()
+			if err != nil {
+				t.st.probeFailures.Add(1)
+				cooldown = min(2*cooldown, t.cfg.BreakerMaxCooldown)
+				continue
+			}
+			t.applyMeta(m)
+			t.br.probed()
+			t.log.LogAttrs(t.stopCtx, slog.LevelInfo, "redis_available", slog.String("breaker", t.br.State().String()))
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-tm.C:
+		return true
+	}
+}
+
+// probeKey marks background commands (probes, polls) so that the command
+// counter counts only calls made for requests and writes.
+type probeKey struct{}
+
+func probeContext(ctx context.Context) context.Context {
+	return context.WithValue(ctx, probeKey{}, true)
+}
+
+// countHook counts commands handed to the network layer and dials.
+type countHook struct{ t *Tier }
+
+func (h countHook) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		h.t.st.dials.Add(1)
+		return next(ctx, network, addr)
+	}
+}
+
+func (h countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if ctx.Value(probeKey{}) == nil {
+			h.t.st.commands.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if ctx.Value(probeKey{}) == nil {
+			h.t.st.commands.Add(uint64(len(cmds)))
+		}
+		return next(ctx, cmds)
+	}
+}
