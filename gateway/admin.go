@@ -1,0 +1,76 @@
+package gateway
+
+import (
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/valyala/fasthttp"
+)
+
+// newAdminServer serves the admin plane: /metrics (Prometheus text),
+// /healthz (the process answers), /readyz (503 once shutting down).
+//
+// /metrics and every other admin path need "Authorization: Bearer
+// <admin.token>" when a token is set; with no token, only loopback clients
+// whose Host is a loopback name are answered (a browser page can resolve
+// any name to 127.0.0.1). /healthz and /readyz reveal nothing and are open,
+// so that probes need no secret.
+func (g *Gateway) newAdminServer() *fasthttp.Server {
+	sc := &g.cfg.Server
+	return &fasthttp.Server{
+		Handler:               g.handleAdmin,
+		Name:                  "flowcache-admin",
+		ReadTimeout:           sc.ReadHeaderTimeout.D(),
+		WriteTimeout:          sc.WriteTimeout.D(),
+		IdleTimeout:           sc.IdleTimeout.D(),
+		MaxRequestBodySize:    1 << 20,
+		CloseOnShutdown:       true,
+		SecureErrorLogMessage: true,
+		NoDefaultContentType:  true,
+	}
+}
+
+func (g *Gateway) handleAdmin(ctx *fasthttp.RequestCtx) {
+	defer func() {
+		if p := recover(); p != nil {
+			g.gm.panics.Inc()
+			ctx.Error("internal error\n", fasthttp.StatusInternalServerError)
+		}
+	}()
+	path := string(ctx.Path())
+	switch path {
+	case "/healthz":
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"status":"ok","version":"` + g.version + `"}` + "\n")
+		return
+	case "/readyz":
+		ctx.SetContentType("application/json")
+		if g.closing.Load() {
+			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+			ctx.SetBodyString(`{"status":"shutting down"}` + "\n")
+			return
+		}
+		ctx.SetBodyString(`{"status":"ready"}` + "\n")
+		return
+	}
+	if !g.adminAllowed(ctx) {
+		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="flowcache"`)
+		ctx.Error("forbidden\n", fasthttp.StatusForbidden)
+		return
+	}
+	switch path {
+	case "/metrics":
+		ctx.SetContentType("text/plain; version=0.0.4")
+		g.set.WritePrometheus(ctx)
+		metrics.WriteProcessMetrics(ctx)
+	default:
+		ctx.Error("not found\n", fasthttp.StatusNotFound)
+	}
+}
+
+// adminAllowed: the token when one is set; otherwise a loopback client
+// with a loopback Host.
+func (g *Gateway) adminAllowed(ctx *fasthttp.RequestCtx) bool {
+	if g.cfg.Admin.Token != "" {
+		return g.tokenOK(ctx)
+	}
+	return ctx.RemoteIP().IsLoopback() && loopbackHost(ctx.Request.Header.Host())
+}

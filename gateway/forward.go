@@ -1,0 +1,60 @@
+package gateway
+
+import (
+	"github.com/valyala/fasthttp"
+)
+
+// forward proxies a request the cache does not take part in (a bypassing
+// policy, a no_cache route, an unsafe method): the request goes upstream
+// as received (minus hop-by-hop and override fields), the response comes
+// back streamed, nothing is stored. A successful unsafe method invalidates
+// what it may have changed (RFC 9111, Section 4.4).
+func (g *Gateway) forward(ctx *fasthttp.RequestCtx, rt *route, fwd string) {
+	// Policy bypasses are counted by the caller.
+	if fwd == fwdMethod || rt.cfg.NoCache {
+		rt.m.bypass.Inc()
+	}
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	resp.StreamBody = true
+	g.buildUpstreamRequest(ctx, rt, ctx.Request.Header.RequestURI(), false, req)
+	err := rt.upstream.do(req, resp, rt.m.upstreamLatency)
+	fasthttp.ReleaseRequest(req)
+	if err != nil {
+		fasthttp.ReleaseResponse(resp)
+		g.writeError(ctx, rt, fwd, err)
+		return
+	}
+	status := resp.StatusCode()
+	if fwd == fwdMethod && status >= 200 && status < 400 && isUnsafe(ctx.Method()) {
+		g.invalidateAfter(ctx, rt, resp)
+	}
+	out := &ctx.Response
+	out.SetStatusCode(status)
+	copyResponseHeaders(out, resp, false)
+	setCacheHeaders(ctx, xcacheBypass, cacheStatusForward(fwd, status))
+	cl := resp.Header.ContentLength()
+	if stream := resp.BodyStream(); stream != nil && !resp.SkipBody &&
+		status != fasthttp.StatusNoContent && status != fasthttp.StatusNotModified {
+		out.SetBodyStream(&upstreamBody{r: stream, resp: resp}, cl)
+		return
+	}
+	if resp.SkipBody && cl >= 0 {
+		out.Header.SetContentLength(cl)
+	}
+	closeUpstream(resp)
+}
+
+func cacheStatusForward(fwd string, status int) []byte {
+	return appendCacheStatus(make([]byte, 0, 48), fwd, status, false, false, "")
+}
+
+// isUnsafe reports the methods whose success invalidates (RFC 9111,
+// Section 4.4; RFC 9110, Section 9.2.1).
+func isUnsafe(m []byte) bool {
+	switch string(m) {
+	case "POST", "PUT", "PATCH", "DELETE":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,299 @@
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/flowcache/flowcache/gateway/internal/entry"
+	"github.com/flowcache/flowcache/gateway/internal/freshness"
+	"github.com/flowcache/flowcache/policy"
+	"github.com/flowcache/flowcache/policy/cachecontrol"
+)
+
+// serveCacheable answers a GET or HEAD on a caching route: key, lookup,
+// freshness, then a hit, a stale answer with a background refresh, a
+// revalidation, or a (coalesced) miss.
+func (g *Gateway) serveCacheable(x *exchange) {
+	x.loadRequest()
+	x.policyKey()
+	if x.key.Bypass {
+		x.rt.m.bypass.Inc()
+		g.forward(x.ctx, x.rt, fwdBypass)
+		return
+	}
+	if !cachecontrol.ParseField(&x.reqCC, x.req.Headers, "cache-control") {
+		// RFC 9111, Section 5.4: Pragma: no-cache when Cache-Control is absent.
+		if p := x.req.Headers.Get("pragma"); p != nil && containsToken(p, "no-cache") {
+			x.reqCC.NoCache = true
+		}
+	}
+	x.pkey = appendPrimaryKey(x.pkey[:0], x.rt.name, &x.key)
+	x.now = g.now()
+	g.lookup(x)
+	if !x.found {
+		if x.reqCC.OnlyIfCached {
+			g.writeError(x.ctx, x.rt, x.fwd, errOnlyIfCached)
+			return
+		}
+		g.miss(x)
+		return
+	}
+	age := freshness.CurrentAge(time.Duration(x.ent.InitialAge), time.Unix(0, x.ent.ResponseTime), x.now)
+	state := x.assess(age)
+	switch {
+	case state == freshness.Fresh:
+		x.rt.m.hits.Inc()
+		x.cs = appendCacheStatus(x.cs[:0], "", 0, false, false, "")
+		if g.writeEntry(x, int64(age/time.Second), xcacheHit, x.cs) {
+			return
+		}
+		x.found, x.fwd = false, fwdMiss
+		g.miss(x)
+	case state == freshness.StaleWhileRevalidate:
+		x.rt.m.stale.Inc()
+		g.refreshInBackground(x)
+		x.cs = appendCacheStatus(x.cs[:0], fwdStale, 0, false, false, "stale-while-revalidate")
+		if g.writeEntry(x, int64(age/time.Second), xcacheStale, x.cs) {
+			return
+		}
+		x.found, x.fwd = false, fwdMiss
+		g.miss(x)
+	case x.reqCC.OnlyIfCached:
+		g.writeError(x.ctx, x.rt, fwdStale, errOnlyIfCached)
+	default:
+		x.fwd = fwdStale
+		if x.reqCC.NoCache || (x.reqCC.MaxAge >= 0 && age <= time.Duration(x.ent.TTL)) {
+			x.fwd = fwdRequest
+		}
+		g.revalidate(x, age, state)
+	}
+}
+
+// assess classifies the found entry for this request.
+func (x *exchange) assess(age time.Duration) freshness.State {
+	e := &x.ent
+	if e.Flags.Has(entry.FlagInvalidated) {
+		return freshness.Stale
+	}
+	return freshness.Assess(age, time.Duration(e.TTL), time.Duration(e.SWR), time.Duration(e.SIE),
+		e.Flags.Has(entry.FlagMustRevalidate), e.Flags.Has(entry.FlagNoCache), &x.reqCC)
+}
+
+// loadRequest fills the policy's read-only view of the client request.
+// The slices alias fasthttp's buffers: valid until the handler returns.
+func (x *exchange) loadRequest() {
+	r := &x.req
+	h := &x.ctx.Request.Header
+	r.Method = h.Method()
+	if x.ctx.IsTLS() {
+		r.Scheme = schemeHTTPS
+	} else {
+		r.Scheme = schemeHTTP
+	}
+	r.Host = hostWithoutPort(h.Host())
+	uri := x.ctx.Request.URI()
+	r.Path = uri.PathOriginal()
+	r.Query = uri.QueryString()
+	r.Route = x.rt.name
+	conn := h.Peek(fasthttp.HeaderConnection)
+	for k, v := range h.All() {
+		if isHopByHop(k) || (len(conn) > 0 && inConnection(conn, k)) {
+			continue
+		}
+		r.Headers = append(r.Headers, policy.Header{Name: k, Value: v})
+	}
+}
+
+var (
+	schemeHTTP  = []byte("http")
+	schemeHTTPS = []byte("https")
+)
+
+// policyKey runs the route's policy Key; an error selects the default
+// policy for this request.
+func (x *exchange) policyKey() {
+	x.pol = x.g.policyFor(x.rt)
+	x.key.Reset()
+	if err := x.pol.Key(&x.req, &x.key); err != nil {
+		x.rt.m.policyFallbacks.Inc()
+		x.pol = &x.rt.def
+		x.key.Reset()
+		// The default policy never fails; a failure would leave Bypass
+		// set or the key empty, both handled as a bypass below.
+		if err := x.pol.Key(&x.req, &x.key); err != nil {
+			x.key.Bypass = true
+		}
+	}
+	if !x.key.Bypass && len(x.key.Target) == 0 {
+		x.key.Bypass = true
+	}
+}
+
+// policyFor returns the route's policy, or its default policy.
+func (g *Gateway) policyFor(rt *route) policy.Policy {
+	if rt.cfg.Policy == "default" || g.policies == nil {
+		return &rt.def
+	}
+	if p, ok := g.policies.Policy(rt.cfg.Policy); ok && p != nil {
+		return p
+	}
+	rt.m.policyFallbacks.Inc()
+	return &rt.def
+}
+
+// appendPrimaryKey appends route \0 host \0 target: the key of a URL's
+// record. The record is the entry itself, or a variant record when the
+// response varies (Vary) or the policy set a Key.Variant: PURGE of the URL
+// then finds every variant from the record.
+func appendPrimaryKey(dst, route []byte, k *policy.Key) []byte {
+	dst = append(dst, route...)
+	dst = append(dst, 0)
+	dst = append(dst, k.Host...)
+	dst = append(dst, 0)
+	return append(dst, k.Target...)
+}
+
+// lookup finds the stored response for x: it reads the record at the
+// primary key; a variant record leads to the variant of this request's
+// Vary values. On success x.found is set, x.ent decoded (aliasing x.buf) and
+// x.ekey is the entry's key; otherwise x.fwd says why.
+func (g *Gateway) lookup(x *exchange) {
+	x.found = false
+	x.fwd = fwdURIMiss
+	var ok bool
+	x.buf, ok = g.tierGet(x.pkey, x.buf)
+	if !ok {
+		return
+	}
+	kind, _, id, payload, ok := parseRecordHead(x.buf)
+	if !ok {
+		return
+	}
+	x.ekey = append(x.ekey[:0], x.pkey...)
+	if kind == kindEntry && len(x.key.Variant) > 0 {
+		x.fwd = fwdVaryMiss // stored without variant, this request has one
+		return
+	}
+	if kind == kindVariants {
+		rec, ok := parseVariantRecord(payload)
+		if !ok {
+			return
+		}
+		x.gen = id
+		x.names = append(x.names[:0], rec.names...)
+		x.material = appendMaterial(x.material[:0], x.key.Variant, rec.names, x.req.Headers)
+		x.fwd = fwdVaryMiss
+		x.ekey = appendVariantKey(x.ekey[:0], x.pkey, id, x.material)
+		x.buf, ok = g.tierGet(x.ekey, x.buf)
+		if !ok {
+			return
+		}
+		kind, _, id, payload, ok = parseRecordHead(x.buf)
+		if !ok || kind != kindEntry {
+			return
+		}
+	}
+	if kind != kindEntry || entry.Decode(payload, &x.ent) != nil {
+		x.fwd = fwdMiss
+		return
+	}
+	x.gen = id // the entry's chunk id from here on
+	x.found = true
+}
+
+// getChunk reads body chunk i of the entry found at x.ekey.
+func (x *exchange) getChunk(i int) ([]byte, bool) {
+	x.ckey = appendChunkKey(x.ckey[:0], x.ekey, x.gen, i)
+	var ok bool
+	x.chunk, ok = x.g.tierGet(x.ckey, x.chunk)
+	return x.chunk, ok
+}
+
+// tierGet reads key from L1, then from L2 (promoting an admitted record to
+// L1). dst is reused as the read buffer; the returned slice replaces it.
+func (g *Gateway) tierGet(key, dst []byte) ([]byte, bool) {
+	v, ok := g.l1.get(key, dst)
+	if ok || !g.l2.Enabled() {
+		return v, ok
+	}
+	v, ok, err := g.l2.Get(context.Background(), key, dst)
+	if err != nil || !ok {
+		return v, false
+	}
+	if len(v) > 0 && v[0] != kindEntry && v[0] != kindVariants {
+		return v, true // a chunk: promoted with its head below
+	}
+	if _, flags, _, _, ok := parseRecordHead(v); ok && flags&recAdmitL1 != 0 {
+		g.l1.set(key, v, l2PromoteTTL)
+	}
+	return v, true
+}
+
+// l2PromoteTTL bounds how long a record promoted from L2 stays in L1
+// without being checked against L2 again.
+const l2PromoteTTL = 60 * time.Second
+
+// appendMaterial appends the variant material of a request: the policy's
+// Key.Variant, \x01, then the values of the Vary fields named in names
+// (comma-separated, lower case), each normalised (fields joined with ",",
+// whitespace around commas removed) and terminated by \0 (RFC 9111,
+// Section 4.1).
+func appendMaterial(dst, variant, names []byte, h policy.Headers) []byte {
+	dst = append(dst, variant...)
+	dst = append(dst, 1)
+	for len(names) > 0 {
+		var n []byte
+		if i := indexByte(names, ','); i >= 0 {
+			n, names = names[:i], names[i+1:]
+		} else {
+			n, names = names, nil
+		}
+		first := true
+		for i := range h {
+			if !equalFoldBytes(h[i].Name, n) {
+				continue
+			}
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			dst = appendNormalizedList(dst, h[i].Value)
+		}
+		dst = append(dst, 0)
+	}
+	return dst
+}
+
+func appendNormalizedList(dst, v []byte) []byte {
+	for len(v) > 0 {
+		var item []byte
+		if i := indexByte(v, ','); i >= 0 {
+			item, v = v[:i], v[i+1:]
+			dst = append(dst, trimOWS(item)...)
+			dst = append(dst, ',')
+		} else {
+			dst = append(dst, trimOWS(v)...)
+			v = nil
+		}
+	}
+	return dst
+}
+
+// containsToken reports whether the comma-separated list v holds tok
+// (case-insensitive).
+func containsToken(v []byte, tok string) bool {
+	for len(v) > 0 {
+		var item []byte
+		if i := indexByte(v, ','); i >= 0 {
+			item, v = v[:i], v[i+1:]
+		} else {
+			item, v = v, nil
+		}
+		if equalFold(trimOWS(item), tok) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,156 @@
+package gateway
+
+import (
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/flowcache/flowcache/gateway/internal/entry"
+	"github.com/flowcache/flowcache/gateway/internal/freshness"
+)
+
+// X-Cache values.
+const (
+	xcacheHit    = "HIT"
+	xcacheMiss   = "MISS"
+	xcacheStale  = "STALE"
+	xcacheBypass = "BYPASS"
+)
+
+// Cache-Status fwd reasons (RFC 9211, Section 2.2).
+const (
+	fwdBypass   = "bypass"    // the policy or the route bypasses the cache
+	fwdMethod   = "method"    // the method is not cacheable
+	fwdURIMiss  = "uri-miss"  // nothing stored for the URL
+	fwdVaryMiss = "vary-miss" // the URL is stored, not this variant
+	fwdMiss     = "miss"      // stored but unusable (e.g. a missing chunk)
+	fwdRequest  = "request"   // the request's directives forced a fetch
+	fwdStale    = "stale"     // stored, stale: revalidated or refreshed
+)
+
+const cacheName = "flowcache"
+
+func setCacheHeaders(ctx *fasthttp.RequestCtx, xcache string, cacheStatus []byte) {
+	ctx.Response.Header.Set("X-Cache", xcache)
+	ctx.Response.Header.SetBytesV("Cache-Status", cacheStatus)
+}
+
+// cacheStatusError is the Cache-Status of an answer made from an error.
+func cacheStatusError(fwd string, status int) []byte {
+	b := make([]byte, 0, 64)
+	b = append(b, cacheName...)
+	b = append(b, "; fwd="...)
+	b = append(b, fwd...)
+	b = append(b, "; detail="...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	return b
+}
+
+// appendCacheStatus builds "flowcache; hit" or "flowcache; fwd=X[;
+// fwd-status=N][; stored][; collapsed][; detail=D]".
+func appendCacheStatus(dst []byte, fwd string, fwdStatus int, stored, collapsed bool, detail string) []byte {
+	dst = append(dst, cacheName...)
+	if fwd == "" {
+		dst = append(dst, "; hit"...)
+	} else {
+		dst = append(dst, "; fwd="...)
+		dst = append(dst, fwd...)
+		if fwdStatus > 0 {
+			dst = append(dst, "; fwd-status="...)
+			dst = strconv.AppendInt(dst, int64(fwdStatus), 10)
+		}
+	}
+	if stored {
+		dst = append(dst, "; stored"...)
+	}
+	if collapsed {
+		dst = append(dst, "; collapsed"...)
+	}
+	if detail != "" {
+		dst = append(dst, "; detail="...)
+		dst = append(dst, detail...)
+	}
+	return dst
+}
+
+// storedHeaderSkipped reports the fields of a stored header block that are
+// not sent to the client: framing (recomputed), Date (the server's own),
+// Age (recomputed), and the targeted fields meant for this cache.
+func storedHeaderSkipped(name []byte) bool {
+	switch len(name) {
+	case 3:
+		return equalFold(name, "age")
+	case 4:
+		return equalFold(name, "date")
+	case 14:
+		return equalFold(name, "content-length")
+	case 17:
+		return equalFold(name, "cdn-cache-control") || equalFold(name, "surrogate-control") ||
+			equalFold(name, "transfer-encoding")
+	case 10:
+		return equalFold(name, "set-cookie")
+	}
+	return false
+}
+
+// notModifiedHeader reports the fields a 304 carries (RFC 9110, Section
+// 15.4.5).
+func notModifiedHeader(name []byte) bool {
+	return equalFold(name, "etag") || equalFold(name, "cache-control") || equalFold(name, "expires") ||
+		equalFold(name, "vary") || equalFold(name, "content-location") || equalFold(name, "last-modified")
+}
+
+// writeEntry answers the client from x.ent: status, stored headers, Age,
+// the cache headers and the body (all chunks). A client's conditional
+// request that the entry satisfies gets a 304. It reports false, with the
+// response reset, if a body chunk has gone missing (the caller then treats
+// the entry as a miss). It does not allocate once buffers are warm.
+func (g *Gateway) writeEntry(x *exchange, age int64, xcache string, cacheStatus []byte) bool {
+	e := &x.ent
+	resp := &x.ctx.Response
+	notModified := e.Status == fasthttp.StatusOK && x.conditional() && freshness.NotModified(x.req.Headers, e.ETag, e.LastModified)
+	if notModified {
+		resp.SetStatusCode(fasthttp.StatusNotModified)
+	} else {
+		resp.SetStatusCode(e.Status)
+	}
+	for name, value, rest, ok := entry.NextHeader(e.Header); ok; name, value, rest, ok = entry.NextHeader(rest) {
+		if storedHeaderSkipped(name) || (notModified && !notModifiedHeader(name)) {
+			continue
+		}
+		resp.Header.AddBytesKV(name, value)
+	}
+	if age < 0 {
+		age = 0
+	}
+	resp.Header.SetBytesV("Age", fasthttp.AppendUint(x.num[:0], int(age)))
+	setCacheHeaders(x.ctx, xcache, cacheStatus)
+	if notModified {
+		resp.SkipBody = true
+		return true
+	}
+	if x.ctx.IsHead() {
+		resp.ResetBody()
+		resp.Header.SetContentLength(int(e.BodyLen))
+		return true
+	}
+	resp.SetBody(e.Body)
+	if !e.Flags.Has(entry.FlagBodyChunked) {
+		return true
+	}
+	for i, have := 0, int64(len(e.Body)); have < e.BodyLen; i++ {
+		c, ok := x.getChunk(i)
+		if !ok || len(c) == 0 {
+			resp.Reset()
+			return false
+		}
+		resp.AppendBody(c)
+		have += int64(len(c))
+	}
+	return true
+}
+
+// conditional reports whether the client's request carries a validator.
+func (x *exchange) conditional() bool {
+	return x.req.Headers.Has("if-none-match") || x.req.Headers.Has("if-modified-since")
+}

@@ -1,0 +1,725 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"hash/maphash"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/flowcache/flowcache/gateway/internal/entry"
+	"github.com/flowcache/flowcache/gateway/internal/freshness"
+	"github.com/flowcache/flowcache/policy"
+)
+
+// fetchMode says why the gateway goes upstream for a cacheable request.
+type fetchMode uint8
+
+const (
+	modeMiss       fetchMode = iota // nothing usable stored: fetch, store if allowed
+	modeRevalidate                  // x.ent is stale: conditional request with its validators
+)
+
+// revalidateKeep is how long past its stale windows an entry with
+// validators is kept, so that it can be revalidated with a 304 instead of
+// fetched again.
+const revalidateKeep = time.Hour
+
+// miss fetches a cacheable request that found nothing usable, joining
+// concurrent misses for the same key (see flightGroup).
+func (g *Gateway) miss(x *exchange) {
+	x.rt.m.misses.Inc()
+	if x.ctx.IsHead() {
+		// A HEAD miss is forwarded as a HEAD and stores nothing; a cached
+		// GET answers later HEADs.
+		g.fetch(x, modeMiss, false)
+		return
+	}
+	x.fkey = append(append(x.fkey[:0], x.pkey...), 0)
+	x.fkey = append(x.fkey, x.key.Variant...)
+	f, leader := g.flights.join(x.fkey)
+	if !leader {
+		x.rt.m.coalesced.Inc()
+		if f.wait(g.cfg.Cache.CoalesceTimeout.D()) {
+			if g.serveIfFresh(x, true) {
+				return
+			}
+		} else {
+			x.rt.m.coalesceTimeouts.Inc()
+		}
+		g.fetch(x, modeMiss, true) // the leader's answer is not usable here: own attempt
+		return
+	}
+	defer g.flights.finish(x.fkey, f)
+	// Re-check inside the flight: a leader that finished between our
+	// lookup and our join may have stored what we need.
+	if g.serveIfFresh(x, false) {
+		return
+	}
+	g.fetch(x, modeMiss, false)
+}
+
+// serveIfFresh looks the request up again and answers it if a fresh
+// response is stored now.
+func (g *Gateway) serveIfFresh(x *exchange, collapsed bool) bool {
+	fwd := x.fwd
+	x.now = g.now()
+	g.lookup(x)
+	if !x.found {
+		x.fwd = fwd
+		return false
+	}
+	age := freshness.CurrentAge(time.Duration(x.ent.InitialAge), time.Unix(0, x.ent.ResponseTime), x.now)
+	if x.assess(age) != freshness.Fresh {
+		x.found, x.fwd = false, fwd
+		return false
+	}
+	x.rt.m.hits.Inc()
+	x.cs = appendCacheStatus(x.cs[:0], "", 0, false, collapsed, "")
+	if g.writeEntry(x, int64(age/time.Second), xcacheHit, x.cs) {
+		return true
+	}
+	x.found, x.fwd = false, fwd
+	return false
+}
+
+// revalidate handles a stale entry: a conditional request with its
+// validators, stale-if-error on failure.
+func (g *Gateway) revalidate(x *exchange, age time.Duration, state freshness.State) {
+	_ = state // stale-if-error is decided from the entry's window in staleIfError
+	if len(x.ent.ETag) == 0 && len(x.ent.LastModified) == 0 {
+		g.fetch(x, modeMiss, false)
+		return
+	}
+	_ = age
+	g.fetch(x, modeRevalidate, false)
+}
+
+// fetch sends the request upstream and answers the client from the
+// response: a 304 refreshes the stale entry; a full response is decided
+// on, stored if allowed and small enough, and passed to the client,
+// streamed when it is larger than cache.max_object_size.
+func (g *Gateway) fetch(x *exchange, mode fetchMode, collapsed bool) {
+	ctx, rt := x.ctx, x.rt
+	stale := x.found
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	resp.StreamBody = true
+	g.buildUpstreamRequest(ctx, rt, x.key.Target, true, req)
+	if mode == modeRevalidate {
+		addValidators(req, &x.ent)
+	}
+	reqTime := g.now()
+	err := rt.upstream.do(req, resp, rt.m.upstreamLatency)
+	fasthttp.ReleaseRequest(req)
+	if err != nil {
+		fasthttp.ReleaseResponse(resp)
+		if stale && g.serveStaleIfError(x, 0) {
+			return
+		}
+		g.writeError(ctx, rt, x.fwd, err)
+		return
+	}
+	respTime := g.now()
+	status := resp.StatusCode()
+	if stale && (status == fasthttp.StatusNotModified && mode == modeRevalidate || status >= 500) {
+		if status == fasthttp.StatusNotModified {
+			g.refreshed(x, resp, reqTime, respTime)
+			closeUpstream(resp)
+			return
+		}
+		if g.serveStaleIfError(x, status) {
+			closeUpstream(resp)
+			return
+		}
+	}
+	x.found = false
+	g.respond(x, resp, reqTime, respTime, collapsed)
+}
+
+// serveStaleIfError answers with the stale entry if its stale-if-error
+// window allows (RFC 5861, Section 4).
+func (g *Gateway) serveStaleIfError(x *exchange, upstreamStatus int) bool {
+	e := &x.ent
+	age := freshness.CurrentAge(time.Duration(e.InitialAge), time.Unix(0, e.ResponseTime), g.now())
+	if e.SIE <= 0 || age > time.Duration(e.TTL+e.SIE) {
+		return false
+	}
+	x.rt.m.stale.Inc()
+	x.rt.m.upstreamErrors.Inc()
+	x.cs = appendCacheStatus(x.cs[:0], fwdStale, upstreamStatus, false, false, "stale-if-error")
+	return g.writeEntry(x, int64(age/time.Second), xcacheStale, x.cs)
+}
+
+func addValidators(req *fasthttp.Request, e *entry.Entry) {
+	if len(e.ETag) > 0 {
+		req.Header.SetBytesV("If-None-Match", e.ETag)
+	}
+	if len(e.LastModified) > 0 {
+		req.Header.SetBytesV("If-Modified-Since", e.LastModified)
+	}
+}
+
+// refreshed handles a 304 to a revalidation: the entry is refreshed (see
+// refreshEntry) and the client answered from it.
+func (g *Gateway) refreshed(x *exchange, resp *fasthttp.Response, reqTime, respTime time.Time) {
+	x.rt.m.revalidated.Inc()
+	stored := g.refreshEntry(x, resp, reqTime, respTime)
+	age := freshness.CurrentAge(time.Duration(x.ent.InitialAge), respTime, g.now())
+	x.cs = appendCacheStatus(x.cs[:0], x.fwd, fasthttp.StatusNotModified, stored, false, "")
+	if !g.writeEntry(x, int64(age/time.Second), xcacheHit, x.cs) {
+		g.writeError(x.ctx, x.rt, x.fwd, &StatusError{Status: fasthttp.StatusBadGateway, Err: errors.New("gateway: body chunk lost during revalidation")})
+	}
+}
+
+// refreshEntry updates the stored header fields of x.ent with those of a
+// 304 (RFC 9111, Section 4.3.4), lets the policies decide again, and
+// stores the entry anew with the same body. x.ent is replaced by the
+// refreshed entry.
+func (g *Gateway) refreshEntry(x *exchange, resp *fasthttp.Response, reqTime, respTime time.Time) bool {
+	old := x.ent // aliases x.buf, which nothing below overwrites
+	conn := resp.Header.Peek(fasthttp.HeaderConnection)
+	x.hdr = x.hdr[:0]
+	for name, value, rest, ok := entry.NextHeader(old.Header); ok; name, value, rest, ok = entry.NextHeader(rest) {
+		if len(resp.Header.PeekBytes(name)) > 0 && !equalFold(name, "content-length") {
+			continue
+		}
+		x.hdr = entry.AppendHeader(x.hdr, name, value)
+	}
+	for k, v := range resp.Header.All() {
+		if isHopByHop(k) || (len(conn) > 0 && inConnection(conn, k)) || equalFold(k, "content-length") ||
+			equalFold(k, "content-type") && len(v) == 0 {
+			continue
+		}
+		x.hdr = entry.AppendHeader(x.hdr, k, v)
+	}
+	x.resp.Reset()
+	x.resp.Status = old.Status
+	x.resp.BodySize = old.BodyLen
+	x.resp.Now = respTime
+	for name, value, rest, ok := entry.NextHeader(x.hdr); ok; name, value, rest, ok = entry.NextHeader(rest) {
+		x.resp.Headers = append(x.resp.Headers, policy.Header{Name: name, Value: value})
+	}
+	g.decide(x)
+	ne := old
+	ne.Header = x.hdr
+	ne.RequestTime, ne.ResponseTime = reqTime.UnixNano(), respTime.UnixNano()
+	ne.InitialAge = int64(freshness.CorrectedInitialAge(resp.Header.Peek("Age"), resp.Header.Peek("Date"), reqTime, respTime))
+	ne.TTL, ne.SWR, ne.SIE = int64(x.dec.TTL), int64(x.dec.StaleWhileRevalidate), int64(x.dec.StaleIfError)
+	ne.Flags &^= entry.FlagMustRevalidate | entry.FlagNoCache | entry.FlagInvalidated
+	if x.dec.MustRevalidate {
+		ne.Flags |= entry.FlagMustRevalidate
+	}
+	if x.dec.NoCache {
+		ne.Flags |= entry.FlagNoCache
+	}
+	if etag := x.resp.Headers.Get("etag"); etag != nil {
+		ne.ETag = etag
+	}
+	if lm := x.resp.Headers.Get("last-modified"); lm != nil {
+		ne.LastModified = lm
+	}
+	stored := false
+	if x.dec.Store {
+		stored = g.putEntry(x, &ne, x.ekey, x.gen)
+	}
+	x.ent = ne
+	return stored
+}
+
+// refreshInBackground starts the one background refresh of a stale entry
+// served under stale-while-revalidate (RFC 5861, Section 3); if one is
+// already running for this entry it does nothing.
+func (g *Gateway) refreshInBackground(x *exchange) {
+	if g.closing.Load() {
+		return
+	}
+	x.fkey = append(append(x.fkey[:0], x.ekey...), 0, 'r')
+	f, leader := g.flights.join(x.fkey)
+	if !leader {
+		return
+	}
+	bx := acquireExchange(g, nil, x.rt)
+	bx.copyFrom(x)
+	req := fasthttp.AcquireRequest()
+	g.buildUpstreamRequest(x.ctx, x.rt, x.key.Target, true, req)
+	addValidators(req, &x.ent)
+	g.gm.refresh.Inc()
+	g.bg.Add(1)
+	go g.backgroundRefresh(bx, req, f)
+}
+
+func (g *Gateway) backgroundRefresh(x *exchange, req *fasthttp.Request, f *flight) {
+	defer g.bg.Done()
+	defer releaseExchange(x)
+	defer g.flights.finish(x.fkey, f)
+	resp := fasthttp.AcquireResponse()
+	resp.StreamBody = true
+	reqTime := g.now()
+	err := x.rt.upstream.do(req, resp, x.rt.m.upstreamLatency)
+	fasthttp.ReleaseRequest(req)
+	if err != nil {
+		fasthttp.ReleaseResponse(resp)
+		x.rt.m.upstreamErrors.Inc()
+		g.log.LogAttrs(g.bgCtx, warnLevel, "background_refresh_failed", routeAttr(x.rt), errAttr(err))
+		return
+	}
+	defer closeUpstream(resp)
+	respTime := g.now()
+	switch status := resp.StatusCode(); {
+	case status == fasthttp.StatusNotModified:
+		x.rt.m.revalidated.Inc()
+		g.refreshEntry(x, resp, reqTime, respTime)
+	case status >= 500:
+		x.rt.m.upstreamErrors.Inc() // keep serving the stale entry
+	default:
+		x.loadResponse(resp, respTime)
+		g.decide(x)
+		if !x.dec.Store || resp.BodyStream() == nil {
+			return
+		}
+		maxObj := int(g.cfg.Cache.MaxObjectSize)
+		cl := resp.Header.ContentLength()
+		if cl > maxObj {
+			return
+		}
+		body, complete, err := readBounded(resp.BodyStream(), x.body[:0], cl, maxObj)
+		x.body = body
+		if err != nil || !complete {
+			return
+		}
+		g.store(x, resp, body, reqTime, respTime)
+	}
+}
+
+// copyFrom makes x an owned copy of the state of src a background refresh
+// needs after src's request has been answered: the request view, the key,
+// and the stale entry.
+func (x *exchange) copyFrom(src *exchange) {
+	n := len(src.req.Method) + len(src.req.Scheme) + len(src.req.Host) + len(src.req.Path) + len(src.req.Query)
+	for _, h := range src.req.Headers {
+		n += len(h.Name) + len(h.Value)
+	}
+	n += len(src.key.Host) + len(src.key.Target) + len(src.key.Variant)
+	if cap(x.arena) < n {
+		x.arena = make([]byte, 0, n)
+	}
+	cp := func(b []byte) []byte {
+		start := len(x.arena)
+		x.arena = append(x.arena, b...)
+		return x.arena[start:len(x.arena):len(x.arena)]
+	}
+	x.req.Method, x.req.Scheme, x.req.Host = cp(src.req.Method), cp(src.req.Scheme), cp(src.req.Host)
+	x.req.Path, x.req.Query, x.req.Route = cp(src.req.Path), cp(src.req.Query), src.req.Route
+	x.req.Headers = x.req.Headers[:0]
+	for _, h := range src.req.Headers {
+		x.req.Headers = append(x.req.Headers, policy.Header{Name: cp(h.Name), Value: cp(h.Value)})
+	}
+	x.key.Bypass = false
+	x.key.Host, x.key.Target, x.key.Variant = cp(src.key.Host), cp(src.key.Target), cp(src.key.Variant)
+	x.pol, x.reqCC, x.fwd, x.gen = src.pol, src.reqCC, fwdStale, src.gen
+	x.pkey = append(x.pkey[:0], src.pkey...)
+	x.ekey = append(x.ekey[:0], src.ekey...)
+	x.fkey = append(x.fkey[:0], src.fkey...)
+	x.names = append(x.names[:0], src.names...)
+	x.material = append(x.material[:0], src.material...)
+	x.buf = append(x.buf[:0], src.buf...)
+	x.found = false
+	if _, _, _, payload, ok := parseRecordHead(x.buf); ok && entry.Decode(payload, &x.ent) == nil {
+		x.found = true
+	}
+}
+
+// decide runs policy.Default's Decide, then the route's policy's (which
+// may override it), and applies what no policy may override: a request
+// no-store, Vary: *.
+func (g *Gateway) decide(x *exchange) {
+	x.dec.Reset()
+	if err := x.rt.def.Decide(&x.req, &x.resp, &x.dec); err != nil {
+		x.dec.Store = false
+		return
+	}
+	if x.pol != nil && x.pol != policy.Policy(&x.rt.def) {
+		saved := x.dec
+		if err := x.pol.Decide(&x.req, &x.resp, &x.dec); err != nil {
+			x.rt.m.policyFallbacks.Inc()
+			x.dec = saved
+		}
+	}
+	if x.reqCC.NoStore || x.dec.TTL < 0 {
+		x.dec.Store = false
+	}
+	for i := range x.resp.Headers {
+		if equalFold(x.resp.Headers[i].Name, "vary") && containsToken(x.resp.Headers[i].Value, "*") {
+			x.dec.Store = false
+		}
+	}
+}
+
+// loadResponse fills the policy's view of an upstream response (hop-by-hop
+// fields removed). The slices alias resp.
+func (x *exchange) loadResponse(resp *fasthttp.Response, now time.Time) {
+	x.resp.Reset()
+	x.resp.Status = resp.StatusCode()
+	x.resp.Now = now
+	x.resp.BodySize = int64(resp.Header.ContentLength())
+	if x.resp.BodySize < 0 {
+		x.resp.BodySize = -1
+	}
+	conn := resp.Header.Peek(fasthttp.HeaderConnection)
+	for k, v := range resp.Header.All() {
+		if isHopByHop(k) || (len(conn) > 0 && inConnection(conn, k)) {
+			continue
+		}
+		x.resp.Headers = append(x.resp.Headers, policy.Header{Name: k, Value: v})
+	}
+}
+
+// respond answers the client with an upstream response, storing it when
+// the policies allow and its body is at most cache.max_object_size. A
+// larger body is streamed, never buffered whole.
+func (g *Gateway) respond(x *exchange, resp *fasthttp.Response, reqTime, respTime time.Time, collapsed bool) {
+	ctx := x.ctx
+	x.loadResponse(resp, respTime)
+	storable := ctx.IsGet()
+	if storable {
+		g.decide(x)
+		storable = x.dec.Store
+	}
+	maxObj := int(g.cfg.Cache.MaxObjectSize)
+	cl := resp.Header.ContentLength()
+	stream := resp.BodyStream()
+	complete := true
+	switch {
+	case resp.SkipBody || stream == nil || resp.StatusCode() == fasthttp.StatusNoContent ||
+		resp.StatusCode() == fasthttp.StatusNotModified:
+		x.body = x.body[:0]
+	case cl > maxObj:
+		complete = false
+	default:
+		var err error
+		x.body, complete, err = readBounded(stream, x.body[:0], cl, maxObj)
+		if err != nil {
+			closeUpstream(resp)
+			g.writeError(ctx, x.rt, x.fwd, &upstreamError{target: "body", err: err})
+			return
+		}
+	}
+	stored := false
+	if storable && complete {
+		stored = g.store(x, resp, x.body, reqTime, respTime)
+	}
+	// Headers to the client.
+	out := &ctx.Response
+	status := resp.StatusCode()
+	notModified := complete && ctx.IsGet() && status == fasthttp.StatusOK && x.conditional() &&
+		freshness.NotModified(x.req.Headers, resp.Header.Peek("ETag"), resp.Header.Peek("Last-Modified"))
+	if notModified {
+		out.SetStatusCode(fasthttp.StatusNotModified)
+	} else {
+		out.SetStatusCode(status)
+	}
+	copyResponseHeaders(out, resp, notModified)
+	x.cs = appendCacheStatus(x.cs[:0], x.fwd, status, stored, collapsed, detailFor(complete))
+	setCacheHeaders(ctx, xcacheMiss, x.cs)
+	switch {
+	case notModified:
+		closeUpstream(resp)
+		out.SkipBody = true
+	case !complete:
+		prefix := bytes.Clone(x.body)
+		out.SetBodyStream(&upstreamBody{r: io.MultiReader(bytes.NewReader(prefix), stream), resp: resp}, cl)
+	case resp.SkipBody:
+		out.Header.SetContentLength(cl)
+		closeUpstream(resp)
+	default:
+		out.SetBody(x.body)
+		closeUpstream(resp)
+	}
+}
+
+func detailFor(complete bool) string {
+	if complete {
+		return ""
+	}
+	return "too-large"
+}
+
+// copyResponseHeaders copies an upstream response's end-to-end fields to
+// the client's response (only the 304 fields when notModified).
+func copyResponseHeaders(out *fasthttp.Response, resp *fasthttp.Response, notModified bool) {
+	conn := resp.Header.Peek(fasthttp.HeaderConnection)
+	for k, v := range resp.Header.All() {
+		if droppedResponseHeader(k, conn) || equalFold(k, "content-length") || equalFold(k, "date") ||
+			(notModified && !notModifiedHeader(k)) {
+			continue
+		}
+		if equalFold(k, "content-type") && len(v) == 0 {
+			continue
+		}
+		out.Header.AddBytesKV(k, v)
+	}
+}
+
+// readBounded reads the body from r into dst: exactly cl bytes when cl >= 0
+// (cl <= max), else until EOF or more than max bytes (complete = false; dst
+// then holds what was read).
+func readBounded(r io.Reader, dst []byte, cl, max int) (body []byte, complete bool, err error) {
+	if cl >= 0 {
+		if cap(dst) < cl {
+			dst = make([]byte, 0, cl)
+		}
+		dst = dst[:cl]
+		if _, err := io.ReadFull(r, dst); err != nil {
+			return dst[:0], false, err
+		}
+		return dst, true, nil
+	}
+	for {
+		if len(dst) == cap(dst) {
+			if len(dst) > max {
+				return dst, false, nil
+			}
+			dst = append(dst, 0)[:len(dst)]
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if errors.Is(err, io.EOF) {
+			return dst, len(dst) <= max, nil
+		}
+		if err != nil {
+			return dst, false, err
+		}
+		if len(dst) > max {
+			return dst, false, nil
+		}
+	}
+}
+
+// upstreamBody streams an upstream body to the client and releases the
+// upstream response (and its connection) when fasthttp closes it.
+type upstreamBody struct {
+	r    io.Reader
+	resp *fasthttp.Response
+}
+
+func (b *upstreamBody) Read(p []byte) (int, error) { return b.r.Read(p) }
+
+func (b *upstreamBody) Close() error {
+	err := b.resp.CloseBodyStream()
+	fasthttp.ReleaseResponse(b.resp)
+	return err
+}
+
+func closeUpstream(resp *fasthttp.Response) {
+	// The body was read whole or is not wanted; CloseBodyStream returns
+	// the connection to the pool or closes it, nothing to report here.
+	_ = resp.CloseBodyStream()
+	fasthttp.ReleaseResponse(resp)
+}
+
+// store builds the entry for the complete response resp with body and
+// writes it (and its variant record) to the tiers the decision allows.
+func (g *Gateway) store(x *exchange, resp *fasthttp.Response, body []byte, reqTime, respTime time.Time) bool {
+	// Vary names, lower-cased, comma-joined.
+	x.names = x.names[:0]
+	for i := range x.resp.Headers {
+		h := &x.resp.Headers[i]
+		if !equalFold(h.Name, "vary") {
+			continue
+		}
+		for v := h.Value; len(v) > 0; {
+			var item []byte
+			if j := indexByte(v, ','); j >= 0 {
+				item, v = v[:j], v[j+1:]
+			} else {
+				item, v = v, nil
+			}
+			if item = trimOWS(item); len(item) > 0 {
+				if len(x.names) > 0 {
+					x.names = append(x.names, ',')
+				}
+				x.names = appendLower(x.names, item)
+			}
+		}
+	}
+	x.hdr = x.hdr[:0]
+	for i := range x.resp.Headers {
+		h := &x.resp.Headers[i]
+		if equalFold(h.Name, "age") || equalFold(h.Name, "set-cookie") || equalFold(h.Name, "content-length") {
+			continue
+		}
+		x.hdr = entry.AppendHeader(x.hdr, h.Name, h.Value)
+	}
+	e := entry.Entry{
+		Status:       x.resp.Status,
+		RequestTime:  reqTime.UnixNano(),
+		ResponseTime: respTime.UnixNano(),
+		InitialAge:   int64(freshness.CorrectedInitialAge(resp.Header.Peek("Age"), resp.Header.Peek("Date"), reqTime, respTime)),
+		TTL:          int64(x.dec.TTL),
+		SWR:          int64(x.dec.StaleWhileRevalidate),
+		SIE:          int64(x.dec.StaleIfError),
+		ETag:         resp.Header.Peek("ETag"),
+		LastModified: resp.Header.Peek("Last-Modified"),
+		Tags:         resp.Header.Peek("Surrogate-Key"),
+		Header:       x.hdr,
+		Body:         body,
+		BodyLen:      int64(len(body)),
+	}
+	if x.dec.MustRevalidate {
+		e.Flags |= entry.FlagMustRevalidate
+	}
+	if x.dec.NoCache {
+		e.Flags |= entry.FlagNoCache
+	}
+	if len(x.names) == 0 && len(x.key.Variant) == 0 {
+		x.ekey = append(x.ekey[:0], x.pkey...)
+		return g.putEntry(x, &e, x.ekey, 0)
+	}
+	x.material = appendMaterial(x.material[:0], x.key.Variant, x.names, x.req.Headers)
+	return g.putVariant(x, &e)
+}
+
+// keepFor is how long an entry stays in the cache tiers: its freshness
+// lifetime and stale windows from now, plus revalidateKeep when it has
+// validators; <= 0 means not worth storing.
+func keepFor(e *entry.Entry, now time.Time) time.Duration {
+	age := freshness.CurrentAge(time.Duration(e.InitialAge), time.Unix(0, e.ResponseTime), now)
+	keep := time.Duration(e.TTL+max(e.SWR, e.SIE)) - age
+	if len(e.ETag) > 0 || len(e.LastModified) > 0 {
+		keep = max(keep, 0) + revalidateKeep
+	}
+	return keep
+}
+
+// putEntry encodes e under key (chunking the body when it does not fit one
+// freecache entry) into the tiers of x.dec. id is the chunk id to reuse
+// (a refreshed entry keeps its chunks), 0 for a new one.
+func (g *Gateway) putEntry(x *exchange, e *entry.Entry, key []byte, id uint64) bool {
+	keep := keepFor(e, g.now())
+	if keep <= 0 {
+		return false
+	}
+	toL1 := x.dec.Admit && x.dec.Tier != policy.TierL2
+	toL2 := x.dec.Tier != policy.TierL1 && g.l2.Enabled()
+	if !toL1 && !toL2 {
+		return false
+	}
+	var flags byte
+	if x.dec.Admit {
+		flags = recAdmitL1
+	}
+	meta := entry.HeadSize + len(e.ETag) + len(e.LastModified) + len(e.Tags) + len(e.Header)
+	full := e.Body
+	if e.Flags.Has(entry.FlagBodyChunked) && id != 0 {
+		// A refresh of a chunked entry: same chunks, longer life.
+		for i, have := 0, int64(len(e.Body)); have < e.BodyLen; i++ {
+			x.ckey = appendChunkKey(x.ckey[:0], key, id, i)
+			if toL1 {
+				g.l1.touch(x.ckey, keep)
+			}
+			have += int64(g.l1.maxKV - len(x.ckey))
+		}
+	} else if !g.l1.fits(key, recHeadSize+meta+len(full)) {
+		first := g.l1.maxKV - len(key) - recHeadSize - meta
+		if first < 0 {
+			return false // the head alone is too large
+		}
+		id = rand.Uint64() | 1
+		e.Flags |= entry.FlagBodyChunked
+		e.Body = full[:first]
+		rest := full[first:]
+		for i := 0; len(rest) > 0; i++ {
+			x.ckey = appendChunkKey(x.ckey[:0], key, id, i)
+			n := min(len(rest), g.l1.maxKV-len(x.ckey))
+			if toL1 && !g.l1.set(x.ckey, rest[:n], keep) {
+				return false
+			}
+			if toL2 {
+				g.l2Set(x.ckey, rest[:n], keep)
+			}
+			rest = rest[n:]
+		}
+	}
+	x.enc = appendRecordHead(x.enc[:0], kindEntry, flags, id)
+	x.enc = e.AppendEncode(x.enc)
+	ok := true
+	if toL1 {
+		ok = g.l1.set(key, x.enc, keep)
+	}
+	if toL2 {
+		g.l2Set(key, x.enc, keep)
+	}
+	if ok {
+		x.rt.m.stored.Inc()
+	}
+	return ok
+}
+
+func (g *Gateway) l2Set(key, value []byte, ttl time.Duration) {
+	if err := g.l2.Set(context.Background(), key, value, ttl); err != nil && g.log.Enabled(context.Background(), slog.LevelDebug) {
+		g.log.LogAttrs(context.Background(), slog.LevelDebug, "l2_set_failed", errAttr(err))
+	}
+}
+
+// putVariant stores e as the variant x.material of the URL x.pkey and
+// records it in the URL's variant record. Record updates are serialised
+// per URL (recordLocks), so that two variants stored at once are both
+// listed and PURGE finds them.
+func (g *Gateway) putVariant(x *exchange, e *entry.Entry) bool {
+	mu := g.records.lock(x.pkey)
+	mu.Lock()
+	defer mu.Unlock()
+	var old variantRecord
+	gen := uint64(0)
+	if v, ok := g.tierGet(x.pkey, x.rec); ok {
+		x.rec = v
+		if kind, _, id, payload, ok := parseRecordHead(v); ok && kind == kindVariants {
+			if r, ok := parseVariantRecord(payload); ok && string(r.names) == string(x.names) && r.n < maxVariants {
+				old, gen = r, id
+			}
+		}
+	}
+	if gen == 0 {
+		gen = rand.Uint64() | 1
+		old = variantRecord{}
+	}
+	x.ekey = appendVariantKey(x.ekey[:0], x.pkey, gen, x.material)
+	if !g.putEntry(x, e, x.ekey, 0) {
+		return false
+	}
+	extra := x.material
+	if old.has(x.material) {
+		extra = nil
+	}
+	var flags byte
+	if x.dec.Admit {
+		flags = recAdmitL1
+	}
+	rec := appendRecordHead(x.hdr[len(x.hdr):], kindVariants, flags, gen) // x.hdr's spare capacity; e no longer needed
+	rec = appendVariantRecord(rec, x.names, old, extra)
+	keep := max(keepFor(e, g.now()), revalidateKeep)
+	if x.dec.Tier != policy.TierL2 {
+		g.l1.set(x.pkey, rec, keep)
+	}
+	if x.dec.Tier != policy.TierL1 && g.l2.Enabled() {
+		g.l2Set(x.pkey, rec, keep)
+	}
+	return true
+}
+
+// recordLocks serialise variant record updates per URL (striped).
+type recordLocks struct {
+	seed maphash.Seed
+	mu   [64]sync.Mutex
+}
+
+func (r *recordLocks) lock(pkey []byte) *sync.Mutex {
+	return &r.mu[maphash.Bytes(r.seed, pkey)%uint64(len(r.mu))]
+}

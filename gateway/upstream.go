@@ -1,0 +1,364 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/valyala/fasthttp"
+)
+
+// upstreamPool is a route's set of upstream targets, used round-robin.
+// Passive health (as nginx's max_fails/fail_timeout): MaxFails failures
+// within FailTimeout mark a target down for FailTimeout; a down target is
+// skipped unless every target is down.
+type upstreamPool struct {
+	targets     []*target
+	next        atomic.Uint32
+	maxFails    int
+	failTimeout time.Duration
+	timeout     time.Duration
+	now         func() time.Time
+}
+
+// target is one upstream origin with its own keep-alive connection pool.
+type target struct {
+	url string
+	hc  *fasthttp.HostClient
+
+	mu        sync.Mutex
+	fails     int
+	firstFail time.Time
+	downUntil atomic.Int64 // unix nanoseconds; 0 = up
+}
+
+func newUpstreamPool(rc *RouteConfig, now func() time.Time, set *metrics.Set) (*upstreamPool, error) {
+	p := &upstreamPool{
+		maxFails:    rc.MaxFails,
+		failTimeout: rc.FailTimeout.D(),
+		timeout:     rc.Timeout.D(),
+		now:         now,
+	}
+	if p.maxFails <= 0 {
+		p.maxFails = 1
+	}
+	connect := rc.ConnectTimeout.D()
+	for i, raw := range rc.Upstreams {
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("gateway: routes %q: upstreams[%d]: invalid URL %q", rc.Name, i, raw)
+		}
+		addr := u.Host
+		tls := u.Scheme == "https"
+		if u.Port() == "" {
+			if tls {
+				addr += ":443"
+			} else {
+				addr += ":80"
+			}
+		}
+		t := &target{url: raw}
+		t.hc = &fasthttp.HostClient{
+			Addr:  addr,
+			IsTLS: tls,
+			Dial: func(addr string) (net.Conn, error) {
+				return fasthttp.DialTimeout(addr, connect)
+			},
+			MaxConns:                      rc.MaxConnsPerUpstream,
+			MaxConnWaitTimeout:            p.timeout,
+			ReadTimeout:                   p.timeout,
+			WriteTimeout:                  p.timeout,
+			MaxIdleConnDuration:           60 * time.Second,
+			StreamResponseBody:            true,
+			NoDefaultUserAgentHeader:      true,
+			DisableHeaderNamesNormalizing: true,
+			DisablePathNormalizing:        true,
+			// One attempt per target: retries go to the next target and
+			// are decided here, where passive health is tracked.
+			MaxIdemponentCallAttempts: 1,
+		}
+		p.targets = append(p.targets, t)
+		set.NewGauge(`flowcache_upstream_up{route="`+rc.Name+`",target="`+raw+`"}`, func() float64 {
+			if t.isDown(now()) {
+				return 0
+			}
+			return 1
+		})
+	}
+	return p, nil
+}
+
+func (t *target) isDown(now time.Time) bool {
+	d := t.downUntil.Load()
+	return d != 0 && now.UnixNano() < d
+}
+
+// failed records a failure at now; the MaxFails-th failure within
+// FailTimeout marks the target down for FailTimeout.
+func (p *upstreamPool) failed(t *target, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.fails == 0 || now.Sub(t.firstFail) > p.failTimeout {
+		t.fails, t.firstFail = 0, now
+	}
+	t.fails++
+	if t.fails >= p.maxFails {
+		t.downUntil.Store(now.Add(p.failTimeout).UnixNano())
+		t.fails = 0
+	}
+}
+
+func (p *upstreamPool) succeeded(t *target) {
+	if t.downUntil.Load() == 0 {
+		t.mu.Lock()
+		t.fails = 0
+		t.mu.Unlock()
+		return
+	}
+	t.mu.Lock()
+	t.fails = 0
+	t.downUntil.Store(0)
+	t.mu.Unlock()
+}
+
+// pick returns the next live target round-robin, skipping those in skip
+// (a bit set by index); when every target is down it returns the next one
+// anyway (a dead pool must still be probed to come back).
+func (p *upstreamPool) pick(now time.Time, skip uint64) (int, *target) {
+	n := len(p.targets)
+	start := int(p.next.Add(1)-1) % n
+	fallback := -1
+	for i := 0; i < n; i++ {
+		j := (start + i) % n
+		if j < 64 && skip&(1<<j) != 0 {
+			continue
+		}
+		if fallback < 0 {
+			fallback = j
+		}
+		if !p.targets[j].isDown(now) {
+			return j, p.targets[j]
+		}
+	}
+	if fallback < 0 {
+		return -1, nil
+	}
+	return fallback, p.targets[fallback]
+}
+
+// do sends req to a live target and reads the response head into resp (the
+// body is streamed: the caller reads resp.BodyStream() and must call
+// resp.CloseBodyStream). A target that cannot be connected to is marked
+// failed and the next one tried; any other failure is returned, wrapped in
+// *upstreamError.
+func (p *upstreamPool) do(req *fasthttp.Request, resp *fasthttp.Response, lat *metrics.Histogram) error {
+	var skip uint64
+	var lastErr error
+	for range p.targets {
+		now := p.now()
+		i, t := p.pick(now, skip)
+		if t == nil {
+			break
+		}
+		if i < 64 {
+			skip |= 1 << i
+		}
+		start := time.Now()
+		req.SetTimeout(p.timeout)
+		err := t.hc.Do(req, resp)
+		lat.UpdateDuration(start)
+		if err == nil {
+			p.succeeded(t)
+			return nil
+		}
+		p.failed(t, now)
+		lastErr = &upstreamError{target: t.url, err: err}
+		if !isDialError(err) {
+			return lastErr
+		}
+		resp.Reset()
+		resp.StreamBody = true
+	}
+	if lastErr == nil {
+		lastErr = errNoLiveUpstream
+	}
+	return lastErr
+}
+
+// isDialError reports whether err happened before the request was sent, so
+// that another target may safely be tried whatever the method.
+func isDialError(err error) bool {
+	if errors.Is(err, fasthttp.ErrDialTimeout) || errors.Is(err, fasthttp.ErrNoFreeConns) {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+func (p *upstreamPool) close() {
+	for _, t := range p.targets {
+		t.hc.CloseIdleConnections()
+	}
+}
+
+// # Header filtering
+//
+// What the key does not hold must not reach the upstream (see DESIGN.md,
+// Security rules): hop-by-hop fields (RFC 9110, Section 7.6.1) and the
+// fields a Connection header names are dropped both ways; the client's
+// forwarding and override headers are dropped and the gateway writes its
+// own X-Forwarded-For/-Proto/-Host and Forwarded.
+
+// isHopByHop reports whether name is a hop-by-hop field.
+func isHopByHop(name []byte) bool {
+	switch len(name) {
+	case 2:
+		return equalFold(name, "te")
+	case 7:
+		return equalFold(name, "trailer") || equalFold(name, "upgrade")
+	case 10:
+		return equalFold(name, "connection") || equalFold(name, "keep-alive")
+	case 16:
+		return equalFold(name, "proxy-connection")
+	case 17:
+		return equalFold(name, "transfer-encoding")
+	case 18:
+		return equalFold(name, "proxy-authenticate")
+	case 19:
+		return equalFold(name, "proxy-authorization")
+	}
+	return false
+}
+
+// droppedRequestHeader reports whether a client request field must not be
+// forwarded: the gateway's own forwarding fields and routing or method
+// overrides an origin framework might trust.
+func droppedRequestHeader(name []byte) bool {
+	if len(name) < 3 {
+		return false
+	}
+	if c := name[0] | 0x20; c != 'x' && c != 'f' && c != 't' {
+		return false
+	}
+	for _, s := range droppedRequestHeaders {
+		if equalFold(name, s) {
+			return true
+		}
+	}
+	return false
+}
+
+var droppedRequestHeaders = [...]string{
+	"forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+	"x-forwarded-port", "x-forwarded-server", "x-forwarded-prefix", "x-forwarded-uri",
+	"x-forwarded-scheme", "x-forwarded-ssl", "x-real-ip", "x-client-ip", "true-client-ip",
+	"x-original-url", "x-original-uri", "x-rewrite-url", "x-original-host", "x-host",
+	"x-http-method-override", "x-http-method", "x-method-override", "x-original-method",
+}
+
+// conditionalHeader reports the request validators that the gateway strips
+// from a cacheable miss (it wants a full answer to store, and answers the
+// client's condition itself).
+func conditionalHeader(name []byte) bool {
+	return equalFold(name, "if-none-match") || equalFold(name, "if-modified-since") ||
+		equalFold(name, "if-range") || equalFold(name, "if-match") || equalFold(name, "if-unmodified-since")
+}
+
+// inConnection reports whether name is one of the comma-separated tokens
+// of a Connection field value.
+func inConnection(conn, name []byte) bool {
+	for len(conn) > 0 {
+		var tok []byte
+		if i := bytes.IndexByte(conn, ','); i >= 0 {
+			tok, conn = conn[:i], conn[i+1:]
+		} else {
+			tok, conn = conn, nil
+		}
+		if equalFoldBytes(trimOWS(tok), name) {
+			return true
+		}
+	}
+	return false
+}
+
+// droppedResponseHeader reports whether an upstream response field is not
+// passed to the client: hop-by-hop fields, the ones named in Connection,
+// and the targeted cache-control fields meant for this cache only
+// (RFC 9213 CDN-Cache-Control, Surrogate-Control).
+func droppedResponseHeader(name, conn []byte) bool {
+	return isHopByHop(name) || equalFold(name, "cdn-cache-control") ||
+		equalFold(name, "surrogate-control") || (len(conn) > 0 && inConnection(conn, name))
+}
+
+// buildUpstreamRequest fills out from the client's request: method, target
+// (the policy key's target for cacheable requests), Host, end-to-end headers,
+// the gateway's forwarding headers and, except for GET and HEAD, the body.
+// stripConditionals removes the client's validators (cacheable misses).
+func (g *Gateway) buildUpstreamRequest(ctx *fasthttp.RequestCtx, rt *route, target []byte, stripConditionals bool, out *fasthttp.Request) {
+	in := &ctx.Request
+	out.Header.DisableNormalizing()
+	out.Header.SetMethodBytes(in.Header.Method())
+	out.SetRequestURIBytes(target)
+	conn := in.Header.Peek(fasthttp.HeaderConnection)
+	for k, v := range in.Header.All() {
+		if isHopByHop(k) || droppedRequestHeader(k) || equalFold(k, "host") ||
+			equalFold(k, "content-length") || (len(conn) > 0 && inConnection(conn, k)) ||
+			(stripConditionals && conditionalHeader(k)) {
+			continue
+		}
+		out.Header.AddBytesKV(k, v)
+	}
+	host := in.Header.Host()
+	if rt.cfg.UpstreamHost != "" {
+		out.Header.SetHost(rt.cfg.UpstreamHost)
+	} else {
+		out.Header.SetHostBytes(host)
+	}
+	proto := "http"
+	if ctx.IsTLS() {
+		proto = "https"
+	}
+	var ipBuf [64]byte
+	ip := ctx.RemoteIP().To16()
+	ipStr := appendIP(ipBuf[:0], ctx.RemoteIP())
+	out.Header.SetBytesV("X-Forwarded-For", ipStr)
+	out.Header.Set("X-Forwarded-Proto", proto)
+	out.Header.SetBytesV("X-Forwarded-Host", host)
+	fwd := make([]byte, 0, 64+len(host))
+	fwd = append(fwd, "for="...)
+	if ip != nil && ip.To4() == nil {
+		fwd = append(fwd, `"[`...)
+		fwd = append(fwd, ipStr...)
+		fwd = append(fwd, `]"`...)
+	} else {
+		fwd = append(fwd, ipStr...)
+	}
+	fwd = append(fwd, ";host="...)
+	fwd = strconv.AppendQuote(fwd, string(host))
+	fwd = append(fwd, ";proto="...)
+	fwd = append(fwd, proto...)
+	out.Header.SetBytesV("Forwarded", fwd)
+
+	if in.Header.IsGet() || in.Header.IsHead() {
+		return // a GET or HEAD body is never forwarded
+	}
+	out.SetBodyRaw(in.Body())
+}
+
+func appendIP(dst []byte, ip net.IP) []byte {
+	if ip == nil {
+		return append(dst, "unknown"...)
+	}
+	b, err := ip.AppendText(dst)
+	if err != nil { // only for an IP of invalid length, which RemoteIP never returns
+		return append(dst, "unknown"...)
+	}
+	return b
+}
