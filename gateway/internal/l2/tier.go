@@ -240,24 +240,38 @@ func (t *Tier) Get(ctx context.Context, key, dst []byte) ([]byte, error) {
 	return out, nil
 }
 
-// Delete removes key from L2 (current generation). It does not touch the
-// purge indexes (their stale members are harmless) and publishes nothing;
-// use Purge to invalidate other nodes' L1.
-func (t *Tier) Delete(ctx context.Context, key []byte) error {
+// Delete removes keys from L2 (current generation) and returns how many
+// existed. It does not touch the purge indexes (their stale members are
+// harmless) and publishes nothing: use Purge or Publish to reach the other
+// nodes' L1. Keys go one command each, so a cluster client may spread them
+// over nodes.
+func (t *Tier) Delete(ctx context.Context, keys ...[]byte) (int, error) {
 	if t.closed.Load() {
-		return ErrClosed
+		return 0, ErrClosed
+	}
+	if len(keys) == 0 {
+		return 0, nil
 	}
 	if !t.br.allow() {
 		t.st.rejected.Add(1)
-		return ErrUnavailable
+		return 0, ErrUnavailable
 	}
-	err := t.client.Del(ctx, string(t.appendEntryKey(nil, t.gen.Load(), key))).Err()
-	if err != nil {
+	gen := t.gen.Load()
+	pipe := t.client.Pipeline()
+	cmds := make([]*redis.IntCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.Del(ctx, string(t.appendEntryKey(nil, gen, k)))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
 		t.callFailed(ctx, err)
-		return fmt.Errorf("%w: delete: %w", ErrUnavailable, err)
+		return 0, fmt.Errorf("%w: delete: %w", ErrUnavailable, err)
 	}
 	t.callDone(time.Time{})
-	return nil
+	n := 0
+	for _, c := range cmds {
+		n += int(c.Val())
+	}
+	return n, nil
 }
 
 // callDone records a successful call that started at start (zero: not timed).

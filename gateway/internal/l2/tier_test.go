@@ -638,3 +638,40 @@ func TestConfig_Validate(t *testing.T) {
 		})
 	}
 }
+
+func TestTier_Delete(t *testing.T) {
+	t.Parallel()
+	r := gatewaytest.StartRedis(t)
+	tr := newTier(t, ModeStandalone, []string{r.Addr}, nil, Deps{})
+	setSync(t, tr, "a", "1", time.Minute, Index{})
+	setSync(t, tr, "b", "2", time.Minute, Index{})
+	n, err := tr.Delete(context.Background(), []byte("a"), []byte("b"), []byte("missing"))
+	if err != nil || n != 2 {
+		t.Fatalf("Delete(a, b, missing) = %d, %v; want 2, nil", n, err)
+	}
+	for _, k := range []string{"a", "b"} {
+		if _, err := get(t, tr, k); !errors.Is(err, ErrMiss) {
+			t.Errorf("Get(%q) after Delete = %v, want ErrMiss", k, err)
+		}
+	}
+}
+
+// TestTier_ResyncOnLostMessage moves the epoch without a message, as when a
+// message is lost on a connection that stayed up: the periodic poll must
+// notice within two SyncIntervals.
+func TestTier_ResyncOnLostMessage(t *testing.T) {
+	t.Parallel()
+	r := gatewaytest.StartRedis(t)
+	cb := newCollector()
+	b := newTier(t, ModeStandalone, []string{r.Addr}, nil, cb.deps(Deps{}))
+	waitFor(t, "B subscribed", b.Subscribed)
+	if _, err := r.Do("INCR", "fc:{meta}:epoch"); err != nil {
+		t.Fatalf("INCR epoch: %v", err)
+	}
+	if got := cb.nextResync(t); got.Reason != ResyncEpoch || got.Missed != 1 {
+		t.Errorf("Resync = %+v, want epoch, missed 1", got)
+	}
+	if b.Stats().Disconnects != 0 {
+		t.Error("the subscriber reconnected; the poll alone should have noticed")
+	}
+}
