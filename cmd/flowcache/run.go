@@ -154,7 +154,7 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := newFlagSet("check", "[-config FILE]",
 		"Decode and validate a config file, report every problem with its key path\n"+
 			"and line, and exit: 0 if the file is valid, 1 if not. Nothing is started.", stderr)
-	path := fs.String("config", "config.toml", configHelp)
+	path := fs.String("config", defaultConfigPath, configHelp)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

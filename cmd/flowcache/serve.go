@@ -3,15 +3,152 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/flowcache/flowcache/gateway"
 )
 
-// runServe is wired to the gateway once its API lands.
-func runServe(_ context.Context, args []string, _, stderr io.Writer) error {
-	fs := newFlagSet("serve", "[-config FILE]", "Run the gateway.", stderr)
-	fs.String("config", "config.toml", configHelp)
+// defaultConfigPath is where serve and check look for their config file.
+const defaultConfigPath = "config.toml"
+
+func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
+	fs := newFlagSet("serve", "[-config FILE]",
+		"Run the gateway: the data plane on server.listen and the admin API, /metrics,\n"+
+			"/healthz and /readyz on admin.listen, until SIGINT or SIGTERM; then stop\n"+
+			"accepting, let in-flight requests finish for at most server.shutdown_timeout,\n"+
+			"and exit.\n\n"+
+			"Without -config, when ./config.toml does not exist, serve runs on embedded\n"+
+			"defaults: every key's default plus one catch-all route to "+exampleOrigin+"\n"+
+			"(the example origin: go run ./examples/origin). An invalid config file is\n"+
+			"reported with key paths and lines, and nothing is served.", stderr)
+	path := fs.String("config", defaultConfigPath, configHelp)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	return errors.New("serve: not implemented yet")
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	cfg, embedded, err := serveConfig(*path, flagSet(fs, "config"))
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(cfg.Log, stderr)
+	if err != nil {
+		return err
+	}
+	if embedded {
+		logger.LogAttrs(ctx, slog.LevelWarn, "config file not found, running on embedded defaults",
+			slog.String("path", *path), slog.String("upstream", exampleOrigin))
+	}
+	return serve(ctx, &cfg, logger)
+}
+
+// serveConfig loads the config file at path. When the file does not exist
+// and path was not given explicitly, it returns the embedded defaults and
+// embedded = true.
+func serveConfig(path string, explicit bool) (cfg gateway.Config, embedded bool, err error) {
+	if !explicit {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return embeddedConfig(), true, nil
+		}
+	}
+	cfg, err = loadConfig(path)
+	return cfg, false, err
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// newLogger builds the process logger from the [log] section: text or JSON
+// on w (standard error), at the configured level.
+func newLogger(c gateway.LogConfig, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
+		return nil, fmt.Errorf("log.level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.Format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log.format: must be text or json; got %q", c.Format)
+}
+
+// serve runs a gateway built from cfg on its two listeners until ctx is
+// done or a listener fails, then shuts it down within
+// server.shutdown_timeout. It returns nil after a clean shutdown.
+func serve(ctx context.Context, cfg *gateway.Config, logger *slog.Logger) (err error) {
+	g, err := gateway.New(cfg, gateway.Options{Logger: logger, Version: buildVersion()})
+	if err != nil {
+		return err
+	}
+	shutdown := func() error {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownTimeout.D())
+		defer cancel()
+		return g.Shutdown(sctx)
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.Server.Listen)
+	if err != nil {
+		return errors.Join(fmt.Errorf("server.listen: %w", err), shutdown())
+	}
+	adminLn, err := lc.Listen(ctx, "tcp", cfg.Admin.Listen)
+	if err != nil {
+		_ = ln.Close() // never served; the listen error is what matters
+		return errors.Join(fmt.Errorf("admin.listen: %w", err), shutdown())
+	}
+	logger.LogAttrs(ctx, slog.LevelInfo, "flowcache started",
+		slog.String("version", buildVersion()),
+		slog.String("listen", ln.Addr().String()),
+		slog.String("admin_listen", adminLn.Addr().String()),
+		slog.Int("routes", len(cfg.Routes)))
+
+	errc := make(chan error, 2)
+	go func() { errc <- wrapErr("serve data plane", g.Serve(ln)) }()
+	go func() { errc <- wrapErr("serve admin", g.ServeAdmin(adminLn)) }()
+	running := 2
+	var errs []error
+	select {
+	case <-ctx.Done():
+	case err := <-errc: // a listener failed: stop the other one too
+		running--
+		errs = append(errs, err)
+	}
+	logger.LogAttrs(ctx, slog.LevelInfo, "flowcache stopping",
+		slog.Duration("shutdown_timeout", cfg.Server.ShutdownTimeout.D()))
+	start := time.Now()
+	errs = append(errs, shutdown())
+	// Shutdown closes the listeners it serves; these closes only matter if
+	// ctx ended before a Serve goroutine had started, and then they make it
+	// return at once.
+	_ = ln.Close()      // see above: usually already closed
+	_ = adminLn.Close() // see above
+	for ; running > 0; running-- {
+		errs = append(errs, <-errc)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	logger.LogAttrs(ctx, slog.LevelInfo, "flowcache stopped",
+		slog.Duration("drain", time.Since(start)))
+	return nil
+}
+
+func wrapErr(action string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", action, err)
 }
