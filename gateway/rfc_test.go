@@ -116,8 +116,11 @@ func TestGateway_RFC9111(t *testing.T) {
 			},
 		},
 		{
-			name:   "404 with explicit freshness is stored",
-			origin: func(_ int64, _ time.Time, ctx *fasthttp.RequestCtx) { ctx.Response.Header.Set("Cache-Control", "max-age=60"); ctx.SetStatusCode(404) },
+			name: "404 with explicit freshness is stored",
+			origin: func(_ int64, _ time.Time, ctx *fasthttp.RequestCtx) {
+				ctx.Response.Header.Set("Cache-Control", "max-age=60")
+				ctx.SetStatusCode(404)
+			},
 			steps: []step{
 				{status: 404, xcache: "MISS", origin: 1},
 				{status: 404, xcache: "HIT", origin: 1},

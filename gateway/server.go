@@ -89,8 +89,8 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	}()
 	if err := checkFraming(&ctx.Request.Header); err != nil {
 		g.gm.rejected.Inc()
-		ctx.SetConnectionClose()
 		g.writeError(ctx, nil, fwdBypass, &StatusError{Status: fasthttp.StatusBadRequest, Err: err})
+		ctx.SetConnectionClose() // after writeError, which resets the response
 		return
 	}
 	rt := g.router.match(ctx.Request.Header.Host(), ctx.Request.URI().PathOriginal())

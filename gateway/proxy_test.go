@@ -1,0 +1,251 @@
+package gateway_test
+
+import (
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/flowcache/flowcache/gateway"
+	"github.com/flowcache/flowcache/gateway/gatewaytest"
+	"github.com/flowcache/flowcache/internal/units"
+)
+
+// TestGateway_Framing: what RFC 9112 forbids in a request head is refused
+// at once, before anything reaches the upstream.
+func TestGateway_Framing(t *testing.T) {
+	t.Parallel()
+	o := gatewaytest.StartOrigin(t, func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") })
+	cfg := gatewaytest.Config(o.URL)
+	cfg.Server.MaxHeaderSize = 2 << 10
+	cfg.Server.MaxBodySize = 1 << 10
+	g := gatewaytest.StartGateway(t, cfg, gateway.Options{})
+	big := strings.Repeat("a", 4<<10)
+	tests := []struct {
+		name   string
+		raw    string
+		status int
+	}{
+		{"both Content-Length and Transfer-Encoding", "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+		{"Transfer-Encoding then Content-Length", "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n", 400},
+		{"duplicate Content-Length", "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nab", 400},
+		{"malformed Content-Length", "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\na", 400},
+		{"negative Content-Length", "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\na", 400},
+		{"unknown transfer coding", "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 400},
+		{"identity transfer coding", "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n", 400},
+		{"bad chunk size", "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", 400},
+		{"control character in a value", "GET /x HTTP/1.1\r\nHost: a\r\nX-A: a\x01b\r\n\r\n", 400},
+		{"space in a field name", "GET /x HTTP/1.1\r\nHost: a\r\nX A: b\r\n\r\n", 400},
+		{"oversized head", "GET /x HTTP/1.1\r\nHost: a\r\nX-Big: " + big + "\r\n\r\n", 431},
+		{"oversized body", "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 4096\r\n\r\n" + big, 413},
+		{"good request", "GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 200},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			status, resp := g.Raw(t, tc.raw)
+			if status != tc.status {
+				t.Errorf("status %d, want %d; response:\n%s", status, tc.status, resp)
+			}
+		})
+	}
+	if n := o.Requests(); n != 1 {
+		// Subtests run in parallel after this function returns; the
+		// count is checked in their Cleanup instead.
+		t.Cleanup(func() {
+			if n := o.Requests(); n != 1 {
+				t.Errorf("origin saw %d requests, want 1 (only the good one)", n)
+			}
+		})
+	}
+}
+
+// TestGateway_ProxyHeaders: hop-by-hop fields are stripped both ways, the
+// gateway writes its own forwarding fields, override fields and GET bodies
+// are dropped, the Host is preserved, and the upstream receives the key's
+// target.
+func TestGateway_ProxyHeaders(t *testing.T) {
+	t.Parallel()
+	o := gatewaytest.StartOrigin(t, func(ctx *fasthttp.RequestCtx) {
+		ctx.Response.Header.Set("Connection", "X-Private-Hop")
+		ctx.Response.Header.Set("X-Private-Hop", "secret")
+		ctx.Response.Header.Set("Keep-Alive", "timeout=5")
+		ctx.Response.Header.Set("Proxy-Authenticate", "Basic")
+		ctx.Response.Header.Set("X-End", "kept")
+		ctx.SetBodyString("ok")
+	})
+	g := gatewaytest.StartGateway(t, gatewaytest.Config(o.URL), gateway.Options{})
+	status, resp := g.Raw(t, "GET /p?q=1 HTTP/1.1\r\nHost: Example.test:8080\r\n"+
+		"Connection: close, X-Client-Hop\r\nX-Client-Hop: 1\r\nKeep-Alive: 300\r\nTE: trailers\r\nUpgrade: h2c\r\n"+
+		"Proxy-Authorization: Basic x\r\n"+
+		"X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Host: evil\r\nX-Forwarded-Proto: https\r\nForwarded: for=6.6.6.6\r\n"+
+		"X-Original-URL: /admin\r\nX-Rewrite-URL: /admin\r\nX-HTTP-Method-Override: DELETE\r\nX-Host: evil\r\n"+
+		"X-End: kept\r\nContent-Length: 4\r\n\r\nbody")
+	if status != 200 {
+		t.Fatalf("status %d:\n%s", status, resp)
+	}
+	h := o.LastHeader()
+	for _, name := range []string{"X-Client-Hop", "Keep-Alive", "TE", "Upgrade", "Proxy-Authorization",
+		"X-Original-URL", "X-Rewrite-URL", "X-HTTP-Method-Override", "X-Host"} {
+		if v := h.Peek(name); len(v) != 0 {
+			t.Errorf("upstream got %s: %q, want it dropped", name, v)
+		}
+	}
+	want := map[string]string{
+		"X-Forwarded-For":   "127.0.0.1",
+		"X-Forwarded-Host":  "Example.test:8080",
+		"X-Forwarded-Proto": "http",
+		"Forwarded":         `for=127.0.0.1;host="Example.test:8080";proto=http`,
+		"Host":              "Example.test:8080",
+		"X-End":             "kept",
+	}
+	for k, v := range want {
+		if got := string(h.Peek(k)); !strings.EqualFold(got, v) { // host names are case-insensitive
+			t.Errorf("upstream got %s: %q, want %q", k, got, v)
+		}
+	}
+	if got := string(h.RequestURI()); got != "/p?q=1" {
+		t.Errorf("upstream request URI %q, want /p?q=1", got)
+	}
+	if b := o.LastBody(); len(b) != 0 {
+		t.Errorf("upstream got a GET body %q", b)
+	}
+	if cl := h.ContentLength(); cl > 0 {
+		t.Errorf("upstream got Content-Length %d for a GET", cl)
+	}
+	lower := strings.ToLower(resp)
+	for _, bad := range []string{"x-private-hop", "keep-alive:", "proxy-authenticate"} {
+		if strings.Contains(lower, bad) {
+			t.Errorf("client got %q:\n%s", bad, resp)
+		}
+	}
+	if !strings.Contains(resp, "X-End: kept") {
+		t.Errorf("client lost an end-to-end field:\n%s", resp)
+	}
+}
+
+func TestGateway_UpstreamHost(t *testing.T) {
+	t.Parallel()
+	o := gatewaytest.StartOrigin(t, func(ctx *fasthttp.RequestCtx) {})
+	cfg := gatewaytest.Config(o.URL)
+	cfg.Routes[0].UpstreamHost = "origin.internal"
+	g := gatewaytest.StartGateway(t, cfg, gateway.Options{})
+	g.Do(t, "GET", "/")
+	if got := string(o.LastHeader().Host()); got != "origin.internal" {
+		t.Errorf("upstream Host %q, want origin.internal", got)
+	}
+}
+
+// TestGateway_UpstreamFailures: broken upstream framing is a 502, a slow
+// upstream a 504, a refused connection a 502.
+func TestGateway_UpstreamFailures(t *testing.T) {
+	t.Parallel()
+	broken := rawOrigin(t, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello")
+	slow := rawOrigin(t, "")
+	refused := closedPort(t)
+	tests := []struct {
+		name, upstream string
+		status         int
+	}{
+		{"duplicate Content-Length", broken, 502},
+		{"timeout", slow, 504},
+		{"connection refused", refused, 502},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := gatewaytest.Config(tc.upstream)
+			cfg.Routes[0].Timeout = units.Duration(300 * time.Millisecond)
+			g := gatewaytest.StartGateway(t, cfg, gateway.Options{})
+			r := g.Do(t, "GET", "/")
+			if r.Status != tc.status {
+				t.Errorf("status %d, want %d", r.Status, tc.status)
+			}
+			if r.Get("X-Cache") == "" || r.Get("Cache-Status") == "" {
+				t.Errorf("missing X-Cache/Cache-Status on an error answer")
+			}
+			if got := g.Metric(t, `flowcache_upstream_errors_total{route="api"}`); got != 1 {
+				t.Errorf("flowcache_upstream_errors_total = %v, want 1", got)
+			}
+		})
+	}
+}
+
+// TestGateway_PassiveHealth: a target that fails is skipped for
+// fail_timeout, then tried again.
+func TestGateway_PassiveHealth(t *testing.T) {
+	t.Parallel()
+	clock := gatewaytest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	live := gatewaytest.StartOrigin(t, func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("live") })
+	dead, accepted := gatewaytest.DeadOrigin(t)
+	cfg := gatewaytest.Config(dead, live.URL)
+	cfg.Routes[0].MaxFails = 1
+	cfg.Routes[0].FailTimeout = units.Duration(10 * time.Second)
+	cfg.Routes[0].NoCache = true
+	g := gatewaytest.StartGateway(t, cfg, gateway.Options{Now: clock.Now})
+	failures := 0
+	for i := 0; i < 10; i++ {
+		if r := g.Do(t, "GET", "/"); r.Status != 200 {
+			failures++
+		}
+	}
+	if failures > 1 || accepted.Load() != 1 {
+		t.Errorf("%d failed answers, dead target contacted %d times; want at most 1 and exactly 1", failures, accepted.Load())
+	}
+	if got := g.Metric(t, `flowcache_upstream_up{route="api",target="`+dead+`"}`); got != 0 {
+		t.Errorf("dead target up = %v, want 0", got)
+	}
+	clock.Advance(11 * time.Second)
+	for i := 0; i < 2; i++ {
+		g.Do(t, "GET", "/")
+	}
+	if accepted.Load() != 2 {
+		t.Errorf("after fail_timeout the dead target was contacted %d times in all, want 2", accepted.Load())
+	}
+}
+
+// rawOrigin answers every request with raw (nothing, if empty: a hung
+// upstream) on a loopback port.
+func rawOrigin(t *testing.T, raw string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				if _, err := c.Read(buf); err != nil {
+					return
+				}
+				if raw == "" {
+					// Hang until the gateway gives up and closes.
+					c.Read(buf)
+					return
+				}
+				c.Write([]byte(raw))
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr
+}
