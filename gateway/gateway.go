@@ -160,9 +160,13 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	go func() { g.bg.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-ctx.Done():
-		g.bgCancel()
-		errs = append(errs, fmt.Errorf("gateway: shutdown background refreshes: %w", ctx.Err()))
+	default:
+		select {
+		case <-done:
+		case <-ctx.Done():
+			g.bgCancel()
+			errs = append(errs, fmt.Errorf("gateway: shutdown background refreshes: %w", ctx.Err()))
+		}
 	}
 	g.bgCancel()
 	if err := g.admin.ShutdownWithContext(ctx); err != nil {
