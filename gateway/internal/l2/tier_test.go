@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"strconv"
@@ -65,10 +66,21 @@ func get(tb testing.TB, tr *Tier, key string) (string, error) {
 	return string(v), err
 }
 
+// compressible returns n bytes of a JSON API answer: records with varied
+// names, numbers and timestamps, as an origin would send (not a repeated
+// pattern, which any codec squeezes to nothing).
 func compressible(n int) string {
+	r := rand.New(rand.NewPCG(1, uint64(n)))
+	words := []string{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
+		"india", "juliett", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec"}
 	var b bytes.Buffer
+	b.WriteString(`{"items":[`)
 	for i := 0; b.Len() < n; i++ {
-		b.WriteString(`{"id":` + strconv.Itoa(i) + `,"name":"user","tags":["a","b"]},`)
+		fmt.Fprintf(&b, `{"id":%d,"name":"%s %s","email":"%s.%d@example.com","score":%.3f,"active":%t,"created":"2026-%02d-%02dT%02d:%02d:%02dZ","tags":["%s","%s"]},`,
+			r.IntN(1_000_000), words[r.IntN(len(words))], words[r.IntN(len(words))],
+			words[r.IntN(len(words))], r.IntN(10_000), r.Float64()*100, r.IntN(2) == 0,
+			1+r.IntN(12), 1+r.IntN(28), r.IntN(24), r.IntN(60), r.IntN(60),
+			words[r.IntN(len(words))], words[r.IntN(len(words))])
 	}
 	return b.String()[:n]
 }

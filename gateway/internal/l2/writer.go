@@ -55,6 +55,12 @@ func (t *Tier) Set(key, value []byte, ttl time.Duration, ix Index) bool {
 		t.st.dropOpen.Add(1)
 		return false
 	}
+	if len(t.queue) == cap(t.queue) {
+		// Full (a racy look, but then the send below decides): do not pay
+		// for the copy of a write that will be dropped.
+		t.st.dropFull.Add(1)
+		return false
+	}
 	it := writeItemPool.Get().(*writeItem)
 	n := len(key) + len(value) + len(ix.Tags) + len(ix.Host) + len(ix.Path)
 	if cap(it.buf) < n {
