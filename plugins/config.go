@@ -1,0 +1,98 @@
+package plugins
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/flowcache/flowcache/internal/units"
+)
+
+// Config is one `[policies.NAME]` section of config.toml. Omitted keys take
+// the values of [DefaultConfig]. A Config is not modified by this package.
+type Config struct {
+	// Module is the path of the policy's .wasm file.
+	Module string `toml:"module"`
+	// Config is passed to the module's flowcache_init export as a JSON
+	// object ({} when empty).
+	Config map[string]any `toml:"config"`
+	// MaxMemory bounds the linear memory of each instance (rounded down to
+	// whole 64KiB pages). A module whose minimum memory is larger is refused;
+	// memory.grow beyond it fails. Default 32MiB.
+	MaxMemory units.Size `toml:"max_memory"`
+	// Fuel is the CPU budget of one Key or Decide call, in units of one
+	// function entry or one loop iteration. Default 10,000,000 (a tight
+	// infinite loop runs out in about 10ms).
+	Fuel int64 `toml:"fuel"`
+	// MaxModuleSize bounds the size of the .wasm file. Default 16MiB.
+	MaxModuleSize units.Size `toml:"max_module_size"`
+}
+
+// Defaults and bounds of [Config].
+const (
+	DefaultMaxMemory     = 32 << 20
+	DefaultFuel          = 10_000_000
+	DefaultMaxModuleSize = 16 << 20
+
+	pageSize      = 64 << 10
+	maxMemoryCap  = 4 << 30 // wasm32's address space
+	maxModuleCap  = 256 << 20
+	initFuel      = 1 << 28 // budget of _initialize, flowcache_init, flowcache_headers
+	minBufferSize = 64 << 10
+)
+
+// DefaultConfig returns the defaults of a `[policies.NAME]` section (Module
+// empty: it is required).
+func DefaultConfig() Config {
+	return Config{
+		MaxMemory:     DefaultMaxMemory,
+		Fuel:          DefaultFuel,
+		MaxModuleSize: DefaultMaxModuleSize,
+	}
+}
+
+// Validate reports every problem in c, joined, each prefixed with its key
+// ("max_memory: ..."); the caller adds the section ("policies.NAME.").
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Module == "" {
+		errs = append(errs, errors.New("module: required (path of the policy's .wasm file)"))
+	}
+	if err := c.validateLimits(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.initJSON(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// validateLimits checks everything but Module.
+func (c *Config) validateLimits() error {
+	var errs []error
+	if c.MaxMemory < pageSize || c.MaxMemory > maxMemoryCap {
+		errs = append(errs, fmt.Errorf("max_memory: %v is outside [64KiB, 4GiB]", c.MaxMemory))
+	}
+	if c.Fuel <= 0 {
+		errs = append(errs, fmt.Errorf("fuel: %d must be positive", c.Fuel))
+	}
+	if c.MaxModuleSize <= 0 || c.MaxModuleSize > maxModuleCap {
+		errs = append(errs, fmt.Errorf("max_module_size: %v is outside (0, 256MiB]", c.MaxModuleSize))
+	}
+	return errors.Join(errs...)
+}
+
+// initJSON returns the bytes passed to flowcache_init.
+func (c *Config) initJSON() ([]byte, error) {
+	if len(c.Config) == 0 {
+		return []byte("{}"), nil
+	}
+	b, err := json.Marshal(c.Config)
+	if err != nil {
+		return nil, fmt.Errorf("config: not representable as JSON: %w", err)
+	}
+	return b, nil
+}
+
+// memoryPages returns MaxMemory in whole pages.
+func (c *Config) memoryPages() uint32 { return uint32(c.MaxMemory / pageSize) }

@@ -1,0 +1,44 @@
+// Package plugins runs WebAssembly cache policies: it loads a module written
+// against the policy ABI (package wasm/abi, spec in wasm/abi/ABI.md),
+// validates it, compiles it once with wazero's optimizing compiler (with an
+// on-disk compilation cache), and serves [policy.Policy] calls from a pool of
+// instances.
+//
+// The gateway builds one [Runtime] per process and one [Module] per
+// `[policies.NAME]` section:
+//
+//	rt, err := plugins.NewRuntime(plugins.Options{Logger: logger, CacheDir: dir})
+//	m, err := rt.Load(ctx, "normalise", &cfg) // cfg validated, see Config
+//	err = m.Key(req, &key)                    // any error: answer with policy.Default
+//
+// # Limits
+//
+// A policy cannot escape three limits, all set per policy in [Config]: the
+// module size, the linear memory of each instance (a module whose minimum is
+// above it is refused; memory.grow past it fails), and the CPU spent per
+// call. The CPU budget is load-time fuel metering (plugins/internal/meter):
+// every function entry and loop iteration costs one unit of fuel; running out
+// traps. It stops infinite loops and loop-free exponential recursion alike,
+// costs no goroutine or context per call, and never freezes the process
+// (wazero's WithCloseOnContextDone costs 5-20x per call and misses recursion).
+//
+// # Failures
+//
+// Any trap, exit, fuel exhaustion or malformed result makes Key or Decide
+// return a [*CallError]; the instance it ran on is closed and never reused.
+// Failures are counted ([Module.Stats]) and logged at most once per minute per
+// policy. Load failures are [*LoadError]s that wrap one of the sentinel errors
+// ([ErrTooLarge], [ErrMalformed], [ErrImport], [ErrExport], [ErrABIVersion],
+// [ErrMemory], [ErrInit], [ErrConfig]) so that the admin API can map them to
+// HTTP statuses with errors.Is.
+//
+// # Why sync.Pool?
+//
+// Instances are not safe for concurrent use, and a policy runs on every
+// request on every core: a pool per P (sync.Pool) scales where a mutex or
+// channel pool does not. sync.Pool drops idle items at GC; each instance
+// carries a runtime.AddCleanup that closes its wazero module when that
+// happens (wazero otherwise keeps every instance until Close). No finalizer
+// resurrects anything: the cleanup receives only the wazero module, which does
+// not point back to the pooled wrapper.
+package plugins

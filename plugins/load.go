@@ -1,0 +1,349 @@
+package plugins
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/flowcache/flowcache/internal/units"
+	"github.com/flowcache/flowcache/wasm/abi"
+)
+
+// wasiModule is the only module a policy may import from.
+const wasiModule = wasi_snapshot_preview1.ModuleName
+
+// allowedWASI lists the WASI preview 1 functions a policy may import: what
+// wasi-libc, Rust, TinyGo and Go's wasip1 runtime need to start and report a
+// panic. No filesystem (there are no preopens; path_* and fd_read are
+// refused), no sockets, empty args and environment, a deterministic clock
+// and random source, stdout and stderr discarded. Keep ABI.md in step.
+var allowedWASI = map[string]bool{
+	"args_get": true, "args_sizes_get": true, "environ_get": true, "environ_sizes_get": true,
+	"clock_time_get": true, "clock_res_get": true, "random_get": true,
+	"fd_write": true, "fd_close": true, "fd_fdstat_get": true, "fd_fdstat_set_flags": true,
+	"fd_prestat_get": true, "fd_prestat_dir_name": true,
+	"poll_oneoff": true, "sched_yield": true, "proc_exit": true,
+}
+
+var (
+	i32   = []api.ValueType{api.ValueTypeI32}
+	i64   = []api.ValueType{api.ValueTypeI64}
+	i32x2 = []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}
+)
+
+// abiExports lists the exports of ABI version 1 with their signatures.
+var abiExports = []struct {
+	name            string
+	params, results []api.ValueType
+	required        bool
+}{
+	{abi.ExportABIVersion, nil, i32, true},
+	{abi.ExportAlloc, i32, i32, true},
+	{abi.ExportKey, i32x2, i64, true},
+	{abi.ExportDecide, i32x2, i64, true},
+	{abi.ExportInit, i32x2, i32, false},
+	{abi.ExportHeaders, nil, i64, false},
+	{abi.ExportInitialize, nil, nil, false},
+}
+
+func signature(params, results []api.ValueType) string {
+	names := func(ts []api.ValueType) string {
+		s := make([]string, len(ts))
+		for i, t := range ts {
+			s[i] = api.ValueTypeName(t)
+		}
+		return strings.Join(s, ", ")
+	}
+	return "func (" + names(params) + ") -> (" + names(results) + ")"
+}
+
+func sameTypes(a, b []api.ValueType) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// checkImports refuses any import but the allowed WASI functions, and reports
+// whether WASI is imported at all.
+func checkImports(info *moduleInfo) (wasi bool, err error) {
+	for _, imp := range info.imports {
+		if imp.module != wasiModule || imp.kind != 0 || !allowedWASI[imp.name] {
+			return false, fmt.Errorf("%w: %s %s.%s (a policy may import nothing, or only these %s functions: %s)",
+				ErrImport, imp.kindName(), imp.module, imp.name, wasiModule, allowedList())
+		}
+		wasi = true
+	}
+	return wasi, nil
+}
+
+func allowedList() string {
+	names := make([]string, 0, len(allowedWASI))
+	for n := range allowedWASI {
+		names = append(names, n)
+	}
+	// Stable order for error messages.
+	for i := 1; i < len(names); i++ {
+		for j := i; j > 0 && names[j] < names[j-1]; j-- {
+			names[j], names[j-1] = names[j-1], names[j]
+		}
+	}
+	return strings.Join(names, " ")
+}
+
+// checkExports refuses a module without the ABI's exports.
+func checkExports(c wazero.CompiledModule) error {
+	fns := c.ExportedFunctions()
+	for _, e := range abiExports {
+		def, ok := fns[e.name]
+		if !ok {
+			if e.required {
+				return fmt.Errorf("%w: missing export %s (%s)", ErrExport, e.name, signature(e.params, e.results))
+			}
+			continue
+		}
+		if !sameTypes(def.ParamTypes(), e.params) || !sameTypes(def.ResultTypes(), e.results) {
+			return fmt.Errorf("%w: export %s is %s, want %s", ErrExport, e.name,
+				signature(def.ParamTypes(), def.ResultTypes()), signature(e.params, e.results))
+		}
+	}
+	if _, ok := c.ExportedMemories()[abi.ExportMemory]; !ok {
+		return fmt.Errorf("%w: missing export %q (the module's linear memory)", ErrExport, abi.ExportMemory)
+	}
+	return nil
+}
+
+// load does the work of Load and LoadBytes; errors are wrapped by them.
+func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Config) (_ *Module, err error) {
+	if err := cfg.validateLimits(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	initJSON, err := cfg.initJSON()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if int64(len(wasm)) > int64(cfg.MaxModuleSize) {
+		return nil, fmt.Errorf("%w: %d bytes, max_module_size is %d", ErrTooLarge, len(wasm), int64(cfg.MaxModuleSize))
+	}
+	info, err := scanModule(wasm)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	wasi, err := checkImports(&info)
+	if err != nil {
+		return nil, err
+	}
+	pages := cfg.memoryPages()
+	if len(info.memories) == 0 {
+		return nil, fmt.Errorf("%w: the module defines no memory (it must define and export one as %q)", ErrMemory, abi.ExportMemory)
+	}
+	for _, min := range info.memories {
+		if min > uint64(pages) {
+			return nil, fmt.Errorf("%w: minimum memory %d pages (%v) exceeds max_memory %v",
+				ErrMemory, min, units.Size(min*pageSize), units.Size(uint64(pages)*pageSize))
+		}
+	}
+	metered := metering && !rt.noMeter
+	if metered {
+		if wasm, err = instrument(wasm); err != nil {
+			return nil, err
+		}
+	}
+
+	wr := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().
+		WithCompilationCache(rt.cache).
+		WithMemoryLimitPages(pages).
+		WithCloseOnContextDone(false))
+	defer func() {
+		if err != nil {
+			_ = wr.Close(ctx) // the load error is what matters
+		}
+	}()
+	compiled, err := wr.CompileModule(ctx, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if err := checkExports(compiled); err != nil {
+		return nil, err
+	}
+	if wasi {
+		if _, err := wasi_snapshot_preview1.Instantiate(ctx, wr); err != nil {
+			return nil, fmt.Errorf("%w: WASI: %w", ErrInit, err)
+		}
+	}
+	m := &Module{
+		name:     name,
+		logger:   rt.logger.With("policy", name),
+		rt:       rt,
+		wr:       wr,
+		compiled: compiled,
+		modCfg: wazero.NewModuleConfig().WithName("").WithStartFunctions().
+			WithStdout(io.Discard).WithStderr(io.Discard),
+		fuel:     cfg.Fuel,
+		metered:  metered,
+		initJSON: initJSON,
+		ctx:      context.Background(),
+	}
+	first, err := m.newInstance(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	insts := []*instance{first}
+	for range runtime.GOMAXPROCS(0) - 1 {
+		inst, err := m.newInstance(ctx, false)
+		if err != nil {
+			for _, i := range insts {
+				i.close()
+			}
+			return nil, err
+		}
+		insts = append(insts, inst)
+	}
+	for _, inst := range insts {
+		m.pool.Put(inst)
+	}
+	if err := rt.track(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// newInstance instantiates the module, runs _initialize and flowcache_init,
+// and allocates the input buffer. For the first instance it also checks the
+// ABI version and reads flowcache_headers. Errors wrap ErrInit, ErrABIVersion
+// or ErrExport.
+func (m *Module) newInstance(ctx context.Context, first bool) (_ *instance, err error) {
+	mod, err := m.wr.InstantiateModule(ctx, m.compiled, m.modCfg)
+	if err != nil {
+		hint := ""
+		if m.metered && strings.Contains(err.Error(), "unreachable") {
+			hint = fmt.Sprintf(" (or its init budget of %d fuel ran out)", initFuel)
+		}
+		return nil, fmt.Errorf("%w: instantiate: %w%s", ErrInit, oneLine{err}, hint)
+	}
+	inst := &instance{
+		mod:    mod,
+		mem:    mod.ExportedMemory(abi.ExportMemory),
+		key:    mod.ExportedFunction(abi.ExportKey),
+		decide: mod.ExportedFunction(abi.ExportDecide),
+		alloc:  mod.ExportedFunction(abi.ExportAlloc),
+	}
+	defer func() {
+		if err != nil {
+			_ = mod.Close(ctx) // the init error is what matters
+		}
+	}()
+	if m.metered {
+		g, ok := mod.ExportedGlobal(fuelGlobal).(api.MutableGlobal)
+		if !ok || g.Type() != api.ValueTypeI64 {
+			return nil, fmt.Errorf("%w: instrumented module has no mutable i64 %s", ErrInit, fuelGlobal)
+		}
+		inst.fuel = g
+	}
+	initCall := func(what string, fn api.Function, params ...uint64) (uint64, error) {
+		inst.setFuel(initFuel)
+		res, err := fn.Call(ctx, params...)
+		if err != nil {
+			return 0, fmt.Errorf("%w: %s: %w", ErrInit, what, describe(inst, err))
+		}
+		if len(res) == 0 {
+			return 0, nil
+		}
+		return res[0], nil
+	}
+	if fn := mod.ExportedFunction(abi.ExportInitialize); fn != nil {
+		if _, err := initCall(abi.ExportInitialize, fn); err != nil {
+			return nil, err
+		}
+	}
+	if first {
+		v, err := initCall(abi.ExportABIVersion, mod.ExportedFunction(abi.ExportABIVersion))
+		if err != nil {
+			return nil, err
+		}
+		if int32(v) != abi.Version {
+			return nil, fmt.Errorf("%w: %s returned %d, this host supports %d", ErrABIVersion, abi.ExportABIVersion, int32(v), abi.Version)
+		}
+	}
+	if fn := mod.ExportedFunction(abi.ExportInit); fn != nil {
+		ptr, err := inst.allocate(m.ctx, uint32(len(m.initJSON)))
+		if err != nil {
+			return nil, fmt.Errorf("%w: config buffer: %w", ErrInit, err)
+		}
+		if !inst.mem.Write(ptr, m.initJSON) {
+			return nil, fmt.Errorf("%w: config buffer at %d outside memory", ErrInit, ptr)
+		}
+		rc, err := initCall(abi.ExportInit, fn, uint64(ptr), uint64(len(m.initJSON)))
+		if err != nil {
+			return nil, err
+		}
+		if int32(rc) != 0 {
+			return nil, fmt.Errorf("%w: %s returned %d", ErrInit, abi.ExportInit, int32(rc))
+		}
+	}
+	if first {
+		m.allHeaders = true
+		if fn := mod.ExportedFunction(abi.ExportHeaders); fn != nil {
+			res, err := initCall(abi.ExportHeaders, fn)
+			if err != nil {
+				return nil, err
+			}
+			ptr, n := abi.Unpack(res)
+			b, ok := inst.mem.Read(ptr, n)
+			if !ok || n > 64<<10 {
+				return nil, fmt.Errorf("%w: %s: range [%d, +%d) outside memory or over 64KiB", ErrInit, abi.ExportHeaders, ptr, n)
+			}
+			names, all, err := abi.ParseHeaderNames(b)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s: %w", ErrInit, abi.ExportHeaders, err)
+			}
+			m.headers, m.allHeaders = names, all
+		}
+	}
+	if inst.buf, err = inst.allocate(m.ctx, minBufferSize); err != nil {
+		return nil, fmt.Errorf("%w: input buffer: %w", ErrInit, err)
+	}
+	inst.bufLen = minBufferSize
+	inst.cleanup = runtime.AddCleanup(inst, closeDropped, dropped{mod: mod, n: &m.stats.closed})
+	m.stats.created.Add(1)
+	return inst, nil
+}
+
+// describe names a failed guest call: fuel exhaustion, exit or trap.
+func describe(inst *instance, err error) error {
+	var exit *sys.ExitError
+	switch {
+	case inst.fuel != nil && int64(inst.fuel.Get()) < 0:
+		return fmt.Errorf("%w: %w", ErrFuel, oneLine{err})
+	case errors.As(err, &exit):
+		return fmt.Errorf("%w: code %d", ErrExit, exit.ExitCode())
+	case errors.Is(err, ErrResult):
+		return err
+	default:
+		return fmt.Errorf("%w: %w", ErrTrap, oneLine{err})
+	}
+}
+
+// oneLine shows only the first line of a wazero error (not the wasm stack
+// trace), so that load and call errors fit one log line or API message.
+type oneLine struct{ err error }
+
+func (e oneLine) Error() string {
+	s, _, _ := strings.Cut(e.err.Error(), "\n")
+	return s
+}
+
+func (e oneLine) Unwrap() error { return e.err }

@@ -1,0 +1,384 @@
+package plugins
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/flowcache/flowcache/policy"
+	"github.com/flowcache/flowcache/wasm/abi"
+)
+
+// Module is a loaded policy module. It implements [policy.Policy] and is
+// safe for concurrent use: each call runs on an instance taken from a per-P
+// pool. Key and Decide do not allocate on success.
+//
+// An error from Key or Decide is a [*CallError]; the gateway then answers the
+// request with its fallback policy. The instance that failed is closed.
+type Module struct {
+	name     string
+	logger   *slog.Logger
+	rt       *Runtime
+	wr       wazero.Runtime
+	compiled wazero.CompiledModule
+	modCfg   wazero.ModuleConfig
+	fuel     int64
+	metered  bool
+	initJSON []byte
+	ctx      context.Context // for calls: no deadline, see the package doc
+
+	// headers are the request header names the module reads, lower-case;
+	// allHeaders means every header.
+	headers    []string
+	allHeaders bool
+
+	pool   sync.Pool // of *instance
+	closed atomic.Bool
+
+	stats   counters
+	lastLog atomic.Int64 // unix nanoseconds of the last failure log
+	muted   atomic.Uint64
+}
+
+type counters struct {
+	traps, fuel, exits, results, guest, instantiate atomic.Uint64
+	created, discarded, closed                      atomic.Uint64
+}
+
+// Stats counts a Module's failures and instances since it was loaded.
+type Stats struct {
+	// Traps, FuelExhausted, Exits, BadResults and GuestErrors count failed
+	// calls by kind (ErrTrap, ErrFuel, ErrExit, ErrResult, ErrGuest).
+	Traps, FuelExhausted, Exits, BadResults, GuestErrors uint64
+	// InstantiateErrors counts failures to create an instance on demand.
+	InstantiateErrors uint64
+	// InstancesCreated counts instances created; InstancesDiscarded those
+	// closed after a failure; InstancesDropped those closed after the pool
+	// dropped them (idle at GC).
+	InstancesCreated, InstancesDiscarded, InstancesDropped uint64
+}
+
+// Failures returns the number of calls that returned an error.
+func (s Stats) Failures() uint64 {
+	return s.Traps + s.FuelExhausted + s.Exits + s.BadResults + s.GuestErrors + s.InstantiateErrors
+}
+
+// Stats returns the counters. It is cheap enough for a metrics scrape.
+func (m *Module) Stats() Stats {
+	c := &m.stats
+	return Stats{
+		Traps: c.traps.Load(), FuelExhausted: c.fuel.Load(), Exits: c.exits.Load(),
+		BadResults: c.results.Load(), GuestErrors: c.guest.Load(), InstantiateErrors: c.instantiate.Load(),
+		InstancesCreated: c.created.Load(), InstancesDiscarded: c.discarded.Load(), InstancesDropped: c.closed.Load(),
+	}
+}
+
+// Name returns the policy name given to Load.
+func (m *Module) Name() string { return m.name }
+
+// Headers returns the request header names the module declared with
+// flowcache_headers (lower-case), and whether it reads all headers. The
+// gateway may use it to know which headers can change the key.
+func (m *Module) Headers() (names []string, all bool) {
+	return append([]string(nil), m.headers...), m.allHeaders
+}
+
+// Close closes every instance and releases the compiled code. Calls in
+// flight must have returned (the gateway drains a replaced policy first);
+// later calls return an error wrapping [ErrClosed].
+func (m *Module) Close(ctx context.Context) error {
+	if m.closed.Swap(true) {
+		return nil
+	}
+	m.rt.untrack(m)
+	return m.wr.Close(ctx)
+}
+
+// instance is one instantiated module with its reused call state. It is
+// used by one goroutine at a time (it lives in Module.pool between calls).
+type instance struct {
+	mod                api.Module
+	mem                api.Memory
+	key, decide, alloc api.Function
+	fuel               api.MutableGlobal // nil if not metered
+	buf, bufLen        uint32            // the guest's input buffer
+	stack              [2]uint64
+	cleanup            runtime.Cleanup
+}
+
+// dropped is the argument of the cleanup that closes an instance's wazero
+// module once the pool has dropped the instance. It must not point to the
+// instance.
+type dropped struct {
+	mod api.Module
+	n   *atomic.Uint64
+}
+
+func closeDropped(d dropped) {
+	if d.mod.IsClosed() {
+		return
+	}
+	d.n.Add(1)
+	_ = d.mod.Close(context.Background()) // nothing to report to: the instance was idle
+}
+
+// close closes the instance now and cancels its cleanup.
+func (inst *instance) close() {
+	inst.cleanup.Stop()
+	_ = inst.mod.Close(context.Background()) // a failed instance: its error was reported
+}
+
+func (inst *instance) setFuel(fuel int64) {
+	if inst.fuel != nil {
+		inst.fuel.Set(uint64(fuel))
+	}
+}
+
+// call runs fn(buf, n) with a fresh budget and returns its result.
+func (inst *instance) call(ctx context.Context, fn api.Function, fuel int64, n uint32) (uint64, error) {
+	inst.setFuel(fuel)
+	inst.stack[0], inst.stack[1] = uint64(inst.buf), uint64(n)
+	if err := fn.CallWithStack(ctx, inst.stack[:]); err != nil {
+		return 0, err
+	}
+	return inst.stack[0], nil
+}
+
+// allocate asks the guest for n bytes and checks the answer.
+func (inst *instance) allocate(ctx context.Context, n uint32) (uint32, error) {
+	inst.setFuel(initFuel)
+	inst.stack[0] = uint64(n)
+	if err := inst.alloc.CallWithStack(ctx, inst.stack[:]); err != nil {
+		return 0, describe(inst, err)
+	}
+	ptr := uint32(inst.stack[0])
+	if ptr == 0 {
+		return 0, fmt.Errorf("%w: %s(%d) returned 0", ErrResult, abi.ExportAlloc, n)
+	}
+	if uint64(ptr)+uint64(n) > uint64(inst.mem.Size()) {
+		return 0, fmt.Errorf("%w: %s(%d) returned %d, beyond memory (%d bytes)", ErrResult, abi.ExportAlloc, n, ptr, inst.mem.Size())
+	}
+	return ptr, nil
+}
+
+// input returns the guest input buffer as a zero-length slice to append to.
+func (inst *instance) input() []byte {
+	b, ok := inst.mem.Read(inst.buf, inst.bufLen)
+	if !ok {
+		return nil // memory cannot shrink: unreachable; append then grows
+	}
+	return b[:0:inst.bufLen]
+}
+
+// commit makes sure blob, built by appending to input(), is in the guest
+// buffer: if it outgrew the buffer (append copied it to the host heap), the
+// guest allocates a larger one and the blob is copied there.
+func (inst *instance) commit(ctx context.Context, blob []byte) error {
+	if len(blob) <= int(inst.bufLen) {
+		return nil
+	}
+	if len(blob) > 1<<30 {
+		return fmt.Errorf("%w: input of %d bytes", ErrResult, len(blob))
+	}
+	size := (uint32(len(blob)) + minBufferSize - 1) / minBufferSize * minBufferSize
+	ptr, err := inst.allocate(ctx, size)
+	if err != nil {
+		return err
+	}
+	inst.mem.Write(ptr, blob) // in bounds: checked by allocate
+	inst.buf, inst.bufLen = ptr, size
+	return nil
+}
+
+// get takes an instance from the pool, or creates one.
+func (m *Module) get() (*instance, error) {
+	if m.closed.Load() {
+		return nil, &CallError{Policy: m.name, Op: "call", Err: ErrClosed}
+	}
+	if v := m.pool.Get(); v != nil {
+		return v.(*instance), nil
+	}
+	inst, err := m.newInstance(m.ctx, false)
+	if err != nil {
+		m.stats.instantiate.Add(1)
+		ce := &CallError{Policy: m.name, Op: "instantiate", Err: err}
+		m.logFailure(ce)
+		return nil, ce
+	}
+	return inst, nil
+}
+
+// fail closes inst after a failed call and returns the call's error.
+func (m *Module) fail(inst *instance, op string, err error) error {
+	err = describe(inst, err)
+	switch {
+	case errors.Is(err, ErrFuel):
+		m.stats.fuel.Add(1)
+	case errors.Is(err, ErrExit):
+		m.stats.exits.Add(1)
+	case errors.Is(err, ErrResult):
+		m.stats.results.Add(1)
+	default:
+		m.stats.traps.Add(1)
+	}
+	inst.close()
+	m.stats.discarded.Add(1)
+	ce := &CallError{Policy: m.name, Op: op, Err: err}
+	m.logFailure(ce)
+	return ce
+}
+
+// guestError returns inst to the pool after the guest returned the error
+// result: the instance is intact.
+func (m *Module) guestError(inst *instance, op string) error {
+	m.pool.Put(inst)
+	m.stats.guest.Add(1)
+	ce := &CallError{Policy: m.name, Op: op, Err: fmt.Errorf("%w: %s returned -1", ErrGuest, op)}
+	m.logFailure(ce)
+	return ce
+}
+
+// logFailure logs ce unless a failure of this policy was logged less than a
+// minute ago; the next log says how many were not.
+func (m *Module) logFailure(ce *CallError) {
+	now := time.Now().UnixNano()
+	last := m.lastLog.Load()
+	if (last != 0 && now-last < int64(time.Minute)) || !m.lastLog.CompareAndSwap(last, now) {
+		m.muted.Add(1)
+		return
+	}
+	m.logger.LogAttrs(context.Background(), slog.LevelWarn, "policy call failed",
+		slog.String("op", ce.Op), slog.String("error", ce.Err.Error()),
+		slog.Uint64("unlogged_failures", m.muted.Swap(0)))
+}
+
+// wants reports whether the module reads the request header name.
+func (m *Module) wants(name []byte) bool {
+	if m.allHeaders {
+		return true
+	}
+	for _, h := range m.headers {
+		if abi.EqualFold(name, h) {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Module) appendRequestHeaders(b []byte, start int, r *policy.Request) []byte {
+	for i := range r.Headers {
+		h := &r.Headers[i]
+		if m.wants(h.Name) {
+			b = abi.AppendRequestHeader(b, start, h.Name, h.Value)
+		}
+	}
+	return b
+}
+
+func requestFields(r *policy.Request) abi.Request {
+	return abi.Request{Method: r.Method, Scheme: r.Scheme, Host: r.Host, Path: r.Path, Query: r.Query, Route: r.Route}
+}
+
+// Key implements [policy.Policy]: it calls the module's flowcache_key and
+// appends the result to k.
+func (m *Module) Key(r *policy.Request, k *policy.Key) error {
+	inst, err := m.get()
+	if err != nil {
+		return err
+	}
+	req := requestFields(r)
+	blob := abi.AppendRequest(inst.input(), &req)
+	blob = m.appendRequestHeaders(blob, 0, r)
+	if err := inst.commit(m.ctx, blob); err != nil {
+		return m.fail(inst, "key", err)
+	}
+	res, err := inst.call(m.ctx, inst.key, m.fuel, uint32(len(blob)))
+	if err != nil {
+		return m.fail(inst, "key", err)
+	}
+	switch res {
+	case abi.ResultBypass:
+		k.Bypass = true
+		m.pool.Put(inst)
+		return nil
+	case abi.ResultError:
+		return m.guestError(inst, "key")
+	}
+	ptr, n := abi.Unpack(res)
+	out, ok := inst.mem.Read(ptr, n)
+	if !ok {
+		return m.fail(inst, "key", fmt.Errorf("%w: result [%d, +%d) outside memory", ErrResult, ptr, n))
+	}
+	var ak abi.Key
+	if err := abi.DecodeKey(out, &ak); err != nil {
+		return m.fail(inst, "key", fmt.Errorf("%w: %w", ErrResult, err))
+	}
+	k.Bypass = ak.Bypass
+	k.Host = append(k.Host, ak.Host...)
+	k.Target = append(k.Target, ak.Target...)
+	k.Variant = append(k.Variant, ak.Variant...)
+	m.pool.Put(inst)
+	return nil
+}
+
+// Decide implements [policy.Policy]: it passes d (the default decision) to
+// the module's flowcache_decide and applies what it returns.
+func (m *Module) Decide(r *policy.Request, resp *policy.Response, d *policy.Decision) error {
+	inst, err := m.get()
+	if err != nil {
+		return err
+	}
+	def := abi.Decision{
+		Store: d.Store, Admit: d.Admit, MustRevalidate: d.MustRevalidate, NoCache: d.NoCache,
+		Tier: abi.Tier(d.Tier), TTL: d.TTL, StaleWhileRevalidate: d.StaleWhileRevalidate, StaleIfError: d.StaleIfError,
+	}
+	ar := abi.Response{Status: resp.Status, BodySize: resp.BodySize, NowUnixMilli: resp.Now.UnixMilli()}
+	blob := abi.AppendDecideInput(inst.input(), &ar, &def)
+	for i := range resp.Headers {
+		blob = abi.AppendResponseHeader(blob, 0, resp.Headers[i].Name, resp.Headers[i].Value)
+	}
+	rs := len(blob)
+	req := requestFields(r)
+	blob = abi.AppendDecideRequest(blob, 0, &req)
+	blob = m.appendRequestHeaders(blob, rs, r)
+	if err := inst.commit(m.ctx, blob); err != nil {
+		return m.fail(inst, "decide", err)
+	}
+	res, err := inst.call(m.ctx, inst.decide, m.fuel, uint32(len(blob)))
+	if err != nil {
+		return m.fail(inst, "decide", err)
+	}
+	switch res {
+	case abi.ResultDefault:
+		m.pool.Put(inst)
+		return nil
+	case abi.ResultError:
+		return m.guestError(inst, "decide")
+	}
+	ptr, n := abi.Unpack(res)
+	out, ok := inst.mem.Read(ptr, n)
+	if !ok {
+		return m.fail(inst, "decide", fmt.Errorf("%w: result [%d, +%d) outside memory", ErrResult, ptr, n))
+	}
+	var ad abi.Decision
+	if err := abi.DecodeDecision(out, &ad); err != nil {
+		return m.fail(inst, "decide", fmt.Errorf("%w: %w", ErrResult, err))
+	}
+	*d = policy.Decision{
+		Store: ad.Store, Admit: ad.Admit, MustRevalidate: ad.MustRevalidate, NoCache: ad.NoCache,
+		Tier: policy.Tier(ad.Tier), TTL: ad.TTL, StaleWhileRevalidate: ad.StaleWhileRevalidate, StaleIfError: ad.StaleIfError,
+	}
+	m.pool.Put(inst)
+	return nil
+}
+
+// Interface guard.
+var _ policy.Policy = (*Module)(nil)

@@ -1,0 +1,259 @@
+package plugins
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flowcache/flowcache/policy"
+)
+
+func TestModule_Key(t *testing.T) {
+	t.Parallel()
+	m := mustLoad(t, newTestRuntime(t, Options{}), "minimal", minimalWasm, nil)
+	tests := []struct {
+		name    string
+		r       policy.Request
+		want    policy.Key
+		wantErr error
+	}{
+		{"lower-cased host, path and query",
+			policy.Request{Method: []byte("GET"), Host: []byte("API.Example.COM"), Path: []byte("/a/B"), Query: []byte("x=1")},
+			policy.Key{Host: []byte("api.example.com"), Target: []byte("/a/B?x=1")}, nil},
+		{"no query", policy.Request{Method: []byte("HEAD"), Host: []byte("h"), Path: []byte("/")},
+			policy.Key{Host: []byte("h"), Target: []byte("/")}, nil},
+		{"declared header is the variant, others are not sent",
+			policy.Request{Method: []byte("GET"), Host: []byte("h"), Path: []byte("/p"),
+				Headers: hdrs("Cookie", "a=b", "X-Device", "mobile", "x-device", "tablet")},
+			policy.Key{Host: []byte("h"), Target: []byte("/p"), Variant: []byte("mobile")}, nil},
+		{"bypass", policy.Request{Method: []byte("POST"), Host: []byte("h"), Path: []byte("/")},
+			policy.Key{Bypass: true}, nil},
+		{"guest error result", policy.Request{Method: []byte("GET"), Host: []byte("h"), Path: []byte("/!x")},
+			policy.Key{}, ErrGuest},
+		{"input larger than the guest buffer",
+			policy.Request{Method: []byte("GET"), Host: []byte("h"), Path: []byte("/big"), Route: make([]byte, 200<<10)},
+			policy.Key{Host: []byte("h"), Target: []byte("/big")}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var k policy.Key
+			err := m.Key(&tt.r, &k)
+			if tt.wantErr != nil {
+				var ce *CallError
+				if !errors.As(err, &ce) || !errors.Is(err, tt.wantErr) || ce.Op != "key" {
+					t.Fatalf("Key = %v, want *CallError wrapping %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Key: %v", err)
+			}
+			if !k.Equal(&tt.want) {
+				t.Errorf("Key(%s %s%s?%s) = {%v %q %q %q}, want {%v %q %q %q}", tt.r.Method, tt.r.Host, tt.r.Path, tt.r.Query,
+					k.Bypass, k.Host, k.Target, k.Variant, tt.want.Bypass, tt.want.Host, tt.want.Target, tt.want.Variant)
+			}
+		})
+	}
+}
+
+func TestModule_Decide(t *testing.T) {
+	t.Parallel()
+	m := mustLoad(t, newTestRuntime(t, Options{}), "minimal", minimalWasm, nil)
+	req := benchRequest()
+	def := policy.Decision{Store: false, Admit: false, Tier: policy.TierL2, TTL: 5 * time.Second,
+		StaleWhileRevalidate: 7 * time.Second, StaleIfError: time.Hour, MustRevalidate: true}
+	tests := []struct {
+		name   string
+		status int
+		want   policy.Decision
+	}{
+		{"200 overrides store, admit and ttl, keeps the rest", 200, policy.Decision{Store: true, Admit: true,
+			Tier: policy.TierL2, TTL: time.Minute, StaleWhileRevalidate: 7 * time.Second, StaleIfError: time.Hour, MustRevalidate: true}},
+		{"404 keeps the default", 404, def},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			resp := &policy.Response{Status: tt.status, BodySize: 10, Now: time.Unix(1700000000, 0),
+				Headers: hdrs("Cache-Control", "max-age=5", "Content-Type", "text/plain")}
+			d := def
+			if err := m.Decide(req, resp, &d); err != nil {
+				t.Fatalf("Decide: %v", err)
+			}
+			if d != tt.want {
+				t.Errorf("Decide(status %d) = %+v, want %+v", tt.status, d, tt.want)
+			}
+		})
+	}
+}
+
+// TestModule_Hostile checks that misbehaving modules are contained at call
+// time: each call returns a *CallError of the expected kind (the gateway then
+// answers with policy.Default), the failed instance is discarded, and the
+// next call still gets an answer.
+func TestModule_Hostile(t *testing.T) {
+	t.Parallel()
+	rt := newTestRuntime(t, Options{})
+	tests := []struct {
+		name       string
+		wasm       []byte
+		keyErr     error
+		decideErr  error
+		wantDetail string
+	}{
+		{"infinite loop", loopWasm, ErrFuel, ErrFuel, "fuel exhausted: wasm error: unreachable"},
+		{"exponential recursion", recursionWasm, ErrFuel, ErrFuel, "fuel exhausted"},
+		{"memory bomb", membombWasm, nil, ErrFuel, "fuel exhausted"},
+		{"trap on every call", trapWasm, ErrTrap, ErrTrap, "trap: wasm error: unreachable"},
+		{"exit", exitWasm, ErrExit, ErrExit, "exit: code 3"},
+		{"bad results", badresultWasm, ErrResult, ErrResult, "bad result: abi: key result: at offset 0: unknown flags 0x38"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if (tt.keyErr == ErrFuel || tt.decideErr == ErrFuel) && !metering {
+				t.Skip("no fuel metering yet")
+			}
+			m := mustLoad(t, rt, tt.name, tt.wasm, nil)
+			req := benchRequest()
+			resp := &policy.Response{Status: 200, Headers: hdrs("Cache-Control", "max-age=60")}
+			for i := range 3 { // contained: every call answers, none poisons the next
+				var k policy.Key
+				err := m.Key(req, &k)
+				if tt.keyErr == nil {
+					if err != nil {
+						t.Fatalf("call %d: Key: %v", i, err)
+					}
+				} else if !errors.Is(err, tt.keyErr) {
+					t.Fatalf("call %d: Key = %v, want %v", i, err, tt.keyErr)
+				} else if i == 0 && !strings.Contains(err.Error(), tt.wantDetail) {
+					t.Errorf("Key error %q does not contain %q", err, tt.wantDetail)
+				}
+				if err != nil { // the gateway's fallback
+					k.Reset()
+					if err := (policy.Default{}).Key(req, &k); err != nil || len(k.Target) == 0 {
+						t.Fatalf("fallback Key = %v, %q", err, k.Target)
+					}
+				}
+				var d policy.Decision
+				d.Reset()
+				if err := m.Decide(req, resp, &d); !errors.Is(err, tt.decideErr) {
+					t.Fatalf("call %d: Decide = %v, want %v", i, err, tt.decideErr)
+				}
+			}
+			s := m.Stats()
+			if s.InstancesDiscarded != s.Failures() || s.Failures() == 0 {
+				t.Errorf("Stats() = %+v: want every failure to discard its instance", s)
+			}
+		})
+	}
+}
+
+// TestModule_MemoryLimit checks that memory.grow stops at max_memory.
+func TestModule_MemoryLimit(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultConfig()
+	cfg.MaxMemory = 4 << 20
+	m := mustLoad(t, newTestRuntime(t, Options{}), "membomb", membombWasm, &cfg)
+	var k policy.Key
+	if err := m.Key(benchRequest(), &k); err != nil {
+		t.Fatalf("Key: %v", err)
+	}
+	if len(k.Variant) != 4 {
+		t.Fatalf("Key variant = %q, want 4 bytes", k.Variant)
+	}
+	pages := binary.LittleEndian.Uint32(k.Variant)
+	if int64(pages)*pageSize > int64(cfg.MaxMemory) {
+		t.Errorf("guest grew to %d pages, over max_memory %v", pages, cfg.MaxMemory)
+	}
+}
+
+func TestModule_LogsOncePerMinute(t *testing.T) {
+	t.Parallel()
+	h := &recordHandler{}
+	rt := newTestRuntime(t, Options{Logger: slog.New(h)})
+	m := mustLoad(t, rt, "trap", trapWasm, nil)
+	for range 5 {
+		var k policy.Key
+		if err := m.Key(benchRequest(), &k); !errors.Is(err, ErrTrap) {
+			t.Fatalf("Key = %v, want ErrTrap", err)
+		}
+	}
+	if n := h.messages("policy call failed"); n != 1 {
+		t.Errorf("%d failure logs for 5 failures within a minute, want 1", n)
+	}
+	if s := m.Stats(); s.Traps != 5 {
+		t.Errorf("Stats().Traps = %d, want 5", s.Traps)
+	}
+}
+
+func TestModule_Close(t *testing.T) {
+	t.Parallel()
+	rt := newTestRuntime(t, Options{})
+	m := mustLoad(t, rt, "minimal", minimalWasm, nil)
+	if err := m.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	var k policy.Key
+	if err := m.Key(benchRequest(), &k); !errors.Is(err, ErrClosed) {
+		t.Errorf("Key after Close = %v, want ErrClosed", err)
+	}
+	if err := m.Close(context.Background()); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+// TestModule_Concurrent runs many goroutines through the pool (run it with
+// -race).
+func TestModule_Concurrent(t *testing.T) {
+	t.Parallel()
+	m := mustLoad(t, newTestRuntime(t, Options{}), "minimal", minimalWasm, nil)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			req := benchRequest()
+			var k policy.Key
+			for i := range 200 {
+				k.Reset()
+				if err := m.Key(req, &k); err != nil {
+					t.Errorf("goroutine %d call %d: %v", g, i, err)
+					return
+				}
+				if string(k.Host) != "api.example.com" || string(k.Variant) != "mobile" {
+					t.Errorf("goroutine %d: Key = %q %q %q", g, k.Host, k.Target, k.Variant)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestModule_PoolDrop checks that instances dropped by the pool at GC are
+// closed by their cleanup.
+func TestModule_PoolDrop(t *testing.T) {
+	m := mustLoad(t, newTestRuntime(t, Options{}), "minimal", minimalWasm, nil)
+	var k policy.Key
+	if err := m.Key(benchRequest(), &k); err != nil {
+		t.Fatal(err)
+	}
+	created := m.Stats().InstancesCreated
+	// Two GCs empty a sync.Pool (primary, then victim); cleanups run after.
+	for i := 0; i < 20 && m.Stats().InstancesDropped < created; i++ {
+		runtimeGC()
+	}
+	if s := m.Stats(); s.InstancesDropped != created {
+		t.Errorf("Stats() = %+v: want all %d idle instances closed after GC", s, created)
+	}
+	// The module still works: a new instance is created on demand.
+	k.Reset()
+	if err := m.Key(benchRequest(), &k); err != nil {
+		t.Fatalf("Key after pool drop: %v", err)
+	}
+}

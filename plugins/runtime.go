@@ -1,0 +1,157 @@
+package plugins
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+)
+
+// Options configures a [Runtime].
+type Options struct {
+	// Logger receives load messages and, at most once per minute per
+	// policy, call failures. Nil discards.
+	Logger *slog.Logger
+	// CacheDir holds wazero's compilation cache, so that a restart does not
+	// recompile unchanged modules. It must be private to this process's user:
+	// its contents are executable code. Empty means a new private temporary
+	// directory, removed by Close.
+	CacheDir string
+
+	// noMeter disables fuel metering (benchmarks of its overhead only).
+	noMeter bool
+}
+
+// Runtime compiles and runs policy modules. It owns the compilation cache
+// shared by all its modules. It is safe for concurrent use.
+type Runtime struct {
+	logger  *slog.Logger
+	cache   wazero.CompilationCache
+	tempDir string // removed by Close; "" if CacheDir was given
+	noMeter bool
+
+	mu      sync.Mutex
+	modules map[*Module]struct{} // open modules, closed by Close
+	closed  bool
+}
+
+// NewRuntime returns a Runtime with the compilation cache in opts.CacheDir.
+func NewRuntime(opts Options) (*Runtime, error) {
+	rt := &Runtime{logger: opts.Logger, noMeter: opts.noMeter, modules: map[*Module]struct{}{}}
+	if rt.logger == nil {
+		rt.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	rt.logger = rt.logger.With("component", "plugins")
+	dir := opts.CacheDir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "flowcache-wasm-cache-")
+		if err != nil {
+			return nil, fmt.Errorf("plugins: compilation cache: %w", err)
+		}
+		dir, rt.tempDir = d, d
+	}
+	cache, err := wazero.NewCompilationCacheWithDir(dir)
+	if err != nil {
+		rt.removeTemp()
+		return nil, fmt.Errorf("plugins: compilation cache %s: %w", dir, err)
+	}
+	rt.cache = cache
+	return rt, nil
+}
+
+// Load reads the module file cfg.Module and loads it as policy name; see
+// [Runtime.LoadBytes]. cfg must have passed [Config.Validate].
+func (rt *Runtime) Load(ctx context.Context, name string, cfg *Config) (*Module, error) {
+	wasm, err := readModule(cfg.Module, int64(cfg.MaxModuleSize))
+	if err != nil {
+		return nil, &LoadError{Policy: name, Module: cfg.Module, Err: err}
+	}
+	m, err := rt.load(ctx, name, wasm, cfg)
+	if err != nil {
+		return nil, &LoadError{Policy: name, Module: cfg.Module, Err: err}
+	}
+	return m, nil
+}
+
+// LoadBytes validates, instruments, compiles and instantiates wasm as policy
+// name, with the limits and configuration of cfg (cfg.Module is ignored), and
+// pre-warms one instance per P. Errors are [*LoadError]s. The returned Module
+// must be closed; closing the Runtime closes it too.
+func (rt *Runtime) LoadBytes(ctx context.Context, name string, wasm []byte, cfg *Config) (*Module, error) {
+	m, err := rt.load(ctx, name, wasm, cfg)
+	if err != nil {
+		return nil, &LoadError{Policy: name, Err: err}
+	}
+	return m, nil
+}
+
+func readModule(path string, limit int64) ([]byte, error) {
+	if path == "" {
+		return nil, fmt.Errorf("%w: module: required", ErrConfig)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() > limit {
+		return nil, fmt.Errorf("%w: %d bytes, max_module_size is %d", ErrTooLarge, fi.Size(), limit)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: read: %w", ErrConfig, err)
+	}
+	return b, nil
+}
+
+func (rt *Runtime) track(m *Module) error {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.closed {
+		return errors.New("plugins: runtime closed")
+	}
+	rt.modules[m] = struct{}{}
+	return nil
+}
+
+func (rt *Runtime) untrack(m *Module) {
+	rt.mu.Lock()
+	delete(rt.modules, m)
+	rt.mu.Unlock()
+}
+
+// Close closes every module still open, then the compilation cache, and
+// removes the temporary cache directory if it made one. Calls in flight on
+// those modules must have returned.
+func (rt *Runtime) Close(ctx context.Context) error {
+	rt.mu.Lock()
+	if rt.closed {
+		rt.mu.Unlock()
+		return nil
+	}
+	rt.closed = true
+	mods := make([]*Module, 0, len(rt.modules))
+	for m := range rt.modules {
+		mods = append(mods, m)
+	}
+	rt.mu.Unlock()
+	var errs []error
+	for _, m := range mods {
+		errs = append(errs, m.Close(ctx))
+	}
+	errs = append(errs, rt.cache.Close(ctx))
+	errs = append(errs, rt.removeTemp())
+	return errors.Join(errs...)
+}
+
+func (rt *Runtime) removeTemp() error {
+	if rt.tempDir == "" {
+		return nil
+	}
+	return os.RemoveAll(rt.tempDir)
+}
