@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs when it is missing: redis-server and
-# redis-cli (the Redis L2 and Redis Cluster tests) and wat2wasm (WASM policy
-# tests). Does nothing when everything is present; installs only as root,
+# Installs what the test suite needs when it is missing: gcc (cgo, for the
+# race detector), redis-server and redis-cli (the Redis L2 and Redis Cluster
+# tests) and wat2wasm (WASM policy tests). Does nothing when everything is present; installs only as root,
 # with apt-get. Safe to run any number of times.
 set -euo pipefail
 
 need=()
+command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v wat2wasm >/dev/null 2>&1 || need+=(wabt)
