@@ -1,0 +1,65 @@
+//go:build !race
+
+package gateway
+
+import (
+	"testing"
+
+	"github.com/valyala/fasthttp"
+)
+
+// TestGateway_HitAllocs proves the L1 hit path allocates nothing: a full
+// request through the data-plane handler (framing check, routing, policy
+// key, L1 read, entry decode, freshness, response with Age, X-Cache and
+// Cache-Status), on fasthttp's in-memory request context.
+//
+// Not parallel: AllocsPerRun counts the whole process's allocations.
+func TestGateway_HitAllocs(t *testing.T) {
+	up := testOrigin(t, func(ctx *fasthttp.RequestCtx) {
+		ctx.Response.Header.Set("Cache-Control", "max-age=600")
+		ctx.Response.Header.Set("Content-Type", "application/json")
+		ctx.Response.Header.Set("ETag", `"v1"`)
+		ctx.SetBody(make([]byte, 2048))
+	})
+	tests := []struct {
+		name   string
+		uri    string
+		header []string
+	}{
+		{"plain", "/hit?a=1&b=2", []string{"Accept", "*/*", "User-Agent", "alloc-test"}},
+		{"HEAD", "/hit?a=1&b=2", nil},
+		{"conditional 304", "/hit?a=1&b=2", []string{"If-None-Match", `"v1"`}},
+	}
+	g := newTestGateway(t, testConfig(up))
+	for _, tc := range tests {
+		method := "GET"
+		if tc.name == "HEAD" {
+			method = "HEAD"
+		}
+		var ctx fasthttp.RequestCtx
+		serve(g, &ctx, newRequest("GET", tc.uri, "example.test"), loopbackAddr) // fill the cache
+		serve(g, &ctx, newRequest(method, tc.uri, "example.test", tc.header...), loopbackAddr)
+		if got := string(ctx.Response.Header.Peek("X-Cache")); got != "HIT" {
+			t.Fatalf("%s: X-Cache %q, want HIT", tc.name, got)
+		}
+		allocs := testing.AllocsPerRun(1000, func() {
+			ctx.Response.Reset()
+			g.handle(&ctx)
+		})
+		if allocs != 0 {
+			t.Errorf("%s: L1 hit allocates %v times per request, want 0", tc.name, allocs)
+		}
+	}
+}
+
+// TestRouter_MatchAllocs: routing allocates nothing.
+func TestRouter_MatchAllocs(t *testing.T) {
+	r := newRouter([]*route{
+		{cfg: &RouteConfig{Name: "a", Host: "a.example"}, prefix: []byte("/api")},
+		{cfg: &RouteConfig{Name: "b", Host: "*"}, prefix: []byte("/")},
+	})
+	host, path := []byte("A.Example:80"), []byte("/api/x")
+	if got := testing.AllocsPerRun(1000, func() { r.match(host, path) }); got != 0 {
+		t.Errorf("match allocates %v times, want 0", got)
+	}
+}
