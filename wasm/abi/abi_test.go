@@ -170,6 +170,7 @@ func TestDecodeKey_Errors(t *testing.T) {
 		{"short", rawKey(0, "h", "/", "")[:17], "need 18 bytes, result has 17"},
 		{"huge length", func() []byte { b := rawKey(0, "", "/", ""); put32(b, keyHostLen, 1<<32-1); return b }(), "need 4294967312 bytes"},
 		{"bypass with fields", rawKey(1, "h", "", ""), "bypass result carries key fields"},
+		{"too large", rawKey(0, "h", "/"+strings.Repeat("a", MaxKeySize), ""), "key of 32770 bytes exceeds 32768"},
 		{"target no slash", rawKey(0, "h", "a", ""), "at offset 17: target must start with '/'"},
 		{"target empty", rawKey(0, "h", "", ""), "target must start with '/'"},
 		{"target CRLF", rawKey(0, "h", "/a\r\nX: y", ""), "at offset 19: target has byte 0xd"},

@@ -79,12 +79,15 @@ func AppendDecideRequest(dst []byte, start int, r *Request) []byte {
 	return AppendRequest(dst, r)
 }
 
+// MaxKeySize bounds host+target+variant in a key result (32KiB).
+const MaxKeySize = 32 << 10
+
 // DecodeKey checks a key result (the bytes a flowcache_key result points at)
 // and fills k; k's slices alias b. It rejects, with a [*DecodeError], a
 // result that is truncated or has trailing bytes, unknown flags, a bypass
 // result carrying fields, a target that does not start with '/' or contains
-// a control character, space or '#', and a host with a control character,
-// space, or one of "/?#@". These rules matter because the gateway sends the
+// a control character, space or '#', a host with a control character,
+// space, or one of "/?#@", and a key over [MaxKeySize]. These rules matter because the gateway sends the
 // target to the upstream as the request URI.
 func DecodeKey(b []byte, k *Key) error {
 	const what = "key result"
@@ -100,6 +103,9 @@ func DecodeKey(b []byte, k *Key) error {
 		return derr(what, keyHostLen, "lengths "+strconv.FormatUint(hl, 10)+"+"+strconv.FormatUint(tl, 10)+"+"+
 			strconv.FormatUint(vl, 10)+" need "+strconv.FormatUint(want, 10)+" bytes, result has "+strconv.Itoa(len(b)))
 	}
+	if hl+tl+vl > MaxKeySize {
+		return derr(what, keyHostLen, "key of "+strconv.FormatUint(hl+tl+vl, 10)+" bytes exceeds "+strconv.Itoa(MaxKeySize))
+	}
 	k.Bypass = flags&KeyFlagBypass != 0
 	if k.Bypass {
 		if hl+tl+vl != 0 {
@@ -111,20 +117,38 @@ func DecodeKey(b []byte, k *Key) error {
 	h := KeyHeaderSize + int(hl)
 	t := h + int(tl)
 	k.Host, k.Target, k.Variant = b[KeyHeaderSize:h:h], b[h:t:t], b[t:]
-	for i, c := range k.Host {
-		if c <= ' ' || c == 0x7f || c == '/' || c == '?' || c == '#' || c == '@' {
-			return derr(what, KeyHeaderSize+i, "host has byte 0x"+strconv.FormatUint(uint64(c), 16))
-		}
+	if i := indexBad(k.Host, &badHost); i >= 0 {
+		return derr(what, KeyHeaderSize+i, "host has byte 0x"+strconv.FormatUint(uint64(k.Host[i]), 16))
 	}
 	if len(k.Target) == 0 || k.Target[0] != '/' {
 		return derr(what, h, "target must start with '/'")
 	}
-	for i, c := range k.Target {
-		if c <= ' ' || c == 0x7f || c == '#' {
-			return derr(what, h+i, "target has byte 0x"+strconv.FormatUint(uint64(c), 16))
-		}
+	if i := indexBad(k.Target, &badTarget); i >= 0 {
+		return derr(what, h+i, "target has byte 0x"+strconv.FormatUint(uint64(k.Target[i]), 16))
 	}
 	return nil
+}
+
+// Bytes refused in a key's host and target: controls, space, DEL, and the
+// delimiters that would change what the upstream request means.
+var badHost, badTarget = func() (h, t [256]bool) {
+	for c := 0; c <= ' '; c++ {
+		h[c], t[c] = true, true
+	}
+	h[0x7f], t[0x7f] = true, true
+	h['/'], h['?'], h['#'], h['@'] = true, true, true, true
+	t['#'] = true
+	return h, t
+}()
+
+// indexBad returns the index of the first byte of b marked in bad, or -1.
+func indexBad(b []byte, bad *[256]bool) int {
+	for i, c := range b {
+		if bad[c] {
+			return i
+		}
+	}
+	return -1
 }
 
 // DecodeDecision checks an encoded decision (exactly [DecisionSize] bytes)
