@@ -297,6 +297,7 @@ func (t *Tier) poll(ctx context.Context, tr *epochTracker) {
 }
 
 func (t *Tier) resync(ctx context.Context, r Resync) {
+	t.invalSeq.Add(1)
 	t.st.resyncs.Add(1)
 	t.log.LogAttrs(ctx, slog.LevelWarn, "l1_resync", slog.String("reason", r.Reason.String()), slog.Uint64("missed", r.Missed))
 	if t.deps.OnResync != nil {
@@ -321,6 +322,10 @@ func (t *Tier) deliver(payload string, tr *epochTracker) {
 		return
 	}
 	inv.Epoch = e
+	if inv.Origin != t.nodeID {
+		// This node's own purges moved the sequence when they started.
+		t.invalSeq.Add(1)
+	}
 	t.st.received.Add(1)
 	tr.saw(e)
 	t.applyGen(&inv)

@@ -91,7 +91,7 @@ type Config struct {
 	// OnResync, instead of only those where the purge epoch moved.
 	ResyncAlways bool
 	// NodeID names this node in published invalidations (Origin) and in
-	// CLIENT LIST. Empty means host name and process id.
+	// CLIENT LIST. Empty means host name, process id and a random suffix.
 	NodeID string
 }
 

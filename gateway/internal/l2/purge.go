@@ -110,6 +110,8 @@ func (t *Tier) Purge(ctx context.Context, inv Invalidation) (int, error) {
 	if err := inv.validate(); err != nil {
 		return 0, err
 	}
+	// Writes fetched before this point must not land after the purge.
+	t.invalSeq.Add(1)
 	var n int
 	var err error
 	switch inv.Kind {

@@ -10,6 +10,7 @@ type counters struct {
 	dropOpen, dropInvalid, bytesIn, bytesStored   atomic.Uint64
 	compressed, commands, dials, probeFailures    atomic.Uint64
 	received, published, resyncs, disconnects     atomic.Uint64
+	dropStale                                     atomic.Uint64
 	subscribed                                    atomic.Bool
 }
 
@@ -32,7 +33,8 @@ type Stats struct {
 	Queued, Written, WriteErrors uint64
 	// DroppedFull: Set found the queue full. DroppedOpen: the breaker was
 	// open when the write's turn came. DroppedInvalid: bad TTL or too large.
-	DroppedFull, DroppedOpen, DroppedInvalid uint64
+	// DroppedStale: an invalidation came after the value was fetched.
+	DroppedFull, DroppedOpen, DroppedInvalid, DroppedStale uint64
 	// BytesIn is the size of written values; BytesStored their size in
 	// Redis (after compression, with the 5-byte envelope); Compressed counts
 	// values stored compressed.
@@ -61,7 +63,8 @@ func (t *Tier) Stats() Stats {
 		Rejected: s.rejected.Load(), Errors: s.errors.Load(), Slow: s.slow.Load(),
 		Queued: s.queued.Load(), Written: s.written.Load(), WriteErrors: s.writeErrors.Load(),
 		DroppedFull: s.dropFull.Load(), DroppedOpen: s.dropOpen.Load(), DroppedInvalid: s.dropInvalid.Load(),
-		BytesIn: s.bytesIn.Load(), BytesStored: s.bytesStored.Load(), Compressed: s.compressed.Load(),
+		DroppedStale: s.dropStale.Load(),
+		BytesIn:      s.bytesIn.Load(), BytesStored: s.bytesStored.Load(), Compressed: s.compressed.Load(),
 		QueueLen: len(t.queue),
 		Commands: s.commands.Load(), Dials: s.dials.Load(), ProbeFailures: s.probeFailures.Load(),
 		Subscribed: s.subscribed.Load(),

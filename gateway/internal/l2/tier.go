@@ -59,6 +59,10 @@ type Tier struct {
 	redisID string // instance id of the Redis data set; guarded by metaMu
 	loaded  bool   // meta loaded at least once; guarded by metaMu
 
+	// invalSeq counts invalidations applied here or received; writes
+	// fetched before the latest one are dropped (Index.Seq).
+	invalSeq atomic.Uint64
+
 	queue     chan *writeItem
 	stopWrite chan struct{}
 	stopCtx   context.Context
@@ -87,7 +91,7 @@ func New(cfg Config, deps Deps) (*Tier, error) {
 	nodeID := cfg.NodeID
 	if nodeID == "" {
 		host, _ := os.Hostname() // an empty host name still leaves the pid
-		nodeID = host + "-" + strconv.Itoa(os.Getpid())
+		nodeID = host + "-" + strconv.Itoa(os.Getpid()) + "-" + newID()[:6]
 	}
 	cd, err := newCodec(cfg.Compression, cfg.CompressMinSize, cfg.MaxValueSize)
 	if err != nil {
@@ -151,6 +155,7 @@ func New(cfg Config, deps Deps) (*Tier, error) {
 		stop:      cancel,
 	}
 	t.client.AddHook(countHook{t: t})
+	t.invalSeq.Store(1) // 0 in Index.Seq means "now"
 
 	// Until the generations are known, reading would risk serving entries
 	// of a purged generation: start with the breaker open unless they load.
@@ -191,6 +196,12 @@ func (t *Tier) Close() error {
 	t.codec.close()
 	return t.client.Close()
 }
+
+// InvalidationSeq returns a number that changes whenever this node applies
+// (Purge) or receives (subscriber) an invalidation, or resyncs. Read it
+// before an upstream request and pass it in Index.Seq when storing the
+// answer. The gateway can use it the same way for its L1.
+func (t *Tier) InvalidationSeq() uint64 { return t.invalSeq.Load() }
 
 // State returns the circuit breaker's state.
 func (t *Tier) State() State { return t.br.State() }

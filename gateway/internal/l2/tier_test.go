@@ -687,3 +687,36 @@ func TestTier_ResyncOnLostMessage(t *testing.T) {
 		t.Error("the subscriber reconnected; the poll alone should have noticed")
 	}
 }
+
+// TestTier_WriteAfterPurgeDropped: a value fetched before a purge (Seq read
+// before the fetch) must not land in L2 after it.
+func TestTier_WriteAfterPurgeDropped(t *testing.T) {
+	t.Parallel()
+	r := gatewaytest.StartRedis(t)
+	ca := newCollector()
+	a := newTier(t, ModeStandalone, []string{r.Addr}, nil, Deps{})
+	b := newTier(t, ModeStandalone, []string{r.Addr}, nil, ca.deps(Deps{}))
+	waitFor(t, "B subscribed", b.Subscribed)
+	seqA, seqB := a.InvalidationSeq(), b.InvalidationSeq()
+	// ... upstream fetches happen here, then a purge on A ...
+	if _, err := a.Purge(context.Background(), Invalidation{Kind: KindTag, Tags: []string{"x"}}); err != nil {
+		t.Fatal(err)
+	}
+	ca.next(t) // B received it
+	for _, tc := range []struct {
+		name string
+		tr   *Tier
+		seq  uint64
+	}{{"local_purge", a, seqA}, {"remote_purge", b, seqB}} {
+		before := tc.tr.Stats().DroppedStale
+		if !tc.tr.Set([]byte("k-"+tc.name), []byte("old"), time.Minute, Index{Seq: tc.seq}) {
+			t.Fatalf("%s: Set not queued", tc.name)
+		}
+		waitFor(t, tc.name+" drop", func() bool { return tc.tr.Stats().DroppedStale == before+1 })
+		if _, err := get(t, tc.tr, "k-"+tc.name); !errors.Is(err, ErrMiss) {
+			t.Errorf("%s: Get = %v, want ErrMiss (write dropped)", tc.name, err)
+		}
+	}
+	// A write fetched after the purge goes through.
+	setSync(t, b, "k", "new", time.Minute, Index{Seq: b.InvalidationSeq()})
+}

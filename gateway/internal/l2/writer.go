@@ -18,6 +18,11 @@ type Index struct {
 	// key written with this exact Path) and by path prefix. Path is the
 	// request target, without NUL bytes. Empty Host: not indexed.
 	Host, Path []byte
+	// Seq is the Tier's InvalidationSeq read before the upstream request
+	// that produced the value (0: when Set is called). If any invalidation
+	// is applied or received after that, the write is dropped instead of
+	// sent: it could bring back an entry purged meanwhile.
+	Seq uint64
 }
 
 // writeItem is one queued write; its slices point into buf.
@@ -25,6 +30,7 @@ type writeItem struct {
 	buf                          []byte
 	key, value, tags, host, path []byte
 	ttl                          time.Duration
+	seq                          uint64
 }
 
 var writeItemPool = sync.Pool{New: func() any { return new(writeItem) }}
@@ -76,7 +82,10 @@ func (t *Tier) Set(key, value []byte, ttl time.Duration, ix Index) bool {
 	if len(ix.Host) > 0 {
 		it.host, it.path = part(ix.Host), part(ix.Path)
 	}
-	it.buf, it.ttl = b, ttl
+	it.buf, it.ttl, it.seq = b, ttl, ix.Seq
+	if it.seq == 0 {
+		it.seq = t.invalSeq.Load()
+	}
 	select {
 	case t.queue <- it:
 		t.st.queued.Add(1)
@@ -160,8 +169,14 @@ func (w *batchWriter) flush() {
 	now := time.Now()
 	nowMs := "(" + strconv.FormatInt(now.UnixMilli(), 10)
 	pipe := t.client.Pipeline()
-	var in, stored, compressed uint64
+	var in, stored, compressed, sent uint64
+	seq := t.invalSeq.Load()
 	for _, it := range w.batch {
+		if it.seq != seq {
+			t.st.dropStale.Add(1)
+			continue
+		}
+		sent++
 		start := len(w.env)
 		var c bool
 		w.env, c = t.codec.appendEncode(w.env, it.value, softGen)
@@ -192,14 +207,17 @@ func (w *batchWriter) flush() {
 			addIndex(ctx, pipe, t.hostKey(it.host), w.keys[s:len(w.keys):len(w.keys)], score, ttlMs, nowMs)
 		}
 	}
+	if sent == 0 {
+		return
+	}
 	_, err := pipe.Exec(ctx)
 	if err != nil {
-		t.st.writeErrors.Add(uint64(len(w.batch)))
+		t.st.writeErrors.Add(sent)
 		t.callFailed(ctx, err)
 		return
 	}
 	t.br.success()
-	t.st.written.Add(uint64(len(w.batch)))
+	t.st.written.Add(sent)
 	t.st.bytesIn.Add(in)
 	t.st.bytesStored.Add(stored)
 	t.st.compressed.Add(compressed)
