@@ -2,9 +2,11 @@ package plugins
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -88,4 +90,30 @@ func TestModule_GoGuest(t *testing.T) {
 func BenchmarkModule_KeyGoGuest(b *testing.B) {
 	m := mustLoad(b, newTestRuntime(b, Options{}), "go", goGuestWasm(b), nil)
 	benchKey(b, m)
+}
+
+func TestModule_GoGuestPanicLogged(t *testing.T) {
+	t.Parallel()
+	wasm := goGuestWasm(t)
+	h := &recordHandler{}
+	m := mustLoad(t, newTestRuntime(t, Options{Logger: slog.New(h)}), "go", wasm, nil)
+	var k policy.Key
+	if err := m.Key(&policy.Request{Method: []byte("GET"), Path: []byte("/panic")}, &k); err == nil {
+		t.Fatal("Key(/panic) = nil error")
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.records) != 1 {
+		t.Fatalf("%d log records, want 1", len(h.records))
+	}
+	var stderr string
+	h.records[0].Attrs(func(a slog.Attr) bool {
+		if a.Key == "guest_stderr" {
+			stderr = a.Value.String()
+		}
+		return true
+	})
+	if !strings.Contains(stderr, "panic: boom") {
+		t.Errorf("guest_stderr = %q, want the Go panic message", stderr)
+	}
 }

@@ -2,6 +2,7 @@ package plugins
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -23,8 +24,9 @@ const wasiModule = wasi_snapshot_preview1.ModuleName
 // allowedWASI lists the WASI preview 1 functions a policy may import: what
 // wasi-libc, Rust, TinyGo and Go's wasip1 runtime need to start and report a
 // panic. No filesystem (there are no preopens; path_* and fd_read are
-// refused), no sockets, empty args and environment, a deterministic clock
-// and random source, stdout and stderr discarded. Keep ABI.md in step.
+// refused), no sockets, empty args and environment, a deterministic clock,
+// a cryptographic random source, stdout discarded and the end of stderr kept
+// for the failure log. Keep ABI.md in step.
 var allowedWASI = map[string]bool{
 	"args_get": true, "args_sizes_get": true, "environ_get": true, "environ_sizes_get": true,
 	"clock_time_get": true, "clock_res_get": true, "random_get": true,
@@ -184,14 +186,19 @@ func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Conf
 			return nil, fmt.Errorf("%w: WASI: %w", ErrInit, err)
 		}
 	}
+	stderr := &tailWriter{}
 	m := &Module{
 		name:     name,
+		stderr:   stderr,
 		logger:   rt.logger.With("policy", name),
 		rt:       rt,
 		wr:       wr,
 		compiled: compiled,
+		// No args, env, filesystem or sockets; a fake clock (freshness
+		// uses the decide blob's time); real randomness, so that a guest's
+		// hash seeds cannot be predicted by clients.
 		modCfg: wazero.NewModuleConfig().WithName("").WithStartFunctions().
-			WithStdout(io.Discard).WithStderr(io.Discard),
+			WithStdout(io.Discard).WithStderr(stderr).WithRandSource(rand.Reader),
 		fuel:     cfg.Fuel,
 		metered:  metered,
 		initJSON: initJSON,
@@ -279,7 +286,7 @@ func (m *Module) newInstance(ctx context.Context, first bool) (_ *instance, err 
 		}
 	}
 	if fn := mod.ExportedFunction(abi.ExportInit); fn != nil {
-		ptr, err := inst.allocate(m.ctx, uint32(len(m.initJSON)))
+		ptr, err := inst.allocate(m.ctx, uint32(len(m.initJSON)), initFuel)
 		if err != nil {
 			return nil, fmt.Errorf("%w: config buffer: %w", ErrInit, err)
 		}
@@ -313,7 +320,7 @@ func (m *Module) newInstance(ctx context.Context, first bool) (_ *instance, err 
 			m.headers, m.allHeaders = names, all
 		}
 	}
-	if inst.buf, err = inst.allocate(m.ctx, minBufferSize); err != nil {
+	if inst.buf, err = inst.allocate(m.ctx, minBufferSize, initFuel); err != nil {
 		return nil, fmt.Errorf("%w: input buffer: %w", ErrInit, err)
 	}
 	inst.bufLen = minBufferSize

@@ -33,6 +33,7 @@ type Module struct {
 	fuel     int64
 	metered  bool
 	initJSON []byte
+	stderr   *tailWriter
 	ctx      context.Context // for calls: no deadline, see the package doc
 
 	// headers are the request header names the module reads, lower-case;
@@ -152,9 +153,9 @@ func (inst *instance) call(ctx context.Context, fn api.Function, fuel int64, n u
 	return inst.stack[0], nil
 }
 
-// allocate asks the guest for n bytes and checks the answer.
-func (inst *instance) allocate(ctx context.Context, n uint32) (uint32, error) {
-	inst.setFuel(initFuel)
+// allocate asks the guest for n bytes, within fuel, and checks the answer.
+func (inst *instance) allocate(ctx context.Context, n uint32, fuel int64) (uint32, error) {
+	inst.setFuel(fuel)
 	inst.stack[0] = uint64(n)
 	if err := inst.alloc.CallWithStack(ctx, inst.stack[:]); err != nil {
 		return 0, describe(inst, err)
@@ -181,7 +182,7 @@ func (inst *instance) input() []byte {
 // commit makes sure blob, built by appending to input(), is in the guest
 // buffer: if it outgrew the buffer (append copied it to the host heap), the
 // guest allocates a larger one and the blob is copied there.
-func (inst *instance) commit(ctx context.Context, blob []byte) error {
+func (inst *instance) commit(ctx context.Context, blob []byte, fuel int64) error {
 	if len(blob) <= int(inst.bufLen) {
 		return nil
 	}
@@ -189,7 +190,7 @@ func (inst *instance) commit(ctx context.Context, blob []byte) error {
 		return fmt.Errorf("%w: input of %d bytes", ErrResult, len(blob))
 	}
 	size := (uint32(len(blob)) + minBufferSize - 1) / minBufferSize * minBufferSize
-	ptr, err := inst.allocate(ctx, size)
+	ptr, err := inst.allocate(ctx, size, fuel)
 	if err != nil {
 		return err
 	}
@@ -257,7 +258,8 @@ func (m *Module) logFailure(ce *CallError) {
 	}
 	m.logger.LogAttrs(context.Background(), slog.LevelWarn, "policy call failed",
 		slog.String("op", ce.Op), slog.String("error", ce.Err.Error()),
-		slog.Uint64("unlogged_failures", m.muted.Swap(0)))
+		slog.Uint64("unlogged_failures", m.muted.Swap(0)),
+		slog.String("guest_stderr", m.stderr.take()))
 }
 
 // wants reports whether the module reads the request header name.
@@ -297,7 +299,7 @@ func (m *Module) Key(r *policy.Request, k *policy.Key) error {
 	req := requestFields(r)
 	blob := abi.AppendRequest(inst.input(), &req)
 	blob = m.appendRequestHeaders(blob, 0, r)
-	if err := inst.commit(m.ctx, blob); err != nil {
+	if err := inst.commit(m.ctx, blob, m.fuel); err != nil {
 		return m.fail(inst, "key", err)
 	}
 	res, err := inst.call(m.ctx, inst.key, m.fuel, uint32(len(blob)))
@@ -349,7 +351,7 @@ func (m *Module) Decide(r *policy.Request, resp *policy.Response, d *policy.Deci
 	req := requestFields(r)
 	blob = abi.AppendDecideRequest(blob, 0, &req)
 	blob = m.appendRequestHeaders(blob, rs, r)
-	if err := inst.commit(m.ctx, blob); err != nil {
+	if err := inst.commit(m.ctx, blob, m.fuel); err != nil {
 		return m.fail(inst, "decide", err)
 	}
 	res, err := inst.call(m.ctx, inst.decide, m.fuel, uint32(len(blob)))
