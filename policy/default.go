@@ -64,12 +64,12 @@ import (
 //
 // CDN-Cache-Control (RFC 9213), if present and holding a directive, replaces
 // Cache-Control for this cache; failing that, Surrogate-Control does. Every
-// directive above is then read from that field. One exception, by choice:
-// private and no-store in Cache-Control still forbid storing. RFC 9213 lets a
-// targeted field override them, but an origin behind a shared cache that
-// marks a response private most likely means it, and a cache that serves one
-// user's answer to another cannot take it back. Expires is read whichever
-// field wins: it is not part of Cache-Control.
+// directive above, private and no-store included, is then read from that
+// field alone, as RFC 9213 Section 2.2 requires: "Cache-Control: no-store"
+// with "CDN-Cache-Control: max-age=600" is the way an origin says "browsers
+// must not keep this, the edge may", and it is stored. The gateway removes
+// the targeted fields before the client sees the response. Expires is read
+// whichever field wins: it is not part of Cache-Control.
 //
 // Decide sets Store, TTL, StaleWhileRevalidate, StaleIfError, MustRevalidate
 // and NoCache; it leaves Tier and Admit as it finds them.
@@ -126,7 +126,7 @@ func (p Default) Decide(r *Request, resp *Response, d *Decision) error {
 		eff = &targeted
 	}
 
-	if forbidsStoring(&cc, status) || (eff != &cc && forbidsStoring(eff, status)) {
+	if forbidsStoring(eff, status) {
 		return nil
 	}
 	if varyStar(resp.Headers) || resp.Headers.Has("Set-Cookie") {

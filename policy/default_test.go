@@ -145,8 +145,8 @@ func TestDefault_Decide(t *testing.T) {
 		{"Surrogate-Control wins over Cache-Control", 0, nil, 200, hdrs("Cache-Control", "max-age=10, must-revalidate", "Surrogate-Control", "max-age=30"), want{store: true, ttl: 30 * sec}},
 		{"targeted no-store is not stored", 0, nil, 200, hdrs("Cache-Control", "max-age=10", "CDN-Cache-Control", "no-store"), want{}},
 		{"targeted field without directive is ignored", 0, nil, 200, hdrs("Cache-Control", "max-age=10", "CDN-Cache-Control", "x-unknown"), want{store: true, ttl: 10 * sec}},
-		{"Cache-Control private still forbids with targeted field", 0, nil, 200, hdrs("Cache-Control", "private", "CDN-Cache-Control", "max-age=600"), want{}},
-		{"Cache-Control no-store still forbids with targeted field", 0, nil, 200, hdrs("Cache-Control", "no-store", "Surrogate-Control", "max-age=600"), want{}},
+		{"targeted field overrides Cache-Control private", 0, nil, 200, hdrs("Cache-Control", "private", "CDN-Cache-Control", "max-age=600"), want{store: true, ttl: 600 * sec}},
+		{"targeted field overrides Cache-Control no-store", 0, nil, 200, hdrs("Cache-Control", "no-store", "Surrogate-Control", "max-age=600"), want{store: true, ttl: 600 * sec}},
 		{"Authorization exception read from targeted field", 0, hdrs("Authorization", "Basic x"), 200, hdrs("Cache-Control", "public, max-age=1", "CDN-Cache-Control", "max-age=600"), want{}},
 	}
 	for _, tt := range tests {
