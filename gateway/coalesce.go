@@ -51,12 +51,6 @@ func (g *flightGroup) join(key []byte) (f *flight, leader bool) {
 	return f, true
 }
 
-// tryLead starts a flight for key only if none is in progress (a
-// background refresh: at most one per key).
-func (g *flightGroup) tryLead(key []byte) (*flight, bool) {
-	return g.join(key)
-}
-
 // finish ends the leader's flight f for key and wakes its waiters.
 func (g *flightGroup) finish(key []byte, f *flight) {
 	g.mu.Lock()

@@ -67,7 +67,7 @@ func (g *Gateway) serveCacheable(x *exchange) {
 		if x.reqCC.NoCache || (x.reqCC.MaxAge >= 0 && age <= time.Duration(x.ent.TTL)) {
 			x.fwd = fwdRequest
 		}
-		g.revalidate(x, age, state)
+		g.revalidate(x)
 	}
 }
 

@@ -32,7 +32,7 @@ const (
 const revalidateKeep = time.Hour
 
 // miss fetches a cacheable request that found nothing usable, joining
-// concurrent misses for the same key (see flightGroup).
+// concurrent requests for the same key (see flightGroup).
 func (g *Gateway) miss(x *exchange) {
 	x.rt.m.misses.Inc()
 	if x.ctx.IsHead() {
@@ -41,6 +41,25 @@ func (g *Gateway) miss(x *exchange) {
 		g.fetch(x, modeMiss, false)
 		return
 	}
+	g.coalesced(x)
+}
+
+// revalidate handles a stale entry: a conditional request with its
+// validators (stale-if-error on failure), joined with concurrent requests
+// for the same key like a miss.
+func (g *Gateway) revalidate(x *exchange) {
+	if x.ctx.IsHead() {
+		g.fetch(x, fetchModeFor(x), false)
+		return
+	}
+	g.coalesced(x)
+}
+
+// coalesced makes one upstream request for concurrent requests of the same
+// key: the leader fetches (or revalidates) and stores; waiters then read
+// the cache again, and make their own attempt if it still has nothing
+// fresh for them (the leader failed, or stored another variant).
+func (g *Gateway) coalesced(x *exchange) {
 	x.fkey = append(append(x.fkey[:0], x.pkey...), 0)
 	x.fkey = append(x.fkey, x.key.Variant...)
 	f, leader := g.flights.join(x.fkey)
@@ -53,7 +72,7 @@ func (g *Gateway) miss(x *exchange) {
 		} else {
 			x.rt.m.coalesceTimeouts.Inc()
 		}
-		g.fetch(x, modeMiss, true) // the leader's answer is not usable here: own attempt
+		g.fetch(x, fetchModeFor(x), true) // own attempt
 		return
 	}
 	defer g.flights.finish(x.fkey, f)
@@ -62,11 +81,21 @@ func (g *Gateway) miss(x *exchange) {
 	if g.serveIfFresh(x, false) {
 		return
 	}
-	g.fetch(x, modeMiss, false)
+	g.fetch(x, fetchModeFor(x), false)
+}
+
+// fetchModeFor revalidates a found entry that has validators, and fetches
+// anew otherwise.
+func fetchModeFor(x *exchange) fetchMode {
+	if x.found && (len(x.ent.ETag) > 0 || len(x.ent.LastModified) > 0) {
+		return modeRevalidate
+	}
+	return modeMiss
 }
 
 // serveIfFresh looks the request up again and answers it if a fresh
-// response is stored now.
+// response is stored now. If not, x.found says whether a (stale) entry was
+// found, for revalidation and stale-if-error.
 func (g *Gateway) serveIfFresh(x *exchange, collapsed bool) bool {
 	fwd := x.fwd
 	x.now = g.now()
@@ -77,7 +106,7 @@ func (g *Gateway) serveIfFresh(x *exchange, collapsed bool) bool {
 	}
 	age := freshness.CurrentAge(time.Duration(x.ent.InitialAge), time.Unix(0, x.ent.ResponseTime), x.now)
 	if x.assess(age) != freshness.Fresh {
-		x.found, x.fwd = false, fwd
+		x.fwd = fwd
 		return false
 	}
 	x.rt.m.hits.Inc()
@@ -87,18 +116,6 @@ func (g *Gateway) serveIfFresh(x *exchange, collapsed bool) bool {
 	}
 	x.found, x.fwd = false, fwd
 	return false
-}
-
-// revalidate handles a stale entry: a conditional request with its
-// validators, stale-if-error on failure.
-func (g *Gateway) revalidate(x *exchange, age time.Duration, state freshness.State) {
-	_ = state // stale-if-error is decided from the entry's window in staleIfError
-	if len(x.ent.ETag) == 0 && len(x.ent.LastModified) == 0 {
-		g.fetch(x, modeMiss, false)
-		return
-	}
-	_ = age
-	g.fetch(x, modeRevalidate, false)
 }
 
 // fetch sends the request upstream and answers the client from the
