@@ -216,3 +216,36 @@ func TestRouter_Match(t *testing.T) {
 		}
 	}
 }
+
+// TestGateway_L2Hooks: the hooks the L2 subscriber calls drop this node's
+// L1 copies of a URL (every variant), or all of L1.
+func TestGateway_L2Hooks(t *testing.T) {
+	t.Parallel()
+	up := testOrigin(t, func(ctx *fasthttp.RequestCtx) {
+		ctx.Response.Header.Set("Cache-Control", "max-age=60")
+		ctx.Response.Header.Set("Vary", "Accept")
+		ctx.SetBodyString("x")
+	})
+	g := newTestGateway(t, testConfig(up))
+	get := func(uri, accept string) string {
+		var ctx fasthttp.RequestCtx
+		serve(g, &ctx, newRequest("GET", uri, "Example.test", "Accept", accept), loopbackAddr)
+		return string(ctx.Response.Header.Peek("X-Cache"))
+	}
+	get("/u?a=1", "a")
+	get("/u?a=1", "b")
+	get("/v", "a")
+	if n := g.dropL1URL([]byte("example.test"), []byte("/u?a=1")); n != 2 {
+		t.Errorf("dropL1URL removed %d, want 2", n)
+	}
+	if got := get("/u?a=1", "a"); got != "MISS" {
+		t.Errorf("after dropL1URL: X-Cache %q, want MISS", got)
+	}
+	if got := get("/v", "a"); got != "HIT" {
+		t.Errorf("other URL after dropL1URL: X-Cache %q, want HIT", got)
+	}
+	g.flushL1()
+	if got := get("/v", "a"); got != "MISS" {
+		t.Errorf("after flushL1: X-Cache %q, want MISS", got)
+	}
+}

@@ -28,7 +28,7 @@ func (g *Gateway) purge(ctx *fasthttp.RequestCtx, rt *route) {
 	x.loadRequest()
 	n := 0
 	if g.urlKey(x, rt, x.req.Host, x.req.Path, x.req.Query) {
-		n = g.removeURL(x)
+		n = g.removeURL(x, false)
 	}
 	g.gm.purged.Add(n)
 	status := fasthttp.StatusOK
@@ -94,25 +94,34 @@ func (g *Gateway) urlKey(x *exchange, rt *route, host, path, query []byte) bool 
 var methodGET = []byte("GET")
 
 // removeURL removes the record at x.pkey and every entry it leads to, from
-// L1 and L2, and returns how many stored responses were removed.
-func (g *Gateway) removeURL(x *exchange) int {
+// L1 and (unless l1Only) L2, and returns how many stored responses were
+// removed.
+func (g *Gateway) removeURL(x *exchange, l1Only bool) int {
+	del := g.del
+	if l1Only {
+		del = g.l1.del
+	}
 	mu := g.records.lock(x.pkey)
 	mu.Lock()
 	defer mu.Unlock()
-	v, ok := g.tierGet(x.pkey, x.rec)
+	get := g.tierGet
+	if l1Only {
+		get = g.l1.get
+	}
+	v, ok := get(x.pkey, x.rec)
 	if !ok {
 		return 0
 	}
 	x.rec = v
 	kind, _, gen, payload, ok := parseRecordHead(v)
 	if !ok {
-		g.del(x.pkey)
+		del(x.pkey)
 		return 0
 	}
 	n := 0
 	switch kind {
 	case kindEntry:
-		g.removeChunks(x, x.pkey, gen, payload)
+		g.removeChunks(x, x.pkey, gen, payload, del)
 		n = 1
 	case kindVariants:
 		rec, ok := parseVariantRecord(payload)
@@ -126,32 +135,32 @@ func (g *Gateway) removeURL(x *exchange) int {
 			}
 			l = rest
 			x.ekey = appendVariantKey(x.ekey[:0], x.pkey, gen, m)
-			ev, found := g.tierGet(x.ekey, x.buf)
+			ev, found := get(x.ekey, x.buf)
 			x.buf = ev
 			if !found {
 				continue
 			}
 			if k, _, id, p, ok := parseRecordHead(ev); ok && k == kindEntry {
-				g.removeChunks(x, x.ekey, id, p)
+				g.removeChunks(x, x.ekey, id, p, del)
 			}
-			if g.del(x.ekey) {
+			if del(x.ekey) {
 				n++
 			}
 		}
 	}
-	g.del(x.pkey)
+	del(x.pkey)
 	return n
 }
 
 // removeChunks deletes the body chunks of the encoded entry p stored at key.
-func (g *Gateway) removeChunks(x *exchange, key []byte, id uint64, p []byte) {
+func (g *Gateway) removeChunks(x *exchange, key []byte, id uint64, p []byte, del func([]byte) bool) {
 	var e entry.Entry
 	if id == 0 || entry.Decode(p, &e) != nil || !e.Flags.Has(entry.FlagBodyChunked) {
 		return
 	}
 	for i, have := 0, int64(len(e.Body)); have < e.BodyLen; i++ {
 		x.ckey = appendChunkKey(x.ckey[:0], key, id, i)
-		g.del(x.ckey)
+		del(x.ckey)
 		have += int64(g.l1.maxKV - len(x.ckey))
 	}
 }
@@ -194,7 +203,7 @@ func (g *Gateway) invalidateURI(x *exchange, host, path, query []byte) {
 		return
 	}
 	x.req.Headers = x.req.Headers[:0]
-	if g.urlKey(x, rt, host, path, query) && g.removeURL(x) > 0 {
+	if g.urlKey(x, rt, host, path, query) && g.removeURL(x, false) > 0 {
 		rt.m.invalidations.Inc()
 	}
 }

@@ -216,7 +216,8 @@ type exchange struct {
 	ekey     []byte // key of the entry found or to store (pkey, or a variant key)
 	material []byte // variant material (policy variant, Vary values)
 	names    []byte // Vary names of the variant record
-	gen      uint64 // variant record generation
+	gen      uint64 // variant record generation, then the found entry's chunk id
+	l2seq    uint64 // l2Tier.Seq() before the upstream request
 	buf      []byte // record read buffer; ent aliases it
 	rec      []byte // variant record read buffer
 	chunk    []byte // chunk read buffer
@@ -248,7 +249,7 @@ func releaseExchange(x *exchange) {
 	x.resp.Reset()
 	x.dec.Reset()
 	x.ent = entry.Entry{}
-	x.found, x.fwd, x.gen = false, "", 0
+	x.found, x.fwd, x.gen, x.l2seq = false, "", 0, 0
 	x.pkey, x.ekey, x.material, x.names = x.pkey[:0], x.ekey[:0], x.material[:0], x.names[:0]
 	x.enc, x.hdr, x.cs, x.fkey, x.ckey = x.enc[:0], x.hdr[:0], x.cs[:0], x.fkey[:0], x.ckey[:0]
 	x.body, x.arena = x.body[:0], x.arena[:0]

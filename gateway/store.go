@@ -2,11 +2,9 @@ package gateway
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"hash/maphash"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -132,6 +130,7 @@ func (g *Gateway) fetch(x *exchange, mode fetchMode, collapsed bool) {
 	if mode == modeRevalidate {
 		addValidators(req, &x.ent)
 	}
+	x.l2seq = g.l2.Seq()
 	reqTime := g.now()
 	err := rt.upstream.do(req, resp, rt.m.upstreamLatency)
 	fasthttp.ReleaseRequest(req)
@@ -278,6 +277,7 @@ func (g *Gateway) backgroundRefresh(x *exchange, req *fasthttp.Request, f *fligh
 	defer g.flights.finish(x.fkey, f)
 	resp := fasthttp.AcquireResponse()
 	resp.StreamBody = true
+	x.l2seq = g.l2.Seq()
 	reqTime := g.now()
 	err := x.rt.upstream.do(req, resp, x.rt.m.upstreamLatency)
 	fasthttp.ReleaseRequest(req)
@@ -659,7 +659,7 @@ func (g *Gateway) putEntry(x *exchange, e *entry.Entry, key []byte, id uint64) b
 				return false
 			}
 			if toL2 {
-				g.l2Set(x.ckey, rest[:n], keep)
+				g.l2Set(x, x.ckey, rest[:n], keep, e.Tags)
 			}
 			rest = rest[n:]
 		}
@@ -671,7 +671,7 @@ func (g *Gateway) putEntry(x *exchange, e *entry.Entry, key []byte, id uint64) b
 		ok = g.l1.set(key, x.enc, keep)
 	}
 	if toL2 {
-		g.l2Set(key, x.enc, keep)
+		g.l2Set(x, key, x.enc, keep, e.Tags)
 	}
 	if ok {
 		x.rt.m.stored.Inc()
@@ -679,10 +679,9 @@ func (g *Gateway) putEntry(x *exchange, e *entry.Entry, key []byte, id uint64) b
 	return ok
 }
 
-func (g *Gateway) l2Set(key, value []byte, ttl time.Duration) {
-	if err := g.l2.Set(context.Background(), key, value, ttl); err != nil && g.log.Enabled(context.Background(), slog.LevelDebug) {
-		g.log.LogAttrs(context.Background(), slog.LevelDebug, "l2_set_failed", errAttr(err))
-	}
+// l2Set writes a record of x's URL to L2, indexed for purge.
+func (g *Gateway) l2Set(x *exchange, key, value []byte, ttl time.Duration, tags []byte) {
+	g.l2.Set(key, value, ttl, l2Index{Tags: tags, Host: x.key.Host, Path: x.key.Target, Seq: x.l2seq})
 }
 
 // putVariant stores e as the variant x.material of the URL x.pkey and
@@ -726,7 +725,7 @@ func (g *Gateway) putVariant(x *exchange, e *entry.Entry) bool {
 		g.l1.set(x.pkey, rec, keep)
 	}
 	if x.dec.Tier != policy.TierL1 && g.l2.Enabled() {
-		g.l2Set(x.pkey, rec, keep)
+		g.l2Set(x, x.pkey, rec, keep, nil)
 	}
 	return true
 }
