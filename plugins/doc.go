@@ -41,4 +41,25 @@
 // happens (wazero otherwise keeps every instance until Close). No finalizer
 // resurrects anything: the cleanup receives only the wazero module, which does
 // not point back to the pooled wrapper.
+//
+// # Why one wazero runtime per policy?
+//
+// wazero sets the memory limit per runtime (RuntimeConfig), not per module;
+// a runtime per policy gives each its own max_memory. The compiled code is
+// shared through one CompilationCache per [Runtime], so this costs nothing
+// at run time.
+//
+// # Why a private temporary compilation cache by default?
+//
+// The cache holds native code that wazero maps executable: a directory other
+// users can write to would let them run code in the gateway. A fixed path
+// under the system temp directory is such a directory, so the default is a
+// fresh 0700 directory removed by Close; set [Options.CacheDir] to a private
+// path to keep compiled modules across restarts.
+//
+// # Why no deadline per call?
+//
+// The context given to guest calls has no deadline, and wazero's
+// WithCloseOnContextDone is off: the fuel budget already bounds every call,
+// and the context watch would cost a goroutine per call.
 package plugins

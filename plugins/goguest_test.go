@@ -117,3 +117,10 @@ func TestModule_GoGuestPanicLogged(t *testing.T) {
 		t.Errorf("guest_stderr = %q, want the Go panic message", stderr)
 	}
 }
+
+// BenchmarkModule_KeyGoGuestUnmetered is BenchmarkModule_KeyGoGuest without
+// the fuel budget.
+func BenchmarkModule_KeyGoGuestUnmetered(b *testing.B) {
+	m := mustLoad(b, newTestRuntime(b, Options{noMeter: true}), "go", goGuestWasm(b), nil)
+	benchKey(b, m)
+}

@@ -318,6 +318,13 @@ func (m *Module) newInstance(ctx context.Context, first bool) (_ *instance, err 
 				return nil, fmt.Errorf("%w: %s: %w", ErrInit, abi.ExportHeaders, err)
 			}
 			m.headers, m.allHeaders = names, all
+			for _, n := range names {
+				if len(n) < 64 {
+					m.headerLens |= 1 << len(n)
+				} else {
+					m.headerLens = ^uint64(0) // long names: no quick rejection
+				}
+			}
 		}
 	}
 	if inst.buf, err = inst.allocate(m.ctx, minBufferSize, initFuel); err != nil {

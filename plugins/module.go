@@ -40,6 +40,7 @@ type Module struct {
 	// allHeaders means every header.
 	headers    []string
 	allHeaders bool
+	headerLens uint64 // bit n set: a declared name has length n (n < 64)
 
 	pool   sync.Pool // of *instance
 	closed atomic.Bool
@@ -266,6 +267,9 @@ func (m *Module) logFailure(ce *CallError) {
 func (m *Module) wants(name []byte) bool {
 	if m.allHeaders {
 		return true
+	}
+	if len(name) < 64 && m.headerLens&(1<<len(name)) == 0 {
+		return false
 	}
 	for _, h := range m.headers {
 		if abi.EqualFold(name, h) {

@@ -12,12 +12,14 @@ func benchKey(b *testing.B, p policy.Policy) {
 	req := benchRequest()
 	k := &policy.Key{Host: make([]byte, 0, 64), Target: make([]byte, 0, 256), Variant: make([]byte, 0, 64)}
 	b.ReportAllocs()
+	start := processCPU()
 	for b.Loop() {
 		k.Reset()
 		if err := p.Key(req, k); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, start)
 }
 
 // BenchmarkModule_Key is the key call of a non-Go (WAT) guest, metered, on
@@ -42,6 +44,8 @@ func BenchmarkDefault_Key(b *testing.B) {
 func BenchmarkModule_KeyParallel(b *testing.B) {
 	m := mustLoad(b, newTestRuntime(b, Options{}), "minimal", minimalWasm, nil)
 	b.ReportAllocs()
+	start := processCPU()
+	defer reportCPU(b, start)
 	b.RunParallel(func(pb *testing.PB) {
 		req := benchRequest()
 		k := &policy.Key{}
@@ -57,6 +61,8 @@ func BenchmarkModule_KeyParallel(b *testing.B) {
 
 func BenchmarkDefault_KeyParallel(b *testing.B) {
 	b.ReportAllocs()
+	start := processCPU()
+	defer reportCPU(b, start)
 	b.RunParallel(func(pb *testing.PB) {
 		req := benchRequest()
 		k := &policy.Key{}
@@ -77,12 +83,14 @@ func benchDecide(b *testing.B, p policy.Policy) {
 			"Date", "Tue, 14 Nov 2023 22:13:20 GMT")}
 	var d policy.Decision
 	b.ReportAllocs()
+	start := processCPU()
 	for b.Loop() {
 		d.Reset()
 		if err := p.Decide(req, resp, &d); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, start)
 }
 
 func BenchmarkModule_Decide(b *testing.B) {

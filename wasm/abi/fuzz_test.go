@@ -119,3 +119,23 @@ func FuzzParseHeaderNames(f *testing.F) {
 		}
 	})
 }
+
+// FuzzIndexBad checks the word-at-a-time scan against the byte loop.
+func FuzzIndexBad(f *testing.F) {
+	f.Add([]byte("/a/b?c=d&e=f#g"))
+	f.Add([]byte("/\x7f234567890"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, tab := range []*[256]bool{&badTarget, &badHost} {
+			want := -1
+			for i, c := range b {
+				if tab[c] {
+					want = i
+					break
+				}
+			}
+			if got := indexBad(b, tab); got != want {
+				t.Fatalf("indexBad(%q) = %d, want %d", b, got, want)
+			}
+		}
+	})
+}

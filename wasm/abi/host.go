@@ -142,13 +142,42 @@ var badHost, badTarget = func() (h, t [256]bool) {
 }()
 
 // indexBad returns the index of the first byte of b marked in bad, or -1.
+// It first tests 8 bytes at a time for the bytes both tables refuse
+// (controls, space, DEL, '#'), then the table byte by byte only where the
+// fast test failed or for host's extra delimiters.
 func indexBad(b []byte, bad *[256]bool) int {
-	for i, c := range b {
-		if bad[c] {
+	i := 0
+	if bad == &badTarget {
+		for ; i+8 <= len(b); i += 8 {
+			if mayHaveBadTargetByte(le.Uint64(b[i:])) {
+				break
+			}
+		}
+	}
+	for ; i < len(b); i++ {
+		if bad[b[i]] {
 			return i
 		}
 	}
 	return -1
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// mayHaveBadTargetByte reports whether one of the 8 bytes in x is below
+// 0x21, is 0x7f, or is '#'. It never misses one (false positives are
+// resolved by the caller's byte loop). See "Bit Twiddling Hacks",
+// "Determine if a word has a byte less than n" and "... equal to n".
+func mayHaveBadTargetByte(x uint64) bool {
+	less := (x - ones*0x21) & ^x & highs
+	del := x ^ (ones * 0x7f)
+	del = (del - ones) & ^del & highs
+	hash := x ^ (ones * '#')
+	hash = (hash - ones) & ^hash & highs
+	return less|del|hash != 0
 }
 
 // DecodeDecision checks an encoded decision (exactly [DecisionSize] bytes)
