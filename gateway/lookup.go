@@ -46,6 +46,7 @@ func (g *Gateway) serveCacheable(x *exchange) {
 	case state == freshness.Fresh:
 		x.rt.m.hits.Inc()
 		x.cs = appendCacheStatus(x.cs[:0], "", 0, false, false, "")
+		x.cs = appendTTL(x.cs, time.Duration(x.ent.TTL), age)
 		if g.writeEntry(x, int64(age/time.Second), xcacheHit, x.cs) {
 			return
 		}
@@ -55,6 +56,7 @@ func (g *Gateway) serveCacheable(x *exchange) {
 		x.rt.m.stale.Inc()
 		g.refreshInBackground(x)
 		x.cs = appendCacheStatus(x.cs[:0], fwdStale, 0, false, false, "stale-while-revalidate")
+		x.cs = appendTTL(x.cs, time.Duration(x.ent.TTL), age)
 		if g.writeEntry(x, int64(age/time.Second), xcacheStale, x.cs) {
 			return
 		}

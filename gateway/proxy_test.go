@@ -185,14 +185,14 @@ func TestGateway_PassiveHealth(t *testing.T) {
 	cfg.Routes[0].FailTimeout = units.Duration(10 * time.Second)
 	cfg.Routes[0].NoCache = true
 	g := gatewaytest.StartGateway(t, cfg, gateway.Options{Now: clock.Now})
-	failures := 0
 	for i := 0; i < 10; i++ {
-		if r := g.Do(t, "GET", "/"); r.Status != 200 {
-			failures++
+		if r := g.Do(t, "GET", "/"); r.Status != 200 || string(r.Body) != "live" {
+			t.Errorf("request %d: %d %q, want 200 live (a GET goes to the next target)", i, r.Status, r.Body)
 		}
 	}
-	if failures > 1 || accepted.Load() != 1 {
-		t.Errorf("%d failed answers, dead target contacted %d times; want at most 1 and exactly 1", failures, accepted.Load())
+	contacted := accepted.Load()
+	if contacted == 0 || contacted > 2 {
+		t.Errorf("dead target contacted %d times, want 1 (2 with the idle-connection retry) then skipped", contacted)
 	}
 	if got := g.Metric(t, `flowcache_upstream_up{route="api",target="`+dead+`"}`); got != 0 {
 		t.Errorf("dead target up = %v, want 0", got)
@@ -201,8 +201,8 @@ func TestGateway_PassiveHealth(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		g.Do(t, "GET", "/")
 	}
-	if accepted.Load() != 2 {
-		t.Errorf("after fail_timeout the dead target was contacted %d times in all, want 2", accepted.Load())
+	if accepted.Load() == contacted {
+		t.Errorf("after fail_timeout the dead target was not tried again")
 	}
 }
 

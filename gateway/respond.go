@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -30,6 +31,13 @@ const (
 
 const cacheName = "flowcache"
 
+// appendTTL appends "; ttl=N", the entry's remaining freshness in seconds
+// (negative when stale), to a Cache-Status value.
+func appendTTL(dst []byte, ttl, age time.Duration) []byte {
+	dst = append(dst, "; ttl="...)
+	return strconv.AppendInt(dst, int64((ttl-age)/time.Second), 10)
+}
+
 func setCacheHeaders(ctx *fasthttp.RequestCtx, xcache string, cacheStatus []byte) {
 	ctx.Response.Header.Set("X-Cache", xcache)
 	ctx.Response.Header.SetBytesV("Cache-Status", cacheStatus)
@@ -47,7 +55,7 @@ func cacheStatusError(fwd string, status int) []byte {
 }
 
 // appendCacheStatus builds "flowcache; hit" or "flowcache; fwd=X[;
-// fwd-status=N][; stored][; collapsed][; detail=D]".
+// fwd-status=N][; stored][; collapsed][; detail=D]" (RFC 9211, Section 2).
 func appendCacheStatus(dst []byte, fwd string, fwdStatus int, stored, collapsed bool, detail string) []byte {
 	dst = append(dst, cacheName...)
 	if fwd == "" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"strconv"
@@ -80,9 +81,12 @@ func newUpstreamPool(rc *RouteConfig, now func() time.Time, set *metrics.Set) (*
 			NoDefaultUserAgentHeader:      true,
 			DisableHeaderNamesNormalizing: true,
 			DisablePathNormalizing:        true,
-			// One attempt per target: retries go to the next target and
-			// are decided here, where passive health is tracked.
-			MaxIdemponentCallAttempts: 1,
+			// fasthttp retries once, only a GET or HEAD whose (idle,
+			// reused) connection the origin had closed; every other retry
+			// goes to the next target and is decided in do, where
+			// passive health is tracked.
+			MaxIdemponentCallAttempts: 2,
+			RetryIfErr:                retryClosedIdle,
 		}
 		p.targets = append(p.targets, t)
 		set.NewGauge(`flowcache_upstream_up{route="`+rc.Name+`",target="`+raw+`"}`, func() float64 {
@@ -180,7 +184,10 @@ func (p *upstreamPool) do(req *fasthttp.Request, resp *fasthttp.Response, lat *m
 		}
 		p.failed(t, now)
 		lastErr = &upstreamError{target: t.url, err: err}
-		if !isDialError(err) {
+		// Another target is tried when the request was not sent (a dial
+		// error), or for a GET or HEAD after any failure but a timeout
+		// (as nginx's proxy_next_upstream error).
+		if !isDialError(err) && (isTimeout(err) || !(req.Header.IsGet() || req.Header.IsHead())) {
 			return lastErr
 		}
 		resp.Reset()
@@ -190,6 +197,14 @@ func (p *upstreamPool) do(req *fasthttp.Request, resp *fasthttp.Response, lat *m
 		lastErr = errNoLiveUpstream
 	}
 	return lastErr
+}
+
+// retryClosedIdle lets fasthttp retry a GET or HEAD once when the origin
+// closed the connection before answering (typically an idle keep-alive
+// connection it had timed out).
+func retryClosedIdle(req *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {
+	return false, attempts < 2 && (req.Header.IsGet() || req.Header.IsHead()) &&
+		(errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed))
 }
 
 // isDialError reports whether err happened before the request was sent, so
