@@ -3,7 +3,30 @@
 // validation, request coalescing, upstream connections, purge and
 // invalidation, the admin API and metrics.
 //
-// File names follow the request path: server.go accepts and routes,
-// lookup.go finds a cached answer, coalesce.go joins concurrent misses,
-// upstream.go fetches, store.go keeps, purge.go forgets.
+// File names follow the request path:
+//
+//   - server.go accepts, checks framing, recovers panics and dispatches;
+//   - router.go matches host and path prefix to a route;
+//   - lookup.go derives the policy key and finds a stored answer (l1.go is
+//     the in-process freecache tier, l2.go the seam for the Redis tier);
+//   - respond.go writes a stored answer with Age, X-Cache and Cache-Status;
+//   - coalesce.go joins concurrent misses for one key;
+//   - upstream.go talks to the route's targets (round-robin, passive
+//     health, hop-by-hop and forwarding headers);
+//   - store.go decides (policy.Default, then the route's policy), stores,
+//     revalidates and streams what is too large to store;
+//   - forward.go proxies what the cache does not take part in;
+//   - purge.go forgets: PURGE and invalidation after unsafe methods;
+//   - admin.go and metrics.go serve /metrics, /healthz and /readyz;
+//   - errors.go maps every error to one HTTP answer.
+//
+// # Keys and records
+//
+// A URL's record lives at "route \x00 host \x00 target" (the policy key).
+// It is the stored entry itself, or, when the response varies (Vary) or
+// the policy set a Key.Variant, a variant record listing the Vary field
+// names and the variants stored; each variant is an entry under the
+// record's key, its generation and the request's normalised Vary values.
+// PURGE of a URL therefore finds and removes every variant. Bodies larger
+// than a freecache entry (1/1024 of l1_size) are stored in chunks.
 package gateway

@@ -54,7 +54,8 @@ func (g *Gateway) newDataServer() *fasthttp.Server {
 
 // handleParseError answers a request fasthttp could not read: 431 for a
 // head over the limit, 413 for a body over the limit, 408 for a read
-// timeout, 400 for anything else (bad framing, bad field, bad chunk).
+// timeout, 400 for anything else (bad framing, bad field, bad chunk). The
+// connection is closed.
 func (g *Gateway) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 	g.gm.rejected.Inc()
 	status := fasthttp.StatusBadRequest
@@ -67,12 +68,8 @@ func (g *Gateway) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 	case isTimeout(err):
 		status = fasthttp.StatusRequestTimeout
 	}
-	ctx.Response.Reset()
-	ctx.SetStatusCode(status)
-	ctx.SetContentType("text/plain; charset=utf-8")
-	ctx.SetBodyString(fasthttp.StatusMessage(status) + "\n")
+	g.writeError(ctx, nil, fwdBypass, &StatusError{Status: status, Err: err})
 	ctx.SetConnectionClose()
-	setCacheHeaders(ctx, xcacheBypass, cacheStatusError(fwdBypass, status))
 }
 
 // handle is the data plane's request handler: it recovers panics (fasthttp

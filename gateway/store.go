@@ -600,8 +600,15 @@ func (g *Gateway) store(x *exchange, resp *fasthttp.Response, body []byte, reqTi
 		return g.putEntry(x, &e, x.ekey, 0)
 	}
 	x.material = appendMaterial(x.material[:0], x.key.Variant, x.names, x.req.Headers)
+	if len(x.names) > maxVaryLen || len(x.material) > maxVaryLen {
+		return false // lengths are 16-bit in the record; such variants are not worth keeping
+	}
 	return g.putVariant(x, &e)
 }
+
+// maxVaryLen bounds the Vary names and the variant material of a stored
+// variant.
+const maxVaryLen = 8 << 10
 
 // keepFor is how long an entry stays in the cache tiers: its freshness
 // lifetime and stale windows from now, plus revalidateKeep when it has

@@ -29,6 +29,10 @@ type upstreamPool struct {
 	now         func() time.Time
 }
 
+// upstreamHeadLimit bounds an upstream response head (fasthttp's default,
+// 4KiB, is smaller than many real heads).
+const upstreamHeadLimit = 64 << 10
+
 // target is one upstream origin with its own keep-alive connection pool.
 type target struct {
 	url string
@@ -77,6 +81,7 @@ func newUpstreamPool(rc *RouteConfig, now func() time.Time, set *metrics.Set) (*
 			ReadTimeout:                   p.timeout,
 			WriteTimeout:                  p.timeout,
 			MaxIdleConnDuration:           60 * time.Second,
+			ReadBufferSize:                upstreamHeadLimit,
 			StreamResponseBody:            true,
 			NoDefaultUserAgentHeader:      true,
 			DisableHeaderNamesNormalizing: true,
