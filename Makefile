@@ -15,6 +15,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOFUMPT     := mvdan.cc/gofumpt@v0.9.2
 GOIMPORTS   := golang.org/x/tools/cmd/goimports@v0.38.0
+GOLANGCI    := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
 # Overridable: make bench PKG=./gateway/... BENCH=L1 COUNT=1
 PKG      ?= ./...
@@ -22,7 +23,7 @@ BENCH    ?= .
 COUNT    ?= 10
 FUZZTIME ?= 30s
 
-.PHONY: help build run test test-short bench fuzz lint fmt wasm check imports ci clean
+.PHONY: help build run test test-short bench fuzz lint golangci fmt wasm check imports ci clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -57,6 +58,9 @@ fuzz: ## run every Fuzz target, 30s each (FUZZTIME=)
 lint: ## go vet and staticcheck
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+
+golangci: ## the wider linter set of .golangci.yml (the first run builds golangci-lint: minutes)
+	$(GO) run $(GOLANGCI) run ./...
 
 fmt: ## format: gofumpt, then goimports with this module's imports grouped last
 	$(GO) run $(GOFUMPT) -w .

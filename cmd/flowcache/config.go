@@ -33,7 +33,7 @@ func embeddedConfig() gateway.Config {
 // loadConfig reads, decodes and validates the config file at path. Every
 // problem found is reported, each with its key path and line.
 func loadConfig(path string) (gateway.Config, error) {
-	src, err := os.ReadFile(path)
+	src, err := os.ReadFile(path) //nolint:gosec // G304: reading the file the operator named is the point
 	if err != nil {
 		return gateway.Config{}, fmt.Errorf("read config: %w", err)
 	}
@@ -117,7 +117,7 @@ func decodeProblem(ix *keyIndex, err error) problem {
 		if pe.LastKey != "" {
 			p.path, _ = ix.resolve(pe.LastKey, pe.Position.Line)
 		}
-		p.context = positionContext(ix, pe)
+		p.context = positionContext(ix, &pe)
 		return p
 	}
 	if m := decodeLineErr.FindStringSubmatch(err.Error()); m != nil {
@@ -138,7 +138,7 @@ func decodeProblem(ix *keyIndex, err error) problem {
 // for an unterminated escape at the end of the file: FuzzLoadConfig found
 // it), so it is called only on positions inside the file, and a panic in it
 // falls back to a plain snippet of the line.
-func positionContext(ix *keyIndex, pe toml.ParseError) (s string) {
+func positionContext(ix *keyIndex, pe *toml.ParseError) (s string) {
 	pos := pe.Position
 	if pos.Line < 1 || pos.Line > len(ix.lines) || pos.Col < 1 || pos.Len < 0 {
 		return ix.snippet(pos.Line)
@@ -230,7 +230,8 @@ func knownKeys(t reflect.Type, path []string) []string {
 	}
 	names := make([]string, 0, t.NumField())
 	for i := range t.NumField() {
-		if tag := tomlName(t.Field(i)); tag != "" {
+		f := t.Field(i)
+		if tag := tomlName(&f); tag != "" {
 			names = append(names, tag)
 		}
 	}
@@ -246,14 +247,14 @@ func elemType(t reflect.Type) reflect.Type {
 
 func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
 	for i := range t.NumField() {
-		if tomlName(t.Field(i)) == name {
-			return t.Field(i), true
+		if f := t.Field(i); tomlName(&f) == name {
+			return f, true
 		}
 	}
 	return reflect.StructField{}, false
 }
 
-func tomlName(f reflect.StructField) string {
+func tomlName(f *reflect.StructField) string {
 	name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
 	if name == "-" || !f.IsExported() {
 		return ""
@@ -295,7 +296,7 @@ func validateProblems(ix *keyIndex, err error) []problem {
 		return nil
 	}
 	errs := []error{err}
-	if j, ok := err.(interface{ Unwrap() []error }); ok { //nolint:errorlint // splitting errors.Join, not matching
+	if j, ok := err.(interface{ Unwrap() []error }); ok { // splitting errors.Join, not matching one
 		errs = j.Unwrap()
 	}
 	out := make([]problem, 0, len(errs))

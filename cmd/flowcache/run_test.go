@@ -39,9 +39,9 @@ func Test_run_commands(t *testing.T) {
 			switch {
 			case tt.wantErr == nil && err != nil:
 				t.Errorf("run(%q) = %v, want nil", tt.args, err)
-			case tt.wantErr == errAny && err == nil:
+			case errors.Is(tt.wantErr, errAny) && err == nil:
 				t.Errorf("run(%q) = nil, want an error", tt.args)
-			case tt.wantErr != nil && tt.wantErr != errAny && !errors.Is(err, tt.wantErr):
+			case tt.wantErr != nil && !errors.Is(tt.wantErr, errAny) && !errors.Is(err, tt.wantErr):
 				t.Errorf("run(%q) = %v, want %v", tt.args, err, tt.wantErr)
 			}
 			if !strings.Contains(stdout.String(), tt.wantStdout) {
