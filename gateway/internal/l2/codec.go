@@ -34,7 +34,7 @@ const (
 // defaultCompressMinSize is the measured break-even (see doc.go and
 // BenchmarkCompression): below it the codecs save too little to repay their
 // CPU time and header.
-const defaultCompressMinSize = 1024
+const defaultCompressMinSize = 512
 
 // errCorrupt reports a stored value this version cannot read.
 var errCorrupt = errors.New("l2: corrupt value")
