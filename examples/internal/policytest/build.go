@@ -1,0 +1,56 @@
+package policytest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+var builds sync.Map // package path -> *build
+
+type build struct {
+	once sync.Once
+	wasm []byte
+	err  string
+}
+
+// Build compiles the Go policy package pkg (an import path or a directory
+// relative to the test's working directory, e.g. ".") into a WebAssembly
+// module and returns its bytes. It builds once per test binary. When the
+// wasip1 build fails (no toolchain support), the test is skipped with the
+// compiler's output.
+func Build(t testing.TB, pkg string) []byte {
+	t.Helper()
+	v, _ := builds.LoadOrStore(pkg, &build{})
+	b := v.(*build)
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", "policytest-")
+		if err != nil {
+			b.err = err.Error()
+			return
+		}
+		defer os.RemoveAll(dir)
+		out := filepath.Join(dir, "policy.wasm")
+		gobin := filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+		if _, err := os.Stat(gobin); err != nil {
+			gobin = "go"
+		}
+		cmd := exec.Command(gobin, "build", "-buildmode=c-shared", "-o", out, pkg)
+		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			b.err = "GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared " + pkg + ": " + err.Error() + "\n" + strings.TrimSpace(string(msg))
+			return
+		}
+		b.wasm, err = os.ReadFile(out)
+		if err != nil {
+			b.err = err.Error()
+		}
+	})
+	if b.wasm == nil {
+		t.Skipf("cannot build the policy module, skipping: %s", b.err)
+	}
+	return b.wasm
+}

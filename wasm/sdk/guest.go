@@ -1,0 +1,120 @@
+package sdk
+
+import (
+	"github.com/flowcache/flowcache/wasm/abi"
+)
+
+// guest is the module's state: the registered policy, the input buffer the
+// host writes blobs into, and the reused views and builders handed to the
+// policy. It is touched by one call at a time (see ABI.md, 1.1).
+type guest struct {
+	registered bool
+	policy     Policy
+	headers    []byte // flowcache_headers answer
+	config     []byte // the configuration given to Init
+
+	in   []byte // input buffer, returned by alloc
+	req  Request
+	resp Response
+	kb   *KeyBuilder
+	dec  Decision
+}
+
+// g is the module's only guest; see Register.
+var g guest
+
+// minInput is the smallest input buffer alloc hands out.
+const minInput = 64 << 10
+
+// alloc returns a buffer of at least size bytes: the current input buffer if
+// it is large enough, else a new one that replaces it.
+func (g *guest) alloc(size uint32) []byte {
+	if uint64(size) > uint64(cap(g.in)) || g.in == nil {
+		n := max(uint64(size), minInput)
+		n = (n + minInput - 1) / minInput * minInput
+		if n > 1<<31 {
+			return nil
+		}
+		g.in = make([]byte, n)
+	}
+	return g.in[:cap(g.in)]
+}
+
+// input returns the n bytes at offset off of the input buffer, or false if
+// they are not inside it.
+func (g *guest) input(off, n uint32) ([]byte, bool) {
+	if uint64(off)+uint64(n) > uint64(len(g.in)) {
+		return nil, false
+	}
+	return g.in[off : off+n : off+n], true
+}
+
+// init runs the policy's Init on a copy of config; it returns 0 on success.
+func (g *guest) init(config []byte) int32 {
+	g.config = append(g.config[:0], config...)
+	if g.policy.Init == nil {
+		return 0
+	}
+	if err := g.policy.Init(g.config); err != nil {
+		return 1
+	}
+	return 0
+}
+
+// key runs the policy's Key on the request blob in and returns the key
+// result (nil for bypass), or ok=false for the error result.
+func (g *guest) key(in []byte) ([]byte, bool) {
+	if !g.registered {
+		return nil, false
+	}
+	v, err := abi.ParseRequest(in)
+	if err != nil {
+		return nil, false
+	}
+	g.req.v = v
+	k := g.kb
+	k.reset()
+	if g.policy.Key == nil {
+		k.Default(&g.req)
+	} else if err := g.policy.Key(&g.req, k); err != nil {
+		return nil, false
+	}
+	res, err := k.finish()
+	g.req.v = abi.RequestView{} // do not keep the input reachable
+	return res, err == nil
+}
+
+// decide runs the policy's Decide on the decide blob in. It returns the
+// decision bytes to answer with (in place, at the start of in), nil to keep
+// the default, or ok=false for the error result.
+func (g *guest) decide(in []byte) ([]byte, bool) {
+	if !g.registered {
+		return nil, false
+	}
+	v, err := abi.ParseDecide(in)
+	if err != nil {
+		return nil, false
+	}
+	if g.policy.Decide == nil {
+		return nil, true
+	}
+	g.resp.v, g.resp.req.v = v, v.Request()
+	var def abi.Decision
+	v.Default(&def)
+	g.dec = Decision(def)
+	err = g.policy.Decide(&g.resp, &g.dec)
+	g.resp = Response{} // do not keep the input reachable
+	if err != nil {
+		return nil, false
+	}
+	d := abi.Decision(g.dec)
+	if d == def {
+		return nil, true
+	}
+	if d.Tier > abi.TierL2 {
+		return nil, false
+	}
+	b := v.DecisionBytes()
+	abi.PutDecision(b, &d)
+	return b, true
+}

@@ -1,0 +1,95 @@
+package sdk
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// normalize is the key of the normalize example: the policy the SDK is
+// designed around.
+func normalize(r *Request, k *KeyBuilder) error {
+	k.Host(r.Host())
+	k.Path(r.Path())
+	k.Query(r.Query(), TrackingParams)
+	k.SortParams()
+	return nil
+}
+
+func TestKeyBuilder(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name                  string
+		key                   func(r *Request, k *KeyBuilder) error
+		req                   request
+		host, target, variant string
+		bypass, fails         bool
+	}{
+		{name: "default", req: req("Example.COM", "/a/B", "z=1&&a=2"), host: "example.com", target: "/a/B?z=1&a=2"},
+		{name: "default no query", req: req("h", "/", ""), host: "h", target: "/"},
+		{name: "normalize", key: normalize, req: req("Example.COM.", "/p", "utm_source=x&b=2&a=1&fbclid=y"), host: "example.com", target: "/p?a=1&b=2"},
+		{name: "normalize same key", key: normalize, req: req("example.com", "/p", "a=1&b=2"), host: "example.com", target: "/p?a=1&b=2"},
+		{name: "sort is stable", key: normalize, req: req("h", "/", "b=1&a=2&b=0&a=1&a"), host: "h", target: "/?a=2&a=1&a&b=1&b=0"},
+		{name: "sort by name only", key: normalize, req: req("h", "/", "ab=1&a=2&a-=3"), host: "h", target: "/?a=2&a-=3&ab=1"},
+		{name: "empty path", key: func(r *Request, k *KeyBuilder) error { k.Host(r.Host()); return nil }, req: req("h", "/x", ""), host: "h", target: "/"},
+		{name: "variant and added params", key: func(r *Request, k *KeyBuilder) error {
+			k.VariantString("mobile")
+			k.Variant([]byte("|x"))
+			k.Host(r.Host())
+			k.PathString("/fixed")
+			k.AddParam([]byte("b"), []byte("2"))
+			k.AddParam([]byte("a"), []byte("1"))
+			k.SortParams()
+			return nil
+		}, req: req("H", "/", ""), host: "h", target: "/fixed?a=1&b=2", variant: "mobile|x"},
+		{name: "bypass", key: func(r *Request, k *KeyBuilder) error { k.Host(r.Host()); k.Bypass(); return nil }, req: req("h", "/", ""), bypass: true},
+		{name: "policy error", key: func(*Request, *KeyBuilder) error { return errors.New("no") }, req: req("h", "/", ""), fails: true},
+		{name: "bad host", req: req("a@b", "/", ""), fails: true},
+		{name: "host with space", req: req("a b", "/", ""), fails: true},
+		{name: "relative path", req: req("h", "x", ""), fails: true},
+		{name: "path with space", req: req("h", "/a b", ""), fails: true},
+		{name: "path with hash after 8 bytes", req: req("h", "/abcdefghij#", ""), fails: true},
+		{name: "path with DEL", req: req("h", "/abcdefghijklmnop\x7f", ""), fails: true},
+		{name: "query with control", req: req("h", "/", "a=\x01"), fails: true},
+		{name: "utf-8 path", req: req("h", "/caf\xc3\xa9/long-enough", ""), host: "h", target: "/caf\xc3\xa9/long-enough"},
+		{name: "too many params", req: req("h", "/", strings.Repeat("a=1&", MaxParams+1)), fails: true},
+		{name: "max params", req: req("h", "/", strings.Repeat("a&", MaxParams)), host: "h", target: "/?" + strings.TrimSuffix(strings.Repeat("a&", MaxParams), "&")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			gs := testGuest(t, Policy{Key: tt.key})
+			// Twice: the second call must not see the first one's state.
+			for range 2 {
+				k, ok := callKey(t, gs, tt.req)
+				if !ok {
+					if !tt.fails {
+						t.Fatalf("Key(%s %s?%s) failed", tt.req.Host, tt.req.Path, tt.req.Query)
+					}
+					continue
+				}
+				if tt.fails {
+					t.Fatalf("Key(%s %s?%s) = %+v, want failure", tt.req.Host, tt.req.Path, tt.req.Query, k)
+				}
+				if k.Bypass != tt.bypass || string(k.Host) != tt.host || string(k.Target) != tt.target || string(k.Variant) != tt.variant {
+					t.Fatalf("Key(%s %s?%s) = {%v %q %q %q}, want {%v %q %q %q}", tt.req.Host, tt.req.Path, tt.req.Query,
+						k.Bypass, k.Host, k.Target, k.Variant, tt.bypass, tt.host, tt.target, tt.variant)
+				}
+			}
+		})
+	}
+}
+
+func TestValidTarget(t *testing.T) {
+	t.Parallel()
+	for c := 0; c < 256; c++ {
+		for pos := 1; pos < 20; pos++ {
+			b := []byte(strings.Repeat("/", 20))
+			b[pos] = byte(c)
+			want := !(c <= ' ' || c == 0x7f || c == '#')
+			if got := validTarget(b); got != want {
+				t.Fatalf("validTarget(%q) = %v, want %v", b, got, want)
+			}
+		}
+	}
+}

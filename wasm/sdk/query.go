@@ -1,0 +1,130 @@
+package sdk
+
+import "strings"
+
+// Param is one parameter of a query string, as sent: no percent-decoding and
+// no '+' to space translation, so that what the key holds is exactly what the
+// upstream receives. Its slices alias the query it was split from.
+type Param struct {
+	// Raw is the whole parameter, "name=value", "name=" or "name".
+	Raw []byte
+	// Name is the part of Raw before the first '=' (all of Raw without one).
+	Name []byte
+	// Value is the part of Raw after the first '=', empty without one.
+	Value []byte
+	// HasValue reports whether Raw holds a '='.
+	HasValue bool
+}
+
+// Params splits a raw query string ("a=1&b=2", without '?') into its
+// parameters without allocating. Empty parameters ("a=1&&b=2", a leading or
+// trailing '&') are skipped. Only '&' separates parameters (';' is data, as
+// in Go's net/url since Go 1.17).
+//
+// Params is a value: copying it copies the position. Use it as
+//
+//	ps := sdk.SplitQuery(r.Query())
+//	for p, ok := ps.Next(); ok; p, ok = ps.Next() {
+//		...
+//	}
+type Params struct {
+	rest []byte
+}
+
+// SplitQuery returns an iterator over the parameters of the raw query q.
+func SplitQuery(q []byte) Params { return Params{rest: q} }
+
+// Next returns the next non-empty parameter and true, or false at the end.
+func (ps *Params) Next() (Param, bool) {
+	rest := ps.rest
+	for len(rest) > 0 {
+		// One pass over the parameter: find '=' and the end.
+		eq, end := -1, len(rest)
+		for i, c := range rest {
+			if c == '&' {
+				end = i
+				break
+			}
+			if c == '=' && eq < 0 {
+				eq = i
+			}
+		}
+		raw := rest[:end:end]
+		if end < len(rest) {
+			rest = rest[end+1:]
+		} else {
+			rest = nil
+		}
+		if end == 0 {
+			continue
+		}
+		ps.rest = rest
+		if eq < 0 {
+			return Param{Raw: raw, Name: raw}, true
+		}
+		return Param{Raw: raw, Name: raw[:eq:eq], Value: raw[eq+1:], HasValue: true}, true
+	}
+	ps.rest = nil
+	return Param{}, false
+}
+
+// Get returns the value of the first remaining parameter named name and
+// true, or nil and false. It does not advance ps.
+func (ps Params) Get(name string) ([]byte, bool) {
+	for p, ok := ps.Next(); ok; p, ok = ps.Next() {
+		if string(p.Name) == name {
+			return p.Value, true
+		}
+	}
+	return nil, false
+}
+
+// ParamFilter matches query parameter names against a fixed set of patterns.
+// Build it once, at package initialisation or in Init; it is read-only
+// afterwards.
+type ParamFilter struct {
+	exact    []string
+	prefixes []string
+}
+
+// NewParamFilter returns a filter matching the given names. A pattern ending
+// in '*' matches every name starting with what precedes it ("utm_*"); any
+// other pattern matches that name exactly. Names are compared as sent
+// (case-sensitive, not percent-decoded): most origins treat parameter names
+// that way.
+func NewParamFilter(patterns ...string) *ParamFilter {
+	f := &ParamFilter{}
+	for _, p := range patterns {
+		if prefix, ok := strings.CutSuffix(p, "*"); ok {
+			f.prefixes = append(f.prefixes, prefix)
+		} else {
+			f.exact = append(f.exact, p)
+		}
+	}
+	return f
+}
+
+// Match reports whether name matches one of f's patterns. A nil filter
+// matches nothing. It does not allocate.
+func (f *ParamFilter) Match(name []byte) bool {
+	if f == nil {
+		return false
+	}
+	for _, s := range f.exact {
+		if string(name) == s {
+			return true
+		}
+	}
+	for _, s := range f.prefixes {
+		if len(name) >= len(s) && string(name[:len(s)]) == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TrackingParams matches the marketing parameters that never change a
+// response: utm_* (Google Analytics campaign tags), fbclid (Facebook) and
+// gclid (Google Ads). Dropping them from the key (and so from the upstream
+// request) lets every campaign link share one cached object.
+var TrackingParams = NewParamFilter("utm_*", "fbclid", "gclid")
