@@ -2,6 +2,8 @@ package plugins
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"log/slog"
 	"sync"
 	"testing"
@@ -9,9 +11,30 @@ import (
 	"github.com/flowcache/flowcache/policy"
 )
 
-// newTestRuntime returns a Runtime closed at the end of the test.
+// sharedCacheDir is the compilation cache of the tests' runtimes, so that
+// each module is compiled once per test binary (the Go guest takes seconds,
+// more under -race).
+var sharedCacheDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "plugins-test-cache-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	sharedCacheDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// newTestRuntime returns a Runtime closed at the end of the test. It uses the
+// shared compilation cache unless opts.CacheDir is set.
 func newTestRuntime(t testing.TB, opts Options) *Runtime {
 	t.Helper()
+	if opts.CacheDir == "" {
+		opts.CacheDir = sharedCacheDir
+	}
 	rt, err := NewRuntime(opts)
 	if err != nil {
 		t.Fatalf("NewRuntime: %v", err)

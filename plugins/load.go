@@ -130,6 +130,11 @@ func checkExports(c wazero.CompiledModule) error {
 
 // load does the work of Load and LoadBytes; errors are wrapped by them.
 func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Config) (_ *Module, err error) {
+	rt.life.RLock()
+	defer rt.life.RUnlock()
+	if rt.closed {
+		return nil, errRuntimeClosed
+	}
 	if err := cfg.validateLimits(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
@@ -158,7 +163,7 @@ func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Conf
 				ErrMemory, min, units.Size(min*pageSize), units.Size(uint64(pages)*pageSize))
 		}
 	}
-	metered := metering && !rt.noMeter
+	metered := !rt.noMeter
 	if metered {
 		if wasm, err = instrument(wasm); err != nil {
 			return nil, err
@@ -222,9 +227,7 @@ func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Conf
 	for _, inst := range insts {
 		m.pool.Put(inst)
 	}
-	if err := rt.track(m); err != nil {
-		return nil, err
-	}
+	rt.track(m)
 	return m, nil
 }
 

@@ -1,7 +1,6 @@
 package plugins
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -79,9 +78,6 @@ func TestRuntime_LoadBytes_Rejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if tt.kind == ErrInit && bytes.Equal(tt.wasm, startloopWasm) && !metering {
-				t.Skip("no fuel metering yet")
-			}
 			cfg := DefaultConfig()
 			if tt.mod != nil {
 				tt.mod(&cfg)
@@ -179,4 +175,28 @@ func FuzzScanModule(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = scanModule(b) // must not panic
 	})
+}
+
+// TestNewRuntime_TempCache checks the default compilation cache: a private
+// directory, removed by Close.
+func TestNewRuntime_TempCache(t *testing.T) {
+	t.Parallel()
+	rt, err := NewRuntime(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(rt.tempDir)
+	if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("cache dir %q: %v, %v; want a 0700 directory", rt.tempDir, fi, err)
+	}
+	mustLoad(t, rt, "minimal", minimalWasm, nil) // closed by rt.Close
+	if err := rt.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if _, err := os.Stat(rt.tempDir); !os.IsNotExist(err) {
+		t.Errorf("cache dir still there after Close: %v", err)
+	}
+	if _, err := rt.LoadBytes(context.Background(), "late", minimalWasm, &Config{MaxMemory: DefaultMaxMemory, Fuel: 1, MaxModuleSize: DefaultMaxModuleSize}); err == nil {
+		t.Error("LoadBytes after Close succeeded")
+	}
 }

@@ -1,13 +1,26 @@
 package plugins
 
+import (
+	"errors"
+	"fmt"
+
+	"github.com/flowcache/flowcache/plugins/internal/meter"
+)
+
 // fuelGlobal is the exported mutable i64 global the meter adds.
-const fuelGlobal = "flowcache_fuel"
+const fuelGlobal = meter.GlobalName
 
-// metering reports whether modules get a CPU budget. It is false until the
-// instrumenter (plugins/internal/meter) lands: without it a looping guest
-// cannot be stopped, so do not load untrusted modules yet.
-const metering = false
-
-// instrument adds fuel metering to wasm; a placeholder until
-// plugins/internal/meter is committed.
-func instrument(wasm []byte) ([]byte, error) { return wasm, nil }
+// instrument adds fuel metering to wasm (see package meter).
+func instrument(wasm []byte) ([]byte, error) {
+	out, err := meter.Instrument(wasm, meter.Options{InitialFuel: initFuel})
+	switch {
+	case err == nil:
+		return out, nil
+	case errors.Is(err, meter.ErrMalformed):
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	case errors.Is(err, meter.ErrNameTaken):
+		return nil, fmt.Errorf("%w: the module exports %q itself (reserved for the fuel budget)", ErrExport, fuelGlobal)
+	default:
+		return nil, fmt.Errorf("%w: cannot add the CPU budget: %w", ErrMalformed, err)
+	}
+}

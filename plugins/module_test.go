@@ -117,9 +117,6 @@ func TestModule_Hostile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if (tt.keyErr == ErrFuel || tt.decideErr == ErrFuel) && !metering {
-				t.Skip("no fuel metering yet")
-			}
 			cfg := DefaultConfig()
 			cfg.Fuel = 1_000_000 // a tenth of the default: the same containment, faster
 			m := mustLoad(t, rt, tt.name, tt.wasm, &cfg)

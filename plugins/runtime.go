@@ -35,10 +35,17 @@ type Runtime struct {
 	tempDir string // removed by Close; "" if CacheDir was given
 	noMeter bool
 
+	// life is held for reading by each load, for writing by Close: a load
+	// never compiles with a closed cache (wazero would panic).
+	life   sync.RWMutex
+	closed bool // guarded by life
+
 	mu      sync.Mutex
 	modules map[*Module]struct{} // open modules, closed by Close
-	closed  bool
 }
+
+// errRuntimeClosed is returned by loads after Close.
+var errRuntimeClosed = errors.New("plugins: runtime closed")
 
 // NewRuntime returns a Runtime with the compilation cache in opts.CacheDir.
 func NewRuntime(opts Options) (*Runtime, error) {
@@ -109,14 +116,11 @@ func readModule(path string, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-func (rt *Runtime) track(m *Module) error {
+// track records m as open; the caller holds rt.life for reading.
+func (rt *Runtime) track(m *Module) {
 	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	if rt.closed {
-		return errors.New("plugins: runtime closed")
-	}
 	rt.modules[m] = struct{}{}
-	return nil
+	rt.mu.Unlock()
 }
 
 func (rt *Runtime) untrack(m *Module) {
@@ -126,15 +130,17 @@ func (rt *Runtime) untrack(m *Module) {
 }
 
 // Close closes every module still open, then the compilation cache, and
-// removes the temporary cache directory if it made one. Calls in flight on
-// those modules must have returned.
+// removes the temporary cache directory if it made one. It waits for loads
+// in progress; later loads fail. Calls in flight on the modules must have
+// returned.
 func (rt *Runtime) Close(ctx context.Context) error {
-	rt.mu.Lock()
+	rt.life.Lock() // waits for loads in progress
+	defer rt.life.Unlock()
 	if rt.closed {
-		rt.mu.Unlock()
 		return nil
 	}
 	rt.closed = true
+	rt.mu.Lock()
 	mods := make([]*Module, 0, len(rt.modules))
 	for m := range rt.modules {
 		mods = append(mods, m)
