@@ -135,11 +135,13 @@ func (x *exchange) policyKey() {
 
 // policyFor returns the route's policy, or its default policy.
 func (g *Gateway) policyFor(rt *route) policy.Policy {
-	if rt.cfg.Policy == "default" || g.policies == nil {
+	if rt.cfg.Policy == "default" {
 		return &rt.def
 	}
-	if p, ok := g.policies.Policy(rt.cfg.Policy); ok && p != nil {
-		return p
+	if g.policies != nil {
+		if p, ok := g.policies.Policy(rt.cfg.Policy); ok && p != nil {
+			return p
+		}
 	}
 	rt.m.policyFallbacks.Inc()
 	return &rt.def

@@ -93,8 +93,9 @@ func storedHeaderSkipped(name []byte) bool {
 	case 14:
 		return equalFold(name, "content-length")
 	case 17:
-		return equalFold(name, "cdn-cache-control") || equalFold(name, "surrogate-control") ||
-			equalFold(name, "transfer-encoding")
+		return forCacheOnly(name) || equalFold(name, "transfer-encoding")
+	case 13:
+		return forCacheOnly(name)
 	case 10:
 		return equalFold(name, "set-cookie")
 	}

@@ -352,11 +352,11 @@ func TestGateway_RFC9111(t *testing.T) {
 			},
 		},
 		{
-			name:   "Surrogate-Control wins over Cache-Control and is removed",
-			origin: respond("max-age=0", "Surrogate-Control", "max-age=60"),
+			name:   "Surrogate-Control wins over Cache-Control; it and Surrogate-Key are removed",
+			origin: respond("max-age=0", "Surrogate-Control", "max-age=60", "Surrogate-Key", "t1 t2"),
 			steps: []step{
-				{status: 200, xcache: "MISS", origin: 1, check: hasHeader("Surrogate-Control", "")},
-				{advance: 30 * time.Second, status: 200, xcache: "HIT", origin: 1, check: hasHeader("Surrogate-Control", "")},
+				{status: 200, xcache: "MISS", origin: 1, check: all(hasHeader("Surrogate-Control", ""), hasHeader("Surrogate-Key", ""))},
+				{advance: 30 * time.Second, status: 200, xcache: "HIT", origin: 1, check: all(hasHeader("Surrogate-Control", ""), hasHeader("Surrogate-Key", ""))},
 			},
 		},
 		{
@@ -454,6 +454,15 @@ func TestGateway_RFC9111(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func all(checks ...func(*testing.T, *gatewaytest.Response, *gatewaytest.Gateway)) func(*testing.T, *gatewaytest.Response, *gatewaytest.Gateway) {
+	return func(t *testing.T, r *gatewaytest.Response, g *gatewaytest.Gateway) {
+		t.Helper()
+		for _, c := range checks {
+			c(t, r, g)
+		}
 	}
 }
 

@@ -310,11 +310,17 @@ func inConnection(conn, name []byte) bool {
 
 // droppedResponseHeader reports whether an upstream response field is not
 // passed to the client: hop-by-hop fields, the ones named in Connection,
-// and the targeted cache-control fields meant for this cache only
-// (RFC 9213 CDN-Cache-Control, Surrogate-Control).
+// and the fields meant for this cache only (RFC 9213 CDN-Cache-Control,
+// Surrogate-Control, Surrogate-Key).
 func droppedResponseHeader(name, conn []byte) bool {
-	return isHopByHop(name) || equalFold(name, "cdn-cache-control") ||
-		equalFold(name, "surrogate-control") || (len(conn) > 0 && inConnection(conn, name))
+	return isHopByHop(name) || forCacheOnly(name) || (len(conn) > 0 && inConnection(conn, name))
+}
+
+// forCacheOnly reports the response fields addressed to this cache and
+// removed before the client.
+func forCacheOnly(name []byte) bool {
+	return (len(name) == 17 && (equalFold(name, "cdn-cache-control") || equalFold(name, "surrogate-control"))) ||
+		(len(name) == 13 && equalFold(name, "surrogate-key"))
 }
 
 // buildUpstreamRequest fills out from the client's request: method, target
