@@ -3,8 +3,8 @@ package plugins
 import (
 	"context"
 	"fmt"
-	"os"
 	"log/slog"
+	"os"
 	"sync"
 	"testing"
 
