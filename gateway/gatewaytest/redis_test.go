@@ -41,3 +41,12 @@ func TestStartRedisCluster(t *testing.T) {
 		t.Fatalf("CLUSTER INFO = %q, %v; want cluster_size:3", info, err)
 	}
 }
+
+func TestStartRedisSentinel(t *testing.T) {
+	t.Parallel()
+	s := StartRedisSentinel(t, "main")
+	got, err := s.Sentinel.Do("SENTINEL", "MASTERS")
+	if err != nil || !strings.Contains(got, "main") {
+		t.Fatalf("SENTINEL MASTERS = %q, %v; want the master \"main\"", got, err)
+	}
+}

@@ -448,10 +448,20 @@ func TestTier_PubSub(t *testing.T) {
 	testPubSub(t, ModeStandalone, []string{r.Addr})
 }
 
-func testPubSub(t *testing.T, mode string, addrs []string) {
+// testPubSub checks delivery between two tiers; mutate (optional) adjusts
+// both configurations.
+func testPubSub(t *testing.T, mode string, addrs []string, mutate ...func(*Config)) {
 	ca, cb := newCollector(), newCollector()
-	a := newTier(t, mode, addrs, func(c *Config) { c.NodeID = "a" }, ca.deps(Deps{}))
-	b := newTier(t, mode, addrs, func(c *Config) { c.NodeID = "b" }, cb.deps(Deps{}))
+	conf := func(id string) func(*Config) {
+		return func(c *Config) {
+			c.NodeID = id
+			for _, m := range mutate {
+				m(c)
+			}
+		}
+	}
+	a := newTier(t, mode, addrs, conf("a"), ca.deps(Deps{}))
+	b := newTier(t, mode, addrs, conf("b"), cb.deps(Deps{}))
 	waitFor(t, "subscribers", func() bool { return a.Subscribed() && b.Subscribed() })
 
 	setSync(t, a, "k", "v", time.Minute, Index{Tags: []byte("t1")})
