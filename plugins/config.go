@@ -21,8 +21,10 @@ type Config struct {
 	// memory.grow beyond it fails. Default 32MiB.
 	MaxMemory units.Size `toml:"max_memory"`
 	// Fuel is the CPU budget of one Key or Decide call, in units of one
-	// function entry or one loop iteration. Default 10,000,000 (a tight
-	// infinite loop runs out in about 10ms).
+	// function entry or one loop iteration. Default 2,000,000: a key call
+	// takes tens of units (17 for a WAT policy, 76 for a Go one), a Go
+	// guest's garbage collection of a few MiB about 200,000, and a tight
+	// infinite loop runs out in about 5ms of CPU.
 	Fuel int64 `toml:"fuel"`
 	// MaxModuleSize bounds the size of the .wasm file. Default 16MiB.
 	MaxModuleSize units.Size `toml:"max_module_size"`
@@ -31,7 +33,7 @@ type Config struct {
 // Defaults and bounds of [Config].
 const (
 	DefaultMaxMemory     = 32 << 20
-	DefaultFuel          = 10_000_000
+	DefaultFuel          = 2_000_000
 	DefaultMaxModuleSize = 16 << 20
 
 	pageSize      = 64 << 10

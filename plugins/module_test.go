@@ -118,7 +118,7 @@ func TestModule_Hostile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			cfg := DefaultConfig()
-			cfg.Fuel = 1_000_000 // a tenth of the default: the same containment, faster
+			cfg.Fuel = 500_000 // a quarter of the default: the same containment, faster
 			m := mustLoad(t, rt, tt.name, tt.wasm, &cfg)
 			req := benchRequest()
 			resp := &policy.Response{Status: 200, Headers: hdrs("Cache-Control", "max-age=60")}
