@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -90,9 +89,9 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	}
 	g.records.seed = maphash.MakeSeed()
 	if g.log == nil {
-		g.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		g.log = slog.New(slog.DiscardHandler)
 	}
-	g.log = g.log.With("component", "gateway")
+	g.log = g.log.With(slog.String("component", "gateway"))
 	if g.now == nil {
 		g.now = time.Now
 	}

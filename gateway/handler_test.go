@@ -134,7 +134,7 @@ func TestGateway_PurgeAuth(t *testing.T) {
 // client with a loopback Host. /healthz and /readyz are open.
 func TestGateway_AdminAuth(t *testing.T) {
 	t.Parallel()
-	up := testOrigin(t, func(ctx *fasthttp.RequestCtx) {})
+	up := testOrigin(t, func(*fasthttp.RequestCtx) {})
 	tests := []struct {
 		name, token, path, host, auth string
 		remote                        net.Addr
@@ -174,7 +174,7 @@ func TestGateway_AdminAuth(t *testing.T) {
 // and the server goes on.
 func TestGateway_PanicRecovered(t *testing.T) {
 	t.Parallel()
-	up := testOrigin(t, func(ctx *fasthttp.RequestCtx) {})
+	up := testOrigin(t, func(*fasthttp.RequestCtx) {})
 	g := newTestGateway(t, testConfig(up))
 	g.policies = panicSource{}
 	g.routes[0].cfg = &RouteConfig{Name: "api", Policy: "boom", Upstreams: []string{up}}

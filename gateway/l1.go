@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/binary"
 	"time"
 
@@ -26,7 +27,9 @@ type l1Cache struct {
 // freecache.Timer over the gateway's clock, so that tests can move time.
 type clockTimer func() time.Time
 
-func (f clockTimer) Now() uint32 { return uint32(f().Unix()) }
+func (f clockTimer) Now() uint32 {
+	return uint32(f().Unix()) //nolint:gosec // freecache's clock is 32-bit seconds, valid until 2106
+}
 
 func newL1Cache(size int, now func() time.Time) *l1Cache {
 	const minSize = 512 << 10 // freecache's own minimum
@@ -114,7 +117,7 @@ func appendChunkKey(dst, headKey []byte, id uint64, i int) []byte {
 	dst = append(dst, headKey...)
 	dst = append(dst, 0, 'c')
 	dst = binary.BigEndian.AppendUint64(dst, id)
-	return binary.BigEndian.AppendUint32(dst, uint32(i))
+	return binary.BigEndian.AppendUint32(dst, uint32(i)) //nolint:gosec // a chunk index is small and non-negative
 }
 
 func appendVariantKey(dst, primary []byte, gen uint64, material []byte) []byte {
@@ -165,7 +168,7 @@ func (r *variantRecord) has(material []byte) bool {
 		if !ok {
 			return false
 		}
-		if string(m) == string(material) {
+		if bytes.Equal(m, material) {
 			return true
 		}
 		l = rest
@@ -175,16 +178,16 @@ func (r *variantRecord) has(material []byte) bool {
 // appendVariantRecord appends a record with names and the list of
 // materials (old, then extra if not empty).
 func appendVariantRecord(dst, names []byte, old variantRecord, extra []byte) []byte {
-	dst = binary.BigEndian.AppendUint16(dst, uint16(len(names)))
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(names))) //nolint:gosec // at most maxVaryLen
 	dst = append(dst, names...)
 	n := old.n
 	if len(extra) > 0 {
 		n++
 	}
-	dst = binary.BigEndian.AppendUint16(dst, uint16(n))
+	dst = binary.BigEndian.AppendUint16(dst, uint16(n)) //nolint:gosec // at most maxVariants
 	dst = append(dst, old.list...)
 	if len(extra) > 0 {
-		dst = binary.BigEndian.AppendUint16(dst, uint16(len(extra)))
+		dst = binary.BigEndian.AppendUint16(dst, uint16(len(extra))) //nolint:gosec // at most maxVaryLen
 		dst = append(dst, extra...)
 	}
 	return dst

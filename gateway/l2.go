@@ -31,8 +31,8 @@ type l2Tier interface {
 	Get(ctx context.Context, key, dst []byte) (value []byte, found bool, err error)
 	// Set stores value under key for ttl, possibly asynchronously (it may
 	// copy and queue, and drop under pressure). The slices are only valid
-	// during the call.
-	Set(key, value []byte, ttl time.Duration, ix l2Index)
+	// during the call, and so is ix.
+	Set(key, value []byte, ttl time.Duration, ix *l2Index)
 	// Delete removes keys and returns how many existed.
 	Delete(ctx context.Context, keys ...[]byte) (int, error)
 	// Close releases the tier's connections.
@@ -68,7 +68,7 @@ func (noL2) Get(_ context.Context, _, dst []byte) ([]byte, bool, error) {
 	return dst[:0], false, nil
 }
 func (noL2) Seq() uint64                                    { return 0 }
-func (noL2) Set([]byte, []byte, time.Duration, l2Index)     {}
+func (noL2) Set([]byte, []byte, time.Duration, *l2Index)    {}
 func (noL2) Delete(context.Context, ...[]byte) (int, error) { return 0, nil }
 func (noL2) Close() error                                   { return nil }
 

@@ -87,8 +87,10 @@ func TestGateway_ProxyHeaders(t *testing.T) {
 		t.Fatalf("status %d:\n%s", status, resp)
 	}
 	h := o.LastHeader()
-	for _, name := range []string{"X-Client-Hop", "Keep-Alive", "TE", "Upgrade", "Proxy-Authorization",
-		"X-Original-URL", "X-Rewrite-URL", "X-HTTP-Method-Override", "X-Host"} {
+	for _, name := range []string{
+		"X-Client-Hop", "Keep-Alive", "TE", "Upgrade", "Proxy-Authorization",
+		"X-Original-URL", "X-Rewrite-URL", "X-HTTP-Method-Override", "X-Host",
+	} {
 		if v := h.Peek(name); len(v) != 0 {
 			t.Errorf("upstream got %s: %q, want it dropped", name, v)
 		}
@@ -128,7 +130,7 @@ func TestGateway_ProxyHeaders(t *testing.T) {
 
 func TestGateway_UpstreamHost(t *testing.T) {
 	t.Parallel()
-	o := gatewaytest.StartOrigin(t, func(ctx *fasthttp.RequestCtx) {})
+	o := gatewaytest.StartOrigin(t, func(*fasthttp.RequestCtx) {})
 	cfg := gatewaytest.Config(o.URL)
 	cfg.Routes[0].UpstreamHost = "origin.internal"
 	g := gatewaytest.StartGateway(t, cfg, gateway.Options{})
@@ -229,10 +231,10 @@ func rawOrigin(t *testing.T, raw string) string {
 				}
 				if raw == "" {
 					// Hang until the gateway gives up and closes.
-					c.Read(buf)
+					_, _ = c.Read(buf) // returns when the gateway closes
 					return
 				}
-				c.Write([]byte(raw))
+				_, _ = c.Write([]byte(raw)) // a failed write shows as the gateway's error
 			}()
 		}
 	}()

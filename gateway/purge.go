@@ -37,10 +37,10 @@ func (g *Gateway) purge(ctx *fasthttp.RequestCtx, rt *route) {
 	}
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
-	body := append(x.hdr[:0], `{"purged":`...)
-	body = strconv.AppendInt(body, int64(n), 10)
-	body = append(body, "}\n"...)
-	ctx.SetBody(body)
+	x.hdr = append(x.hdr[:0], `{"purged":`...)
+	x.hdr = strconv.AppendInt(x.hdr, int64(n), 10)
+	x.hdr = append(x.hdr, "}\n"...)
+	ctx.SetBody(x.hdr)
 	setCacheHeaders(ctx, xcacheBypass, cacheStatusForward(fwdBypass, 0))
 }
 

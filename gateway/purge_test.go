@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"bytes"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -74,7 +75,7 @@ func TestGateway_PurgeChunked(t *testing.T) {
 	g := gatewaytest.StartGateway(t, gatewaytest.Config(o.URL), gateway.Options{}) // 4MiB L1: 4KiB entries
 	g.Do(t, "GET", "/big")
 	r := g.Do(t, "GET", "/big")
-	if r.Get("X-Cache") != "HIT" || string(r.Body) != string(body) {
+	if r.Get("X-Cache") != "HIT" || !bytes.Equal(r.Body, body) {
 		t.Fatalf("chunked hit: X-Cache %q, %d bytes (want HIT, %d identical bytes)", r.Get("X-Cache"), len(r.Body), len(body))
 	}
 	if r := g.Do(t, "PURGE", "/big"); r.Status != 200 {

@@ -105,7 +105,7 @@ func TestGateway_RFC9111(t *testing.T) {
 		},
 		{
 			name: "no heuristic freshness for a status not cacheable by default",
-			origin: func(n int64, now time.Time, ctx *fasthttp.RequestCtx) {
+			origin: func(_ int64, now time.Time, ctx *fasthttp.RequestCtx) {
 				ctx.Response.Header.Set("Last-Modified", lastModified(now))
 				ctx.Response.Header.Set("Location", "/elsewhere")
 				ctx.SetStatusCode(fasthttp.StatusFound)
@@ -155,8 +155,10 @@ func TestGateway_RFC9111(t *testing.T) {
 			origin: etagOrigin("max-age=60"),
 			steps: []step{
 				{status: 200, xcache: "MISS", origin: 1},
-				{header: []string{"Cache-Control: no-cache"}, status: 200, xcache: "HIT", body: "v1", origin: 2,
-					check: hasHeader("Cache-Status", "flowcache; fwd=request; fwd-status=304; stored")},
+				{
+					header: []string{"Cache-Control: no-cache"}, status: 200, xcache: "HIT", body: "v1", origin: 2,
+					check: hasHeader("Cache-Status", "flowcache; fwd=request; fwd-status=304; stored"),
+				},
 			},
 		},
 		{
@@ -260,8 +262,10 @@ func TestGateway_RFC9111(t *testing.T) {
 			},
 			steps: []step{
 				{header: []string{"Accept-Language: en"}, status: 200, xcache: "MISS", body: "en1", origin: 1},
-				{header: []string{"Accept-Language: fr"}, status: 200, xcache: "MISS", body: "fr2", origin: 2,
-					check: hasHeader("Cache-Status", "flowcache; fwd=vary-miss; fwd-status=200; stored")},
+				{
+					header: []string{"Accept-Language: fr"}, status: 200, xcache: "MISS", body: "fr2", origin: 2,
+					check: hasHeader("Cache-Status", "flowcache; fwd=vary-miss; fwd-status=200; stored"),
+				},
 				{header: []string{"Accept-Language: en"}, status: 200, xcache: "HIT", body: "en1", origin: 2},
 				{header: []string{"Accept-Language: fr"}, status: 200, xcache: "HIT", body: "fr2", origin: 2},
 				{status: 200, xcache: "MISS", body: "3", origin: 3},
@@ -286,7 +290,7 @@ func TestGateway_RFC9111(t *testing.T) {
 		},
 		{
 			name: "client If-Modified-Since answered from cache with 304",
-			origin: func(n int64, now time.Time, ctx *fasthttp.RequestCtx) {
+			origin: func(_ int64, _ time.Time, ctx *fasthttp.RequestCtx) {
 				ctx.Response.Header.Set("Cache-Control", "max-age=60")
 				ctx.Response.Header.Set("Last-Modified", "Mon, 02 Jan 2006 15:04:05 GMT")
 				ctx.SetBodyString("v")
@@ -302,8 +306,10 @@ func TestGateway_RFC9111(t *testing.T) {
 			origin: etagOrigin("max-age=10"),
 			steps: []step{
 				{status: 200, xcache: "MISS", body: "v1", origin: 1},
-				{advance: 20 * time.Second, status: 200, xcache: "HIT", body: "v1", origin: 2,
-					check: hasHeader("Cache-Status", "flowcache; fwd=stale; fwd-status=304; stored")},
+				{
+					advance: 20 * time.Second, status: 200, xcache: "HIT", body: "v1", origin: 2,
+					check: hasHeader("Cache-Status", "flowcache; fwd=stale; fwd-status=304; stored"),
+				},
 				{advance: 5 * time.Second, status: 200, xcache: "HIT", body: "v1", origin: 2, check: hasHeader("Age", "5")},
 			},
 		},
@@ -338,8 +344,10 @@ func TestGateway_RFC9111(t *testing.T) {
 			origin: failAfter(1, "max-age=10, stale-if-error=60"),
 			steps: []step{
 				{status: 200, xcache: "MISS", origin: 1},
-				{advance: 20 * time.Second, status: 200, xcache: "STALE", body: "v1", origin: 2,
-					check: hasHeader("Cache-Status", "flowcache; fwd=stale; fwd-status=503; detail=stale-if-error")},
+				{
+					advance: 20 * time.Second, status: 200, xcache: "STALE", body: "v1", origin: 2,
+					check: hasHeader("Cache-Status", "flowcache; fwd=stale; fwd-status=503; detail=stale-if-error"),
+				},
 				{advance: 60 * time.Second, status: 503, origin: 3},
 			},
 		},

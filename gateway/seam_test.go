@@ -32,7 +32,7 @@ func (f *fakeL2) Get(_ context.Context, key, dst []byte) ([]byte, bool, error) {
 	return append(dst[:0], v...), ok, nil
 }
 
-func (f *fakeL2) Set(key, value []byte, _ time.Duration, ix l2Index) {
+func (f *fakeL2) Set(key, value []byte, _ time.Duration, ix *l2Index) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.m[string(key)] = bytes.Clone(value)
@@ -126,7 +126,7 @@ func (p *stripPolicy) Key(r *policy.Request, k *policy.Key) error {
 	return nil
 }
 
-func (p *stripPolicy) Decide(r *policy.Request, resp *policy.Response, d *policy.Decision) error {
+func (p *stripPolicy) Decide(_ *policy.Request, resp *policy.Response, d *policy.Decision) error {
 	if resp.Headers.Has("set-cookie") {
 		d.Store, d.TTL = true, time.Minute
 	}

@@ -485,9 +485,9 @@ func copyResponseHeaders(out *fasthttp.Response, resp *fasthttp.Response, notMod
 }
 
 // readBounded reads the body from r into dst: exactly cl bytes when cl >= 0
-// (cl <= max), else until EOF or more than max bytes (complete = false; dst
+// (cl <= limit), else until EOF or more than limit bytes (complete = false; dst
 // then holds what was read).
-func readBounded(r io.Reader, dst []byte, cl, max int) (body []byte, complete bool, err error) {
+func readBounded(r io.Reader, dst []byte, cl, limit int) (body []byte, complete bool, err error) {
 	if cl >= 0 {
 		if cap(dst) < cl {
 			dst = make([]byte, 0, cl)
@@ -500,7 +500,7 @@ func readBounded(r io.Reader, dst []byte, cl, max int) (body []byte, complete bo
 	}
 	for {
 		if len(dst) == cap(dst) {
-			if len(dst) > max {
+			if len(dst) > limit {
 				return dst, false, nil
 			}
 			dst = append(dst, 0)[:len(dst)]
@@ -508,12 +508,12 @@ func readBounded(r io.Reader, dst []byte, cl, max int) (body []byte, complete bo
 		n, err := r.Read(dst[len(dst):cap(dst)])
 		dst = dst[:len(dst)+n]
 		if errors.Is(err, io.EOF) {
-			return dst, len(dst) <= max, nil
+			return dst, len(dst) <= limit, nil
 		}
 		if err != nil {
 			return dst, false, err
 		}
-		if len(dst) > max {
+		if len(dst) > limit {
 			return dst, false, nil
 		}
 	}
@@ -655,7 +655,7 @@ func (g *Gateway) putEntry(x *exchange, e *entry.Entry, key []byte, id uint64) b
 		if first < 0 {
 			return false // the head alone is too large
 		}
-		id = rand.Uint64() | 1
+		id = rand.Uint64() | 1 //nolint:gosec // an id must be distinct, not secret
 		e.Flags |= entry.FlagBodyChunked
 		e.Body = full[:first]
 		rest := full[first:]
@@ -688,7 +688,7 @@ func (g *Gateway) putEntry(x *exchange, e *entry.Entry, key []byte, id uint64) b
 
 // l2Set writes a record of x's URL to L2, indexed for purge.
 func (g *Gateway) l2Set(x *exchange, key, value []byte, ttl time.Duration, tags []byte) {
-	g.l2.Set(key, value, ttl, l2Index{Tags: tags, Host: x.key.Host, Path: x.key.Target, Seq: x.l2seq})
+	g.l2.Set(key, value, ttl, &l2Index{Tags: tags, Host: x.key.Host, Path: x.key.Target, Seq: x.l2seq})
 }
 
 // putVariant stores e as the variant x.material of the URL x.pkey and
@@ -704,13 +704,13 @@ func (g *Gateway) putVariant(x *exchange, e *entry.Entry) bool {
 	if v, ok := g.tierGet(x.pkey, x.rec); ok {
 		x.rec = v
 		if kind, _, id, payload, ok := parseRecordHead(v); ok && kind == kindVariants {
-			if r, ok := parseVariantRecord(payload); ok && string(r.names) == string(x.names) && r.n < maxVariants {
+			if r, ok := parseVariantRecord(payload); ok && bytes.Equal(r.names, x.names) && r.n < maxVariants {
 				old, gen = r, id
 			}
 		}
 	}
 	if gen == 0 {
-		gen = rand.Uint64() | 1
+		gen = rand.Uint64() | 1 //nolint:gosec // a generation must be distinct, not secret
 		old = variantRecord{}
 	}
 	x.ekey = appendVariantKey(x.ekey[:0], x.pkey, gen, x.material)

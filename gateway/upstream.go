@@ -192,7 +192,7 @@ func (p *upstreamPool) do(req *fasthttp.Request, resp *fasthttp.Response, lat *m
 		// Another target is tried when the request was not sent (a dial
 		// error), or for a GET or HEAD after any failure but a timeout
 		// (as nginx's proxy_next_upstream error).
-		if !isDialError(err) && (isTimeout(err) || !(req.Header.IsGet() || req.Header.IsHead())) {
+		if !isDialError(err) && (isTimeout(err) || !req.Header.IsGet() && !req.Header.IsHead()) {
 			return lastErr
 		}
 		resp.Reset()
