@@ -25,7 +25,8 @@
 // # Failures
 //
 // Any trap, exit, fuel exhaustion or malformed result makes Key or Decide
-// return a [*CallError]; the instance it ran on is closed and never reused.
+// return a [*CallError]; after a trap, exit or fuel exhaustion the instance
+// it ran on is closed and never reused.
 // Failures are counted ([Module.Stats]) and logged at most once per minute per
 // policy. Load failures are [*LoadError]s that wrap one of the sentinel errors
 // ([ErrTooLarge], [ErrMalformed], [ErrImport], [ErrExport], [ErrABIVersion],

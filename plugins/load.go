@@ -339,16 +339,17 @@ func (m *Module) newInstance(ctx context.Context, first bool) (_ *instance, err 
 	return inst, nil
 }
 
-// describe names a failed guest call: fuel exhaustion, exit or trap.
+// describe names a failed guest call: fuel exhaustion, exit or trap. An
+// error already named (by allocate, or a result check) is returned as is.
 func describe(inst *instance, err error) error {
 	var exit *sys.ExitError
 	switch {
+	case errors.Is(err, ErrResult) || errors.Is(err, ErrFuel) || errors.Is(err, ErrExit) || errors.Is(err, ErrTrap):
+		return err
 	case inst.fuel != nil && int64(inst.fuel.Get()) < 0:
 		return fmt.Errorf("%w: %w", ErrFuel, oneLine{err})
 	case errors.As(err, &exit):
 		return fmt.Errorf("%w: code %d", ErrExit, exit.ExitCode())
-	case errors.Is(err, ErrResult):
-		return err
 	default:
 		return fmt.Errorf("%w: %w", ErrTrap, oneLine{err})
 	}

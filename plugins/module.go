@@ -22,7 +22,8 @@ import (
 // pool. Key and Decide do not allocate on success.
 //
 // An error from Key or Decide is a [*CallError]; the gateway then answers the
-// request with its fallback policy. The instance that failed is closed.
+// request with its fallback policy. An instance that trapped, exited or ran
+// out of fuel is closed.
 type Module struct {
 	name     string
 	logger   *slog.Logger
@@ -218,22 +219,30 @@ func (m *Module) get() (*instance, error) {
 	return inst, nil
 }
 
-// fail closes inst after a failed call and returns the call's error.
+// fail handles a failed call on inst and returns the call's error. A trap,
+// exit or fuel exhaustion closes inst: its state can no longer be trusted. A
+// malformed result (ErrResult) keeps it: the guest returned normally, and
+// throwing away instances on a guest bug that a client can trigger would
+// turn it into a denial of service (a Go guest takes milliseconds to start).
 func (m *Module) fail(inst *instance, op string, err error) error {
 	err = describe(inst, err)
+	ce := &CallError{Policy: m.name, Op: op, Err: err}
+	if errors.Is(err, ErrResult) {
+		m.pool.Put(inst)
+		m.stats.results.Add(1)
+		m.logFailure(ce)
+		return ce
+	}
 	switch {
 	case errors.Is(err, ErrFuel):
 		m.stats.fuel.Add(1)
 	case errors.Is(err, ErrExit):
 		m.stats.exits.Add(1)
-	case errors.Is(err, ErrResult):
-		m.stats.results.Add(1)
 	default:
 		m.stats.traps.Add(1)
 	}
 	inst.close()
 	m.stats.discarded.Add(1)
-	ce := &CallError{Policy: m.name, Op: op, Err: err}
 	m.logFailure(ce)
 	return ce
 }

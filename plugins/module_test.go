@@ -147,8 +147,8 @@ func TestModule_Hostile(t *testing.T) {
 				}
 			}
 			s := m.Stats()
-			if s.InstancesDiscarded != s.Failures() || s.Failures() == 0 {
-				t.Errorf("Stats() = %+v: want every failure to discard its instance", s)
+			if s.Failures() == 0 || s.InstancesDiscarded != s.Traps+s.FuelExhausted+s.Exits {
+				t.Errorf("Stats() = %+v: want every trap, exit and fuel exhaustion (only) to discard its instance", s)
 			}
 		})
 	}
