@@ -19,6 +19,13 @@ func TestGateway_HitAllocs(t *testing.T) {
 		ctx.Response.Header.Set("Cache-Control", "max-age=600")
 		ctx.Response.Header.Set("Content-Type", "application/json")
 		ctx.Response.Header.Set("ETag", `"v1"`)
+		switch string(ctx.Path()) {
+		case "/vary":
+			ctx.Response.Header.Set("Vary", "Accept-Language, Accept")
+		case "/big":
+			ctx.SetBody(make([]byte, 64<<10)) // chunked: a 4MiB L1 takes 4KiB entries
+			return
+		}
 		ctx.SetBody(make([]byte, 2048))
 	})
 	tests := []struct {
@@ -29,6 +36,8 @@ func TestGateway_HitAllocs(t *testing.T) {
 		{"plain", "/hit?a=1&b=2", []string{"Accept", "*/*", "User-Agent", "alloc-test"}},
 		{"HEAD", "/hit?a=1&b=2", nil},
 		{"conditional 304", "/hit?a=1&b=2", []string{"If-None-Match", `"v1"`}},
+		{"Vary variant", "/vary", []string{"Accept-Language", "en, fr", "Accept", "*/*"}},
+		{"chunked body", "/big", nil},
 	}
 	g := newTestGateway(t, testConfig(up))
 	for _, tc := range tests {
@@ -37,10 +46,13 @@ func TestGateway_HitAllocs(t *testing.T) {
 			method = "HEAD"
 		}
 		var ctx fasthttp.RequestCtx
-		serve(g, &ctx, newRequest("GET", tc.uri, "example.test"), loopbackAddr) // fill the cache
+		serve(g, &ctx, newRequest("GET", tc.uri, "example.test", tc.header...), loopbackAddr) // fill the cache
 		serve(g, &ctx, newRequest(method, tc.uri, "example.test", tc.header...), loopbackAddr)
 		if got := string(ctx.Response.Header.Peek("X-Cache")); got != "HIT" {
 			t.Fatalf("%s: X-Cache %q, want HIT", tc.name, got)
+		}
+		if tc.name == "conditional 304" && ctx.Response.StatusCode() != 304 {
+			t.Fatalf("%s: status %d, want 304", tc.name, ctx.Response.StatusCode())
 		}
 		allocs := testing.AllocsPerRun(1000, func() {
 			ctx.Response.Reset()
