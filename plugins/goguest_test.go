@@ -1,6 +1,7 @@
 package plugins
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"os"
@@ -123,4 +124,29 @@ func TestModule_GoGuestPanicLogged(t *testing.T) {
 func BenchmarkModule_KeyGoGuestUnmetered(b *testing.B) {
 	m := mustLoad(b, newTestRuntime(b, Options{noMeter: true}), "go", goGuestWasm(b), nil)
 	benchKey(b, m)
+}
+
+// BenchmarkModule_Instantiate measures creating (and closing) one instance:
+// what a request pays when the pool is empty.
+func BenchmarkModule_Instantiate(b *testing.B) {
+	for _, tt := range []struct {
+		name string
+		wasm func(testing.TB) []byte
+	}{
+		{"wat", func(testing.TB) []byte { return minimalWasm }},
+		{"go", goGuestWasm},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			m := mustLoad(b, newTestRuntime(b, Options{}), tt.name, tt.wasm(b), nil)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				inst, err := m.newInstance(ctx, false)
+				if err != nil {
+					b.Fatal(err)
+				}
+				inst.close()
+			}
+		})
+	}
 }
