@@ -41,7 +41,8 @@
 // carries a runtime.AddCleanup that closes its wazero module when that
 // happens (wazero otherwise keeps every instance until Close). No finalizer
 // resurrects anything: the cleanup receives only the wazero module, which does
-// not point back to the pooled wrapper.
+// not point back to the pooled wrapper. One instance is kept outside the pool
+// (until Close), so that a policy idle for two GCs is still warm.
 //
 // # Why one wazero runtime per policy?
 //

@@ -225,7 +225,7 @@ func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Conf
 		insts = append(insts, inst)
 	}
 	for _, inst := range insts {
-		m.pool.Put(inst)
+		m.put(inst)
 	}
 	rt.track(m)
 	return m, nil
