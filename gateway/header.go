@@ -1,5 +1,47 @@
 package gateway
 
+import "github.com/valyala/fasthttp"
+
+// # Why fold?
+//
+// The data-plane server and the upstream clients keep header names as
+// received (DisableHeaderNamesNormalizing), so that a name reaches the other
+// side unchanged. fasthttp's Peek is then case-sensitive: every lookup of a
+// field by name goes through peekRequest and peekResponse instead.
+
+// peekRequest returns the value of the first request field named name
+// (any case), or nil.
+func peekRequest(h *fasthttp.RequestHeader, name string) []byte {
+	for k, v := range h.All() {
+		if equalFold(k, name) {
+			return v
+		}
+	}
+	return nil
+}
+
+// peekResponse returns the value of the first response field named name
+// (any case), or nil.
+func peekResponse(h *fasthttp.ResponseHeader, name string) []byte {
+	for k, v := range h.All() {
+		if equalFold(k, name) {
+			return v
+		}
+	}
+	return nil
+}
+
+// hasResponseField reports whether the response has a field named name
+// (any case).
+func hasResponseField(h *fasthttp.ResponseHeader, name []byte) bool {
+	for k := range h.All() {
+		if equalFoldBytes(k, name) {
+			return true
+		}
+	}
+	return false
+}
+
 // equalFold reports whether b equals the ASCII string s, ignoring ASCII
 // case, without allocating.
 func equalFold(b []byte, s string) bool {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/valyala/fasthttp"
 
 	"github.com/flowcache/flowcache/gateway/internal/entry"
 	"github.com/flowcache/flowcache/gateway/internal/freshness"
@@ -99,7 +98,7 @@ func (x *exchange) loadRequest() {
 	r.Path = uri.PathOriginal()
 	r.Query = uri.QueryString()
 	r.Route = x.rt.name
-	conn := h.Peek(fasthttp.HeaderConnection)
+	conn := peekRequest(h, "connection")
 	for k, v := range h.All() {
 		if isHopByHop(k) || (len(conn) > 0 && inConnection(conn, k)) {
 			continue

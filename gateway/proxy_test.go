@@ -251,3 +251,23 @@ func closedPort(t *testing.T) string {
 	ln.Close()
 	return "http://" + addr
 }
+
+// TestGateway_HeaderCase: field names are matched in any case, from the
+// client and from the upstream (names are kept as received, so lookups
+// must fold case).
+func TestGateway_HeaderCase(t *testing.T) {
+	t.Parallel()
+	up := rawOrigin(t, "HTTP/1.1 200 OK\r\ncache-control: max-age=60\r\netag: \"x\"\r\n"+
+		"connection: x-hop\r\nx-hop: 1\r\ncontent-length: 2\r\n\r\nok")
+	g := gatewaytest.StartGateway(t, gatewaytest.Config(up), gateway.Options{})
+	if r := g.Do(t, "GET", "/c"); r.Status != 200 || r.Get("X-Cache") != "MISS" || r.Get("x-hop") != "" {
+		t.Fatalf("miss: %d X-Cache %q x-hop %q", r.Status, r.Get("X-Cache"), r.Get("x-hop"))
+	}
+	status, resp := g.Raw(t, "GET /c HTTP/1.1\r\nhost: example.test\r\nif-none-match: \"x\"\r\nconnection: close\r\n\r\n")
+	if status != 304 || !strings.Contains(resp, "X-Cache: HIT") {
+		t.Errorf("conditional hit with lower-case names = %d, want 304 HIT:\n%s", status, resp)
+	}
+	if strings.Contains(strings.ToLower(resp), "x-hop") {
+		t.Errorf("a field named in the upstream's connection reached the client:\n%s", resp)
+	}
+}

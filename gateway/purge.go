@@ -58,7 +58,7 @@ func (g *Gateway) tokenOK(ctx *fasthttp.RequestCtx) bool {
 	if tok == "" {
 		return false
 	}
-	auth := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)
+	auth := peekRequest(&ctx.Request.Header, "authorization")
 	const prefix = "Bearer "
 	if len(auth) <= len(prefix) || !equalFold(auth[:len(prefix)], prefix) {
 		return false
@@ -186,7 +186,7 @@ func (g *Gateway) invalidateAfter(ctx *fasthttp.RequestCtx, rt *route, resp *fas
 	host := x.req.Host
 	g.invalidateURI(x, host, x.req.Path, x.req.Query)
 	for _, name := range [...]string{"Location", "Content-Location"} {
-		v := resp.Header.Peek(name)
+		v := peekResponse(&resp.Header, name)
 		if len(v) == 0 {
 			continue
 		}

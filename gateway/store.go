@@ -200,10 +200,10 @@ func (g *Gateway) refreshed(x *exchange, resp *fasthttp.Response, reqTime, respT
 // refreshed entry.
 func (g *Gateway) refreshEntry(x *exchange, resp *fasthttp.Response, reqTime, respTime time.Time) bool {
 	old := x.ent // aliases x.buf, which nothing below overwrites
-	conn := resp.Header.Peek(fasthttp.HeaderConnection)
+	conn := peekResponse(&resp.Header, "connection")
 	x.hdr = x.hdr[:0]
 	for name, value, rest, ok := entry.NextHeader(old.Header); ok; name, value, rest, ok = entry.NextHeader(rest) {
-		if len(resp.Header.PeekBytes(name)) > 0 && !equalFold(name, "content-length") {
+		if hasResponseField(&resp.Header, name) && !equalFold(name, "content-length") {
 			continue
 		}
 		x.hdr = entry.AppendHeader(x.hdr, name, value)
@@ -226,7 +226,7 @@ func (g *Gateway) refreshEntry(x *exchange, resp *fasthttp.Response, reqTime, re
 	ne := old
 	ne.Header = x.hdr
 	ne.RequestTime, ne.ResponseTime = reqTime.UnixNano(), respTime.UnixNano()
-	ne.InitialAge = int64(freshness.CorrectedInitialAge(resp.Header.Peek("Age"), resp.Header.Peek("Date"), reqTime, respTime))
+	ne.InitialAge = int64(freshness.CorrectedInitialAge(peekResponse(&resp.Header, "age"), peekResponse(&resp.Header, "date"), reqTime, respTime))
 	ne.TTL, ne.SWR, ne.SIE = int64(x.dec.TTL), int64(x.dec.StaleWhileRevalidate), int64(x.dec.StaleIfError)
 	ne.Flags &^= entry.FlagMustRevalidate | entry.FlagNoCache | entry.FlagInvalidated
 	if x.dec.MustRevalidate {
@@ -389,7 +389,7 @@ func (x *exchange) loadResponse(resp *fasthttp.Response, now time.Time) {
 	if x.resp.BodySize < 0 {
 		x.resp.BodySize = -1
 	}
-	conn := resp.Header.Peek(fasthttp.HeaderConnection)
+	conn := peekResponse(&resp.Header, "connection")
 	for k, v := range resp.Header.All() {
 		if isHopByHop(k) || (len(conn) > 0 && inConnection(conn, k)) {
 			continue
@@ -436,7 +436,7 @@ func (g *Gateway) respond(x *exchange, resp *fasthttp.Response, reqTime, respTim
 	out := &ctx.Response
 	status := resp.StatusCode()
 	notModified := complete && ctx.IsGet() && status == fasthttp.StatusOK && x.conditional() &&
-		freshness.NotModified(x.req.Headers, resp.Header.Peek("ETag"), resp.Header.Peek("Last-Modified"))
+		freshness.NotModified(x.req.Headers, peekResponse(&resp.Header, "etag"), peekResponse(&resp.Header, "last-modified"))
 	if notModified {
 		out.SetStatusCode(fasthttp.StatusNotModified)
 	} else {
@@ -471,7 +471,7 @@ func detailFor(complete bool) string {
 // copyResponseHeaders copies an upstream response's end-to-end fields to
 // the client's response (only the 304 fields when notModified).
 func copyResponseHeaders(out *fasthttp.Response, resp *fasthttp.Response, notModified bool) {
-	conn := resp.Header.Peek(fasthttp.HeaderConnection)
+	conn := peekResponse(&resp.Header, "connection")
 	for k, v := range resp.Header.All() {
 		if droppedResponseHeader(k, conn) || equalFold(k, "content-length") || equalFold(k, "date") ||
 			(notModified && !notModifiedHeader(k)) {
@@ -578,13 +578,13 @@ func (g *Gateway) store(x *exchange, resp *fasthttp.Response, body []byte, reqTi
 		Status:       x.resp.Status,
 		RequestTime:  reqTime.UnixNano(),
 		ResponseTime: respTime.UnixNano(),
-		InitialAge:   int64(freshness.CorrectedInitialAge(resp.Header.Peek("Age"), resp.Header.Peek("Date"), reqTime, respTime)),
+		InitialAge:   int64(freshness.CorrectedInitialAge(peekResponse(&resp.Header, "age"), peekResponse(&resp.Header, "date"), reqTime, respTime)),
 		TTL:          int64(x.dec.TTL),
 		SWR:          int64(x.dec.StaleWhileRevalidate),
 		SIE:          int64(x.dec.StaleIfError),
-		ETag:         resp.Header.Peek("ETag"),
-		LastModified: resp.Header.Peek("Last-Modified"),
-		Tags:         resp.Header.Peek("Surrogate-Key"),
+		ETag:         peekResponse(&resp.Header, "etag"),
+		LastModified: peekResponse(&resp.Header, "last-modified"),
+		Tags:         peekResponse(&resp.Header, "surrogate-key"),
 		Header:       x.hdr,
 		Body:         body,
 		BodyLen:      int64(len(body)),

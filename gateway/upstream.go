@@ -332,7 +332,7 @@ func (g *Gateway) buildUpstreamRequest(ctx *fasthttp.RequestCtx, rt *route, targ
 	out.Header.DisableNormalizing()
 	out.Header.SetMethodBytes(in.Header.Method())
 	out.SetRequestURIBytes(target)
-	conn := in.Header.Peek(fasthttp.HeaderConnection)
+	conn := peekRequest(&in.Header, "connection")
 	for k, v := range in.Header.All() {
 		if isHopByHop(k) || droppedRequestHeader(k) || equalFold(k, "host") ||
 			equalFold(k, "content-length") || (len(conn) > 0 && inConnection(conn, k)) ||
