@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-
 	"github.com/flowcache/flowcache/gateway/internal/entry"
 	"github.com/flowcache/flowcache/gateway/internal/freshness"
 	"github.com/flowcache/flowcache/policy"
