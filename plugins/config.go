@@ -23,8 +23,10 @@ type Config struct {
 	// Fuel is the CPU budget of one Key or Decide call, in units of one
 	// function entry or one loop iteration. Default 2,000,000: a key call
 	// takes tens of units (17 for a WAT policy, 76 for a Go one), a Go
-	// guest's garbage collection of a few MiB about 200,000, and a tight
-	// infinite loop runs out in about 5ms of CPU.
+	// guest's garbage collection of a few MiB about 200,000; a runaway loop
+	// is stopped after about 1.5ms of CPU, exponential recursion after 6ms.
+	// The budget also bounds how long a Go stop-the-world pause can wait for
+	// a call: compiled guest code cannot be preempted.
 	Fuel int64 `toml:"fuel"`
 	// MaxModuleSize bounds the size of the .wasm file. Default 16MiB.
 	MaxModuleSize units.Size `toml:"max_module_size"`

@@ -153,3 +153,27 @@ func BenchmarkModule_KeyParts(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkModule_KeyRunaway measures how long a runaway call takes to be
+// stopped with the default budget (plus creating the replacement instance):
+// the worst latency a hostile module adds to a request, and the longest a
+// Go stop-the-world waits for a call.
+func BenchmarkModule_KeyRunaway(b *testing.B) {
+	for _, tt := range []struct {
+		name string
+		wasm []byte
+	}{{"loop", loopWasm}, {"recursion", recursionWasm}, {"trap", trapWasm}} {
+		b.Run(tt.name, func(b *testing.B) {
+			m := mustLoad(b, newTestRuntime(b, Options{}), tt.name, tt.wasm, nil)
+			req := benchRequest()
+			var k policy.Key
+			start := processCPU()
+			for b.Loop() {
+				if err := m.Key(req, &k); err == nil {
+					b.Fatal("runaway call succeeded")
+				}
+			}
+			reportCPU(b, start)
+		})
+	}
+}
