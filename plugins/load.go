@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/tetratelabs/wazero"
@@ -93,17 +95,7 @@ func checkImports(info *moduleInfo) (wasi bool, err error) {
 }
 
 func allowedList() string {
-	names := make([]string, 0, len(allowedWASI))
-	for n := range allowedWASI {
-		names = append(names, n)
-	}
-	// Stable order for error messages.
-	for i := 1; i < len(names); i++ {
-		for j := i; j > 0 && names[j] < names[j-1]; j-- {
-			names[j], names[j-1] = names[j-1], names[j]
-		}
-	}
-	return strings.Join(names, " ")
+	return strings.Join(slices.Sorted(maps.Keys(allowedWASI)), " ")
 }
 
 // checkExports refuses a module without the ABI's exports.

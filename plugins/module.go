@@ -22,8 +22,8 @@ import (
 // pool. Key and Decide do not allocate on success.
 //
 // An error from Key or Decide is a [*CallError]; the gateway then answers the
-// request with its fallback policy. An instance that trapped, exited or ran
-// out of fuel is closed.
+// request with its fallback policy; k and d are left as they were on entry.
+// An instance that trapped, exited or ran out of fuel is closed.
 type Module struct {
 	name     string
 	logger   *slog.Logger
