@@ -167,7 +167,7 @@ func undecodedProblems(ix *keyIndex, md *toml.MetaData) []problem {
 	seen := map[string]bool{}
 	for _, k := range keys {
 		s := k.String()
-		if seen[s] || parentUnknown(unknown, k) {
+		if seen[s] || parentUnknown(unknown, k) || freeForm(configType, k) {
 			continue
 		}
 		seen[s] = true
@@ -199,11 +199,39 @@ func parentUnknown(unknown map[string]bool, k toml.Key) bool {
 	return false
 }
 
+// configType is the type config files decode into.
+var configType = reflect.TypeFor[gateway.Config]()
+
+// freeForm reports whether key lies under a field of type any (or a map of
+// any) in a value of type t: such a field takes whatever TOML it is given
+// (a policy's own configuration, say), but the decoder still lists the keys
+// of tables nested in it as undecoded.
+func freeForm(t reflect.Type, key toml.Key) bool {
+	for _, p := range key {
+		t = elemType(t)
+		switch t.Kind() {
+		case reflect.Interface:
+			return true
+		case reflect.Map:
+			t = t.Elem() // p is a map key
+		case reflect.Struct:
+			f, ok := fieldByTag(t, p)
+			if !ok {
+				return false
+			}
+			t = f.Type
+		default:
+			return false
+		}
+	}
+	return elemType(t).Kind() == reflect.Interface
+}
+
 // suggest returns the known key closest to the unknown key k within an edit
 // distance of 2, or "".
 func suggest(k toml.Key) string {
 	best, bestDist := "", 3
-	for _, name := range knownKeys(reflect.TypeFor[gateway.Config](), k[:len(k)-1]) {
+	for _, name := range knownKeys(configType, k[:len(k)-1]) {
 		if d := editDistance(k[len(k)-1], name); d < bestDist {
 			best, bestDist = name, d
 		}
@@ -215,6 +243,10 @@ func suggest(k toml.Key) string {
 func knownKeys(t reflect.Type, path []string) []string {
 	for _, p := range path {
 		t = elemType(t)
+		if t.Kind() == reflect.Map {
+			t = t.Elem() // p is a map key
+			continue
+		}
 		if t.Kind() != reflect.Struct {
 			return nil
 		}

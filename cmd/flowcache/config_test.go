@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -176,4 +177,46 @@ func FuzzLoadConfig(f *testing.F) {
 			t.Errorf("decodeConfig error %q does not start with the file name", err)
 		}
 	})
+}
+
+func TestFreeForm(t *testing.T) {
+	t.Parallel()
+	type policy struct {
+		Module string         `toml:"module"`
+		Config map[string]any `toml:"config"`
+		Any    any            `toml:"any"`
+	}
+	type cfg struct {
+		Server struct {
+			Listen string `toml:"listen"`
+		} `toml:"server"`
+		Policies map[string]policy `toml:"policies"`
+		Routes   []struct {
+			Name string `toml:"name"`
+		} `toml:"routes"`
+	}
+	typ := reflect.TypeFor[cfg]()
+	tests := []struct {
+		key  []string
+		want bool
+	}{
+		{[]string{"server", "listen"}, false},
+		{[]string{"server", "bogus"}, false},
+		{[]string{"routes", "name"}, false},
+		{[]string{"policies", "norm", "module"}, false},
+		{[]string{"policies", "norm", "bogus"}, false},
+		{[]string{"policies", "norm", "config"}, false},
+		{[]string{"policies", "norm", "config", "n"}, true},
+		{[]string{"policies", "norm", "config", "n", "a"}, true},
+		{[]string{"policies", "norm", "any", "x"}, true},
+		{[]string{"policies", "norm", "any"}, true},
+	}
+	for _, tt := range tests {
+		if got := freeForm(typ, tt.key); got != tt.want {
+			t.Errorf("freeForm(%q) = %v, want %v", tt.key, got, tt.want)
+		}
+	}
+	if got := knownKeys(typ, []string{"policies", "norm"}); strings.Join(got, ",") != "module,config,any" {
+		t.Errorf("knownKeys(policies.norm) = %q, want module, config, any", got)
+	}
 }
