@@ -6,36 +6,51 @@ import "math"
 const (
 	opUnreachable = 0x00
 	opIf          = 0x04
+	opElse        = 0x05
 	opEnd         = 0x0b
+	opLocalGet    = 0x20
+	opLocalSet    = 0x21
+	opLocalTee    = 0x22
 	opGlobalGet   = 0x23
 	opGlobalSet   = 0x24
 	opI64Const    = 0x42
-	opI64LtS      = 0x53
+	opI64GeS      = 0x59
 	opI64Sub      = 0x7d
 )
 
 // Immediate kinds of one-byte opcodes.
 const (
-	kBad      = iota // not an opcode wazero v1.12 knows
-	kNone            // no immediate
-	kIdx             // one u32 index (label, function, local, global, table, memory, tag, type)
-	kIdx2            // two u32 indices (call_indirect: type, table)
-	kBlock           // block type, opens a block (block, if, legacy try)
-	kLoop            // block type, opens a loop: a charge goes after it
-	kTryTable        // block type and catch clauses, opens a block
-	kEnd             // closes a block, or the expression
-	kDelegate        // label, closes a legacy try block
-	kBrTable         // vec(label) label
-	kSelectT         // vec(value type)
-	kMemarg          // memory alignment (and index) and offset
-	kI32Const        // s32
-	kI64Const        // s64
-	kF32Const        // 4 bytes
-	kF64Const        // 8 bytes
-	kRefNull         // heap type
-	kMisc            // 0xFC prefix
-	kSIMD            // 0xFD prefix
-	kAtomic          // 0xFE prefix
+	kBad           = iota // not an opcode wazero v1.12 knows
+	kNone                 // no immediate
+	kIdx                  // one u32 index (local, global, table, memory, function reference)
+	kBlock                // block type, opens a block (block, if)
+	kLoop                 // block type, opens a loop: a charge goes after it
+	kEnd                  // closes a block, or the expression
+	kBr                   // label (br, br_if, br_on_null, br_on_non_null)
+	kBrTable              // vec(label) label
+	kReturn               // return
+	kCall                 // function or type index (call, call_ref)
+	kCallIndirect         // type and table index
+	kReturnCall           // function or type index (return_call, return_call_ref)
+	kReturnCallInd        // type and table index (return_call_indirect)
+	kSelectT              // vec(value type)
+	kMemarg               // memory alignment (and index) and offset
+	kI32Const             // s32
+	kI64Const             // s64
+	kF32Const             // 4 bytes
+	kF64Const             // 8 bytes
+	kRefNull              // heap type
+	kMisc                 // 0xFC prefix
+	kSIMD                 // 0xFD prefix
+	kAtomic               // 0xFE prefix
+
+	// Exception handling. A function that uses it keeps its fuel in the global: an exception
+	// leaves frames without running their spill, and enters catch blocks without a reload.
+	kTry      // legacy try: block type, opens a block
+	kTryTable // block type and catch clauses, opens a block
+	kDelegate // label, closes a legacy try block
+	kEHIdx    // tag or label index (legacy catch, throw, legacy rethrow)
+	kEHNone   // no immediate (throw_ref, legacy catch_all)
 )
 
 // opKinds gives the immediate kind of each one-byte opcode. See
@@ -52,17 +67,20 @@ var opKinds = func() (k [256]uint8) {
 			k[op] = kind
 		}
 	}
-	set(kNone, 0x00, 0x01, 0x05, 0x0a, 0x0f, 0x19, 0x1a, 0x1b, 0xd1, 0xd4)
-	set(kBlock, 0x02, 0x04, 0x06)
+	set(kNone, 0x00, 0x01, 0x05, 0x1a, 0x1b, 0xd1, 0xd4)
+	set(kBlock, 0x02, 0x04)
 	set(kLoop, 0x03)
-	set(kIdx, 0x07, 0x08, 0x09, 0x0c, 0x0d, 0x10, 0x12, 0x14, 0x15, 0x3f, 0x40, 0xd2, 0xd5, 0xd6)
+	set(kIdx, 0x3f, 0x40, 0xd2)
 	span(kIdx, 0x20, 0x26) // local.get .. table.set
-	set(kIdx2, 0x11, 0x13)
 	set(kEnd, 0x0b)
-	set(kDelegate, 0x18)
+	set(kBr, 0x0c, 0x0d, 0xd5, 0xd6)
 	set(kBrTable, 0x0e)
+	set(kReturn, 0x0f)
+	set(kCall, 0x10, 0x14)
+	set(kCallIndirect, 0x11)
+	set(kReturnCall, 0x12, 0x15)
+	set(kReturnCallInd, 0x13)
 	set(kSelectT, 0x1c)
-	set(kTryTable, 0x1f)
 	span(kMemarg, 0x28, 0x3e)
 	set(kI32Const, 0x41)
 	set(kI64Const, 0x42)
@@ -73,6 +91,11 @@ var opKinds = func() (k [256]uint8) {
 	set(kMisc, 0xfc)
 	set(kSIMD, 0xfd)
 	set(kAtomic, 0xfe)
+	set(kTry, 0x06)
+	set(kTryTable, 0x1f)
+	set(kDelegate, 0x18)
+	set(kEHIdx, 0x07, 0x08, 0x09)
+	set(kEHNone, 0x0a, 0x19)
 	return k
 }()
 
@@ -112,29 +135,140 @@ var simdKinds = func() (k [256]uint8) {
 // constExpr decodes a constant expression (global, element, data and table initializers). They
 // are decoded with the same code as function bodies, and written nowhere.
 func (d *decoder) constExpr(end int) {
-	d.expr(nil, end, nil, false)
+	d.expr(nil, end, nil)
 }
 
-// instrumentBody decodes the function body that starts at d.pos and ends at end, and appends it
-// to out with entry after its local declarations and loop after every loop's block type.
-func (d *decoder) instrumentBody(out []byte, end int, entry, loop []byte) []byte {
-	start := d.pos
-	n := d.count(end, 2, "local declaration count")
-	var total uint64
-	for i := uint32(0); i < n && d.err == nil; i++ {
-		total += uint64(d.u32(end, "local count"))
-		d.valType(end, "local type")
+// Where a function keeps its fuel.
+const (
+	modeGlobal     = iota // in the global; switches to modeLocal at the first loop
+	modeLocal             // in a local, spilled to the global around calls and on exit
+	modeGlobalOnly        // in the global, because the function handles exceptions
+)
+
+// rewrite holds the sequences inserted into one function body.
+type rewrite struct {
+	fuel                uint32 // the fuel global
+	entryCost, loopCost int64
+
+	globalOnly bool // use modeGlobalOnly for every function
+
+	mode   int
+	local  uint32 // the fuel local, in modeLocal
+	entry  []byte // after the local declarations
+	loop   []byte // after the block type of each loop
+	spill  []byte // modeLocal: before calls and function exits
+	reload []byte // modeLocal: after calls
+}
+
+// build sets the sequences for mode.
+//
+// In the global modes, a charge is
+//
+//	global.get $fuel  i64.const cost  i64.sub  global.set $fuel
+//	global.get $fuel  i64.const 0  i64.ge_s  if  else  unreachable  end
+//
+// In modeLocal, the entry charge loads the global into the local and a loop charge works on the
+// local only, so that a loop iteration does not go through memory:
+//
+//	global.get $fuel / local.get $f  i64.const cost  i64.sub  local.tee $f
+//	i64.const 0  i64.ge_s  if  else  local.get $f  global.set $fuel  unreachable  end
+//
+// The empty then-branch is deliberate: wazero's compiler lays out the then-block right after the
+// test, so the common case falls through and the trap is out of line. "i64.lt_s if unreachable
+// end" puts a taken branch on every loop iteration, and measured twice the cost.
+//
+// The local is spilled (local.get $f  global.set $fuel) before every call and every way out of
+// the function, and reloaded (global.get $fuel  local.set $f) after every call, so that the
+// global is exact whenever another function or the host can see it, including after a fuel trap.
+func (rw *rewrite) build(mode int, local uint32) {
+	rw.mode, rw.local = mode, local
+	if mode != modeLocal {
+		rw.entry = appendGlobalCharge(rw.entry[:0], rw.fuel, rw.entryCost)
+		rw.loop = appendGlobalCharge(rw.loop[:0], rw.fuel, rw.loopCost)
+		return
 	}
-	if d.err != nil {
-		return out
+	rw.spill = append(rw.spill[:0], opLocalGet)
+	rw.spill = appendU32(rw.spill, local)
+	rw.spill = append(rw.spill, opGlobalSet)
+	rw.spill = appendU32(rw.spill, rw.fuel)
+	rw.reload = append(rw.reload[:0], opGlobalGet)
+	rw.reload = appendU32(rw.reload, rw.fuel)
+	rw.reload = append(rw.reload, opLocalSet)
+	rw.reload = appendU32(rw.reload, local)
+
+	rw.entry = append(rw.entry[:0], opGlobalGet)
+	rw.entry = appendU32(rw.entry, rw.fuel)
+	rw.entry = rw.appendLocalCharge(rw.entry, rw.entryCost)
+	rw.loop = append(rw.loop[:0], opLocalGet)
+	rw.loop = appendU32(rw.loop, local)
+	rw.loop = rw.appendLocalCharge(rw.loop, rw.loopCost)
+}
+
+func appendGlobalCharge(dst []byte, fuel uint32, cost int64) []byte {
+	dst = append(dst, opGlobalGet)
+	dst = appendU32(dst, fuel)
+	dst = append(dst, opI64Const)
+	dst = appendS64(dst, cost)
+	dst = append(dst, opI64Sub, opGlobalSet)
+	dst = appendU32(dst, fuel)
+	dst = append(dst, opGlobalGet)
+	dst = appendU32(dst, fuel)
+	return append(dst, opI64Const, 0x00, opI64GeS, opIf, blockEmpty, opElse, opUnreachable, opEnd)
+}
+
+func (rw *rewrite) appendLocalCharge(dst []byte, cost int64) []byte {
+	dst = append(dst, opI64Const)
+	dst = appendS64(dst, cost)
+	dst = append(dst, opI64Sub, opLocalTee)
+	dst = appendU32(dst, rw.local)
+	dst = append(dst, opI64Const, 0x00, opI64GeS, opIf, blockEmpty, opElse)
+	dst = append(dst, rw.spill...)
+	return append(dst, opUnreachable, opEnd)
+}
+
+// instrumentBody decodes the function body that starts at d.pos and ends at end, of a function
+// with params parameters, and appends it to out with the charges of rw.
+//
+// It starts in modeGlobal, and starts over in modeLocal at the first loop, and in
+// modeGlobalOnly at the first exception handling instruction.
+func (d *decoder) instrumentBody(out []byte, end int, params uint32, rw *rewrite) []byte {
+	start, outStart := d.pos, len(out)
+	mode := modeGlobal
+	if rw.globalOnly {
+		mode = modeGlobalOnly
 	}
-	if total > math.MaxUint32 {
-		d.fail(ErrMalformed, start, "%d locals", total)
-		return out
+	for {
+		d.pos, out = start, out[:outStart]
+		n := d.count(end, 2, "local declaration count")
+		first := d.pos
+		total := uint64(params)
+		for i := uint32(0); i < n && d.err == nil; i++ {
+			total += uint64(d.u32(end, "local count"))
+			d.valType(end, "local type")
+		}
+		if d.err != nil {
+			return out
+		}
+		if total > math.MaxUint32-1 {
+			d.fail(ErrMalformed, start, "%d parameters and locals", total)
+			return out
+		}
+		rw.build(mode, uint32(total))
+		if mode == modeLocal { // one more local: the fuel
+			out = appendU32(out, n+1)
+			out = append(out, d.b[first:d.pos]...)
+			out = append(out, 0x01, valI64)
+		} else {
+			out = append(out, d.b[start:d.pos]...)
+		}
+		out = append(out, rw.entry...)
+		var next int
+		out, next = d.expr(out, end, rw)
+		if next == rw.mode {
+			break
+		}
+		mode = next
 	}
-	out = append(out, d.b[start:d.pos]...)
-	out = append(out, entry...)
-	out = d.expr(out, end, loop, true)
 	if d.err == nil && d.pos != end {
 		d.fail(ErrMalformed, d.pos, "%d bytes after the final end of the body", end-d.pos)
 	}
@@ -142,9 +276,14 @@ func (d *decoder) instrumentBody(out []byte, end int, entry, loop []byte) []byte
 }
 
 // expr decodes instructions from d.pos up to the end that closes the expression, without going
-// past end. If emit is set, it appends them to out with loop after every loop's block type.
-func (d *decoder) expr(out []byte, end int, loop []byte, emit bool) []byte {
+// past end. If rw is not nil, it appends them to out with the sequences of rw inserted. It
+// returns early, with a mode other than rw.mode, if the function must be rewritten in that mode.
+func (d *decoder) expr(out []byte, end int, rw *rewrite) ([]byte, int) {
 	b := d.b
+	mode := -1
+	if rw != nil {
+		mode = rw.mode
+	}
 	depth := 1
 	last := d.pos // start of what is not yet copied to out
 	for d.err == nil {
@@ -162,10 +301,15 @@ func (d *decoder) expr(out []byte, end int, loop []byte, emit bool) []byte {
 		case kEnd:
 			depth--
 			if depth == 0 {
-				if emit {
+				if mode == modeLocal {
+					out = append(out, b[last:at]...)
+					out = append(out, rw.spill...)
+					last = at
+				}
+				if rw != nil {
 					out = append(out, b[last:d.pos]...)
 				}
-				return out
+				return out, mode
 			}
 		case kBlock:
 			d.blockType(end)
@@ -173,10 +317,44 @@ func (d *decoder) expr(out []byte, end int, loop []byte, emit bool) []byte {
 		case kLoop:
 			d.blockType(end)
 			depth++
-			if emit && d.err == nil {
+			if mode == modeGlobal {
+				return out, modeLocal
+			}
+			if rw != nil && d.err == nil {
 				out = append(out, b[last:d.pos]...)
-				out = append(out, loop...)
+				out = append(out, rw.loop...)
 				last = d.pos
+			}
+		case kBr:
+			label := d.u32(end, "label")
+			if mode == modeLocal && label == uint32(depth-1) { // leaves the function
+				out = append(out, b[last:at]...)
+				out = append(out, rw.spill...)
+				last = at
+			}
+		case kCall, kCallIndirect:
+			d.u32(end, "function or type index")
+			if opKinds[op] == kCallIndirect {
+				d.u32(end, "table index")
+			}
+			if mode == modeLocal && d.err == nil {
+				out = append(out, b[last:at]...)
+				out = append(out, rw.spill...)
+				out = append(out, b[at:d.pos]...)
+				out = append(out, rw.reload...)
+				last = d.pos
+			}
+		case kReturn, kReturnCall, kReturnCallInd:
+			if opKinds[op] != kReturn {
+				d.u32(end, "function or type index")
+			}
+			if opKinds[op] == kReturnCallInd {
+				d.u32(end, "table index")
+			}
+			if mode == modeLocal {
+				out = append(out, b[last:at]...)
+				out = append(out, rw.spill...)
+				last = at
 			}
 		case kMemarg:
 			d.memarg(end)
@@ -188,13 +366,16 @@ func (d *decoder) expr(out []byte, end int, loop []byte, emit bool) []byte {
 			d.skip(end, 4, "f32.const")
 		case kF64Const:
 			d.skip(end, 8, "f64.const")
-		case kIdx2:
-			d.u32(end, "type index")
-			d.u32(end, "table index")
 		case kBrTable:
 			n := d.count(end, 1, "br_table label count")
+			exits := false
 			for i := uint32(0); i <= n && d.err == nil; i++ {
-				d.u32(end, "br_table label")
+				exits = d.u32(end, "br_table label") == uint32(depth-1) || exits
+			}
+			if mode == modeLocal && exits {
+				out = append(out, b[last:at]...)
+				out = append(out, rw.spill...)
+				last = at
 			}
 		case kSelectT:
 			n := d.count(end, 1, "select type count")
@@ -203,41 +384,57 @@ func (d *decoder) expr(out []byte, end int, loop []byte, emit bool) []byte {
 			}
 		case kRefNull:
 			d.signed(end, 33, "ref.null heap type")
-		case kTryTable:
-			d.blockType(end)
-			depth++
-			n := d.count(end, 2, "try_table catch count")
-			for i := uint32(0); i < n && d.err == nil; i++ {
-				cstart := d.pos
-				switch kind := d.byte(end, "catch kind"); kind {
-				case 0x00, 0x01: // catch, catch_ref
-					d.u32(end, "catch tag")
-					d.u32(end, "catch label")
-				case 0x02, 0x03: // catch_all, catch_all_ref
-					d.u32(end, "catch label")
-				default:
-					if d.err == nil {
-						d.fail(ErrMalformed, cstart, "invalid catch kind %#x", kind)
-					}
-				}
-			}
-		case kDelegate:
-			d.u32(end, "delegate label")
-			depth--
-			if depth == 0 {
-				d.fail(ErrMalformed, at, "delegate outside try")
-			}
 		case kMisc:
 			d.misc(end, at)
 		case kSIMD:
 			d.simd(end, at)
 		case kAtomic:
 			d.atomic(end, at)
+		case kTry, kTryTable, kDelegate, kEHIdx, kEHNone:
+			if mode == modeGlobal || mode == modeLocal {
+				return out, modeGlobalOnly
+			}
+			switch opKinds[op] {
+			case kTry:
+				d.blockType(end)
+				depth++
+			case kTryTable:
+				d.blockType(end)
+				depth++
+				d.catches(end)
+			case kDelegate:
+				d.u32(end, "delegate label")
+				depth--
+				if depth == 0 {
+					d.fail(ErrMalformed, at, "delegate outside try")
+				}
+			case kEHIdx:
+				d.u32(end, "index")
+			}
 		default:
 			d.fail(ErrUnsupported, at, "unknown opcode %#02x", op)
 		}
 	}
-	return out
+	return out, mode
+}
+
+// catches decodes the catch clauses of try_table.
+func (d *decoder) catches(end int) {
+	n := d.count(end, 2, "try_table catch count")
+	for i := uint32(0); i < n && d.err == nil; i++ {
+		start := d.pos
+		switch kind := d.byte(end, "catch kind"); kind {
+		case 0x00, 0x01: // catch, catch_ref
+			d.u32(end, "catch tag")
+			d.u32(end, "catch label")
+		case 0x02, 0x03: // catch_all, catch_all_ref
+			d.u32(end, "catch label")
+		default:
+			if d.err == nil {
+				d.fail(ErrMalformed, start, "invalid catch kind %#x", kind)
+			}
+		}
+	}
 }
 
 // blockType decodes the block type of block, loop, if, try and try_table: empty, one value type,

@@ -4,30 +4,43 @@
 // [Instrument] decodes a binary module (WebAssembly 2.0 plus the proposals wazero v1.12 can run:
 // threads, tail calls, extended constant expressions, exception handling, typed function
 // references), appends an exported mutable i64 global named [GlobalName], and inserts a charge at
-// the entry of every function and at the header of every loop:
+// the entry of every function and at the header of every loop: the cost is subtracted from the
+// fuel, and if the result is negative the guest traps with `unreachable`.
 //
-//	global.get $fuel  i64.const cost  i64.sub  global.set $fuel
-//	global.get $fuel  i64.const 0  i64.lt_s  if  unreachable  end
-//
-// The host sets the global before each call; once the fuel goes below zero the guest traps with
-// `unreachable`. Every non-terminating execution either iterates a loop or nests calls without
-// bound, so both an infinite loop and loop-free (even exponential) recursion run out of fuel.
+// The host sets the global before each call. Every non-terminating execution either iterates a
+// loop or nests calls without bound, so both an infinite loop and loop-free (even exponential)
+// recursion run out of fuel.
 // Deep recursion may also hit the runtime's call stack limit first, which traps as well.
 //
 // # Notes
 //
-//   - Function, table, memory, global and tag indices are unchanged: the new global is appended
-//     after every imported and defined global, so the name section and all exports stay valid.
+//   - Function, table, memory, global, tag and local indices are unchanged: the new global comes
+//     after every imported and defined global, and a function's new local after its own locals,
+//     so the name section and all exports stay valid.
 //   - The instrumented module keeps every custom section. Sections that hold code offsets (DWARF,
 //     branch hints) are kept verbatim and therefore describe the original code.
 //   - Instrument only decodes; it does not type-check. Run the result through the runtime's
 //     validation (wazero's CompileModule) as usual: if the input was valid, so is the output.
 //
-// # Why a global and not a local?
+// # Where is the fuel?
 //
-// Keeping the fuel in a local would let loops count in a register, but every call, return, branch
-// out of the function and trap would then have to spill it to the global and reload it. The global
-// keeps the rewrite local to two points (entry and loop header), which is easy to show correct, and
-// it lets the host tell "out of fuel" from the guest's own traps: the global is written before the
-// check, so it is negative after a fuel trap and never negative otherwise.
+// Between calls, in the global: the host sets it before a call and reads it after. A function
+// without loops charges the global directly at entry (a load, a subtraction, a store). A function
+// with loops loads the global into a new local at entry, so that a loop iteration costs a
+// register subtraction and a branch that is not taken; it stores the local back to the global
+// before each call, return, branch out of the function and fuel trap, and reloads it after each
+// call. The global is therefore exact whenever another function or the host can see it: a host
+// function may charge for its own work by lowering it. Functions that use exception handling keep
+// the fuel in the global, since an exception leaves a frame without its store.
+//
+// After a trap, a negative fuel means the budget ran out (the fuel is stored before the trap);
+// any other trap is the guest's own.
+//
+// # Cost
+//
+// Measured with wazero v1.12's optimizing compiler on amd64: a counting loop runs at the same
+// speed metered and plain (the charge hides in the loop's own latency; with the fuel kept in the
+// global it would add 0.27 ns per iteration), entry charges are lost in the noise of a call
+// through wazero's API (fact(20), 20 entries, about 70 ns either way), and Go runtime code (a sieve with 160000 calls) runs 1-4% slower. Instrumenting a 1.9 MB Go module
+// takes about 6 ms.
 package meter

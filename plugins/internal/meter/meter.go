@@ -137,6 +137,12 @@ var header = []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
 // wasm and is safe for concurrent use. It fails with an error wrapping ErrMalformed,
 // ErrUnsupported, ErrNameTaken or ErrOptions.
 func Instrument(wasm []byte, opts Options) ([]byte, error) {
+	return instrument(wasm, opts, false)
+}
+
+// instrument is Instrument; globalOnly keeps the fuel of every function in the global, to
+// measure what the local saves.
+func instrument(wasm []byte, opts Options, globalOnly bool) ([]byte, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
@@ -145,6 +151,7 @@ func Instrument(wasm []byte, opts Options) ([]byte, error) {
 		d:    decoder{b: wasm, section: noSection, fn: -1},
 		opts: opts,
 	}
+	in.rw.globalOnly = globalOnly
 	return in.run()
 }
 
@@ -163,7 +170,9 @@ type instrumenter struct {
 	globalDone     bool // the fuel global has been written
 	exportDone     bool // its export has been written
 
-	entry, loop []byte // charge sequences
+	typeParams []uint32 // number of parameters of each type
+	funcTypes  []uint32 // type index of each function of the function section
+	rw         rewrite
 }
 
 func (in *instrumenter) run() ([]byte, error) {
@@ -303,19 +312,6 @@ func (in *instrumenter) appendFuelExport(dst []byte) []byte {
 	return appendU32(dst, in.fuelIndex())
 }
 
-// appendCharge appends the charge sequence for cost to dst.
-func appendCharge(dst []byte, fuel uint32, cost int64) []byte {
-	dst = append(dst, opGlobalGet)
-	dst = appendU32(dst, fuel)
-	dst = append(dst, opI64Const)
-	dst = appendS64(dst, cost)
-	dst = append(dst, opI64Sub, opGlobalSet)
-	dst = appendU32(dst, fuel)
-	dst = append(dst, opGlobalGet)
-	dst = appendU32(dst, fuel)
-	return append(dst, opI64Const, 0x00, opI64LtS, opIf, blockEmpty, opUnreachable, opEnd)
-}
-
 // Value and external kinds.
 const (
 	valI32       = 0x7f
@@ -400,6 +396,7 @@ func (d *decoder) globalType(end int) {
 func (in *instrumenter) decodeTypes(end int) {
 	d := &in.d
 	in.numTypes = d.count(end, 3, "type count")
+	in.typeParams = make([]uint32, 0, in.numTypes)
 	for i := uint32(0); i < in.numTypes && d.err == nil; i++ {
 		start := d.pos
 		if form := d.byte(end, "type form"); form != 0x60 {
@@ -408,9 +405,12 @@ func (in *instrumenter) decodeTypes(end int) {
 			}
 			return
 		}
-		for range 2 { // parameters, results
+		for j := range 2 { // parameters, results
 			n := d.count(end, 1, "value type count")
-			for j := uint32(0); j < n && d.err == nil; j++ {
+			if j == 0 {
+				in.typeParams = append(in.typeParams, n)
+			}
+			for k := uint32(0); k < n && d.err == nil; k++ {
 				d.valType(end, "function type value")
 			}
 		}
@@ -455,8 +455,14 @@ func (d *decoder) tag(end int) {
 func (in *instrumenter) decodeFunctions(end int) {
 	d := &in.d
 	in.numFuncs = d.count(end, 1, "function count")
+	in.funcTypes = make([]uint32, 0, in.numFuncs)
 	for i := uint32(0); i < in.numFuncs && d.err == nil; i++ {
-		d.u32(end, "function type index")
+		start := d.pos
+		t := d.u32(end, "function type index")
+		if t >= uint32(len(in.typeParams)) && d.err == nil {
+			d.fail(ErrMalformed, start, "function %d: type index %d out of range", i, t)
+		}
+		in.funcTypes = append(in.funcTypes, t)
 	}
 }
 
@@ -616,8 +622,9 @@ func (in *instrumenter) decodeData(end int) {
 	}
 }
 
-// instrumentCode rewrites the code section: each body gets the entry charge after its locals and
-// a loop charge after each loop's block type.
+// instrumentCode rewrites the code section: each body gets the entry charge after its locals, a
+// loop charge after each loop's block type, and, if it keeps its fuel in a local, the spills and
+// reloads around calls and exits.
 func (in *instrumenter) instrumentCode(end int) {
 	d := &in.d
 	in.haveCode = true
@@ -630,9 +637,8 @@ func (in *instrumenter) instrumentCode(end int) {
 		d.fail(ErrMalformed, start, "%d function bodies for %d declared functions", n, in.numFuncs)
 		return
 	}
-	fuel := in.fuelIndex()
-	in.entry = appendCharge(nil, fuel, in.opts.EntryCost)
-	in.loop = appendCharge(nil, fuel, in.opts.LoopCost)
+	in.rw.fuel = in.fuelIndex()
+	in.rw.entryCost, in.rw.loopCost = in.opts.EntryCost, in.opts.LoopCost
 
 	// The section and body sizes are only known once written: reserve the longest LEB128,
 	// write, then move the content back over the unused bytes.
@@ -654,7 +660,7 @@ func (in *instrumenter) instrumentCode(end int) {
 		bodyEnd := d.pos + int(size)
 		sizeAt := len(in.out)
 		in.out = append(in.out, 0, 0, 0, 0, 0)
-		in.out = d.instrumentBody(in.out, bodyEnd, in.entry, in.loop)
+		in.out = d.instrumentBody(in.out, bodyEnd, in.typeParams[in.funcTypes[i]], &in.rw)
 		if d.err != nil {
 			return
 		}

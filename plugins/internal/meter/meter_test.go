@@ -43,7 +43,8 @@ func newRuntime(t testing.TB, cfg wazero.RuntimeConfig) wazero.Runtime {
 	return r
 }
 
-// instantiate compiles and instantiates wasm, after the env module basic.wasm imports from.
+// instantiate compiles and instantiates wasm, after the env module basic.wasm imports from. A
+// reactor (a module exporting _initialize) is initialized.
 func instantiate(t testing.TB, r wazero.Runtime, wasm []byte, name string) api.Module {
 	t.Helper()
 	ctx := context.Background()
@@ -52,9 +53,17 @@ func instantiate(t testing.TB, r wazero.Runtime, wasm []byte, name string) api.M
 			t.Fatal(err)
 		}
 	}
-	mod, err := r.InstantiateWithConfig(ctx, wasm, wazero.NewModuleConfig().WithName(name))
+	mod, err := r.InstantiateWithConfig(ctx, wasm, wazero.NewModuleConfig().WithName(name).WithStartFunctions())
 	if err != nil {
 		t.Fatalf("instantiate %s: %v", name, err)
+	}
+	if init := mod.ExportedFunction("_initialize"); init != nil {
+		if g, ok := mod.ExportedGlobal(GlobalName).(api.MutableGlobal); ok {
+			g.Set(1 << 40)
+		}
+		if _, err := init.Call(ctx); err != nil {
+			t.Fatalf("%s: _initialize: %v", name, err)
+		}
 	}
 	return mod
 }
@@ -340,6 +349,31 @@ func work(n int32) int32 {
 	return s
 }
 
+var sieve [1 << 16]bool
+
+//go:noinline
+func mark(i int) { sieve[i] = true }
+
+// crunch counts the primes below 65536 n times: loops and calls, no allocation.
+//
+//go:wasmexport crunch
+func crunch(n int32) int32 {
+	count := int32(0)
+	for r := int32(0); r < n; r++ {
+		count = 0
+		clear(sieve[:])
+		for i := 2; i < len(sieve); i++ {
+			if !sieve[i] {
+				count++
+				for j := i * i; j < len(sieve); j += i {
+					mark(j)
+				}
+			}
+		}
+	}
+	return count
+}
+
 //go:wasmexport spin
 func spin() {
 	for {
@@ -400,6 +434,9 @@ func TestInstrument_GoGuest(t *testing.T) {
 	const n = 2000
 	if got, err := mod.ExportedFunction("work").Call(ctx, n); err != nil || int32(got[0]) != n*(n-1)/2+n {
 		t.Fatalf("work(%d) = %v, %v; want %d", n, got, err, n*(n-1)/2+n)
+	}
+	if got, err := mod.ExportedFunction("crunch").Call(ctx, 2); err != nil || got[0] != 6542 {
+		t.Fatalf("crunch(2) = %v, %v; want 6542", got, err)
 	}
 	fuel.Set(1_000_000)
 	if _, err := mod.ExportedFunction("spin").Call(ctx); err == nil || int64(fuel.Get()) >= 0 {

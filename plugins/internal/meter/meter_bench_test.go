@@ -1,0 +1,97 @@
+package meter
+
+import (
+	"context"
+	"runtime"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+)
+
+// BenchmarkInstrument_GoGuest instruments a Go wasip1 reactor (about 1.9 MB).
+func BenchmarkInstrument_GoGuest(b *testing.B) {
+	wasm := goGuest(b)
+	b.SetBytes(int64(len(wasm)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Instrument(wasm, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// variants are the modules the runtime benchmarks compare: plain, metered (fuel in a local in
+// functions with loops), and metered with the fuel always in the global.
+func variants(b *testing.B, wasm []byte) []struct {
+	name string
+	wasm []byte
+} {
+	global, err := instrument(wasm, Options{}, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return []struct {
+		name string
+		wasm []byte
+	}{
+		{"plain", wasm},
+		{"metered", mustInstrument(b, wasm, Options{})},
+		{"metered-global", global},
+	}
+}
+
+// BenchmarkInstrument_Loop measures the cost of a loop charge: a counting loop of 1e6 iterations
+// under wazero's optimizing compiler. ns/iter is the wall time per iteration, cpu-ns/iter the
+// calling thread's CPU time per iteration.
+func BenchmarkInstrument_Loop(b *testing.B) {
+	const n = 1_000_000
+	benchmarkCall(b, fixture(b, "runaway.wasm"), "count", n, n)
+}
+
+// BenchmarkInstrument_Call measures the cost of an entry charge: fact(20), 20 calls of a
+// loop-free function, per call of wazero's API.
+func BenchmarkInstrument_Call(b *testing.B) {
+	benchmarkCall(b, fixture(b, "basic.wasm"), "fact", 20, 1)
+}
+
+// BenchmarkInstrument_GoCrunch measures Go guest code: crunch(1) runs a sieve over 65536 entries,
+// with about 160000 calls of a function that is not inlined, through the Go runtime's code.
+func BenchmarkInstrument_GoCrunch(b *testing.B) {
+	benchmarkCall(b, goGuest(b), "crunch", 1, 1)
+}
+
+func benchmarkCall(b *testing.B, wasm []byte, fn string, arg uint64, iters float64) {
+	ctx := context.Background()
+	for _, v := range variants(b, wasm) {
+		b.Run(v.name, func(b *testing.B) {
+			r := newRuntime(b, wazero.NewRuntimeConfigCompiler())
+			wasi_snapshot_preview1.MustInstantiate(ctx, r)
+			mod := instantiate(b, r, v.wasm, v.name)
+			if g, ok := mod.ExportedGlobal(GlobalName).(interface{ Set(uint64) }); ok {
+				g.Set(1 << 62)
+			}
+			f := mod.ExportedFunction(fn)
+			stack := make([]uint64, 1)
+			runtime.LockOSThread() // so that the thread's CPU time is this goroutine's
+			defer runtime.UnlockOSThread()
+			b.ReportAllocs()
+			cpu := threadCPU()
+			for b.Loop() {
+				stack[0] = arg
+				if err := f.CallWithStack(ctx, stack); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpu = threadCPU() - cpu
+			unit := "op"
+			if iters > 1 {
+				unit = "iter"
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/iters, "ns/iter")
+			}
+			if cpu > 0 {
+				b.ReportMetric(float64(cpu)/float64(b.N)/iters, "cpu-ns/"+unit)
+			}
+		})
+	}
+}
