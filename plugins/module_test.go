@@ -264,3 +264,38 @@ func TestModule_PoolDrop(t *testing.T) {
 		t.Errorf("InstancesCreated = %d after the first call following the drop, want %d (the reserve serves it)", got, created)
 	}
 }
+
+// TestModule_ConcurrentFailures discards and recreates instances from many
+// goroutines at once (run it with -race).
+func TestModule_ConcurrentFailures(t *testing.T) {
+	t.Parallel()
+	rt := newTestRuntime(t, Options{})
+	for _, tt := range []struct {
+		name string
+		wasm []byte
+		want error
+	}{{"trap", trapWasm, ErrTrap}, {"loop", loopWasm, ErrFuel}, {"bad results", badresultWasm, ErrResult}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := DefaultConfig()
+			cfg.Fuel = 10_000
+			m := mustLoad(t, rt, tt.name, tt.wasm, &cfg)
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Go(func() {
+					var k policy.Key
+					for range 25 {
+						if err := m.Key(benchRequest(), &k); !errors.Is(err, tt.want) {
+							t.Errorf("Key = %v, want %v", err, tt.want)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if s := m.Stats(); s.Failures() != 100 {
+				t.Errorf("Stats().Failures() = %d, want 100", s.Failures())
+			}
+		})
+	}
+}
