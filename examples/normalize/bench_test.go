@@ -19,17 +19,40 @@ func benchRequest() *policy.Request {
 		"Referer", "https://www.example.com/", "Pragma", "x")
 }
 
+// BenchmarkNormalize_Key measures one key call through the gateway's host
+// (plugins: pooled instance, fuel metering) and through the bare test host.
 func BenchmarkNormalize_Key(b *testing.B) {
-	h := newHost(b)
-	r := benchRequest()
-	var k policy.Key
-	b.ReportAllocs()
-	for b.Loop() {
-		k.Reset()
-		if err := h.Key(r, &k); err != nil {
-			b.Fatal(err)
-		}
+	for host, p := range hosts(b) {
+		b.Run(host, func(b *testing.B) {
+			r := benchRequest()
+			var k policy.Key
+			b.ReportAllocs()
+			for b.Loop() {
+				k.Reset()
+				if err := p.Key(r, &k); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
+}
+
+// BenchmarkNormalize_KeyParallel measures the key call on plugins' instance
+// pool from every P.
+func BenchmarkNormalize_KeyParallel(b *testing.B) {
+	p := hosts(b)["plugins"]
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		r := benchRequest()
+		var k policy.Key
+		for pb.Next() {
+			k.Reset()
+			if err := p.Key(r, &k); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
 
 func BenchmarkDefault_Key(b *testing.B) {

@@ -10,15 +10,17 @@ import (
 	"github.com/flowcache/flowcache/policy"
 )
 
-func newHost(t testing.TB) *policytest.Host {
+// hosts returns the module loaded in the gateway's host (plugins) and in
+// the independent test host, by name.
+func hosts(t testing.TB) map[string]policy.Policy {
 	t.Helper()
 	wasm := policytest.Build(t, ".")
 	h, err := policytest.NewHost(context.Background(), wasm, "")
 	if err != nil {
 		t.Fatalf("NewHost: %v", err)
 	}
-	t.Cleanup(func() { _ = h.Close(context.Background()) })
-	return h
+	t.Cleanup(func() { _ = h.Close(context.Background()) }) // a test host: nothing to report
+	return map[string]policy.Policy{"plugins": policytest.Load(t, wasm, nil), "abi": h}
 }
 
 func request(host, path, query string, headers ...string) *policy.Request {
@@ -31,7 +33,6 @@ func request(host, path, query string, headers ...string) *policy.Request {
 
 func TestNormalize_Key(t *testing.T) {
 	t.Parallel()
-	h := newHost(t)
 	tests := []struct {
 		name                 string
 		req                  *policy.Request
@@ -50,15 +51,17 @@ func TestNormalize_Key(t *testing.T) {
 		{"authorization bypasses", request("example.com", "/", "", "authorization", "Bearer x"), true, "", ""},
 		{"other headers ignored", request("example.com", "/", "", "User-Agent", "x"), false, "example.com", "/"},
 	}
-	for _, tt := range tests {
-		var k policy.Key
-		if err := h.Key(tt.req, &k); err != nil {
-			t.Errorf("%s: Key: %v", tt.name, err)
-			continue
-		}
-		if k.Bypass != tt.bypass || string(k.Host) != tt.wantHost || string(k.Target) != tt.wantTarget || len(k.Variant) != 0 {
-			t.Errorf("%s: Key(%s %s?%s) = {bypass %v %q %q %q}, want {bypass %v %q %q}", tt.name,
-				tt.req.Host, tt.req.Path, tt.req.Query, k.Bypass, k.Host, k.Target, k.Variant, tt.bypass, tt.wantHost, tt.wantTarget)
+	for host, p := range hosts(t) {
+		for _, tt := range tests {
+			var k policy.Key
+			if err := p.Key(tt.req, &k); err != nil {
+				t.Errorf("%s: %s: Key: %v", host, tt.name, err)
+				continue
+			}
+			if k.Bypass != tt.bypass || string(k.Host) != tt.wantHost || string(k.Target) != tt.wantTarget || len(k.Variant) != 0 {
+				t.Errorf("%s: %s: Key(%s %s?%s) = {bypass %v %q %q %q}, want {bypass %v %q %q}", host, tt.name,
+					tt.req.Host, tt.req.Path, tt.req.Query, k.Bypass, k.Host, k.Target, k.Variant, tt.bypass, tt.wantHost, tt.wantTarget)
+			}
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"bytes"
 	"errors"
 
 	"github.com/flowcache/flowcache/wasm/abi"
@@ -86,21 +87,9 @@ func (k *KeyBuilder) Host(h []byte) {
 	if n := len(h); n > 0 && h[n-1] == '.' {
 		h = h[:n-1]
 	}
-	// Copy, then work on a local slice: in a wasm guest, appending byte by
-	// byte to a field costs tens of nanoseconds per byte.
 	start := len(k.host)
 	k.host = append(k.host, h...)
-	b := k.host[start:]
-	bad := false
-	for i, c := range b {
-		switch {
-		case 'A' <= c && c <= 'Z':
-			b[i] = c + 'a' - 'A'
-		case c <= ' ' || c == 0x7f || c == '/' || c == '?' || c == '#' || c == '@':
-			bad = true
-		}
-	}
-	if bad {
+	if !lowerHost(k.host[start:]) {
 		k.fail(ErrHost)
 	}
 }
@@ -143,11 +132,29 @@ func (k *KeyBuilder) AddParam(name, value []byte) {
 // match, in order. A nil drop keeps them all. Empty parameters are left out.
 // q's bytes are referenced until Key returns.
 func (k *KeyBuilder) Query(q []byte, drop *ParamFilter) {
-	ps := SplitQuery(q)
-	for p, ok := ps.Next(); ok; p, ok = ps.Next() {
-		if !drop.Match(p.Name) {
-			k.Param(p)
+	for len(q) > 0 {
+		var raw []byte
+		if end := bytes.IndexByte(q, '&'); end >= 0 {
+			raw, q = q[:end:end], q[end+1:]
+		} else {
+			raw, q = q, nil
 		}
+		if len(raw) == 0 {
+			continue
+		}
+		nl := bytes.IndexByte(raw, '=')
+		if nl < 0 {
+			nl = len(raw)
+		}
+		if drop.Match(raw[:nl]) {
+			continue
+		}
+		if k.np == MaxParams {
+			k.fail(ErrTooManyParams)
+			return
+		}
+		k.params[k.np] = param{raw: raw, nameLen: nl}
+		k.np++
 	}
 }
 
@@ -240,35 +247,3 @@ func (k *KeyBuilder) finish() ([]byte, error) {
 }
 
 var slash = []byte("/")
-
-// validTarget reports whether t starts with '/' and holds no control
-// character, space, DEL or '#' (the host refuses such a target).
-func validTarget(t []byte) bool {
-	if len(t) == 0 || t[0] != '/' {
-		return false
-	}
-	// Eight bytes at a time, with the classic "has a byte less than n" and
-	// "has a zero byte" word tests: they may report a false positive after
-	// a true hit or for bytes >= 0x80, never a false negative, so a word they
-	// flag is checked byte by byte.
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	i := 0
-	for ; i+8 <= len(t); i += 8 {
-		x := load64(t[i : i+8])
-		del, hash := x^(ones*0x7f), x^(ones*'#')
-		bad := (x - ones*0x21) | (del - ones) | (hash - ones) | x
-		if bad&highs != 0 && !validBytes(t[i:i+8]) {
-			return false
-		}
-	}
-	return validBytes(t[i:])
-}
-
-func validBytes(t []byte) bool {
-	for _, c := range t {
-		if c <= ' ' || c == 0x7f || c == '#' {
-			return false
-		}
-	}
-	return true
-}

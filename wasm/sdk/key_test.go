@@ -80,15 +80,30 @@ func TestKeyBuilder(t *testing.T) {
 	}
 }
 
-func TestValidTarget(t *testing.T) {
+// TestSWAR checks the word-at-a-time helpers against byte-by-byte
+// references, for every byte value at every position of short and long
+// inputs.
+func TestSWAR(t *testing.T) {
 	t.Parallel()
-	for c := 0; c < 256; c++ {
-		for pos := 1; pos < 20; pos++ {
-			b := []byte(strings.Repeat("/", 20))
-			b[pos] = byte(c)
-			want := !(c <= ' ' || c == 0x7f || c == '#')
-			if got := validTarget(b); got != want {
-				t.Fatalf("validTarget(%q) = %v, want %v", b, got, want)
+	for n := 1; n <= 19; n++ {
+		for pos := 0; pos < n; pos++ {
+			for c := 0; c < 256; c++ {
+				b := []byte(strings.Repeat("/", n))
+				b[pos] = byte(c)
+				wantTarget := pos == 0 && c == '/' || pos > 0 && !(c <= ' ' || c == 0x7f || c == '#')
+				if got := validTarget(b); got != wantTarget {
+					t.Fatalf("validTarget(%q) = %v, want %v", b, got, wantTarget)
+				}
+				h := []byte(strings.Repeat("a", n))
+				h[pos] = byte(c)
+				wantHost := !(c <= ' ' || c == 0x7f || c == '#' || c == '/' || c == '?' || c == '@')
+				wantLower := strings.ToLower(string(h))
+				if c >= 0x80 {
+					wantLower = string(h) // ASCII only
+				}
+				if got := lowerHost(h); got != wantHost || string(h) != wantLower {
+					t.Fatalf("lowerHost = %v %q, want %v %q", got, h, wantHost, wantLower)
+				}
 			}
 		}
 	}

@@ -1,6 +1,9 @@
 package sdk
 
-import "strings"
+import (
+	"bytes"
+	"strings"
+)
 
 // Param is one parameter of a query string, as sent: no percent-decoding and
 // no '+' to space translation, so that what the key holds is exactly what the
@@ -38,31 +41,20 @@ func SplitQuery(q []byte) Params { return Params{rest: q} }
 func (ps *Params) Next() (Param, bool) {
 	rest := ps.rest
 	for len(rest) > 0 {
-		// One pass over the parameter: find '=' and the end.
-		eq, end := -1, len(rest)
-		for i, c := range rest {
-			if c == '&' {
-				end = i
-				break
-			}
-			if c == '=' && eq < 0 {
-				eq = i
-			}
-		}
-		raw := rest[:end:end]
-		if end < len(rest) {
-			rest = rest[end+1:]
+		var raw []byte
+		if end := bytes.IndexByte(rest, '&'); end >= 0 {
+			raw, rest = rest[:end:end], rest[end+1:]
 		} else {
-			rest = nil
+			raw, rest = rest, nil
 		}
-		if end == 0 {
+		if len(raw) == 0 {
 			continue
 		}
 		ps.rest = rest
-		if eq < 0 {
-			return Param{Raw: raw, Name: raw}, true
+		if eq := bytes.IndexByte(raw, '='); eq >= 0 {
+			return Param{Raw: raw, Name: raw[:eq:eq], Value: raw[eq+1:], HasValue: true}, true
 		}
-		return Param{Raw: raw, Name: raw[:eq:eq], Value: raw[eq+1:], HasValue: true}, true
+		return Param{Raw: raw, Name: raw}, true
 	}
 	ps.rest = nil
 	return Param{}, false

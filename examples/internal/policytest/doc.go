@@ -1,8 +1,8 @@
 // Package policytest builds the example policy modules and runs them in
 // tests. [Build] compiles an example with the standard toolchain
 // (GOOS=wasip1 GOARCH=wasm, -buildmode=c-shared), skipping the test when that
-// toolchain cannot; [Host] is a minimal host written from ABI.md alone, on
-// wazero, that runs a module as a policy.Policy. The gateway's own host is
-// package plugins; this one exists so that the examples check the ABI
-// independently of it.
+// toolchain cannot; [Load] runs the module through the gateway's host,
+// package plugins. [Host] is a second, minimal host written from ABI.md
+// alone on wazero, without pooling or fuel, so that the examples also check
+// the ABI independently of plugins.
 package policytest

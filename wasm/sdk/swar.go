@@ -1,0 +1,86 @@
+package sdk
+
+// Word-at-a-time byte tests ("SIMD within a register"). Go compiles every
+// branch of a function that calls others into a jump through a dispatch
+// table when it targets WebAssembly, so a loop testing bytes one by one costs
+// several nanoseconds per byte; these test or transform eight bytes with a
+// few arithmetic operations and no branch. See "Bit Twiddling Hacks",
+// "Determine if a word has a zero byte" and "has a byte less than n": the
+// results are exact as to whether some byte matches.
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// hasLess returns non-zero if some byte of x is less than n (n <= 128).
+func hasLess(x uint64, n uint64) uint64 { return (x - ones*n) &^ x & highs }
+
+// hasByte returns non-zero if some byte of x equals c.
+func hasByte(x uint64, c uint64) uint64 {
+	y := x ^ ones*c
+	return (y - ones) &^ y & highs
+}
+
+// lowerWord lower-cases the ASCII upper-case letters among the bytes of x.
+func lowerWord(x uint64) uint64 {
+	h := x &^ highs                    // each byte's low 7 bits
+	gtZ := h + ones*(0x7f-'Z')         // high bit set where h > 'Z'
+	geA := h + ones*(0x80-'A')         // high bit set where h >= 'A'
+	upper := (geA &^ gtZ) &^ x & highs // 'A' <= byte <= 'Z'
+	return x | upper>>2                // set 0x20 there
+}
+
+// badTargetWord returns non-zero if some byte of x cannot appear in a
+// request target: a control character, space, DEL or '#'.
+func badTargetWord(x uint64) uint64 {
+	return hasLess(x, 0x21) | hasByte(x, 0x7f) | hasByte(x, '#')
+}
+
+// badHostWord returns non-zero if some byte of x cannot appear in a key
+// host: what a target refuses, and '/', '?' and '@'.
+func badHostWord(x uint64) uint64 {
+	return badTargetWord(x) | hasByte(x, '/') | hasByte(x, '?') | hasByte(x, '@')
+}
+
+// validTarget reports whether t starts with '/' and holds no control
+// character, space, DEL or '#' (the host refuses such a target).
+func validTarget(t []byte) bool {
+	if len(t) == 0 || t[0] != '/' {
+		return false
+	}
+	if len(t) < 8 {
+		w := [8]byte{'/', '/', '/', '/', '/', '/', '/', '/'}
+		copy(w[:], t)
+		return badTargetWord(load64(w[:])) == 0
+	}
+	var bad uint64
+	for i := 0; i+8 <= len(t); i += 8 {
+		bad |= badTargetWord(load64(t[i:]))
+	}
+	// The last, possibly overlapping, word covers the tail.
+	return bad|badTargetWord(load64(t[len(t)-8:])) == 0
+}
+
+// lowerHost lower-cases b in place and reports whether it holds only bytes
+// a key host may hold.
+func lowerHost(b []byte) bool {
+	if len(b) < 8 {
+		w := [8]byte{'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a'}
+		copy(w[:], b)
+		x := load64(w[:])
+		store64(w[:], lowerWord(x))
+		copy(b, w[:])
+		return badHostWord(x) == 0
+	}
+	var bad uint64
+	for i := 0; i+8 <= len(b); i += 8 {
+		x := load64(b[i:])
+		bad |= badHostWord(x)
+		store64(b[i:], lowerWord(x))
+	}
+	// The last, possibly overlapping, word: lower-casing twice is harmless.
+	x := load64(b[len(b)-8:])
+	store64(b[len(b)-8:], lowerWord(x))
+	return bad|badHostWord(x) == 0
+}
