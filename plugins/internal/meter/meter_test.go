@@ -5,6 +5,7 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -234,6 +235,56 @@ func TestInstrument_Fuel(t *testing.T) {
 	}
 }
 
+// TestInstrument_Accounting checks that the fuel global is exact after a function that keeps its
+// fuel in a local leaves by every way there is, and that a host function can charge fuel.
+func TestInstrument_Accounting(t *testing.T) {
+	t.Parallel()
+	const n, e, l = 10, 7, 3
+	tests := []struct {
+		fn   string
+		want int64
+	}{
+		{"calls", e + (n+1)*l + n*e},
+		{"host", e + (n+1)*l + 100*n},
+		{"early", e + (n+1)*l},
+		{"brout", e + (n+1)*l},
+		{"tableout", e + (n+1)*l},
+		{"tail", e + n*l + e},
+	}
+	for _, globalOnly := range []bool{false, true} {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s/globalOnly=%v", tt.fn, globalOnly), func(t *testing.T) {
+				t.Parallel()
+				ctx := context.Background()
+				r := newRuntime(t, wazero.NewRuntimeConfigCompiler())
+				charge := func(_ context.Context, m api.Module, stack []uint64) {
+					g := m.ExportedGlobal(GlobalName).(api.MutableGlobal)
+					g.Set(uint64(int64(g.Get()) - int64(stack[0])))
+				}
+				if _, err := r.NewHostModuleBuilder("host").NewFunctionBuilder().
+					WithGoModuleFunction(api.GoModuleFunc(charge), []api.ValueType{api.ValueTypeI64}, nil).
+					Export("charge").Instantiate(ctx); err != nil {
+					t.Fatal(err)
+				}
+				out, err := instrument(fixture(t, "accounting.wasm"), Options{EntryCost: e, LoopCost: l}, globalOnly)
+				if err != nil {
+					t.Fatal(err)
+				}
+				mod := instantiate(t, r, out, "metered")
+				fuel := fuelGlobal(t, mod)
+				const budget = 1 << 20
+				fuel.Set(budget)
+				if _, err := mod.ExportedFunction(tt.fn).Call(ctx, n); err != nil {
+					t.Fatalf("%s(%d): %v", tt.fn, n, err)
+				}
+				if used := budget - int64(fuel.Get()); used != tt.want {
+					t.Errorf("%s(%d) used %d fuel, want %d", tt.fn, n, used, tt.want)
+				}
+			})
+		}
+	}
+}
+
 // TestInstrument_NewSections instruments a module with no global and no export section: both are
 // created, in order, and the start function is metered by the initial fuel.
 func TestInstrument_NewSections(t *testing.T) {
@@ -254,7 +305,7 @@ func TestInstrument_NewSections(t *testing.T) {
 // fuel global is exported, and instrumenting twice is refused.
 func TestInstrument_Output(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"basic.wasm", "runaway.wasm", "simd.wasm", "features.wasm", "bare.wasm", "env.wasm"} {
+	for _, name := range []string{"basic.wasm", "runaway.wasm", "simd.wasm", "features.wasm", "bare.wasm", "env.wasm", "accounting.wasm"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			in := fixture(t, name)
