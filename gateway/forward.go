@@ -17,7 +17,7 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, rt *route, fwd string) {
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	resp.StreamBody = true
-	g.buildUpstreamRequest(ctx, rt, ctx.Request.Header.RequestURI(), false, req)
+	g.buildUpstreamRequest(ctx, rt, originForm(ctx), false, req)
 	err := rt.upstream.do(req, resp, rt.m.upstreamLatency)
 	fasthttp.ReleaseRequest(req)
 	if err != nil {
@@ -43,6 +43,20 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, rt *route, fwd string) {
 		out.Header.SetContentLength(cl)
 	}
 	closeUpstream(resp)
+}
+
+// originForm returns the request target in origin form ("/path?query"),
+// also for a client that sent the absolute form.
+func originForm(ctx *fasthttp.RequestCtx) []byte {
+	uri := ctx.Request.URI()
+	path, query := uri.PathOriginal(), uri.QueryString()
+	t := make([]byte, 0, len(path)+1+len(query))
+	t = append(t, path...)
+	if len(query) > 0 {
+		t = append(t, '?')
+		t = append(t, query...)
+	}
+	return t
 }
 
 func cacheStatusForward(fwd string, status int) []byte {

@@ -271,3 +271,20 @@ func TestGateway_HeaderCase(t *testing.T) {
 		t.Errorf("a field named in the upstream's connection reached the client:\n%s", resp)
 	}
 }
+
+// TestGateway_AbsoluteForm: a request in absolute form reaches the upstream
+// in origin form.
+func TestGateway_AbsoluteForm(t *testing.T) {
+	t.Parallel()
+	o := gatewaytest.StartOrigin(t, func(*fasthttp.RequestCtx) {})
+	g := gatewaytest.StartGateway(t, gatewaytest.Config(o.URL), gateway.Options{})
+	for _, method := range []string{"GET", "POST"} {
+		status, resp := g.Raw(t, method+" http://example.test/abs?q=1 HTTP/1.1\r\nHost: example.test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+		if status != 200 {
+			t.Fatalf("%s: status %d:\n%s", method, status, resp)
+		}
+		if got := string(o.LastHeader().RequestURI()); got != "/abs?q=1" {
+			t.Errorf("%s: upstream request URI %q, want /abs?q=1", method, got)
+		}
+	}
+}
