@@ -42,11 +42,13 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	source := *path
 	if embedded {
+		source = "embedded defaults"
 		logger.LogAttrs(ctx, slog.LevelWarn, "config file not found, running on embedded defaults",
 			slog.String("path", *path), slog.String("upstream", exampleOrigin))
 	}
-	return serve(ctx, &cfg, logger)
+	return serve(ctx, &cfg, source, logger)
 }
 
 // serveConfig loads the config file at path. When the file does not exist
@@ -86,10 +88,11 @@ func newLogger(c gateway.LogConfig, w io.Writer) (*slog.Logger, error) {
 	return nil, fmt.Errorf("log.format: must be text or json; got %q", c.Format)
 }
 
-// serve runs a gateway built from cfg on its two listeners until ctx is
-// done or a listener fails, then shuts it down within
-// server.shutdown_timeout. It returns nil after a clean shutdown.
-func serve(ctx context.Context, cfg *gateway.Config, logger *slog.Logger) (err error) {
+// serve runs a gateway built from cfg (read from source, for the log) on
+// its two listeners until ctx is done or a listener fails, then shuts it
+// down within server.shutdown_timeout. It returns nil after a clean
+// shutdown.
+func serve(ctx context.Context, cfg *gateway.Config, source string, logger *slog.Logger) error {
 	g, err := gateway.New(cfg, gateway.Options{Logger: logger, Version: buildVersion()})
 	if err != nil {
 		return err
@@ -111,6 +114,7 @@ func serve(ctx context.Context, cfg *gateway.Config, logger *slog.Logger) (err e
 	}
 	logger.LogAttrs(ctx, slog.LevelInfo, "flowcache started",
 		slog.String("version", buildVersion()),
+		slog.String("config", source),
 		slog.String("listen", ln.Addr().String()),
 		slog.String("admin_listen", adminLn.Addr().String()),
 		slog.Int("routes", len(cfg.Routes)))
