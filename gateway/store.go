@@ -528,9 +528,14 @@ type upstreamBody struct {
 
 func (b *upstreamBody) Read(p []byte) (int, error) { return b.r.Read(p) }
 
+// Close releases the upstream response; later calls do nothing.
 func (b *upstreamBody) Close() error {
+	if b.resp == nil {
+		return nil
+	}
 	err := b.resp.CloseBodyStream()
 	fasthttp.ReleaseResponse(b.resp)
+	b.resp = nil
 	return err
 }
 
