@@ -62,7 +62,7 @@ const (
 func Pack(ptr, n uint32) uint64 { return uint64(ptr)<<32 | uint64(n) }
 
 // Unpack splits a value made by [Pack].
-func Unpack(v uint64) (ptr, n uint32) { return uint32(v >> 32), uint32(v) }
+func Unpack(v uint64) (ptr, n uint32) { return uint32(v >> 32), uint32(v) } //nolint:gosec // splitting a packed i64 is the point
 
 // Request blob layout: a fixed part of [RequestFixedSize] bytes, then the
 // field bytes, then the header list.
@@ -200,6 +200,10 @@ var le = binary.LittleEndian
 
 // u32 reads a little-endian u32 at off; the caller checked the bounds.
 func u32(b []byte, off int) uint32 { return le.Uint32(b[off:]) }
+
+// ulen returns the length or offset n as a wire u32. Blobs stay far below
+// 4GiB: the host caps its input at 1GiB and guest memories are 32-bit.
+func ulen(n int) uint32 { return uint32(n) } //nolint:gosec // see above
 
 // put32 writes v at off; the caller checked the bounds.
 func put32(b []byte, off int, v uint32) { le.PutUint32(b[off:], v) }

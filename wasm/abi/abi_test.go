@@ -20,12 +20,14 @@ func encodeRequest(dst []byte, r *Request, hs []hdr) []byte {
 }
 
 func testRequest() (*Request, []hdr) {
-	return &Request{
-			Method: []byte("GET"), Scheme: []byte("https"), Host: []byte("Example.COM"),
-			Path: []byte("/a/b%20c"), Query: []byte("utm_source=x&b=2&a=1"), Route: []byte("api"),
-		}, []hdr{
-			{"Accept", "application/json"}, {"User-Agent", "curl/8"}, {"Cookie", ""}, {"accept", "text/html"},
-		}
+	r := &Request{
+		Method: []byte("GET"), Scheme: []byte("https"), Host: []byte("Example.COM"),
+		Path: []byte("/a/b%20c"), Query: []byte("utm_source=x&b=2&a=1"), Route: []byte("api"),
+	}
+	hs := []hdr{
+		{"Accept", "application/json"}, {"User-Agent", "curl/8"}, {"Cookie", ""}, {"accept", "text/html"},
+	}
+	return r, hs
 }
 
 func checkRequest(t *testing.T, v RequestView, r *Request, hs []hdr) {
@@ -34,8 +36,12 @@ func checkRequest(t *testing.T, v RequestView, r *Request, hs []hdr) {
 		name      string
 		got, want []byte
 	}{
-		{"Method", v.Method(), r.Method}, {"Scheme", v.Scheme(), r.Scheme}, {"Host", v.Host(), r.Host},
-		{"Path", v.Path(), r.Path}, {"Query", v.Query(), r.Query}, {"Route", v.Route(), r.Route},
+		{"Method", v.Method(), r.Method},
+		{"Scheme", v.Scheme(), r.Scheme},
+		{"Host", v.Host(), r.Host},
+		{"Path", v.Path(), r.Path},
+		{"Query", v.Query(), r.Query},
+		{"Route", v.Route(), r.Route},
 	} {
 		if !bytes.Equal(f.got, f.want) {
 			t.Errorf("%s() = %q, want %q", f.name, f.got, f.want)
@@ -149,7 +155,7 @@ func TestKey_RoundTrip(t *testing.T) {
 }
 
 func rawKey(flags uint32, host, target, variant string) []byte {
-	b := make([]byte, KeyHeaderSize)
+	b := make([]byte, KeyHeaderSize, KeyHeaderSize+len(host)+len(target)+len(variant))
 	put32(b, keyFlags, flags)
 	put32(b, keyHostLen, uint32(len(host)))
 	put32(b, keyTargetLen, uint32(len(target)))

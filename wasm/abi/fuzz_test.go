@@ -44,7 +44,7 @@ func FuzzParseRequest(f *testing.F) {
 	r, hs := testRequest()
 	f.Add(encodeRequest(nil, r, hs))
 	f.Add(encodeRequest(nil, &Request{}, nil))
-	f.Fuzz(func(t *testing.T, b []byte) {
+	f.Fuzz(func(_ *testing.T, b []byte) {
 		v, err := ParseRequest(b)
 		if err != nil {
 			return
@@ -71,7 +71,7 @@ func FuzzParseDecide(f *testing.F) {
 		b = AppendRequestHeader(b, rs, []byte(h.name), []byte(h.value))
 	}
 	f.Add(b)
-	f.Fuzz(func(t *testing.T, b []byte) {
+	f.Fuzz(func(_ *testing.T, b []byte) {
 		v, err := ParseDecide(b)
 		if err != nil {
 			return

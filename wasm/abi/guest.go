@@ -38,11 +38,11 @@ func checkHeaders(what string, b []byte, off, count uint32, slot int) error {
 	for i := uint32(0); i < count; i++ {
 		for range 2 {
 			if p+4 > uint64(len(b)) {
-				return derr(what, int(p), "header "+strconv.FormatUint(uint64(i), 10)+" truncated")
+				return derr(what, int(p), "header "+strconv.FormatUint(uint64(i), 10)+" truncated") //nolint:gosec // p <= len(b), checked by the loop
 			}
-			p += 4 + uint64(u32(b, int(p)))
+			p += 4 + uint64(u32(b, int(p))) //nolint:gosec // p+4 <= len(b), checked above
 			if p > uint64(len(b)) {
-				return derr(what, int(p), "header "+strconv.FormatUint(uint64(i), 10)+" overruns the blob")
+				return derr(what, int(p), "header "+strconv.FormatUint(uint64(i), 10)+" overruns the blob") //nolint:gosec // an offset past the blob, only reported
 			}
 		}
 	}
@@ -202,7 +202,7 @@ func (v DecideView) BodySize() int64 {
 	if len(v.b) < DecideFixedSize {
 		return -1
 	}
-	return int64(le.Uint64(v.b[decBodySize:]))
+	return int64(le.Uint64(v.b[decBodySize:])) //nolint:gosec // the i64 field holds the bits of an int64
 }
 
 // NowUnixMilli returns the time the response was received, in Unix
@@ -211,7 +211,7 @@ func (v DecideView) NowUnixMilli() int64 {
 	if len(v.b) < DecideFixedSize {
 		return 0
 	}
-	return int64(le.Uint64(v.b[decNow:]))
+	return int64(le.Uint64(v.b[decNow:])) //nolint:gosec // the i64 field holds the bits of an int64
 }
 
 // Headers returns an iterator over the response header fields.
@@ -300,7 +300,7 @@ func PutKeyHeader(b []byte, bypass bool, hostLen, targetLen, variantLen int) {
 		flags = KeyFlagBypass
 	}
 	put32(b, keyFlags, flags)
-	put32(b, keyHostLen, uint32(hostLen))
-	put32(b, keyTargetLen, uint32(targetLen))
-	put32(b, keyVariantLen, uint32(variantLen))
+	put32(b, keyHostLen, uint32(hostLen))       //nolint:gosec // lengths of a key result are u32 on the wire; the host rejects more than MaxKeySize
+	put32(b, keyTargetLen, uint32(targetLen))   //nolint:gosec // lengths of a key result are u32 on the wire; the host rejects more than MaxKeySize
+	put32(b, keyVariantLen, uint32(variantLen)) //nolint:gosec // lengths of a key result are u32 on the wire; the host rejects more than MaxKeySize
 }

@@ -19,13 +19,13 @@ func AppendRequest(dst []byte, r *Request) []byte {
 	dst = appendField(dst, start, reqPath, r.Path)
 	dst = appendField(dst, start, reqQuery, r.Query)
 	dst = appendField(dst, start, reqRoute, r.Route)
-	put32(dst, start+reqHeadersOff, uint32(len(dst)-start))
+	put32(dst, start+reqHeadersOff, ulen(len(dst)-start))
 	return dst
 }
 
 func appendField(dst []byte, start, slot int, v []byte) []byte {
-	put32(dst, start+slot, uint32(len(dst)-start))
-	put32(dst, start+slot+4, uint32(len(v)))
+	put32(dst, start+slot, ulen(len(dst)-start))
+	put32(dst, start+slot+4, ulen(len(v)))
 	return append(dst, v...)
 }
 
@@ -39,9 +39,9 @@ func AppendRequestHeader(dst []byte, start int, name, value []byte) []byte {
 }
 
 func appendHeader(dst, name, value []byte) []byte {
-	dst = le.AppendUint32(dst, uint32(len(name)))
+	dst = le.AppendUint32(dst, ulen(len(name)))
 	dst = append(dst, name...)
-	dst = le.AppendUint32(dst, uint32(len(value)))
+	dst = le.AppendUint32(dst, ulen(len(value)))
 	return append(dst, value...)
 }
 
@@ -55,8 +55,8 @@ func AppendDecideInput(dst []byte, resp *Response, d *Decision) []byte {
 	dst = append(dst, zeros[:DecideFixedSize]...)
 	PutDecision(dst[start:], d)
 	put32(dst, start+decStatus, uint32(resp.Status))
-	le.PutUint64(dst[start+decBodySize:], uint64(resp.BodySize))
-	le.PutUint64(dst[start+decNow:], uint64(resp.NowUnixMilli))
+	le.PutUint64(dst[start+decBodySize:], uint64(resp.BodySize)) //nolint:gosec // the i64 field holds the bits of an int64
+	le.PutUint64(dst[start+decNow:], uint64(resp.NowUnixMilli))  //nolint:gosec // the i64 field holds the bits of an int64
 	put32(dst, start+decHeadersOff, DecideFixedSize)
 	return dst
 }
@@ -75,7 +75,7 @@ func AppendResponseHeader(dst []byte, start int, name, value []byte) []byte {
 // buffer. The request blob starts at len(dst) on entry: pass that offset to
 // [AppendRequestHeader] for the request's header fields.
 func AppendDecideRequest(dst []byte, start int, r *Request) []byte {
-	put32(dst, start+decRequestOff, uint32(len(dst)-start))
+	put32(dst, start+decRequestOff, ulen(len(dst)-start))
 	return AppendRequest(dst, r)
 }
 
@@ -114,8 +114,8 @@ func DecodeKey(b []byte, k *Key) error {
 		k.Host, k.Target, k.Variant = nil, nil, nil
 		return nil
 	}
-	h := KeyHeaderSize + int(hl)
-	t := h + int(tl)
+	h := KeyHeaderSize + int(hl) //nolint:gosec // hl+tl+vl == len(b)-16, checked above
+	t := h + int(tl)             //nolint:gosec // hl+tl+vl == len(b)-16, checked above
 	k.Host, k.Target, k.Variant = b[KeyHeaderSize:h:h], b[h:t:t], b[t:]
 	if i := indexBad(k.Host, &badHost); i >= 0 {
 		return derr(what, KeyHeaderSize+i, "host has byte 0x"+strconv.FormatUint(uint64(k.Host[i]), 16))
@@ -198,7 +198,7 @@ func DecodeDecision(b []byte, d *Decision) error {
 	}
 	var durs [3]time.Duration
 	for i, off := range [3]int{dcnTTL, dcnSWR, dcnSIE} {
-		ms := int64(le.Uint64(b[off:]))
+		ms := int64(le.Uint64(b[off:])) //nolint:gosec // the i64 field holds the bits of an int64; negative values are refused below
 		if ms < 0 {
 			return derr(what, off, "negative duration "+strconv.FormatInt(ms, 10)+"ms")
 		}
