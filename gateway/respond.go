@@ -38,9 +38,34 @@ func appendTTL(dst []byte, ttl, age time.Duration) []byte {
 	return strconv.AppendInt(dst, int64((ttl-age)/time.Second), 10)
 }
 
+// Canonical names of the fields the gateway sets on every answer (read
+// only; SetCanonical skips normalising them on the hit path).
+var (
+	headerXCache      = []byte("X-Cache")
+	headerCacheStatus = []byte("Cache-Status")
+	headerAge         = []byte("Age")
+	valueHit          = []byte(xcacheHit)
+	valueMiss         = []byte(xcacheMiss)
+	valueStale        = []byte(xcacheStale)
+	valueBypass       = []byte(xcacheBypass)
+)
+
+func xcacheValue(xcache string) []byte {
+	switch xcache {
+	case xcacheHit:
+		return valueHit
+	case xcacheStale:
+		return valueStale
+	case xcacheBypass:
+		return valueBypass
+	default:
+		return valueMiss
+	}
+}
+
 func setCacheHeaders(ctx *fasthttp.RequestCtx, xcache string, cacheStatus []byte) {
-	ctx.Response.Header.Set("X-Cache", xcache)
-	ctx.Response.Header.SetBytesV("Cache-Status", cacheStatus)
+	ctx.Response.Header.SetCanonical(headerXCache, xcacheValue(xcache))
+	ctx.Response.Header.SetCanonical(headerCacheStatus, cacheStatus)
 }
 
 // cacheStatusError is the Cache-Status of an answer made from an error.
@@ -132,7 +157,7 @@ func (g *Gateway) writeEntry(x *exchange, age int64, xcache string, cacheStatus 
 	if age < 0 {
 		age = 0
 	}
-	resp.Header.SetBytesV("Age", fasthttp.AppendUint(x.num[:0], int(age)))
+	resp.Header.SetCanonical(headerAge, fasthttp.AppendUint(x.num[:0], int(age)))
 	setCacheHeaders(x.ctx, xcache, cacheStatus)
 	if notModified {
 		resp.SkipBody = true
