@@ -54,7 +54,7 @@ func AppendDecideInput(dst []byte, resp *Response, d *Decision) []byte {
 	start := len(dst)
 	dst = append(dst, zeros[:DecideFixedSize]...)
 	PutDecision(dst[start:], d)
-	put32(dst, start+decStatus, uint32(resp.Status)) //nolint:gosec // a status code (100-999)
+	put32(dst, start+decStatus, uint32(resp.Status))             //nolint:gosec // a status code (100-999)
 	le.PutUint64(dst[start+decBodySize:], uint64(resp.BodySize)) //nolint:gosec // the i64 field holds the bits of an int64
 	le.PutUint64(dst[start+decNow:], uint64(resp.NowUnixMilli))  //nolint:gosec // the i64 field holds the bits of an int64
 	put32(dst, start+decHeadersOff, DecideFixedSize)
