@@ -1,21 +1,26 @@
 package meter
 
-import "math"
+import (
+	"math"
+	"math/bits"
+)
 
 // Opcodes written by the instrumenter, or that need attention while decoding.
 const (
-	opUnreachable = 0x00
-	opIf          = 0x04
-	opElse        = 0x05
-	opEnd         = 0x0b
-	opLocalGet    = 0x20
-	opLocalSet    = 0x21
-	opLocalTee    = 0x22
-	opGlobalGet   = 0x23
-	opGlobalSet   = 0x24
-	opI64Const    = 0x42
-	opI64GeS      = 0x59
-	opI64Sub      = 0x7d
+	opUnreachable   = 0x00
+	opIf            = 0x04
+	opElse          = 0x05
+	opEnd           = 0x0b
+	opLocalGet      = 0x20
+	opLocalSet      = 0x21
+	opLocalTee      = 0x22
+	opGlobalGet     = 0x23
+	opGlobalSet     = 0x24
+	opI64Const      = 0x42
+	opI64GeS        = 0x59
+	opI64Sub        = 0x7d
+	opI64ShrU       = 0x88
+	opI64ExtendI32U = 0xad
 )
 
 // Immediate kinds of one-byte opcodes.
@@ -28,6 +33,7 @@ const (
 	kEnd                  // closes a block, or the expression
 	kBr                   // label (br, br_if, br_on_null, br_on_non_null)
 	kBrTable              // vec(label) label
+	kGrow                 // memory index (memory.grow)
 	kReturn               // return
 	kCall                 // function or type index (call, call_ref)
 	kCallIndirect         // type and table index
@@ -70,7 +76,8 @@ var opKinds = func() (k [256]uint8) {
 	set(kNone, 0x00, 0x01, 0x05, 0x1a, 0x1b, 0xd1, 0xd4)
 	set(kBlock, 0x02, 0x04)
 	set(kLoop, 0x03)
-	set(kIdx, 0x3f, 0x40, 0xd2)
+	set(kIdx, 0x3f, 0xd2)
+	set(kGrow, 0x40)
 	span(kIdx, 0x20, 0x26) // local.get .. table.set
 	set(kEnd, 0x0b)
 	set(kBr, 0x0c, 0x0d, 0xd5, 0xd6)
@@ -138,37 +145,40 @@ func (d *decoder) constExpr(end int) {
 	d.expr(nil, end, nil)
 }
 
-// Where a function keeps its fuel.
+// Flags of a function's rewrite.
 const (
-	modeGlobal     = iota // in the global; switches to modeLocal at the first loop
-	modeLocal             // in a local, spilled to the global around calls and on exit
-	modeGlobalOnly        // in the global, because the function handles exceptions
+	fuelLocal    = 1 << iota // the fuel is in a local, spilled to the global around calls and exits
+	scratchLocal             // an i32 local holds the size operand of a bulk instruction
+	fuelInGlobal             // the fuel stays in the global: the function handles exceptions
 )
 
 // rewrite holds the sequences inserted into one function body.
 type rewrite struct {
 	fuel                uint32 // the fuel global
 	entryCost, loopCost int64
+	growCost            int64
+	globalOnly          bool // start every function with fuelInGlobal
 
-	globalOnly bool // use modeGlobalOnly for every function
-
-	mode   int
-	local  uint32 // the fuel local, in modeLocal
-	entry  []byte // after the local declarations
-	loop   []byte // after the block type of each loop
-	spill  []byte // modeLocal: before calls and function exits
-	reload []byte // modeLocal: after calls
+	flags   int
+	local   uint32 // the fuel local, with fuelLocal
+	scratch uint32 // the scratch local, with scratchLocal
+	entry   []byte // after the local declarations
+	loop    []byte // after the block type of each loop
+	grow    []byte // before memory.grow and table.grow
+	spill   []byte // fuelLocal: before calls and function exits
+	reload  []byte // fuelLocal: after calls
+	bulk    [2][]byte
 }
 
-// build sets the sequences for mode.
+// build sets the sequences for flags.
 //
-// In the global modes, a charge is
+// Without fuelLocal, a charge is
 //
 //	global.get $fuel  i64.const cost  i64.sub  global.set $fuel
 //	global.get $fuel  i64.const 0  i64.ge_s  if  else  unreachable  end
 //
-// In modeLocal, the entry charge loads the global into the local and a loop charge works on the
-// local only, so that a loop iteration does not go through memory:
+// With fuelLocal, the entry charge loads the global into the local and a loop charge works on
+// the local only, so that a loop iteration does not go through memory:
 //
 //	global.get $fuel / local.get $f  i64.const cost  i64.sub  local.tee $f
 //	i64.const 0  i64.ge_s  if  else  local.get $f  global.set $fuel  unreachable  end
@@ -180,45 +190,73 @@ type rewrite struct {
 // The local is spilled (local.get $f  global.set $fuel) before every call and every way out of
 // the function, and reloaded (global.get $fuel  local.set $f) after every call, so that the
 // global is exact whenever another function or the host can see it, including after a fuel trap.
-func (rw *rewrite) build(mode int, local uint32) {
-	rw.mode, rw.local = mode, local
-	if mode != modeLocal {
-		rw.entry = appendGlobalCharge(rw.entry[:0], rw.fuel, rw.entryCost)
-		rw.loop = appendGlobalCharge(rw.loop[:0], rw.fuel, rw.loopCost)
-		return
+//
+// A bulk instruction (memory.fill, copy, init; table.fill, copy, init) is charged by the size on
+// top of the stack, set aside in the scratch local: size>>bulkShift for memory, size for tables.
+func (rw *rewrite) build(flags int, local, scratch uint32) {
+	rw.flags, rw.local, rw.scratch = flags, local, scratch
+	rw.spill, rw.reload = rw.spill[:0], rw.reload[:0]
+	if flags&fuelLocal != 0 {
+		rw.spill = append(rw.spill, opLocalGet)
+		rw.spill = appendU32(rw.spill, local)
+		rw.spill = append(rw.spill, opGlobalSet)
+		rw.spill = appendU32(rw.spill, rw.fuel)
+		rw.reload = append(rw.reload, opGlobalGet)
+		rw.reload = appendU32(rw.reload, rw.fuel)
+		rw.reload = append(rw.reload, opLocalSet)
+		rw.reload = appendU32(rw.reload, local)
 	}
-	rw.spill = append(rw.spill[:0], opLocalGet)
-	rw.spill = appendU32(rw.spill, local)
-	rw.spill = append(rw.spill, opGlobalSet)
-	rw.spill = appendU32(rw.spill, rw.fuel)
-	rw.reload = append(rw.reload[:0], opGlobalGet)
-	rw.reload = appendU32(rw.reload, rw.fuel)
-	rw.reload = append(rw.reload, opLocalSet)
-	rw.reload = appendU32(rw.reload, local)
-
-	rw.entry = append(rw.entry[:0], opGlobalGet)
-	rw.entry = appendU32(rw.entry, rw.fuel)
-	rw.entry = rw.appendLocalCharge(rw.entry, rw.entryCost)
-	rw.loop = append(rw.loop[:0], opLocalGet)
-	rw.loop = appendU32(rw.loop, local)
-	rw.loop = rw.appendLocalCharge(rw.loop, rw.loopCost)
+	rw.entry = rw.appendCharge(rw.entry[:0], true, func(dst []byte) []byte {
+		return appendConst(dst, rw.entryCost)
+	})
+	rw.loop = rw.appendCharge(rw.loop[:0], false, func(dst []byte) []byte {
+		return appendConst(dst, rw.loopCost)
+	})
+	rw.grow = rw.appendCharge(rw.grow[:0], false, func(dst []byte) []byte {
+		return appendConst(dst, rw.growCost)
+	})
+	for i, shift := range [2]byte{bulkShift, 0} {
+		size := func(dst []byte) []byte {
+			dst = append(dst, opLocalGet)
+			dst = appendU32(dst, scratch)
+			dst = append(dst, opI64ExtendI32U)
+			if shift != 0 {
+				dst = append(dst, opI64Const, shift, opI64ShrU)
+			}
+			return dst
+		}
+		b := append(rw.bulk[i][:0], opLocalSet)
+		b = appendU32(b, scratch)
+		b = rw.appendCharge(b, false, size)
+		b = append(b, opLocalGet)
+		rw.bulk[i] = appendU32(b, scratch)
+	}
 }
 
-func appendGlobalCharge(dst []byte, fuel uint32, cost int64) []byte {
-	dst = append(dst, opGlobalGet)
-	dst = appendU32(dst, fuel)
-	dst = append(dst, opI64Const)
-	dst = appendS64(dst, cost)
-	dst = append(dst, opI64Sub, opGlobalSet)
-	dst = appendU32(dst, fuel)
-	dst = append(dst, opGlobalGet)
-	dst = appendU32(dst, fuel)
-	return append(dst, opI64Const, 0x00, opI64GeS, opIf, blockEmpty, opElse, opUnreachable, opEnd)
-}
+// bulkShift sets the charge of memory.fill, memory.copy and memory.init: 1 fuel per 64 bytes.
+const bulkShift = 6
 
-func (rw *rewrite) appendLocalCharge(dst []byte, cost int64) []byte {
-	dst = append(dst, opI64Const)
-	dst = appendS64(dst, cost)
+// appendCharge appends a charge of the cost pushed by cost. The entry charge reads the global
+// even with fuelLocal.
+func (rw *rewrite) appendCharge(dst []byte, entry bool, cost func([]byte) []byte) []byte {
+	if rw.flags&fuelLocal == 0 {
+		dst = append(dst, opGlobalGet)
+		dst = appendU32(dst, rw.fuel)
+		dst = cost(dst)
+		dst = append(dst, opI64Sub, opGlobalSet)
+		dst = appendU32(dst, rw.fuel)
+		dst = append(dst, opGlobalGet)
+		dst = appendU32(dst, rw.fuel)
+		return append(dst, opI64Const, 0x00, opI64GeS, opIf, blockEmpty, opElse, opUnreachable, opEnd)
+	}
+	if entry {
+		dst = append(dst, opGlobalGet)
+		dst = appendU32(dst, rw.fuel)
+	} else {
+		dst = append(dst, opLocalGet)
+		dst = appendU32(dst, rw.local)
+	}
+	dst = cost(dst)
 	dst = append(dst, opI64Sub, opLocalTee)
 	dst = appendU32(dst, rw.local)
 	dst = append(dst, opI64Const, 0x00, opI64GeS, opIf, blockEmpty, opElse)
@@ -226,16 +264,21 @@ func (rw *rewrite) appendLocalCharge(dst []byte, cost int64) []byte {
 	return append(dst, opUnreachable, opEnd)
 }
 
+func appendConst(dst []byte, v int64) []byte {
+	return appendS64(append(dst, opI64Const), v)
+}
+
 // instrumentBody decodes the function body that starts at d.pos and ends at end, of a function
 // with params parameters, and appends it to out with the charges of rw.
 //
-// It starts in modeGlobal, and starts over in modeLocal at the first loop, and in
-// modeGlobalOnly at the first exception handling instruction.
+// It starts with the fuel in the global and no scratch local, and starts over with fuelLocal at
+// the first loop, with fuelInGlobal at the first exception handling instruction, and with
+// scratchLocal at the first bulk instruction.
 func (d *decoder) instrumentBody(out []byte, end int, params uint32, rw *rewrite) []byte {
 	start, outStart := d.pos, len(out)
-	mode := modeGlobal
+	flags := 0
 	if rw.globalOnly {
-		mode = modeGlobalOnly
+		flags = fuelInGlobal
 	}
 	for {
 		d.pos, out = start, out[:outStart]
@@ -249,25 +292,34 @@ func (d *decoder) instrumentBody(out []byte, end int, params uint32, rw *rewrite
 		if d.err != nil {
 			return out
 		}
-		if total > math.MaxUint32-1 {
+		if total > math.MaxUint32-2 {
 			d.fail(ErrMalformed, start, "%d parameters and locals", total)
 			return out
 		}
-		rw.build(mode, uint32(total))
-		if mode == modeLocal { // one more local: the fuel
-			out = appendU32(out, n+1)
+		local, scratch := uint32(total), uint32(total)
+		if flags&fuelLocal != 0 {
+			scratch++
+		}
+		rw.build(flags, local, scratch)
+		if extra := flags & (fuelLocal | scratchLocal); extra != 0 { // new locals go last
+			out = appendU32(out, n+uint32(bits.OnesCount(uint(extra))))
 			out = append(out, d.b[first:d.pos]...)
-			out = append(out, 0x01, valI64)
+			if flags&fuelLocal != 0 {
+				out = append(out, 0x01, valI64)
+			}
+			if flags&scratchLocal != 0 {
+				out = append(out, 0x01, valI32)
+			}
 		} else {
 			out = append(out, d.b[start:d.pos]...)
 		}
 		out = append(out, rw.entry...)
 		var next int
 		out, next = d.expr(out, end, rw)
-		if next == rw.mode {
+		if next == flags {
 			break
 		}
-		mode = next
+		flags = next
 	}
 	if d.err == nil && d.pos != end {
 		d.fail(ErrMalformed, d.pos, "%d bytes after the final end of the body", end-d.pos)
@@ -277,15 +329,22 @@ func (d *decoder) instrumentBody(out []byte, end int, params uint32, rw *rewrite
 
 // expr decodes instructions from d.pos up to the end that closes the expression, without going
 // past end. If rw is not nil, it appends them to out with the sequences of rw inserted. It
-// returns early, with a mode other than rw.mode, if the function must be rewritten in that mode.
+// returns early, with flags other than rw.flags, if the function must be rewritten with them.
 func (d *decoder) expr(out []byte, end int, rw *rewrite) ([]byte, int) {
 	b := d.b
-	mode := -1
-	if rw != nil {
-		mode = rw.mode
+	emit := rw != nil
+	flags, local := 0, false
+	if emit {
+		flags, local = rw.flags, rw.flags&fuelLocal != 0
 	}
 	depth := 1
 	last := d.pos // start of what is not yet copied to out
+	// insert inserts seq before the instruction at at.
+	insert := func(at int, seq []byte) {
+		out = append(out, b[last:at]...)
+		out = append(out, seq...)
+		last = at
+	}
 	for d.err == nil {
 		if d.pos >= end {
 			d.truncated("expression (no final end)")
@@ -301,15 +360,13 @@ func (d *decoder) expr(out []byte, end int, rw *rewrite) ([]byte, int) {
 		case kEnd:
 			depth--
 			if depth == 0 {
-				if mode == modeLocal {
-					out = append(out, b[last:at]...)
-					out = append(out, rw.spill...)
-					last = at
+				if local {
+					insert(at, rw.spill)
 				}
-				if rw != nil {
+				if emit {
 					out = append(out, b[last:d.pos]...)
 				}
-				return out, mode
+				return out, flags
 			}
 		case kBlock:
 			d.blockType(end)
@@ -317,32 +374,25 @@ func (d *decoder) expr(out []byte, end int, rw *rewrite) ([]byte, int) {
 		case kLoop:
 			d.blockType(end)
 			depth++
-			if mode == modeGlobal {
-				return out, modeLocal
+			if emit && flags&(fuelLocal|fuelInGlobal) == 0 {
+				return out, flags | fuelLocal
 			}
-			if rw != nil && d.err == nil {
-				out = append(out, b[last:d.pos]...)
-				out = append(out, rw.loop...)
-				last = d.pos
+			if emit && d.err == nil {
+				insert(d.pos, rw.loop)
 			}
 		case kBr:
 			label := d.u32(end, "label")
-			if mode == modeLocal && label == uint32(depth-1) { // leaves the function
-				out = append(out, b[last:at]...)
-				out = append(out, rw.spill...)
-				last = at
+			if local && label == uint32(depth-1) { // leaves the function
+				insert(at, rw.spill)
 			}
 		case kCall, kCallIndirect:
 			d.u32(end, "function or type index")
 			if opKinds[op] == kCallIndirect {
 				d.u32(end, "table index")
 			}
-			if mode == modeLocal && d.err == nil {
-				out = append(out, b[last:at]...)
-				out = append(out, rw.spill...)
-				out = append(out, b[at:d.pos]...)
-				out = append(out, rw.reload...)
-				last = d.pos
+			if local && d.err == nil {
+				insert(at, rw.spill)
+				insert(d.pos, rw.reload)
 			}
 		case kReturn, kReturnCall, kReturnCallInd:
 			if opKinds[op] != kReturn {
@@ -351,10 +401,8 @@ func (d *decoder) expr(out []byte, end int, rw *rewrite) ([]byte, int) {
 			if opKinds[op] == kReturnCallInd {
 				d.u32(end, "table index")
 			}
-			if mode == modeLocal {
-				out = append(out, b[last:at]...)
-				out = append(out, rw.spill...)
-				last = at
+			if local {
+				insert(at, rw.spill)
 			}
 		case kMemarg:
 			d.memarg(end)
@@ -372,10 +420,13 @@ func (d *decoder) expr(out []byte, end int, rw *rewrite) ([]byte, int) {
 			for i := uint32(0); i <= n && d.err == nil; i++ {
 				exits = d.u32(end, "br_table label") == uint32(depth-1) || exits
 			}
-			if mode == modeLocal && exits {
-				out = append(out, b[last:at]...)
-				out = append(out, rw.spill...)
-				last = at
+			if local && exits {
+				insert(at, rw.spill)
+			}
+		case kGrow:
+			d.u32(end, "memory index")
+			if emit {
+				insert(at, rw.grow)
 			}
 		case kSelectT:
 			n := d.count(end, 1, "select type count")
@@ -385,14 +436,30 @@ func (d *decoder) expr(out []byte, end int, rw *rewrite) ([]byte, int) {
 		case kRefNull:
 			d.signed(end, 33, "ref.null heap type")
 		case kMisc:
-			d.misc(end, at)
+			sub := d.misc(end, at)
+			if !emit || d.err != nil {
+				break
+			}
+			switch sub {
+			case miscTableGrow:
+				insert(at, rw.grow)
+			case miscMemoryInit, miscMemoryCopy, miscMemoryFill, miscTableInit, miscTableCopy, miscTableFill:
+				if flags&scratchLocal == 0 {
+					return out, flags | scratchLocal
+				}
+				if sub <= miscMemoryFill {
+					insert(at, rw.bulk[0])
+				} else {
+					insert(at, rw.bulk[1])
+				}
+			}
 		case kSIMD:
 			d.simd(end, at)
 		case kAtomic:
 			d.atomic(end, at)
 		case kTry, kTryTable, kDelegate, kEHIdx, kEHNone:
-			if mode == modeGlobal || mode == modeLocal {
-				return out, modeGlobalOnly
+			if emit && flags&fuelInGlobal == 0 {
+				return out, (flags &^ fuelLocal) | fuelInGlobal
 			}
 			switch opKinds[op] {
 			case kTry:
@@ -415,7 +482,7 @@ func (d *decoder) expr(out []byte, end int, rw *rewrite) ([]byte, int) {
 			d.fail(ErrUnsupported, at, "unknown opcode %#02x", op)
 		}
 	}
-	return out, mode
+	return out, flags
 }
 
 // catches decodes the catch clauses of try_table.
@@ -469,8 +536,9 @@ func (d *decoder) memarg(end int) {
 
 // misc decodes the instruction after a 0xFC prefix at at: saturating truncation, bulk memory and
 // table instructions.
-func (d *decoder) misc(end, at int) {
-	switch sub := d.u32(end, "0xfc sub-opcode"); sub {
+func (d *decoder) misc(end, at int) uint32 {
+	sub := d.u32(end, "0xfc sub-opcode")
+	switch sub {
 	case 0, 1, 2, 3, 4, 5, 6, 7: // i32/i64.trunc_sat_f32/f64_s/u
 	case 8, 12, 10, 14: // memory.init data mem, table.init elem table, memory.copy, table.copy
 		d.u32(end, "index")
@@ -482,7 +550,19 @@ func (d *decoder) misc(end, at int) {
 			d.fail(ErrUnsupported, at, "unknown opcode 0xfc %d", sub)
 		}
 	}
+	return sub
 }
+
+// 0xFC sub-opcodes that are charged. The memory ones come first.
+const (
+	miscMemoryInit = 8
+	miscMemoryCopy = 10
+	miscMemoryFill = 11
+	miscTableInit  = 12
+	miscTableCopy  = 14
+	miscTableGrow  = 15
+	miscTableFill  = 17
+)
 
 // simd decodes the instruction after a 0xFD prefix at at.
 func (d *decoder) simd(end, at int) {

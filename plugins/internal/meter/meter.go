@@ -16,6 +16,8 @@ const (
 	DefaultEntryCost = 1
 	// DefaultLoopCost is the fuel charged at each loop header, that is once per iteration.
 	DefaultLoopCost = 1
+	// DefaultGrowCost is the fuel charged for each memory.grow and table.grow.
+	DefaultGrowCost = 1000
 	// DefaultInitialFuel is the initial value of the fuel global: the budget of the module's
 	// start function and of any call made before the host first sets the global.
 	DefaultInitialFuel = 1 << 32
@@ -42,20 +44,27 @@ type Options struct {
 	// LoopCost is the fuel charged at every loop header, each iteration; 0 means
 	// DefaultLoopCost.
 	LoopCost int64
+	// GrowCost is the fuel charged for each memory.grow and table.grow, which can take the
+	// runtime much longer than an instruction (a failing memory.grow leaves the compiled code);
+	// 0 means DefaultGrowCost.
+	GrowCost int64
 	// InitialFuel is the initial value of the fuel global; 0 means DefaultInitialFuel.
 	InitialFuel int64
 }
 
 func (o Options) withDefaults() (Options, error) {
-	if o.EntryCost < 0 || o.LoopCost < 0 || o.InitialFuel < 0 {
-		return o, fmt.Errorf("%w: EntryCost %d, LoopCost %d, InitialFuel %d: must not be negative",
-			ErrOptions, o.EntryCost, o.LoopCost, o.InitialFuel)
+	if o.EntryCost < 0 || o.LoopCost < 0 || o.GrowCost < 0 || o.InitialFuel < 0 {
+		return o, fmt.Errorf("%w: EntryCost %d, LoopCost %d, GrowCost %d, InitialFuel %d: must not be negative",
+			ErrOptions, o.EntryCost, o.LoopCost, o.GrowCost, o.InitialFuel)
 	}
 	if o.EntryCost == 0 {
 		o.EntryCost = DefaultEntryCost
 	}
 	if o.LoopCost == 0 {
 		o.LoopCost = DefaultLoopCost
+	}
+	if o.GrowCost == 0 {
+		o.GrowCost = DefaultGrowCost
 	}
 	if o.InitialFuel == 0 {
 		o.InitialFuel = DefaultInitialFuel
@@ -638,7 +647,7 @@ func (in *instrumenter) instrumentCode(end int) {
 		return
 	}
 	in.rw.fuel = in.fuelIndex()
-	in.rw.entryCost, in.rw.loopCost = in.opts.EntryCost, in.opts.LoopCost
+	in.rw.entryCost, in.rw.loopCost, in.rw.growCost = in.opts.EntryCost, in.opts.LoopCost, in.opts.GrowCost
 
 	// The section and body sizes are only known once written: reserve the longest LEB128,
 	// write, then move the content back over the unused bytes.

@@ -167,6 +167,8 @@ func TestInstrument_Runaway(t *testing.T) {
 		{"exponential recursion", "runaway.wasm", "boom", []uint64{64}, false},
 		{"infinite recursion", "runaway.wasm", "deep", []uint64{0}, true},
 		{"infinite tail calls", "features.wasm", "forever", []uint64{0}, false},
+		{"memory.fill loop", "runaway.wasm", "fillbomb", nil, false},
+		{"failing memory.grow loop", "runaway.wasm", "growbomb", nil, false},
 	}
 	const budget = 1_000_000
 	for _, tt := range tests {
@@ -239,11 +241,16 @@ func TestInstrument_Fuel(t *testing.T) {
 // fuel in a local leaves by every way there is, and that a host function can charge fuel.
 func TestInstrument_Accounting(t *testing.T) {
 	t.Parallel()
-	const n, e, l = 10, 7, 3
+	const n, e, l, g = 10, 7, 3, 50
 	tests := []struct {
 		fn   string
 		want int64
 	}{
+		{"grow", e + g},
+		{"growloop", e + (n+1)*l + n*g},
+		{"tablegrow", e + g},
+		{"bulkmem", e + n + 2*n + 1},
+		{"bulktable", e + l + n + 2 + 4},
 		{"calls", e + (n+1)*l + n*e},
 		{"host", e + (n+1)*l + 100*n},
 		{"early", e + (n+1)*l},
@@ -266,7 +273,7 @@ func TestInstrument_Accounting(t *testing.T) {
 					Export("charge").Instantiate(ctx); err != nil {
 					t.Fatal(err)
 				}
-				out, err := instrument(fixture(t, "accounting.wasm"), Options{EntryCost: e, LoopCost: l}, globalOnly)
+				out, err := instrument(fixture(t, "accounting.wasm"), Options{EntryCost: e, LoopCost: l, GrowCost: g}, globalOnly)
 				if err != nil {
 					t.Fatal(err)
 				}

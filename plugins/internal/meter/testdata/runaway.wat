@@ -1,6 +1,12 @@
-;; Guests that never stop: an infinite loop, exponential recursion, infinite tail-free recursion.
+;; Guests that never stop: an infinite loop, exponential recursion, infinite recursion, loops of
+;; large memory.fill and of failing memory.grow.
 ;; Build: wat2wasm runaway.wat -o runaway.wasm
 (module
+  (memory 16 16)
+  (func (export "fillbomb")
+    (loop $l (memory.fill (i32.const 0) (i32.const 1) (i32.const 0x100000)) (br $l)))
+  (func (export "growbomb")
+    (loop $l (drop (memory.grow (i32.const 1))) (br $l)))
   (func (export "spin")
     (loop $l (br $l)))
   ;; 2^n calls, no loop
