@@ -1,6 +1,8 @@
 package gateway_test
 
 import (
+	"errors"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -286,5 +288,36 @@ func TestGateway_AbsoluteForm(t *testing.T) {
 		if got := string(o.LastHeader().RequestURI()); got != "/abs?q=1" {
 			t.Errorf("%s: upstream request URI %q, want /abs?q=1", method, got)
 		}
+	}
+}
+
+// TestGateway_HeaderReadDeadline: a client that never finishes its head
+// is cut off by read_header_timeout (slowloris), not held open.
+func TestGateway_HeaderReadDeadline(t *testing.T) {
+	t.Parallel()
+	o := gatewaytest.StartOrigin(t, func(*fasthttp.RequestCtx) {})
+	cfg := gatewaytest.Config(o.URL)
+	cfg.Server.ReadHeaderTimeout = units.Duration(100 * time.Millisecond)
+	g := gatewaytest.StartGateway(t, cfg, gateway.Options{})
+	c, err := net.Dial("tcp", g.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ")); err != nil {
+		t.Fatal(err)
+	}
+	// The test's own deadline is a safety net far above the configured
+	// timeout; the assertion is that the gateway answers or closes first.
+	if err := c.SetReadDeadline(time.Now().Add(20 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(c)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("the gateway kept an unfinished head open (read %q)", b)
+	}
+	if len(b) > 0 && !strings.HasPrefix(string(b), "HTTP/1.1 408") {
+		t.Errorf("answer to an unfinished head: %q, want a 408 or a closed connection", b)
 	}
 }
