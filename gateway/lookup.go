@@ -52,7 +52,9 @@ func (g *Gateway) serveCacheable(x *exchange) {
 		g.miss(x)
 	case state == freshness.StaleWhileRevalidate:
 		x.rt.m.stale.Inc()
-		g.refreshInBackground(x)
+		if !x.reqCC.OnlyIfCached { // only-if-cached: do not contact the origin at all
+			g.refreshInBackground(x)
+		}
 		x.cs = appendCacheStatus(x.cs[:0], fwdStale, 0, false, false, "stale-while-revalidate")
 		x.cs = appendTTL(x.cs, time.Duration(x.ent.TTL), age)
 		if g.writeEntry(x, int64(age/time.Second), xcacheStale, x.cs) {
