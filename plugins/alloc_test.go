@@ -14,8 +14,10 @@ import (
 func TestModule_Allocs(t *testing.T) {
 	m := mustLoad(t, newTestRuntime(t, Options{}), "minimal", minimalWasm, nil)
 	req := benchRequest()
-	resp := &policy.Response{Status: 200, BodySize: 1234, Now: time.Unix(1700000000, 0),
-		Headers: hdrs("Cache-Control", "max-age=60", "Content-Type", "application/json", "ETag", `"abc"`)}
+	resp := &policy.Response{
+		Status: 200, BodySize: 1234, Now: time.Unix(1700000000, 0),
+		Headers: hdrs("Cache-Control", "max-age=60", "Content-Type", "application/json", "ETag", `"abc"`),
+	}
 	k := &policy.Key{Host: make([]byte, 0, 64), Target: make([]byte, 0, 256), Variant: make([]byte, 0, 64)}
 	var d policy.Decision
 	tests := []struct {

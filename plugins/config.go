@@ -99,4 +99,4 @@ func (c *Config) initJSON() ([]byte, error) {
 }
 
 // memoryPages returns MaxMemory in whole pages.
-func (c *Config) memoryPages() uint32 { return uint32(c.MaxMemory / pageSize) }
+func (c *Config) memoryPages() uint32 { return uint32(c.MaxMemory / pageSize) } //nolint:gosec // MaxMemory is at most 4GiB (Validate): 65536 pages

@@ -91,7 +91,7 @@ type recordHandler struct {
 }
 
 func (h *recordHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
+func (h *recordHandler) Handle(_ context.Context, r slog.Record) error { //nolint:gocritic // slog.Handler's signature
 	h.mu.Lock()
 	h.records = append(h.records, r)
 	h.mu.Unlock()
@@ -104,8 +104,8 @@ func (h *recordHandler) messages(msg string) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	n := 0
-	for _, r := range h.records {
-		if r.Message == msg {
+	for i := range h.records {
+		if h.records[i].Message == msg {
 			n++
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"runtime"
 	"slices"
@@ -152,7 +153,7 @@ func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Conf
 	for _, min := range info.memories {
 		if min > uint64(pages) {
 			return nil, fmt.Errorf("%w: minimum memory %d pages (%v) exceeds max_memory %v",
-				ErrMemory, min, units.Size(min*pageSize), units.Size(uint64(pages)*pageSize))
+				ErrMemory, min, units.Size(min*pageSize), units.Size(uint64(pages)*pageSize)) //nolint:gosec // min is at most 2^32 pages here (a u32 limit), the product fits
 		}
 	}
 	metered := !rt.noMeter
@@ -187,7 +188,7 @@ func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Conf
 	m := &Module{
 		name:     name,
 		stderr:   stderr,
-		logger:   rt.logger.With("policy", name),
+		logger:   rt.logger.With(slog.String("policy", name)),
 		rt:       rt,
 		wr:       wr,
 		compiled: compiled,
@@ -276,12 +277,12 @@ func (m *Module) newInstance(ctx context.Context, first bool) (_ *instance, err 
 		if err != nil {
 			return nil, err
 		}
-		if int32(v) != abi.Version {
-			return nil, fmt.Errorf("%w: %s returned %d, this host supports %d", ErrABIVersion, abi.ExportABIVersion, int32(v), abi.Version)
+		if int32(v) != abi.Version { //nolint:gosec // the i32 result of a wasm call
+			return nil, fmt.Errorf("%w: %s returned %d, this host supports %d", ErrABIVersion, abi.ExportABIVersion, int32(v), abi.Version) //nolint:gosec // the i32 result of a wasm call
 		}
 	}
 	if fn := mod.ExportedFunction(abi.ExportInit); fn != nil {
-		ptr, err := inst.allocate(m.ctx, uint32(len(m.initJSON)), initFuel)
+		ptr, err := inst.allocate(m.ctx, uint32(len(m.initJSON)), initFuel) //nolint:gosec // the config JSON is far below 4GiB
 		if err != nil {
 			return nil, fmt.Errorf("%w: config buffer: %w", ErrInit, err)
 		}
@@ -292,8 +293,8 @@ func (m *Module) newInstance(ctx context.Context, first bool) (_ *instance, err 
 		if err != nil {
 			return nil, err
 		}
-		if int32(rc) != 0 {
-			return nil, fmt.Errorf("%w: %s returned %d", ErrInit, abi.ExportInit, int32(rc))
+		if int32(rc) != 0 { //nolint:gosec // the i32 result of a wasm call
+			return nil, fmt.Errorf("%w: %s returned %d", ErrInit, abi.ExportInit, int32(rc)) //nolint:gosec // the i32 result of a wasm call
 		}
 	}
 	if first {
@@ -338,7 +339,7 @@ func describe(inst *instance, err error) error {
 	switch {
 	case errors.Is(err, ErrResult) || errors.Is(err, ErrFuel) || errors.Is(err, ErrExit) || errors.Is(err, ErrTrap):
 		return err
-	case inst.fuel != nil && int64(inst.fuel.Get()) < 0:
+	case inst.fuel != nil && int64(inst.fuel.Get()) < 0: //nolint:gosec // the fuel global is an i64
 		return fmt.Errorf("%w: %w", ErrFuel, oneLine{err})
 	case errors.As(err, &exit):
 		return fmt.Errorf("%w: code %d", ErrExit, exit.ExitCode())

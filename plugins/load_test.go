@@ -14,15 +14,17 @@ func TestConfig_Validate(t *testing.T) {
 	tests := []struct {
 		name string
 		mod  func(c *Config)
-		want []string // substrings; nil = valid
+		want []string // the error must contain each; a nil list means valid
 	}{
 		{"defaults with module", func(c *Config) { c.Module = "p.wasm" }, nil},
-		{"no module", func(c *Config) {}, []string{"module: required"}},
+		{"no module", func(*Config) {}, []string{"module: required"}},
 		{"everything wrong", func(c *Config) {
 			c.MaxMemory, c.Fuel, c.MaxModuleSize = 1024, 0, -1
 			c.Config = map[string]any{"x": func() {}}
-		}, []string{"module: required", "max_memory: 1KiB is outside", "fuel: 0 must be positive",
-			"max_module_size: -1B is outside", "config: not representable as JSON"}},
+		}, []string{
+			"module: required", "max_memory: 1KiB is outside", "fuel: 0 must be positive",
+			"max_module_size: -1B is outside", "config: not representable as JSON",
+		}},
 		{"memory too large", func(c *Config) { c.Module, c.MaxMemory = "p.wasm", 8<<30 }, []string{"max_memory: 8GiB"}},
 	}
 	for _, tt := range tests {
@@ -133,6 +135,7 @@ func TestRuntime_Load_File(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			c := cfg
 			tt.mod(&c)
 			_, err := rt.Load(context.Background(), "p", &c)
@@ -172,7 +175,7 @@ func FuzzScanModule(f *testing.F) {
 	for _, w := range [][]byte{minimalWasm, fsimportWasm, hugememWasm, exitWasm} {
 		f.Add(w)
 	}
-	f.Fuzz(func(t *testing.T, b []byte) {
+	f.Fuzz(func(_ *testing.T, b []byte) {
 		_, _ = scanModule(b) // must not panic
 	})
 }

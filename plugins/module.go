@@ -146,7 +146,7 @@ func (inst *instance) close() {
 
 func (inst *instance) setFuel(fuel int64) {
 	if inst.fuel != nil {
-		inst.fuel.Set(uint64(fuel))
+		inst.fuel.Set(uint64(fuel)) //nolint:gosec // an i64 global holds the bits of the int64 budget
 	}
 }
 
@@ -167,7 +167,7 @@ func (inst *instance) allocate(ctx context.Context, n uint32, fuel int64) (uint3
 	if err := inst.alloc.CallWithStack(ctx, inst.stack[:]); err != nil {
 		return 0, describe(inst, err)
 	}
-	ptr := uint32(inst.stack[0])
+	ptr := uint32(inst.stack[0]) //nolint:gosec // the i32 result of a wasm call
 	if ptr == 0 {
 		return 0, fmt.Errorf("%w: %s(%d) returned 0", ErrResult, abi.ExportAlloc, n)
 	}
@@ -196,7 +196,7 @@ func (inst *instance) commit(ctx context.Context, blob []byte, fuel int64) error
 	if len(blob) > 1<<30 {
 		return fmt.Errorf("%w: input of %d bytes", ErrResult, len(blob))
 	}
-	size := (uint32(len(blob)) + minBufferSize - 1) / minBufferSize * minBufferSize
+	size := (uint32(len(blob)) + minBufferSize - 1) / minBufferSize * minBufferSize //nolint:gosec // len(blob) <= 1<<30, checked above
 	ptr, err := inst.allocate(ctx, size, fuel)
 	if err != nil {
 		return err
@@ -332,7 +332,7 @@ func (m *Module) Key(r *policy.Request, k *policy.Key) error {
 	if err := inst.commit(m.ctx, blob, m.fuel); err != nil {
 		return m.fail(inst, "key", err)
 	}
-	res, err := inst.call(m.ctx, inst.key, m.fuel, uint32(len(blob)))
+	res, err := inst.call(m.ctx, inst.key, m.fuel, uint32(len(blob))) //nolint:gosec // len(blob) fits the guest buffer (a u32), see commit
 	if err != nil {
 		return m.fail(inst, "key", err)
 	}
@@ -384,7 +384,7 @@ func (m *Module) Decide(r *policy.Request, resp *policy.Response, d *policy.Deci
 	if err := inst.commit(m.ctx, blob, m.fuel); err != nil {
 		return m.fail(inst, "decide", err)
 	}
-	res, err := inst.call(m.ctx, inst.decide, m.fuel, uint32(len(blob)))
+	res, err := inst.call(m.ctx, inst.decide, m.fuel, uint32(len(blob))) //nolint:gosec // len(blob) fits the guest buffer (a u32), see commit
 	if err != nil {
 		return m.fail(inst, "decide", err)
 	}

@@ -78,9 +78,11 @@ func BenchmarkDefault_KeyParallel(b *testing.B) {
 
 func benchDecide(b *testing.B, p policy.Policy) {
 	req := benchRequest()
-	resp := &policy.Response{Status: 200, BodySize: 1234, Now: time.Unix(1700000000, 0),
+	resp := &policy.Response{
+		Status: 200, BodySize: 1234, Now: time.Unix(1700000000, 0),
 		Headers: hdrs("Cache-Control", "max-age=60", "Content-Type", "application/json", "ETag", `"abc"`,
-			"Date", "Tue, 14 Nov 2023 22:13:20 GMT")}
+			"Date", "Tue, 14 Nov 2023 22:13:20 GMT"),
+	}
 	var d policy.Decision
 	b.ReportAllocs()
 	start := processCPU()

@@ -22,22 +22,45 @@ func TestModule_Key(t *testing.T) {
 		want    policy.Key
 		wantErr error
 	}{
-		{"lower-cased host, path and query",
+		{
+			"lower-cased host, path and query",
 			policy.Request{Method: []byte("GET"), Host: []byte("API.Example.COM"), Path: []byte("/a/B"), Query: []byte("x=1")},
-			policy.Key{Host: []byte("api.example.com"), Target: []byte("/a/B?x=1")}, nil},
-		{"no query", policy.Request{Method: []byte("HEAD"), Host: []byte("h"), Path: []byte("/")},
-			policy.Key{Host: []byte("h"), Target: []byte("/")}, nil},
-		{"declared header is the variant, others are not sent",
-			policy.Request{Method: []byte("GET"), Host: []byte("h"), Path: []byte("/p"),
-				Headers: hdrs("Cookie", "a=b", "X-Device", "mobile", "x-device", "tablet")},
-			policy.Key{Host: []byte("h"), Target: []byte("/p"), Variant: []byte("mobile")}, nil},
-		{"bypass", policy.Request{Method: []byte("POST"), Host: []byte("h"), Path: []byte("/")},
-			policy.Key{Bypass: true}, nil},
-		{"guest error result", policy.Request{Method: []byte("GET"), Host: []byte("h"), Path: []byte("/!x")},
-			policy.Key{}, ErrGuest},
-		{"input larger than the guest buffer",
+			policy.Key{Host: []byte("api.example.com"), Target: []byte("/a/B?x=1")},
+			nil,
+		},
+		{
+			"no query",
+			policy.Request{Method: []byte("HEAD"), Host: []byte("h"), Path: []byte("/")},
+			policy.Key{Host: []byte("h"), Target: []byte("/")},
+			nil,
+		},
+		{
+			"declared header is the variant, others are not sent",
+			policy.Request{
+				Method: []byte("GET"), Host: []byte("h"), Path: []byte("/p"),
+				Headers: hdrs("Cookie", "a=b", "X-Device", "mobile", "x-device", "tablet"),
+			},
+			policy.Key{Host: []byte("h"), Target: []byte("/p"), Variant: []byte("mobile")},
+			nil,
+		},
+		{
+			"bypass",
+			policy.Request{Method: []byte("POST"), Host: []byte("h"), Path: []byte("/")},
+			policy.Key{Bypass: true},
+			nil,
+		},
+		{
+			"guest error result",
+			policy.Request{Method: []byte("GET"), Host: []byte("h"), Path: []byte("/!x")},
+			policy.Key{},
+			ErrGuest,
+		},
+		{
+			"input larger than the guest buffer",
 			policy.Request{Method: []byte("GET"), Host: []byte("h"), Path: []byte("/big"), Route: make([]byte, 200<<10)},
-			policy.Key{Host: []byte("h"), Target: []byte("/big")}, nil},
+			policy.Key{Host: []byte("h"), Target: []byte("/big")},
+			nil,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,22 +89,28 @@ func TestModule_Decide(t *testing.T) {
 	t.Parallel()
 	m := mustLoad(t, newTestRuntime(t, Options{}), "minimal", minimalWasm, nil)
 	req := benchRequest()
-	def := policy.Decision{Store: false, Admit: false, Tier: policy.TierL2, TTL: 5 * time.Second,
-		StaleWhileRevalidate: 7 * time.Second, StaleIfError: time.Hour, MustRevalidate: true}
+	def := policy.Decision{
+		Store: false, Admit: false, Tier: policy.TierL2, TTL: 5 * time.Second,
+		StaleWhileRevalidate: 7 * time.Second, StaleIfError: time.Hour, MustRevalidate: true,
+	}
 	tests := []struct {
 		name   string
 		status int
 		want   policy.Decision
 	}{
-		{"200 overrides store, admit and ttl, keeps the rest", 200, policy.Decision{Store: true, Admit: true,
-			Tier: policy.TierL2, TTL: time.Minute, StaleWhileRevalidate: 7 * time.Second, StaleIfError: time.Hour, MustRevalidate: true}},
+		{"200 overrides store, admit and ttl, keeps the rest", 200, policy.Decision{
+			Store: true, Admit: true,
+			Tier: policy.TierL2, TTL: time.Minute, StaleWhileRevalidate: 7 * time.Second, StaleIfError: time.Hour, MustRevalidate: true,
+		}},
 		{"404 keeps the default", 404, def},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			resp := &policy.Response{Status: tt.status, BodySize: 10, Now: time.Unix(1700000000, 0),
-				Headers: hdrs("Cache-Control", "max-age=5", "Content-Type", "text/plain")}
+			resp := &policy.Response{
+				Status: tt.status, BodySize: 10, Now: time.Unix(1700000000, 0),
+				Headers: hdrs("Cache-Control", "max-age=5", "Content-Type", "text/plain"),
+			}
 			d := def
 			if err := m.Decide(req, resp, &d); err != nil {
 				t.Fatalf("Decide: %v", err)
@@ -125,13 +154,12 @@ func TestModule_Hostile(t *testing.T) {
 			for i := range 3 { // contained: every call answers, none poisons the next
 				var k policy.Key
 				err := m.Key(req, &k)
-				if tt.keyErr == nil {
-					if err != nil {
-						t.Fatalf("call %d: Key: %v", i, err)
-					}
-				} else if !errors.Is(err, tt.keyErr) {
+				switch {
+				case tt.keyErr == nil && err != nil:
+					t.Fatalf("call %d: Key: %v", i, err)
+				case tt.keyErr != nil && !errors.Is(err, tt.keyErr):
 					t.Fatalf("call %d: Key = %v, want %v", i, err, tt.keyErr)
-				} else if i == 0 && !strings.Contains(err.Error(), tt.wantDetail) {
+				case tt.keyErr != nil && i == 0 && !strings.Contains(err.Error(), tt.wantDetail):
 					t.Errorf("Key error %q does not contain %q", err, tt.wantDetail)
 				}
 				if err != nil { // the gateway's fallback

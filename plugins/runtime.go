@@ -51,9 +51,9 @@ var errRuntimeClosed = errors.New("plugins: runtime closed")
 func NewRuntime(opts Options) (*Runtime, error) {
 	rt := &Runtime{logger: opts.Logger, noMeter: opts.noMeter, modules: map[*Module]struct{}{}}
 	if rt.logger == nil {
-		rt.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		rt.logger = slog.New(slog.DiscardHandler)
 	}
-	rt.logger = rt.logger.With("component", "plugins")
+	rt.logger = rt.logger.With(slog.String("component", "plugins"))
 	dir := opts.CacheDir
 	if dir == "" {
 		d, err := os.MkdirTemp("", "flowcache-wasm-cache-")
@@ -64,8 +64,7 @@ func NewRuntime(opts Options) (*Runtime, error) {
 	}
 	cache, err := wazero.NewCompilationCacheWithDir(dir)
 	if err != nil {
-		rt.removeTemp()
-		return nil, fmt.Errorf("plugins: compilation cache %s: %w", dir, err)
+		return nil, errors.Join(fmt.Errorf("plugins: compilation cache %s: %w", dir, err), rt.removeTemp())
 	}
 	rt.cache = cache
 	return rt, nil
@@ -101,7 +100,7 @@ func readModule(path string, limit int64) ([]byte, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%w: module: required", ErrConfig)
 	}
-	f, err := os.Open(path)
+	f, err := os.Open(path) //nolint:gosec // the operator's configured module path
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
@@ -150,8 +149,7 @@ func (rt *Runtime) Close(ctx context.Context) error {
 	for _, m := range mods {
 		errs = append(errs, m.Close(ctx))
 	}
-	errs = append(errs, rt.cache.Close(ctx))
-	errs = append(errs, rt.removeTemp())
+	errs = append(errs, rt.cache.Close(ctx), rt.removeTemp())
 	return errors.Join(errs...)
 }
 

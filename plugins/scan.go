@@ -49,7 +49,7 @@ func scanModule(b []byte) (moduleInfo, error) {
 		if r.err != nil {
 			return info, r.err
 		}
-		if uint64(size) > uint64(len(r.b)-r.off) {
+		if uint64(size) > uint64(len(r.b)-r.off) { //nolint:gosec // a length is non-negative
 			return info, fmt.Errorf("section %d at offset %d: size %d overruns the module", id, r.off, size)
 		}
 		sec := reader{b: r.b[:r.off+int(size)], off: r.off}
@@ -62,8 +62,8 @@ func scanModule(b []byte) (moduleInfo, error) {
 		case 5:
 			n := sec.u32()
 			for i := uint32(0); i < n && sec.err == nil; i++ {
-				min, _ := sec.limits()
-				info.memories = append(info.memories, min)
+				lo, _ := sec.limits()
+				info.memories = append(info.memories, lo)
 			}
 			if sec.err != nil {
 				return info, fmt.Errorf("memory section: %w", sec.err)
@@ -111,14 +111,14 @@ func (r *reader) uleb(bits uint) uint64 {
 	}
 }
 
-func (r *reader) u32() uint32 { return uint32(r.uleb(32)) }
+func (r *reader) u32() uint32 { return uint32(r.uleb(32)) } //nolint:gosec // uleb(32) returns at most 32 bits
 
 func (r *reader) name() string {
 	n := r.u32()
 	if r.err != nil {
 		return ""
 	}
-	if uint64(n) > uint64(len(r.b)-r.off) {
+	if uint64(n) > uint64(len(r.b)-r.off) { //nolint:gosec // a length is non-negative
 		r.err = errTruncated
 		return ""
 	}
@@ -127,9 +127,9 @@ func (r *reader) name() string {
 	return s
 }
 
-// limits reads a limits type (memory or table) and returns min and max
-// (max = ^0 if absent).
-func (r *reader) limits() (min, max uint64) {
+// limits reads a limits type (memory or table) and returns its minimum and
+// maximum (^0 if absent).
+func (r *reader) limits() (lo, hi uint64) {
 	flags := r.byte()
 	bits := uint(32)
 	if flags&4 != 0 { // memory64
@@ -139,11 +139,11 @@ func (r *reader) limits() (min, max uint64) {
 		r.err = fmt.Errorf("unknown limits flags 0x%x", flags)
 		return 0, 0
 	}
-	min, max = r.uleb(bits), ^uint64(0)
+	lo, hi = r.uleb(bits), ^uint64(0)
 	if flags&1 != 0 {
-		max = r.uleb(bits)
+		hi = r.uleb(bits)
 	}
-	return min, max
+	return lo, hi
 }
 
 func (r *reader) imports(info *moduleInfo) error {
