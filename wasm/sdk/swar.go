@@ -84,3 +84,51 @@ func lowerHost(b []byte) bool {
 	store64(b[len(b)-8:], lowerWord(x))
 	return bad|badHostWord(x) == 0
 }
+
+// AppendLower appends b to dst with ASCII upper-case letters lower-cased
+// (other bytes unchanged) and returns the extended buffer. It works eight
+// bytes at a time and does not allocate when dst has room.
+func AppendLower(dst, b []byte) []byte {
+	start := len(dst)
+	dst = append(dst, b...)
+	out := dst[start:]
+	if len(out) < 8 {
+		for i, c := range out {
+			out[i] = lower(c)
+		}
+		return dst
+	}
+	for i := 0; i+8 <= len(out); i += 8 {
+		store64(out[i:], lowerWord(load64(out[i:])))
+	}
+	tail := out[len(out)-8:]
+	store64(tail, lowerWord(load64(tail)))
+	return dst
+}
+
+// Hash64 returns a 64-bit hash of b, continuing from h (a seed, or the hash
+// of the previous piece: Hash64(Hash64(0, host), path)). It reads eight bytes
+// at a time and does not allocate. It is fast and well mixed, for sketches
+// and tables inside a policy; it is not a cryptographic hash.
+func Hash64(h uint64, b []byte) uint64 {
+	const m = 0x9e3779b97f4a7c15 // 2^64 / golden ratio
+	h ^= uint64(len(b)) * m
+	for len(b) >= 8 {
+		h = (h ^ load64(b)) * m
+		h ^= h >> 32
+		b = b[8:]
+	}
+	if len(b) > 0 {
+		var w [8]byte
+		copy(w[:], b)
+		h = (h ^ load64(w[:])) * m
+		h ^= h >> 32
+	}
+	// MurmurHash3's 64-bit finaliser.
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}

@@ -31,3 +31,32 @@ func TestText(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendLower(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"", "A", "Example.COM", "ABCDEFGHIJKLMNOPQRSTUVWXYZ@[`{", "caf\xc3\x89 ÀB"} {
+		got := AppendLower([]byte("X:"), []byte(s))
+		want := []byte("X:")
+		for i := 0; i < len(s); i++ {
+			want = append(want, lower(s[i]))
+		}
+		if string(got) != string(want) {
+			t.Errorf("AppendLower(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
+
+func TestHash64(t *testing.T) {
+	t.Parallel()
+	seen := map[uint64]string{}
+	for _, s := range []string{"", "a", "b", "ab", "ba", "abcdefgh", "abcdefgh\x00", "abcdefghi", "\x00", "\x00\x00"} {
+		h := Hash64(0, []byte(s))
+		if o, dup := seen[h]; dup {
+			t.Errorf("Hash64(%q) = Hash64(%q)", s, o)
+		}
+		seen[h] = s
+		if Hash64(0, []byte(s)) != h || Hash64(1, []byte(s)) == h {
+			t.Errorf("Hash64(%q) is not a function of seed and bytes", s)
+		}
+	}
+}

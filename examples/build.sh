@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds every example policy module into the directory given as the first
+# argument (default: bin/policies), from the repository root:
+#
+#   examples/build.sh bin/policies
+#
+# Go policies are built with the standard toolchain
+# (GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared); the WAT policy is
+# assembled with wat2wasm when it is installed, else its committed .wasm is
+# copied.
+set -euo pipefail
+
+out=${1:-bin/policies}
+cd "$(dirname "$0")/.."
+mkdir -p "$out"
+
+for dir in examples/*/; do
+	name=$(basename "$dir")
+	case "$name" in
+	origin | internal) continue ;; # not policies
+	esac
+	if [[ -f "$dir/main.go" ]]; then
+		echo "go    $out/$name.wasm"
+		GOOS=wasip1 GOARCH=wasm go build -trimpath -buildmode=c-shared -o "$out/$name.wasm" "./$dir"
+	elif compgen -G "$dir*.wat" >/dev/null; then
+		for wat in "$dir"*.wat; do
+			wasm="$out/$name.wasm"
+			if command -v wat2wasm >/dev/null; then
+				echo "wat   $wasm"
+				wat2wasm -o "$wasm" "$wat"
+			else
+				echo "copy  $wasm (wat2wasm not installed)"
+				cp "${wat%.wat}.wasm" "$wasm"
+			fi
+		done
+	fi
+done
