@@ -153,21 +153,36 @@ func (tr *epochTracker) saw(e uint64) {
 func (t *Tier) syncLoop() {
 	defer t.wg.Done()
 	ctx := t.stopCtx
-	var ps *redis.PubSub
-	if t.sharded {
-		ps = t.client.SSubscribe(ctx, t.channel)
-	} else {
-		ps = t.client.Subscribe(ctx, t.channel)
+	subscribe := func() {
+		var ps *redis.PubSub
+		if t.sharded {
+			ps = t.client.SSubscribe(ctx, t.channel)
+		} else {
+			ps = t.client.Subscribe(ctx, t.channel)
+		}
+		t.ps.Store(ps)
 	}
+	subscribe()
 	defer func() {
 		// Closing an already broken connection may fail; nothing to do.
-		_ = ps.Close()
+		_ = t.ps.Load().Close()
 	}()
 	var tr epochTracker
 	connected, everConnected, needCheck := false, false, false
 	backoff := 10 * time.Millisecond
 	nextPoll := time.Now().Add(t.cfg.SyncInterval)
+	lastHeard, pollFails := time.Now(), 0
+	lost := func(reason string) {
+		if !connected {
+			return
+		}
+		connected = false
+		t.st.subscribed.Store(false)
+		t.st.disconnects.Add(1)
+		t.log.LogAttrs(ctx, slog.LevelWarn, "invalidation_subscriber_disconnected", slog.String("error", reason))
+	}
 	for {
+		ps := t.ps.Load()
 		wait := max(time.Until(nextPoll), time.Millisecond)
 		msg, err := ps.ReceiveTimeout(ctx, wait)
 		if ctx.Err() != nil {
@@ -178,12 +193,7 @@ func (t *Tier) syncLoop() {
 		case err != nil && errors.As(err, &ne) && ne.Timeout() && connected:
 			// Nothing arrived: fall through to the poll.
 		case err != nil:
-			if connected {
-				connected = false
-				t.st.subscribed.Store(false)
-				t.st.disconnects.Add(1)
-				t.log.LogAttrs(ctx, slog.LevelWarn, "invalidation_subscriber_disconnected", slog.String("error", err.Error()))
-			}
+			lost(err.Error())
 			if !sleepCtx(ctx, backoff) {
 				return
 			}
@@ -191,8 +201,12 @@ func (t *Tier) syncLoop() {
 			continue
 		default:
 			backoff = 10 * time.Millisecond
+			lastHeard = time.Now()
 			switch m := msg.(type) {
 			case *redis.Subscription:
+				if t.log.Enabled(ctx, slog.LevelDebug) {
+					t.log.LogAttrs(ctx, slog.LevelDebug, "invalidation_subscription", slog.String("kind", m.Kind), slog.Int("count", m.Count))
+				}
 				switch m.Kind {
 				case "subscribe", "ssubscribe":
 					reconnect := everConnected
@@ -205,9 +219,7 @@ func (t *Tier) syncLoop() {
 					// The server dropped the subscription (the channel's
 					// slot moved): subscribe again; the next confirmation
 					// runs the state check.
-					connected = false
-					t.st.subscribed.Store(false)
-					t.st.disconnects.Add(1)
+					lost("server ended the subscription")
 					if t.sharded {
 						_ = ps.SSubscribe(ctx, t.channel) // a failure shows up in the next Receive
 					} else {
@@ -220,15 +232,34 @@ func (t *Tier) syncLoop() {
 		}
 		if connected && !time.Now().Before(nextPoll) {
 			nextPoll = time.Now().Add(t.cfg.SyncInterval)
-			if needCheck {
-				needCheck = !t.checkState(ctx, &tr, true)
-			} else {
-				t.poll(ctx, &tr)
+			if time.Since(lastHeard) > 3*t.cfg.SyncInterval && pollFails >= 2 {
+				// Pings went unanswered for three intervals and Redis does
+				// not answer the data connections either: it is frozen, or
+				// the network is partitioned while the connection still
+				// looks open. (A busy node that is merely late reading its
+				// pongs still polls fine and keeps its connection.) Start
+				// over on a new connection; its confirmation runs the state
+				// check.
+				lost("no answer to pings")
+				_ = ps.Close() // the connection is dead already
+				subscribe()
+				lastHeard, pollFails = time.Now(), 0
+				continue
 			}
-			// A dead connection that still looks open (Redis frozen, a
-			// network partition) fails this ping; the next Receive then
-			// reconnects.
-			_ = ps.Ping(ctx)
+			ok := true
+			if needCheck {
+				ok = t.checkState(ctx, &tr, true)
+				needCheck = !ok
+			} else {
+				ok = t.poll(ctx, &tr)
+			}
+			if ok {
+				pollFails = 0
+			} else {
+				pollFails++
+			}
+			// Answered by a Pong, which counts as hearing from Redis.
+			_ = ps.Ping(ctx) // a failure shows up in the next Receive
 		}
 	}
 }
@@ -278,11 +309,12 @@ func (t *Tier) checkState(ctx context.Context, tr *epochTracker, reconnect bool)
 }
 
 // poll checks, while connected, that no message was lost: every epoch seen
-// in Redis at the previous poll must have arrived by now.
-func (t *Tier) poll(ctx context.Context, tr *epochTracker) {
+// in Redis at the previous poll must have arrived by now. It reports
+// whether the state could be read.
+func (t *Tier) poll(ctx context.Context, tr *epochTracker) bool {
 	m, ok := t.readMeta(ctx)
 	if !ok {
-		return
+		return false
 	}
 	switch lost := t.applyMeta(m); {
 	case lost:
@@ -294,6 +326,7 @@ func (t *Tier) poll(ctx context.Context, tr *epochTracker) {
 	default:
 		tr.pending = m.epoch
 	}
+	return true
 }
 
 func (t *Tier) resync(ctx context.Context, r Resync) {

@@ -7,14 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowcache/flowcache/gateway/gatewaytest"
+	"github.com/flowcache/flowcache/gateway/internal/l2/redistest"
 )
 
 // TestTier_Cluster runs the tier against a real 3-master Redis Cluster: one
 // cluster, shared by the subtests, each under its own key prefix.
 func TestTier_Cluster(t *testing.T) {
 	t.Parallel()
-	c := gatewaytest.StartRedisCluster(t, 3)
+	c := redistest.StartCluster(t, 3)
 
 	t.Run("spread", func(t *testing.T) {
 		t.Parallel()
@@ -65,12 +65,15 @@ func TestTier_Cluster(t *testing.T) {
 		cb := newCollector()
 		g := &gate{}
 		a := newTier(t, ModeCluster, c.Addrs, func(c *Config) { c.KeyPrefix = "resync:" }, Deps{})
-		b := newTier(t, ModeCluster, c.Addrs, func(c *Config) { c.KeyPrefix = "resync:" }, cb.deps(Deps{Dialer: g.dial}))
+		b := newTier(t, ModeCluster, c.Addrs, func(c *Config) {
+			c.KeyPrefix, c.NodeID = "resync:", "b-resync"
+		}, cb.deps(Deps{Dialer: g.dial}))
 		waitFor(t, "B subscribed", b.Subscribed)
 		// The sharded subscription lives on the node owning the {meta} slot.
 		owner := c.NodeFor(t, "resync:{meta}:epoch")
 		g.closed.Store(true)
-		if n := owner.KillClients("pubsub"); n == 0 {
+		// Only B's subscriber: the other subtests share the cluster.
+		if n := owner.KillSubscribers("flowcache-b-resync"); n == 0 {
 			t.Fatalf("no pubsub client on %s, the owner of the channel's slot", owner.Addr)
 		}
 		waitFor(t, "B to notice", func() bool { return !b.Subscribed() })

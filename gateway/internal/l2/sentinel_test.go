@@ -4,14 +4,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowcache/flowcache/gateway/gatewaytest"
+	"github.com/flowcache/flowcache/gateway/internal/l2/redistest"
 )
 
 // TestTier_Sentinel: in Sentinel mode the tier finds the master through
 // the sentinel, and the invalidation bus works through it.
 func TestTier_Sentinel(t *testing.T) {
 	t.Parallel()
-	s := gatewaytest.StartRedisSentinel(t, "flowcache")
+	s := redistest.StartSentinel(t, "flowcache")
 	tr := newTier(t, ModeSentinel, []string{s.Sentinel.Addr}, func(c *Config) { c.MasterName = s.MasterName }, Deps{})
 	setSync(t, tr, "k", "v", time.Minute, Index{})
 	if v, err := get(t, tr, "k"); err != nil || v != "v" {

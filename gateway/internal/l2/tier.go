@@ -63,6 +63,8 @@ type Tier struct {
 	// fetched before the latest one are dropped (Index.Seq).
 	invalSeq atomic.Uint64
 
+	ps atomic.Pointer[redis.PubSub] // the subscriber's; closed by Close to end a blocked Receive
+
 	queue     chan *writeItem
 	stopWrite chan struct{}
 	stopCtx   context.Context
@@ -192,6 +194,11 @@ func (t *Tier) Close() error {
 	}
 	close(t.stopWrite)
 	t.stop()
+	if ps := t.ps.Load(); ps != nil {
+		// Ends a Receive blocked for up to SyncInterval; the subscriber
+		// sees the canceled context and returns.
+		_ = ps.Close()
+	}
 	t.wg.Wait()
 	t.codec.close()
 	return t.client.Close()

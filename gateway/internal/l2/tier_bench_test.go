@@ -6,14 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowcache/flowcache/gateway/gatewaytest"
+	"github.com/flowcache/flowcache/gateway/internal/l2/redistest"
 )
 
 // BenchmarkTier_GetHit measures an L2 hit on a loopback redis-server: one
 // round trip plus decoding. Compare with BenchmarkRedisGetRaw, the same
 // GET through go-redis without the tier.
 func BenchmarkTier_GetHit(b *testing.B) {
-	r := gatewaytest.StartRedis(b)
+	r := redistest.Start(b)
 	for _, size := range []int{1 << 10, 16 << 10, 128 << 10} {
 		for _, codec := range []string{CompressionNone, CompressionS2, CompressionZstd} {
 			b.Run(strconv.Itoa(size)+"/"+codec, func(b *testing.B) {
@@ -60,7 +60,7 @@ func BenchmarkTier_GetHit(b *testing.B) {
 // BenchmarkRedisGetRaw is the baseline for BenchmarkTier_GetHit: a bare
 // go-redis GET of the same stored value.
 func BenchmarkRedisGetRaw(b *testing.B) {
-	r := gatewaytest.StartRedis(b)
+	r := redistest.Start(b)
 	tr := newTier(b, ModeStandalone, []string{r.Addr}, func(c *Config) { c.Compression = CompressionNone }, Deps{})
 	setSync(b, tr, "k", compressible(1<<10), time.Hour, Index{})
 	ctx := context.Background()
@@ -75,7 +75,7 @@ func BenchmarkRedisGetRaw(b *testing.B) {
 // BenchmarkTier_GetOpen is a Get with the breaker open: what a request pays
 // for L2 while Redis is down.
 func BenchmarkTier_GetOpen(b *testing.B) {
-	r := gatewaytest.StartRedis(b)
+	r := redistest.Start(b)
 	// A cooldown longer than the benchmark keeps the prober from closing
 	// the breaker again.
 	tr := newTier(b, ModeStandalone, []string{r.Addr}, func(c *Config) { c.BreakerCooldown = time.Hour }, Deps{})
@@ -152,7 +152,7 @@ func BenchmarkTier_SetEnqueue(b *testing.B) {
 // writers get into Redis (batched pipelines, with indexes), by waiting for
 // every queued write to land.
 func BenchmarkTier_WriteThroughput(b *testing.B) {
-	r := gatewaytest.StartRedis(b)
+	r := redistest.Start(b)
 	for _, indexed := range []bool{false, true} {
 		name := "plain"
 		if indexed {
@@ -187,7 +187,7 @@ func BenchmarkTier_WriteThroughput(b *testing.B) {
 // check: one pipelined SETNX+MGET. Flushing instead costs the whole L1
 // (see doc.go).
 func BenchmarkTier_EpochCheck(b *testing.B) {
-	r := gatewaytest.StartRedis(b)
+	r := redistest.Start(b)
 	tr := newTier(b, ModeStandalone, []string{r.Addr}, nil, Deps{})
 	ctx := context.Background()
 	b.ReportAllocs()

@@ -5,19 +5,34 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/flowcache/flowcache/gateway/gatewaytest"
+	"github.com/flowcache/flowcache/gateway/internal/l2/redistest"
 )
 
 // waitTimeout bounds every wait for a background event. Tests never assert
 // on elapsed time; they wait for a condition and fail only if it never holds.
 const waitTimeout = 20 * time.Second
+
+// testLogger logs to t.Log, at debug level.
+func testLogger(tb testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tbWriter{tb}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tbWriter struct{ tb testing.TB }
+
+func (w tbWriter) Write(p []byte) (int, error) {
+	w.tb.Helper()
+	w.tb.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
 
 // waitFor polls cond until it holds, failing the test after waitTimeout.
 func waitFor(tb testing.TB, what string, cond func() bool) {
@@ -94,7 +109,7 @@ func random(n int) string {
 
 func TestTier_GetSet(t *testing.T) {
 	t.Parallel()
-	r := gatewaytest.StartRedis(t)
+	r := redistest.Start(t)
 	tests := []struct {
 		name        string
 		compression string
@@ -150,7 +165,7 @@ func TestTier_GetSet(t *testing.T) {
 
 func TestTier_TTLExpires(t *testing.T) {
 	t.Parallel()
-	r := gatewaytest.StartRedis(t)
+	r := redistest.Start(t)
 	tr := newTier(t, ModeStandalone, []string{r.Addr}, nil, Deps{})
 	setSync(t, tr, "short", "v", 20*time.Millisecond, Index{})
 	// Redis expires the key by itself; wait for it rather than sleeping a
@@ -166,7 +181,7 @@ func TestTier_TTLExpires(t *testing.T) {
 
 func TestTier_SetDropsWhenQueueFull(t *testing.T) {
 	t.Parallel()
-	r := gatewaytest.StartRedis(t)
+	r := redistest.Start(t)
 	tr := newTier(t, ModeStandalone, []string{r.Addr}, func(c *Config) {
 		c.WriteQueue, c.Writers, c.WriteBatch = 4, 1, 1
 		c.ReadTimeout, c.WriteTimeout = 5*time.Second, 5*time.Second
@@ -195,18 +210,18 @@ func TestTier_BreakerOpensWhenRedisDies(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name  string
-		fault func(r *gatewaytest.Redis)
-		heal  func(r *gatewaytest.Redis)
+		fault func(r *redistest.Server)
+		heal  func(r *redistest.Server)
 	}{
-		{"killed", (*gatewaytest.Redis).Kill, (*gatewaytest.Redis).Restart},
+		{"killed", (*redistest.Server).Kill, (*redistest.Server).Restart},
 		// A frozen Redis accepts nothing and answers nothing: every call
 		// ends in the (short) read timeout.
-		{"frozen", (*gatewaytest.Redis).Stop, (*gatewaytest.Redis).Cont},
+		{"frozen", (*redistest.Server).Stop, (*redistest.Server).Cont},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r := gatewaytest.StartRedis(t)
+			r := redistest.Start(t)
 			tr := newTier(t, ModeStandalone, []string{r.Addr}, func(c *Config) {
 				c.BreakerFailures = 3
 				c.BreakerCooldown, c.BreakerMaxCooldown = 10*time.Millisecond, 20*time.Millisecond
@@ -268,7 +283,7 @@ func TestTier_BreakerOpensWhenRedisDies(t *testing.T) {
 
 func TestTier_StartsWithRedisDown(t *testing.T) {
 	t.Parallel()
-	r := gatewaytest.StartRedis(t)
+	r := redistest.Start(t)
 	r.Kill()
 	tr := newTier(t, ModeStandalone, []string{r.Addr}, func(c *Config) {
 		c.BreakerCooldown, c.BreakerMaxCooldown = 10*time.Millisecond, 20*time.Millisecond
@@ -290,7 +305,7 @@ func TestTier_StartsWithRedisDown(t *testing.T) {
 
 func TestTier_Purge(t *testing.T) {
 	t.Parallel()
-	r := gatewaytest.StartRedis(t)
+	r := redistest.Start(t)
 	testPurge(t, ModeStandalone, []string{r.Addr})
 }
 
@@ -390,7 +405,7 @@ func testPurge(t *testing.T, mode string, addrs []string) {
 
 func TestTier_PurgeErrors(t *testing.T) {
 	t.Parallel()
-	r := gatewaytest.StartRedis(t)
+	r := redistest.Start(t)
 	tr := newTier(t, ModeStandalone, []string{r.Addr}, nil, Deps{})
 	for _, inv := range []Invalidation{
 		{Kind: KindURL, Path: "/x"},
@@ -444,7 +459,7 @@ func (c *collector) nextResync(tb testing.TB) Resync {
 
 func TestTier_PubSub(t *testing.T) {
 	t.Parallel()
-	r := gatewaytest.StartRedis(t)
+	r := redistest.Start(t)
 	testPubSub(t, ModeStandalone, []string{r.Addr})
 }
 
@@ -460,8 +475,8 @@ func testPubSub(t *testing.T, mode string, addrs []string, mutate ...func(*Confi
 			}
 		}
 	}
-	a := newTier(t, mode, addrs, conf("a"), ca.deps(Deps{}))
-	b := newTier(t, mode, addrs, conf("b"), cb.deps(Deps{}))
+	a := newTier(t, mode, addrs, conf("a"), ca.deps(Deps{Logger: testLogger(t)}))
+	b := newTier(t, mode, addrs, conf("b"), cb.deps(Deps{Logger: testLogger(t)}))
 	waitFor(t, "subscribers", func() bool { return a.Subscribed() && b.Subscribed() })
 
 	setSync(t, a, "k", "v", time.Minute, Index{Tags: []byte("t1")})
@@ -529,7 +544,7 @@ func TestTier_ResyncAfterPartition(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r := gatewaytest.StartRedis(t)
+			r := redistest.Start(t)
 			cb := newCollector()
 			g := &gate{}
 			a := newTier(t, ModeStandalone, []string{r.Addr}, func(c *Config) { c.NodeID = "a" }, Deps{})
@@ -542,7 +557,9 @@ func TestTier_ResyncAfterPartition(t *testing.T) {
 			// Cut B off: its subscriber connection is killed and cannot
 			// come back until the gate opens.
 			g.closed.Store(true)
-			r.KillClients("pubsub")
+			if n := r.KillSubscribers("flowcache-b"); n != 1 {
+				t.Fatalf("killed %d subscriber connections of B, want 1", n)
+			}
 			waitFor(t, "B to notice", func() bool { return !b.Subscribed() })
 			if tc.purge {
 				if _, err := a.Purge(context.Background(), Invalidation{Kind: KindTag, Tags: []string{"x"}}); err != nil {
@@ -580,7 +597,7 @@ func TestTier_ResyncAfterPartition(t *testing.T) {
 
 func TestTier_ResyncAfterRedisRestart(t *testing.T) {
 	t.Parallel()
-	r := gatewaytest.StartRedis(t)
+	r := redistest.Start(t)
 	cb := newCollector()
 	b := newTier(t, ModeStandalone, []string{r.Addr}, func(c *Config) {
 		c.BreakerCooldown, c.BreakerMaxCooldown = 10*time.Millisecond, 20*time.Millisecond
@@ -663,7 +680,7 @@ func TestConfig_Validate(t *testing.T) {
 
 func TestTier_Delete(t *testing.T) {
 	t.Parallel()
-	r := gatewaytest.StartRedis(t)
+	r := redistest.Start(t)
 	tr := newTier(t, ModeStandalone, []string{r.Addr}, nil, Deps{})
 	setSync(t, tr, "a", "1", time.Minute, Index{})
 	setSync(t, tr, "b", "2", time.Minute, Index{})
@@ -683,7 +700,7 @@ func TestTier_Delete(t *testing.T) {
 // notice within two SyncIntervals.
 func TestTier_ResyncOnLostMessage(t *testing.T) {
 	t.Parallel()
-	r := gatewaytest.StartRedis(t)
+	r := redistest.Start(t)
 	cb := newCollector()
 	b := newTier(t, ModeStandalone, []string{r.Addr}, nil, cb.deps(Deps{}))
 	waitFor(t, "B subscribed", b.Subscribed)
@@ -702,7 +719,7 @@ func TestTier_ResyncOnLostMessage(t *testing.T) {
 // before the fetch) must not land in L2 after it.
 func TestTier_WriteAfterPurgeDropped(t *testing.T) {
 	t.Parallel()
-	r := gatewaytest.StartRedis(t)
+	r := redistest.Start(t)
 	ca := newCollector()
 	a := newTier(t, ModeStandalone, []string{r.Addr}, nil, Deps{})
 	b := newTier(t, ModeStandalone, []string{r.Addr}, nil, ca.deps(Deps{}))
@@ -729,4 +746,25 @@ func TestTier_WriteAfterPurgeDropped(t *testing.T) {
 	}
 	// A write fetched after the purge goes through.
 	setSync(t, b, "k", "new", time.Minute, Index{Seq: b.InvalidationSeq()})
+}
+
+// TestTier_SubscriberNoticesFrozenRedis: a connection that stays open but
+// answers nothing (Redis frozen, or a partition) is declared lost after
+// three unanswered pings, and the subscriber comes back by itself.
+func TestTier_SubscriberNoticesFrozenRedis(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t)
+	cb := newCollector()
+	b := newTier(t, ModeStandalone, []string{r.Addr}, func(c *Config) {
+		c.ReadTimeout, c.WriteTimeout = 20*time.Millisecond, 20*time.Millisecond
+	}, cb.deps(Deps{}))
+	waitFor(t, "B subscribed", b.Subscribed)
+	r.Stop()
+	waitFor(t, "B to notice", func() bool { return !b.Subscribed() })
+	r.Cont()
+	waitFor(t, "B resubscribed", b.Subscribed)
+	// Nothing could be purged while Redis was frozen: no resync.
+	if n := b.Stats().Resyncs; n != 0 {
+		t.Errorf("Resyncs = %d, want 0", n)
+	}
 }

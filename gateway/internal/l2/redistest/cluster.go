@@ -1,4 +1,4 @@
-package gatewaytest
+package redistest
 
 import (
 	"fmt"
@@ -9,17 +9,17 @@ import (
 	"time"
 )
 
-// RedisCluster is a Redis Cluster of masters only (no replicas) started by
-// [StartRedisCluster]: each node is a [Redis] with cluster mode enabled,
+// Cluster is a Redis Cluster of masters only (no replicas) started by
+// [StartCluster]: each node is a [Server] with cluster mode enabled,
 // and the slots are spread over all of them by redis-cli --cluster create.
-type RedisCluster struct {
+type Cluster struct {
 	// Nodes are the masters, in the order they were created.
-	Nodes []*Redis
+	Nodes []*Server
 	// Addrs are the nodes' host:port addresses, for a cluster client.
 	Addrs []string
 }
 
-// StartRedisCluster starts n redis-server nodes (n >= 3, as Redis Cluster
+// StartCluster starts n redis-server nodes (n >= 3, as Redis Cluster
 // requires) in cluster mode on free loopback ports, joins them with
 // redis-cli --cluster create --cluster-replicas 0, and returns when every
 // node reports cluster_state:ok with all 16384 slots assigned. Everything is
@@ -27,17 +27,17 @@ type RedisCluster struct {
 //
 // If redis-server or redis-cli is missing the test fails when CI is set and
 // is skipped otherwise.
-func StartRedisCluster(tb testing.TB, n int) *RedisCluster {
+func StartCluster(tb testing.TB, n int) *Cluster {
 	tb.Helper()
 	if n < 3 {
-		tb.Fatalf("gatewaytest: a Redis Cluster needs at least 3 masters, got %d", n)
+		tb.Fatalf("redistest: a Redis Cluster needs at least 3 masters, got %d", n)
 	}
 	bin := redisBinary(tb, "redis-server")
 	cli := redisBinary(tb, "redis-cli")
 	dir := tb.TempDir()
-	c := &RedisCluster{}
+	c := &Cluster{}
 	for i := range n {
-		var r *Redis
+		var r *Server
 		for attempt := 0; ; attempt++ {
 			port, busPort := freePort(tb), freePort(tb)
 			r = newRedis(tb, bin, dir, port, []string{
@@ -52,7 +52,7 @@ func StartRedisCluster(tb testing.TB, n int) *RedisCluster {
 			}
 			r.Kill()
 			if attempt == 2 {
-				tb.Fatalf("gatewaytest: start cluster node %d: %v", i, err)
+				tb.Fatalf("redistest: start cluster node %d: %v", i, err)
 			}
 		}
 		tb.Cleanup(r.Kill)
@@ -64,17 +64,17 @@ func StartRedisCluster(tb testing.TB, n int) *RedisCluster {
 	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
 	out, err := exec.Command(cli, args...).CombinedOutput()
 	if err != nil {
-		tb.Fatalf("gatewaytest: redis-cli --cluster create: %v\n%s", err, out)
+		tb.Fatalf("redistest: redis-cli --cluster create: %v\n%s", err, out)
 	}
 	if err := c.waitOK(redisStartTimeout); err != nil {
-		tb.Fatalf("gatewaytest: %v\nredis-cli said:\n%s", err, out)
+		tb.Fatalf("redistest: %v\nredis-cli said:\n%s", err, out)
 	}
 	return c
 }
 
 // waitOK waits until every node reports cluster_state:ok, all slots
 // assigned, and knows every other node.
-func (c *RedisCluster) waitOK(timeout time.Duration) error {
+func (c *Cluster) waitOK(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	want := "cluster_known_nodes:" + strconv.Itoa(len(c.Nodes))
 	for {
@@ -106,16 +106,16 @@ func (c *RedisCluster) waitOK(timeout time.Duration) error {
 // NodeFor returns the node that serves key's hash slot, as the cluster
 // itself reports it (CLUSTER KEYSLOT, CLUSTER SHARDS are not needed: the
 // node that owns the slot answers the key without a MOVED redirect).
-func (c *RedisCluster) NodeFor(tb testing.TB, key string) *Redis {
+func (c *Cluster) NodeFor(tb testing.TB, key string) *Server {
 	tb.Helper()
 	for _, r := range c.Nodes {
 		// GET on the owner answers (maybe nil); others answer -MOVED.
 		if _, err := r.Do("GET", key); err == nil {
 			return r
 		} else if !strings.HasPrefix(err.Error(), "MOVED") {
-			tb.Fatalf("gatewaytest: GET %q on %s: %v", key, r.Addr, err)
+			tb.Fatalf("redistest: GET %q on %s: %v", key, r.Addr, err)
 		}
 	}
-	tb.Fatalf("gatewaytest: no node owns the slot of %q", key)
+	tb.Fatalf("redistest: no node owns the slot of %q", key)
 	return nil
 }

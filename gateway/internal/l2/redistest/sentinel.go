@@ -1,4 +1,4 @@
-package gatewaytest
+package redistest
 
 import (
 	"fmt"
@@ -9,32 +9,32 @@ import (
 	"testing"
 )
 
-// RedisSentinel is a Redis master watched by one Sentinel, started by
-// [StartRedisSentinel], for clients in Sentinel mode.
-type RedisSentinel struct {
+// Sentinel is a Redis master watched by one Sentinel, started by
+// [StartSentinel], for clients in Sentinel mode.
+type Sentinel struct {
 	// Master is the monitored redis-server.
-	Master *Redis
+	Master *Server
 	// Sentinel is the redis-server running in sentinel mode; its Addr is
 	// what a Sentinel client is given.
-	Sentinel *Redis
+	Sentinel *Server
 	// MasterName is the name the master is monitored under.
 	MasterName string
 }
 
-// StartRedisSentinel starts a master and one Sentinel (quorum 1) monitoring
+// StartSentinel starts a master and one Sentinel (quorum 1) monitoring
 // it as masterName, both on free loopback ports, and returns when the
 // Sentinel reports the master's address. Both are killed in t.Cleanup.
 //
 // If redis-server is missing the test fails when CI is set and is skipped
 // otherwise.
-func StartRedisSentinel(tb testing.TB, masterName string) *RedisSentinel {
+func StartSentinel(tb testing.TB, masterName string) *Sentinel {
 	tb.Helper()
-	m := StartRedis(tb)
+	m := Start(tb)
 	bin := redisBinary(tb, "redis-server")
 	dir := tb.TempDir()
 	_, mport, err := net.SplitHostPort(m.Addr)
 	if err != nil {
-		tb.Fatalf("gatewaytest: master address %q: %v", m.Addr, err)
+		tb.Fatalf("redistest: master address %q: %v", m.Addr, err)
 	}
 	for attempt := 0; ; attempt++ {
 		port := freePort(tb)
@@ -44,9 +44,9 @@ func StartRedisSentinel(tb testing.TB, masterName string) *RedisSentinel {
 			"sentinel monitor %s 127.0.0.1 %s 1\nsentinel down-after-milliseconds %s 1000\n",
 			port, dir, filepath.Join(dir, "sentinel-"+strconv.Itoa(port)+".log"), masterName, mport, masterName)
 		if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
-			tb.Fatalf("gatewaytest: write sentinel config: %v", err)
+			tb.Fatalf("redistest: write sentinel config: %v", err)
 		}
-		s := &Redis{
+		s := &Server{
 			Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 			tb:   tb, bin: bin, args: []string{conf, "--sentinel"},
 			log: filepath.Join(dir, "sentinel-"+strconv.Itoa(port)+".log"),
@@ -54,15 +54,15 @@ func StartRedisSentinel(tb testing.TB, masterName string) *RedisSentinel {
 		err := s.start()
 		if err == nil {
 			tb.Cleanup(s.Kill)
-			rs := &RedisSentinel{Master: m, Sentinel: s, MasterName: masterName}
+			rs := &Sentinel{Master: m, Sentinel: s, MasterName: masterName}
 			if got, err := s.Do("SENTINEL", "GET-MASTER-ADDR-BY-NAME", masterName); err != nil || got != "127.0.0.1\n"+mport {
-				tb.Fatalf("gatewaytest: sentinel does not know master %q: %q, %v", masterName, got, err)
+				tb.Fatalf("redistest: sentinel does not know master %q: %q, %v", masterName, got, err)
 			}
 			return rs
 		}
 		s.Kill()
 		if attempt == 2 {
-			tb.Fatalf("gatewaytest: start sentinel: %v", err)
+			tb.Fatalf("redistest: start sentinel: %v", err)
 		}
 	}
 }
