@@ -11,7 +11,17 @@
 //	err = t.Publish(ctx, &l2.Invalidation{Kind: l2.KindURL, Host: h, Path: p}) // after Delete
 //	t.State(); t.Stats(); t.Subscribed()  // metrics, /readyz
 //
-// Redis 7.0 or later is required (PEXPIRE NX/GT, SPUBLISH).
+// # Operating Redis
+//
+// Redis 7.0 or later is required (PEXPIRE NX/GT, SPUBLISH). Use a volatile
+// eviction policy (maxmemory-policy volatile-lru or volatile-lfu): every
+// entry and index has a TTL, the {meta} keys have none and must never be
+// evicted (an evicted generation would make old, purged entries readable
+// again). Under memory pressure an index set may still be evicted before the
+// entries it lists, which a later tag or prefix purge then misses: size
+// Redis so that it rarely evicts. Persistence is optional: a Redis that
+// comes back empty is noticed (ResyncDataLost) and every node flushes its
+// L1 once.
 //
 // # Keys
 //
