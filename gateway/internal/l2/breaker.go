@@ -12,8 +12,9 @@ const (
 	// StateOpen: Redis is not touched; Get returns ErrUnavailable at once
 	// and writes are dropped. A background probe runs every cooldown.
 	StateOpen
-	// StateHalfOpen: a probe succeeded; requests use Redis again, the first
-	// success closes the breaker and the first failure opens it again.
+	// StateHalfOpen: a background probe succeeded; one request at a time
+	// tries Redis (the others skip it as if open), the first success closes
+	// the breaker and the first failure opens it again.
 	StateHalfOpen
 )
 
@@ -38,6 +39,7 @@ func (s State) String() string {
 type breaker struct {
 	state     atomic.Int32
 	fails     atomic.Int32
+	trial     atomic.Bool // half-open: a request is trying Redis
 	threshold int32
 	opens     atomic.Uint64
 	wake      chan struct{} // capacity 1: "the breaker opened"
@@ -49,8 +51,24 @@ func newBreaker(threshold int) *breaker {
 
 func (b *breaker) State() State { return State(b.state.Load()) }
 
-// allow reports whether a call may touch Redis.
-func (b *breaker) allow() bool { return State(b.state.Load()) != StateOpen }
+// allow reports whether a call may touch Redis. In half-open state only
+// one call at a time is allowed: a Redis that answered the probe but is
+// still sick costs one request a timeout, not every request in flight. A
+// call that was allowed must end in success, failure or release.
+func (b *breaker) allow() bool {
+	switch State(b.state.Load()) {
+	case StateClosed:
+		return true
+	case StateOpen:
+		return false
+	default:
+		return b.trial.CompareAndSwap(false, true)
+	}
+}
+
+// isOpen reports whether the breaker is open, without taking the half-open
+// trial (for queuing writes, and background reads).
+func (b *breaker) isOpen() bool { return State(b.state.Load()) == StateOpen }
 
 // success records a call that worked.
 func (b *breaker) success() {
@@ -60,19 +78,28 @@ func (b *breaker) success() {
 	if State(b.state.Load()) == StateHalfOpen {
 		b.state.CompareAndSwap(int32(StateHalfOpen), int32(StateClosed))
 	}
+	b.release()
 }
 
 // failure records a call that failed or was too slow.
 func (b *breaker) failure() {
 	switch State(b.state.Load()) {
 	case StateOpen:
-		return
 	case StateHalfOpen:
 		b.trip()
 	default:
 		if b.fails.Add(1) >= b.threshold {
 			b.trip()
 		}
+	}
+	b.release()
+}
+
+// release ends an allowed call that says nothing about Redis' health (the
+// caller gave up).
+func (b *breaker) release() {
+	if b.trial.Load() {
+		b.trial.Store(false)
 	}
 }
 
@@ -91,5 +118,6 @@ func (b *breaker) trip() {
 // probed records a successful background probe: open → half-open.
 func (b *breaker) probed() {
 	b.fails.Store(0)
+	b.trial.Store(false)
 	b.state.CompareAndSwap(int32(StateOpen), int32(StateHalfOpen))
 }

@@ -267,7 +267,7 @@ func (t *Tier) syncLoop() {
 // readMeta loads the shared state for the subscriber, unless the breaker is
 // open (no call touches Redis then; the prober loads it).
 func (t *Tier) readMeta(ctx context.Context) (meta, bool) {
-	if !t.br.allow() {
+	if t.br.isOpen() {
 		return meta{}, false
 	}
 	cctx, cancel := context.WithTimeout(probeContext(ctx), t.callTimeout())

@@ -119,8 +119,10 @@
 // than SlowCall) open it. While open, Get returns ErrUnavailable in 8.5ns
 // without touching the network, and writes are dropped. A background prober
 // (never a request) loads the shared state every BreakerCooldown, doubling
-// up to BreakerMaxCooldown; when it succeeds the breaker is half-open: the
-// next request's success closes it, a failure opens it again. go-redis'
+// up to BreakerMaxCooldown; when it succeeds the breaker is half-open: one
+// request at a time tries Redis (the others skip L2), its success closes the
+// breaker, its failure opens it again. A Redis error reply (WRONGTYPE, OOM)
+// counts as a success: Redis answered. go-redis'
 // retries are turned off (MaxRetries -1, one dial attempt): a cache read is
 // worth one try.
 //

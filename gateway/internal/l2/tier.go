@@ -303,15 +303,19 @@ func (t *Tier) callDone(start time.Time) {
 }
 
 // callFailed records a failed call. A Redis error reply (wrong type, OOM,
-// ...) proves Redis is up and does not count; neither does the caller
-// giving up (context canceled).
+// ...) proves Redis is up and counts as a success; the caller giving up
+// (context canceled) counts as nothing.
 func (t *Tier) callFailed(ctx context.Context, err error) {
 	t.st.errors.Add(1)
 	var rerr redis.Error
-	if errors.As(err, &rerr) || (errors.Is(err, context.Canceled) && ctx.Err() != nil) {
-		return
+	switch {
+	case errors.As(err, &rerr):
+		t.br.success() // Redis answered
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		t.br.release()
+	default:
+		t.br.failure()
 	}
-	t.br.failure()
 }
 
 // appendEntryKey appends the Redis key of an entry: prefix "e:" gen ":" key.

@@ -57,7 +57,7 @@ func (t *Tier) Set(key, value []byte, ttl time.Duration, ix Index) bool {
 		t.st.dropInvalid.Add(1)
 		return false
 	}
-	if !t.br.allow() {
+	if t.br.isOpen() {
 		t.st.dropOpen.Add(1)
 		return false
 	}
@@ -208,6 +208,7 @@ func (w *batchWriter) flush() {
 		}
 	}
 	if sent == 0 {
+		t.br.release()
 		return
 	}
 	_, err := pipe.Exec(ctx)
