@@ -107,6 +107,15 @@ func (m *Module) Close(ctx context.Context) error {
 		return nil
 	}
 	m.rt.untrack(m)
+	// Close idle instances now and cancel their cleanups: a cleanup's
+	// argument points into m, so a pending one would keep m (and, through
+	// the reserve, an instance's memory) alive.
+	if inst := m.reserve.Swap(nil); inst != nil {
+		inst.close()
+	}
+	for v := m.pool.Get(); v != nil; v = m.pool.Get() {
+		v.(*instance).close()
+	}
 	return m.wr.Close(ctx)
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -326,4 +327,30 @@ func TestModule_ConcurrentFailures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestModule_CloseReleases checks that a closed Module is garbage: nothing
+// (a pending cleanup, the reserve) keeps it alive.
+func TestModule_CloseReleases(t *testing.T) {
+	rt := newTestRuntime(t, Options{})
+	m := mustLoad(t, rt, "minimal", minimalWasm, nil)
+	var k policy.Key
+	if err := m.Key(benchRequest(), &k); err != nil {
+		t.Fatal(err)
+	}
+	collected := make(chan struct{})
+	runtime.AddCleanup(m, func(ch chan struct{}) { close(ch) }, collected)
+	if err := m.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// m is dead from here on (precise liveness): only a leak keeps it.
+	for i := 0; i < 50; i++ {
+		runtimeGC()
+		select {
+		case <-collected:
+			return
+		default:
+		}
+	}
+	t.Error("the closed Module was not collected after 50 GCs")
 }
