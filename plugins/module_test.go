@@ -354,3 +354,27 @@ func TestModule_CloseReleases(t *testing.T) {
 	}
 	t.Error("the closed Module was not collected after 50 GCs")
 }
+
+// TestModule_InstantiateError checks the path where the pool is empty and a
+// new instance cannot be created.
+func TestModule_InstantiateError(t *testing.T) {
+	t.Parallel()
+	m := mustLoad(t, newTestRuntime(t, Options{}), "minimal", minimalWasm, nil)
+	// Empty the pool and the reserve, then break instantiation underneath.
+	m.reserve.Swap(nil)
+	for v := m.pool.Get(); v != nil; v = m.pool.Get() {
+		v.(*instance).close()
+	}
+	if err := m.wr.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var k policy.Key
+	err := m.Key(benchRequest(), &k)
+	var ce *CallError
+	if !errors.As(err, &ce) || ce.Op != "instantiate" || !errors.Is(err, ErrInit) {
+		t.Fatalf("Key = %v, want an instantiate *CallError wrapping ErrInit", err)
+	}
+	if s := m.Stats(); s.InstantiateErrors != 1 || s.Failures() != 1 {
+		t.Errorf("Stats() = %+v, want one instantiate error", s)
+	}
+}

@@ -298,3 +298,55 @@ func TestPack(t *testing.T) {
 		t.Errorf("Unpack(Pack) = %#x %#x", p, n)
 	}
 }
+
+func TestViews_Zero(t *testing.T) {
+	t.Parallel()
+	var r RequestView
+	var v DecideView
+	var d Decision
+	v.Default(&d)
+	it, it2 := r.Headers(), v.Headers()
+	if r.Method() != nil || r.Header("a") != nil || it.Len() != 0 || it2.Len() != 0 ||
+		v.Status() != 0 || v.BodySize() != -1 || v.NowUnixMilli() != 0 || v.Header("a") != nil ||
+		v.DecisionBytes() != nil || d != (Decision{}) {
+		t.Error("zero views are not empty")
+	}
+}
+
+func TestParseDecide_Errors(t *testing.T) {
+	t.Parallel()
+	r, hs := testRequest()
+	valid := AppendDecideInput(nil, &Response{Status: 200}, &Decision{Store: true})
+	valid = AppendResponseHeader(valid, 0, []byte("Age"), []byte("1"))
+	rs := len(valid)
+	valid = AppendDecideRequest(valid, 0, r)
+	for _, h := range hs {
+		valid = AppendRequestHeader(valid, rs, []byte(h.name), []byte(h.value))
+	}
+	mod := func(f func(b []byte)) []byte {
+		b := append([]byte(nil), valid...)
+		f(b)
+		return b
+	}
+	tests := []struct {
+		name string
+		b    []byte
+		want string
+	}{
+		{"short", valid[:71], "abi: decide blob: at offset 0: truncated: 71 bytes, want at least 72"},
+		{"decision", mod(func(b []byte) { put32(b, dcnTier, 9) }), "abi: decision: at offset 4: unknown tier 9"},
+		{"headers", mod(func(b []byte) { put32(b, decHeaderCount, 1000) }), "abi: decide blob: at offset"},
+		{"request offset", mod(func(b []byte) { put32(b, decRequestOff, 8) }), "request offset 8 outside the blob"},
+		{"no request", mod(func(b []byte) { put32(b, decRequestOff, 0) }), "request offset 0 outside the blob"},
+		{"bad request", mod(func(b []byte) { put32(b, rs+reqHeaderCount, 99) }), "abi: request blob: at offset"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := ParseDecide(tt.b)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("ParseDecide = %v, want error containing %q", err, tt.want)
+			}
+		})
+	}
+}
