@@ -110,16 +110,28 @@ func (t *Tier) Subscribed() bool { return t.st.subscribed.Load() }
 // holds those received above low, out of order. At each poll the epoch read
 // from Redis one poll earlier must be <= low: a message that has not arrived
 // a full SyncInterval after its epoch was visible is considered lost.
+//
+// id is the Redis data set the epochs belong to: if it changes, Redis lost
+// its data and the epochs start again.
 type epochTracker struct {
 	init    bool
+	id      string
 	low     uint64
 	pending uint64
 	got     map[uint64]struct{}
 }
 
-func (tr *epochTracker) reset(e uint64) {
-	tr.init, tr.low, tr.pending = true, e, e
+func (tr *epochTracker) reset(m meta) {
+	tr.init, tr.id, tr.low, tr.pending = true, m.id, m.epoch, m.epoch
 	clear(tr.got)
+}
+
+// missed returns how many epochs between low and e were not received.
+func (tr *epochTracker) missed(e uint64) uint64 {
+	if e <= tr.low {
+		return 0
+	}
+	return e - tr.low
 }
 
 func (tr *epochTracker) saw(e uint64) {
@@ -293,18 +305,19 @@ func (t *Tier) checkState(ctx context.Context, tr *epochTracker, reconnect bool)
 	if !ok {
 		return false
 	}
-	lost := t.applyMeta(m)
+	t.applyMeta(m)
 	switch {
 	case !tr.init:
 		// First subscription: the node's L1 is as new as its knowledge.
-	case lost:
+	case m.id != tr.id:
 		t.resync(ctx, Resync{Reason: ResyncDataLost})
 	case m.epoch != tr.low:
-		t.resync(ctx, Resync{Reason: ResyncEpoch, Missed: m.epoch - tr.low})
+		// Moved on (missed messages), or back (the epoch key was lost).
+		t.resync(ctx, Resync{Reason: ResyncEpoch, Missed: tr.missed(m.epoch)})
 	case reconnect && t.cfg.ResyncAlways:
 		t.resync(ctx, Resync{Reason: ResyncReconnect})
 	}
-	tr.reset(m.epoch)
+	tr.reset(m)
 	return true
 }
 
@@ -316,13 +329,14 @@ func (t *Tier) poll(ctx context.Context, tr *epochTracker) bool {
 	if !ok {
 		return false
 	}
-	switch lost := t.applyMeta(m); {
-	case lost:
+	t.applyMeta(m)
+	switch {
+	case m.id != tr.id:
 		t.resync(ctx, Resync{Reason: ResyncDataLost})
-		tr.reset(m.epoch)
-	case tr.pending > tr.low:
-		t.resync(ctx, Resync{Reason: ResyncEpoch, Missed: tr.pending - tr.low})
-		tr.reset(m.epoch)
+		tr.reset(m)
+	case tr.pending > tr.low || m.epoch < tr.low:
+		t.resync(ctx, Resync{Reason: ResyncEpoch, Missed: tr.missed(tr.pending)})
+		tr.reset(m)
 	default:
 		tr.pending = m.epoch
 	}

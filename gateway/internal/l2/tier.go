@@ -377,21 +377,21 @@ func (t *Tier) loadMeta(ctx context.Context) (meta, error) {
 	return m, nil
 }
 
-// applyMeta installs loaded state and reports whether the Redis data set
-// changed (a restart lost it, or a failover to an empty replica) since the
-// last load. Generations only move forward within one data set.
-func (t *Tier) applyMeta(m meta) (changed bool) {
+// applyMeta installs loaded state. Generations only move forward within one
+// data set; when the data set changed (a restart lost it, or a failover to
+// an empty replica) they are taken as they are. Whether that calls for a
+// resync is the subscriber's business (it compares ids itself: the prober
+// may see the new data set first).
+func (t *Tier) applyMeta(m meta) {
 	t.metaMu.Lock()
 	defer t.metaMu.Unlock()
-	changed = t.loaded && m.id != t.redisID
-	if !t.loaded || changed {
+	if !t.loaded || m.id != t.redisID {
 		t.gen.Store(m.gen)
 		t.softGen.Store(m.softGen)
 	} else {
 		t.raiseGen(m.gen, m.softGen)
 	}
 	t.redisID, t.loaded = m.id, true
-	return changed
 }
 
 // raiseGen moves the generations forward (never back).

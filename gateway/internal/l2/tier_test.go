@@ -638,7 +638,7 @@ func TestEpochTracker(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var tr epochTracker
-			tr.reset(tc.start)
+			tr.reset(meta{epoch: tc.start, id: "x"})
 			for _, e := range tc.saw {
 				tr.saw(e)
 			}
