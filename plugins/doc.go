@@ -17,8 +17,8 @@
 // module size, the linear memory of each instance (a module whose minimum is
 // above it is refused; memory.grow past it fails), and the CPU spent per
 // call. The CPU budget is load-time fuel metering (plugins/internal/meter):
-// every function entry and loop iteration costs one unit of fuel; running out
-// traps. It stops infinite loops and loop-free exponential recursion alike,
+// every function entry and loop iteration costs one unit of fuel, a
+// memory.grow a thousand; running out traps. It stops infinite loops and loop-free exponential recursion alike,
 // costs no goroutine or context per call, and never freezes the process
 // (wazero's WithCloseOnContextDone costs 5-20x per call and misses recursion).
 //
