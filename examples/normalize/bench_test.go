@@ -5,6 +5,7 @@ package main
 import (
 	"testing"
 
+	"github.com/flowcache/flowcache/examples/internal/policytest"
 	"github.com/flowcache/flowcache/policy"
 )
 
@@ -19,47 +20,11 @@ func benchRequest() *policy.Request {
 		"Referer", "https://www.example.com/", "Pragma", "x")
 }
 
-// BenchmarkNormalize_Key measures one key call through the gateway's host
-// (plugins: pooled instance, fuel metering) and through the bare test host.
-func BenchmarkNormalize_Key(b *testing.B) {
-	for host, p := range hosts(b) {
-		b.Run(host, func(b *testing.B) {
-			r := benchRequest()
-			var k policy.Key
-			b.ReportAllocs()
-			for b.Loop() {
-				k.Reset()
-				if err := p.Key(r, &k); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
-
-// BenchmarkNormalize_KeyParallel measures the key call on plugins' instance
-// pool from every P.
-func BenchmarkNormalize_KeyParallel(b *testing.B) {
-	p := hosts(b)["plugins"]
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		r := benchRequest()
-		var k policy.Key
-		for pb.Next() {
-			k.Reset()
-			if err := p.Key(r, &k); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-}
-
-func BenchmarkDefault_Key(b *testing.B) {
-	var p policy.Default
+func benchKey(b *testing.B, p policy.Policy) {
 	r := benchRequest()
 	var k policy.Key
 	b.ReportAllocs()
+	defer policytest.ReportCPU(b)()
 	for b.Loop() {
 		k.Reset()
 		if err := p.Key(r, &k); err != nil {
@@ -67,3 +32,15 @@ func BenchmarkDefault_Key(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkNormalize_Key measures one key call through the gateway's host
+// (plugins: pooled instance, fuel metering) and through the bare test host
+// (one instance, no metering).
+func BenchmarkNormalize_Key(b *testing.B) {
+	for host, p := range hosts(b) {
+		b.Run(host, func(b *testing.B) { benchKey(b, p) })
+	}
+}
+
+// BenchmarkDefault_Key is the baseline: the native default policy.
+func BenchmarkDefault_Key(b *testing.B) { benchKey(b, policy.Default{}) }

@@ -71,7 +71,7 @@ func (g *guest) key(in []byte) ([]byte, bool) {
 	if err != nil {
 		return nil, false
 	}
-	g.req.v = v
+	g.req.set(v, in)
 	k := g.kb
 	k.reset()
 	if g.policy.Key == nil {
@@ -80,7 +80,7 @@ func (g *guest) key(in []byte) ([]byte, bool) {
 		return nil, false
 	}
 	res, err := k.finish()
-	g.req.v = abi.RequestView{} // do not keep the input reachable
+	g.req.clear() // do not keep the input reachable
 	return res, err == nil
 }
 
@@ -98,12 +98,14 @@ func (g *guest) decide(in []byte) ([]byte, bool) {
 	if g.policy.Decide == nil {
 		return nil, true
 	}
-	g.resp.v, g.resp.req.v = v, v.Request()
+	g.resp.v = v
+	g.resp.req.set(v.Request(), in[blobU32(in, decideRequestOff):])
 	var def abi.Decision
 	v.Default(&def)
 	g.dec = Decision(def)
 	err = g.policy.Decide(&g.resp, &g.dec)
-	g.resp = Response{} // do not keep the input reachable
+	g.resp.v = abi.DecideView{} // do not keep the input reachable
+	g.resp.req.clear()
 	if err != nil {
 		return nil, false
 	}
@@ -117,4 +119,13 @@ func (g *guest) decide(in []byte) ([]byte, bool) {
 	b := v.DecisionBytes()
 	abi.PutDecision(b, &d)
 	return b, true
+}
+
+// decideRequestOff is the offset of request_off in a decide blob (ABI.md,
+// section 4).
+const decideRequestOff = 60
+
+// blobU32 reads the little-endian u32 at off in b.
+func blobU32(b []byte, off int) int {
+	return int(b[off]) | int(b[off+1])<<8 | int(b[off+2])<<16 | int(b[off+3])<<24
 }

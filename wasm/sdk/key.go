@@ -1,7 +1,6 @@
 package sdk
 
 import (
-	"bytes"
 	"errors"
 
 	"github.com/flowcache/flowcache/wasm/abi"
@@ -133,27 +132,27 @@ func (k *KeyBuilder) AddParam(name, value []byte) {
 // q's bytes are referenced until Key returns.
 func (k *KeyBuilder) Query(q []byte, drop *ParamFilter) {
 	for len(q) > 0 {
-		var raw []byte
-		if end := bytes.IndexByte(q, '&'); end >= 0 {
-			raw, q = q[:end:end], q[end+1:]
+		end, eq := nextParam(q)
+		raw := q[:end:end]
+		if end < len(q) {
+			q = q[end+1:]
 		} else {
-			raw, q = q, nil
+			q = nil
 		}
-		if len(raw) == 0 {
+		if end == 0 {
 			continue
 		}
-		nl := bytes.IndexByte(raw, '=')
-		if nl < 0 {
-			nl = len(raw)
+		if eq < 0 {
+			eq = end
 		}
-		if drop.Match(raw[:nl]) {
+		if drop.Match(raw[:eq]) {
 			continue
 		}
 		if k.np == MaxParams {
 			k.fail(ErrTooManyParams)
 			return
 		}
-		k.params[k.np] = param{raw: raw, nameLen: nl}
+		k.params[k.np] = param{raw: raw, nameLen: eq}
 		k.np++
 	}
 }
@@ -195,7 +194,22 @@ func (k *KeyBuilder) sortParams() {
 		p := ps[i]
 		name := p.raw[:p.nameLen]
 		j := i
-		for j > 0 && string(name) < string(ps[j-1].raw[:ps[j-1].nameLen]) {
+		for j > 0 {
+			// name < previous name, byte-wise, written out: names
+			// usually differ in their first bytes, and a call to the
+			// runtime's string compare costs more in a wasm guest.
+			prev := ps[j-1].raw[:ps[j-1].nameLen]
+			n := 0
+			for n < len(name) && n < len(prev) && name[n] == prev[n] {
+				n++
+			}
+			if n < len(name) && n < len(prev) {
+				if name[n] > prev[n] {
+					break
+				}
+			} else if len(name) >= len(prev) {
+				break
+			}
 			ps[j] = ps[j-1]
 			j--
 		}
@@ -227,7 +241,9 @@ func (k *KeyBuilder) finish() ([]byte, error) {
 		k.out = make([]byte, 0, 2*n)
 	}
 	out := k.out[:abi.KeyHeaderSize]
-	abi.PutKeyHeader(out, false, len(k.host), tl, len(k.variant))
+	// The fixed part (abi.PutKeyHeader): flags 0 and the three lengths.
+	store64(out, uint64(len(k.host))<<32)
+	store64(out[8:], uint64(tl)|uint64(len(k.variant))<<32)
 	out = append(out, k.host...)
 	ts := len(out)
 	out = append(out, path...)

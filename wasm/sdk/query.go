@@ -1,9 +1,6 @@
 package sdk
 
-import (
-	"bytes"
-	"strings"
-)
+import "strings"
 
 // Param is one parameter of a query string, as sent: no percent-decoding and
 // no '+' to space translation, so that what the key holds is exactly what the
@@ -41,17 +38,18 @@ func SplitQuery(q []byte) Params { return Params{rest: q} }
 func (ps *Params) Next() (Param, bool) {
 	rest := ps.rest
 	for len(rest) > 0 {
-		var raw []byte
-		if end := bytes.IndexByte(rest, '&'); end >= 0 {
-			raw, rest = rest[:end:end], rest[end+1:]
+		end, eq := nextParam(rest)
+		raw := rest[:end:end]
+		if end < len(rest) {
+			rest = rest[end+1:]
 		} else {
-			raw, rest = rest, nil
+			rest = nil
 		}
-		if len(raw) == 0 {
+		if end == 0 {
 			continue
 		}
 		ps.rest = rest
-		if eq := bytes.IndexByte(raw, '='); eq >= 0 {
+		if eq >= 0 {
 			return Param{Raw: raw, Name: raw[:eq:eq], Value: raw[eq+1:], HasValue: true}, true
 		}
 		return Param{Raw: raw, Name: raw}, true
@@ -75,6 +73,8 @@ func (ps Params) Get(name string) ([]byte, bool) {
 // Build it once, at package initialisation or in Init; it is read-only
 // afterwards.
 type ParamFilter struct {
+	first    [4]uint64 // bit c: some pattern starts with byte c
+	empty    bool      // a pattern matches the empty name ("" or "*")
 	exact    []string
 	prefixes []string
 }
@@ -87,11 +87,20 @@ type ParamFilter struct {
 func NewParamFilter(patterns ...string) *ParamFilter {
 	f := &ParamFilter{}
 	for _, p := range patterns {
-		if prefix, ok := strings.CutSuffix(p, "*"); ok {
+		prefix, star := strings.CutSuffix(p, "*")
+		if star {
 			f.prefixes = append(f.prefixes, prefix)
 		} else {
 			f.exact = append(f.exact, p)
 		}
+		if prefix == "" {
+			f.empty = true
+			if star {
+				f.first = [4]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
+			}
+			continue
+		}
+		f.first[prefix[0]>>6] |= 1 << (prefix[0] & 63)
 	}
 	return f
 }
@@ -100,6 +109,14 @@ func NewParamFilter(patterns ...string) *ParamFilter {
 // matches nothing. It does not allocate.
 func (f *ParamFilter) Match(name []byte) bool {
 	if f == nil {
+		return false
+	}
+	// Most names start with a byte no pattern starts with.
+	if len(name) == 0 {
+		if !f.empty {
+			return false
+		}
+	} else if f.first[name[0]>>6]&(1<<(name[0]&63)) == 0 {
 		return false
 	}
 	for _, s := range f.exact {

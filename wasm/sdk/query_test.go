@@ -76,6 +76,20 @@ func TestParamFilter_Match(t *testing.T) {
 			t.Errorf("TrackingParams.Match(%q) = %v, want %v", tt.name, got, tt.want)
 		}
 	}
+	all, empty, mixed := NewParamFilter("*"), NewParamFilter(""), NewParamFilter("a*", "\xff", "b")
+	for _, c := range []struct {
+		f    *ParamFilter
+		name string
+		want bool
+	}{
+		{all, "", true}, {all, "x", true}, {all, "\xff", true},
+		{empty, "", true}, {empty, "x", false},
+		{mixed, "", false}, {mixed, "a", true}, {mixed, "ab", true}, {mixed, "\xff", true}, {mixed, "b", true}, {mixed, "bb", false}, {mixed, "c", false},
+	} {
+		if got := c.f.Match([]byte(c.name)); got != c.want {
+			t.Errorf("%+v.Match(%q) = %v, want %v", c.f, c.name, got, c.want)
+		}
+	}
 	var nilFilter *ParamFilter
 	if nilFilter.Match([]byte("x")) {
 		t.Error("nil filter matched")

@@ -1,5 +1,7 @@
 package sdk
 
+import "math/bits"
+
 // Word-at-a-time byte tests ("SIMD within a register"). Go compiles every
 // branch of a function that calls others into a jump through a dispatch
 // table when it targets WebAssembly, so a loop testing bytes one by one costs
@@ -63,7 +65,8 @@ func validTarget(t []byte) bool {
 }
 
 // lowerHost lower-cases b in place and reports whether it holds only bytes
-// a key host may hold.
+// a key host may hold. The word test is written out (not badHostWord): in a
+// wasm guest a call costs more than the arithmetic.
 func lowerHost(b []byte) bool {
 	if len(b) < 8 {
 		w := [8]byte{'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a'}
@@ -74,15 +77,20 @@ func lowerHost(b []byte) bool {
 		return badHostWord(x) == 0
 	}
 	var bad uint64
-	for i := 0; i+8 <= len(b); i += 8 {
+	for i := 0; ; i += 8 {
+		if i+8 > len(b) {
+			i = len(b) - 8 // the last word overlaps: lower-casing twice is harmless
+		}
 		x := load64(b[i:])
-		bad |= badHostWord(x)
-		store64(b[i:], lowerWord(x))
+		del, hash, slash, qm, at := x^(ones*0x7f), x^(ones*'#'), x^(ones*'/'), x^(ones*'?'), x^(ones*'@')
+		bad |= (x-ones*0x21)&^x | (del-ones)&^del | (hash-ones)&^hash | (slash-ones)&^slash | (qm-ones)&^qm | (at-ones)&^at
+		h := x &^ highs
+		upper := (h + ones*(0x80-'A')) &^ (h + ones*(0x7f-'Z')) &^ x & highs
+		store64(b[i:], x|upper>>2)
+		if i+8 == len(b) {
+			return bad&highs == 0
+		}
 	}
-	// The last, possibly overlapping, word: lower-casing twice is harmless.
-	x := load64(b[len(b)-8:])
-	store64(b[len(b)-8:], lowerWord(x))
-	return bad|badHostWord(x) == 0
 }
 
 // AppendLower appends b to dst with ASCII upper-case letters lower-cased
@@ -131,4 +139,56 @@ func Hash64(h uint64, b []byte) uint64 {
 	h *= 0xc4ceb9fe1a85ec53
 	h ^= h >> 33
 	return h
+}
+
+// firstByte returns the index of the lowest byte flagged in m, a result of
+// hasByte or hasLess (whose lowest flag is always exact).
+func firstByte(m uint64) int { return bits.TrailingZeros64(m) >> 3 }
+
+// nextParam returns the end of the parameter at the start of q (the index
+// of the first '&', or len(q)) and the index of its first '=' (or -1). It
+// scans eight bytes at a time without calling anything.
+func nextParam(q []byte) (end, eq int) {
+	end, eq = len(q), -1
+	i := 0
+	for ; i+8 <= len(q); i += 8 {
+		x := load64(q[i:])
+		amp, equ := hasByte(x, '&'), hasByte(x, '=')
+		if eq < 0 && equ != 0 {
+			eq = i + firstByte(equ)
+		}
+		if amp != 0 {
+			end = i + firstByte(amp)
+			if eq >= end {
+				eq = -1
+			}
+			return end, eq
+		}
+	}
+	if i == len(q) {
+		return end, eq
+	}
+	// The last 1 to 7 bytes: load the final word of q, or a padded copy when
+	// q is shorter than a word, and drop the bytes already scanned.
+	var x uint64
+	shift := 0
+	if len(q) >= 8 {
+		shift = 8 - (len(q) - i)
+		x = load64(q[len(q)-8:]) >> (8 * shift)
+	} else {
+		var w [8]byte
+		copy(w[:], q)
+		x = load64(w[:]) | ^uint64(0)<<(8*len(q)) // pad with 0xff: neither '&' nor '='
+	}
+	amp, equ := hasByte(x, '&'), hasByte(x, '=')
+	if eq < 0 && equ != 0 {
+		eq = i + firstByte(equ)
+	}
+	if amp != 0 {
+		end = i + firstByte(amp)
+		if eq >= end {
+			eq = -1
+		}
+	}
+	return end, eq
 }
