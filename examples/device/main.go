@@ -38,43 +38,82 @@ const (
 	desktop = "desktop"
 )
 
-// class returns the device class of a User-Agent value, in one pass over it:
-// a tablet names itself (iPad, Tablet, Kindle, Silk, PlayBook) or is an
-// Android device without "Mobile"; a phone says "Mobi", iPhone, iPod,
-// BlackBerry, Windows Phone or Opera Mini, or is any other Android device;
-// everything else, including an empty value and crawlers, is a desktop.
+// A token is a User-Agent word that decides the class. The scan looks at
+// every 4-byte window of the lower-cased value once, through a small table
+// indexed by a multiplicative hash of the window: a handful of operations per
+// byte and no per-token pass (in a wasm guest, loops over bytes with
+// branches are what costs).
+type token struct {
+	word string // lower case, at least 4 bytes
+	kind uint8
+}
+
+const (
+	kindTablet uint8 = 1 << iota
+	kindAndroid
+	kindMobi
+	kindPhone
+)
+
+var tokens = []token{
+	{"ipad", kindTablet}, {"tablet", kindTablet}, {"kindle", kindTablet}, {"silk/", kindTablet}, {"playbook", kindTablet},
+	{"android", kindAndroid}, {"mobi", kindMobi},
+	{"iphone", kindPhone}, {"ipod", kindPhone}, {"blackberry", kindPhone}, {"windows phone", kindPhone}, {"opera mini", kindPhone},
+}
+
+const hashShift = 32 - 6 // 64 slots
+
+var (
+	hashMul uint32   // chosen by init so that the tokens do not collide
+	slots   [64]int8 // index+1 into tokens, 0 = empty
+	lowered = make([]byte, 0, 1024)
+)
+
+func init() {
+	for mul := uint32(0x9e3779b1); ; mul += 2 {
+		slots = [64]int8{}
+		ok := true
+		for i, t := range tokens {
+			s := (word4(t.word) * mul) >> hashShift
+			if slots[s] != 0 {
+				ok = false
+				break
+			}
+			slots[s] = int8(i + 1)
+		}
+		if ok {
+			hashMul = mul
+			return
+		}
+	}
+}
+
+func word4(s string) uint32 {
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
+}
+
+// class returns the device class of a User-Agent value: a tablet names
+// itself (iPad, Tablet, Kindle, Silk, PlayBook) or is an Android device
+// without "Mobi"; a phone says "Mobi", iPhone, iPod, BlackBerry, Windows
+// Phone or Opera Mini, or is any other Android device; everything else,
+// including an empty value and crawlers, is a desktop.
 func class(ua []byte) string {
-	var isTablet, isAndroid, isMobi, isPhone bool
-	for i := 0; i < len(ua); i++ {
-		rest := ua[i:]
-		switch ua[i] | 0x20 { // ASCII lower case (maps a few symbols too: harmless, the prefixes decide)
-		case 'i':
-			isTablet = isTablet || sdk.HasPrefixFold(rest, "ipad")
-			isPhone = isPhone || sdk.HasPrefixFold(rest, "iphone") || sdk.HasPrefixFold(rest, "ipod")
-		case 't':
-			isTablet = isTablet || sdk.HasPrefixFold(rest, "tablet")
-		case 'k':
-			isTablet = isTablet || sdk.HasPrefixFold(rest, "kindle")
-		case 's':
-			isTablet = isTablet || sdk.HasPrefixFold(rest, "silk/")
-		case 'p':
-			isTablet = isTablet || sdk.HasPrefixFold(rest, "playbook")
-		case 'a':
-			isAndroid = isAndroid || sdk.HasPrefixFold(rest, "android")
-		case 'm':
-			isMobi = isMobi || sdk.HasPrefixFold(rest, "mobi")
-		case 'b':
-			isPhone = isPhone || sdk.HasPrefixFold(rest, "blackberry")
-		case 'w':
-			isPhone = isPhone || sdk.HasPrefixFold(rest, "windows phone")
-		case 'o':
-			isPhone = isPhone || sdk.HasPrefixFold(rest, "opera mini")
+	lowered = sdk.AppendLower(lowered[:0], ua)
+	b := lowered
+	var kinds uint8
+	for i := 0; i+4 <= len(b); i++ {
+		w := uint32(b[i]) | uint32(b[i+1])<<8 | uint32(b[i+2])<<16 | uint32(b[i+3])<<24
+		if s := slots[(w*hashMul)>>hashShift]; s != 0 {
+			t := &tokens[s-1]
+			if w == word4(t.word) && len(b)-i >= len(t.word) && string(b[i:i+len(t.word)]) == t.word {
+				kinds |= t.kind
+			}
 		}
 	}
 	switch {
-	case isTablet || isAndroid && !isMobi:
+	case kinds&kindTablet != 0 || kinds&kindAndroid != 0 && kinds&kindMobi == 0:
 		return tablet
-	case isPhone || isMobi || isAndroid:
+	case kinds != 0:
 		return mobile
 	}
 	return desktop
