@@ -48,11 +48,17 @@ type Server struct {
 // variable CI is set and is skipped otherwise.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
+	return startWith(tb, nil)
+}
+
+// startWith is Start with extra redis-server arguments.
+func startWith(tb testing.TB, extra []string) *Server {
+	tb.Helper()
 	bin := redisBinary(tb, "redis-server")
 	dir := tb.TempDir()
 	for attempt := 0; ; attempt++ {
 		port := freePort(tb)
-		r := newRedis(tb, bin, dir, port, nil)
+		r := newRedis(tb, bin, dir, port, extra)
 		err := r.start()
 		if err == nil {
 			tb.Cleanup(r.Kill)

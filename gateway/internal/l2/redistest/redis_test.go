@@ -52,6 +52,21 @@ func TestStartSentinel(t *testing.T) {
 	if err != nil || !strings.Contains(got, "main") {
 		t.Fatalf("SENTINEL MASTERS = %q, %v; want the master \"main\"", got, err)
 	}
+	if _, err := s.Master.Do("SET", "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	// Replication is asynchronous: wait for the replica to have k, or the
+	// failover may lose it (as it would in production).
+	waitGet(t, s.Replica, "k", "v")
+	old := s.Master
+	s.Failover()
+	if s.Master == old {
+		t.Fatal("Failover did not swap Master and Replica")
+	}
+	waitInfo(t, s.Master, "role:master")
+	if got, err := s.Master.Do("GET", "k"); err != nil || got != "v" {
+		t.Errorf("GET k on the new master = %q, %v; want \"v\" (replicated)", got, err)
+	}
 }
 
 func TestServer_KillSubscribers(t *testing.T) {
@@ -91,4 +106,19 @@ func TestServer_KillSubscribers(t *testing.T) {
 		t.Fatalf("KillSubscribers(sub) = %d, want 1", n)
 	}
 	waitSubs("1")
+}
+
+// waitGet waits until GET key on r answers want.
+func waitGet(tb testing.TB, r *Server, key, want string) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if got, err := r.Do("GET", key); err == nil && got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("GET %s on %s never answered %q", key, r.Addr, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 )
 
 // Sentinel is a Redis master watched by one Sentinel, started by
@@ -17,6 +19,8 @@ type Sentinel struct {
 	// Sentinel is the redis-server running in sentinel mode; its Addr is
 	// what a Sentinel client is given.
 	Sentinel *Server
+	// Replica replicates Master; Failover promotes it.
+	Replica *Server
 	// MasterName is the name the master is monitored under.
 	MasterName string
 }
@@ -29,13 +33,19 @@ type Sentinel struct {
 // otherwise.
 func StartSentinel(tb testing.TB, masterName string) *Sentinel {
 	tb.Helper()
-	m := Start(tb)
+	// Full syncs start at once (the default waits 5s for more replicas).
+	fast := []string{"--repl-diskless-sync-delay", "0"}
+	m := startWith(tb, fast)
 	bin := redisBinary(tb, "redis-server")
 	dir := tb.TempDir()
 	_, mport, err := net.SplitHostPort(m.Addr)
 	if err != nil {
 		tb.Fatalf("redistest: master address %q: %v", m.Addr, err)
 	}
+	// The replica is in sync before the sentinel starts, so that the
+	// sentinel's first look at the master (INFO) already lists it.
+	replica := startWith(tb, append(fast, "--replicaof", "127.0.0.1", mport))
+	waitInfo(tb, replica, "master_link_status:up")
 	for attempt := 0; ; attempt++ {
 		port := freePort(tb)
 		conf := filepath.Join(dir, "sentinel-"+strconv.Itoa(port)+".conf")
@@ -54,7 +64,7 @@ func StartSentinel(tb testing.TB, masterName string) *Sentinel {
 		err := s.start()
 		if err == nil {
 			tb.Cleanup(s.Kill)
-			rs := &Sentinel{Master: m, Sentinel: s, MasterName: masterName}
+			rs := &Sentinel{Master: m, Replica: replica, Sentinel: s, MasterName: masterName}
 			if got, err := s.Do("SENTINEL", "GET-MASTER-ADDR-BY-NAME", masterName); err != nil || got != "127.0.0.1\n"+mport {
 				tb.Fatalf("redistest: sentinel does not know master %q: %q, %v", masterName, got, err)
 			}
@@ -64,5 +74,55 @@ func StartSentinel(tb testing.TB, masterName string) *Sentinel {
 		if attempt == 2 {
 			tb.Fatalf("redistest: start sentinel: %v", err)
 		}
+	}
+}
+
+// Failover makes the sentinel promote the replica (SENTINEL FAILOVER) and
+// returns when the sentinel names it as the master and it answers as one.
+// The old master becomes its replica; the two fields are swapped.
+func (s *Sentinel) Failover() {
+	s.Sentinel.tb.Helper()
+	tb := s.Sentinel.tb
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		// The sentinel refuses while it has not yet seen the replica
+		// (-NOGOODSLAVE); it looks every second at most.
+		_, err := s.Sentinel.Do("SENTINEL", "FAILOVER", s.MasterName)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("redistest: SENTINEL FAILOVER %s: %v", s.MasterName, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, rport, _ := net.SplitHostPort(s.Replica.Addr)
+	for {
+		got, err := s.Sentinel.Do("SENTINEL", "GET-MASTER-ADDR-BY-NAME", s.MasterName)
+		info, ierr := s.Replica.Do("INFO", "replication")
+		if err == nil && ierr == nil && got == "127.0.0.1\n"+rport && strings.Contains(info, "role:master") {
+			break
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("redistest: failover of %s not done after 30s: sentinel says %q", s.MasterName, got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.Master, s.Replica = s.Replica, s.Master
+}
+
+// waitInfo waits until INFO on r contains want.
+func waitInfo(tb testing.TB, r *Server, want string) {
+	tb.Helper()
+	deadline := time.Now().Add(redisStartTimeout)
+	for {
+		info, err := r.Do("INFO")
+		if err == nil && strings.Contains(info, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("redistest: INFO on %s never showed %q", r.Addr, want)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
