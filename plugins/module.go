@@ -99,9 +99,11 @@ func (m *Module) Headers() (names []string, all bool) {
 	return append([]string(nil), m.headers...), m.allHeaders
 }
 
-// Close closes every instance and releases the compiled code. Calls in
-// flight must have returned (the gateway drains a replaced policy first);
-// later calls return an error wrapping [ErrClosed].
+// Close closes every instance and releases the compiled code. Later calls
+// return an error wrapping [ErrClosed]. Calls in flight when Close is called
+// finish, or fail with a [*CallError] (the gateway falls back), and their
+// instances are closed, so a reload may swap policies and close the old one
+// at once.
 func (m *Module) Close(ctx context.Context) error {
 	if m.closed.Swap(true) {
 		return nil
@@ -218,7 +220,16 @@ func (inst *instance) commit(ctx context.Context, blob []byte, fuel int64) error
 // put returns an intact instance after a call: to the reserve if it is
 // empty, else to the pool.
 func (m *Module) put(inst *instance) {
+	if m.closed.Load() { // a call that was in flight during Close
+		inst.close()
+		return
+	}
 	if m.reserve.Load() == nil && m.reserve.CompareAndSwap(nil, inst) {
+		// Close may have emptied the reserve between the check above and
+		// the swap: then take the instance back out and close it.
+		if m.closed.Load() && m.reserve.CompareAndSwap(inst, nil) {
+			inst.close()
+		}
 		return
 	}
 	m.pool.Put(inst)

@@ -378,3 +378,45 @@ func TestModule_InstantiateError(t *testing.T) {
 		t.Errorf("Stats() = %+v, want one instantiate error", s)
 	}
 }
+
+// TestModule_CloseDuringCalls closes a Module while goroutines call it (run
+// it with -race): every call answers or fails with a *CallError, nothing
+// panics, and the Module is released afterwards.
+func TestModule_CloseDuringCalls(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		wasm []byte
+	}{{"wat", minimalWasm}, {"loop", loopWasm}, {"wasi", exitWasm}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := DefaultConfig()
+			cfg.Fuel = 200_000
+			m := mustLoad(t, newTestRuntime(t, Options{}), tt.name, tt.wasm, &cfg)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for range 4 {
+				wg.Go(func() {
+					<-start
+					var k policy.Key
+					for range 200 {
+						k.Reset()
+						var ce *CallError
+						if err := m.Key(benchRequest(), &k); err != nil && !errors.As(err, &ce) {
+							t.Errorf("Key = %v (%T), want nil or *CallError", err, err)
+							return
+						}
+					}
+				})
+			}
+			close(start)
+			if err := m.Close(context.Background()); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+			wg.Wait()
+			if m.reserve.Load() != nil {
+				t.Error("an instance was parked in the reserve after Close")
+			}
+		})
+	}
+}
