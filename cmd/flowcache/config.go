@@ -319,7 +319,8 @@ func editDistance(a, b string) int {
 }
 
 // validatePath matches the key path that starts each of Validate's errors.
-var validatePath = regexp.MustCompile(`^([a-z0-9_]+(?:\[\d+\])?(?:\.[a-z0-9_]+(?:\[\d+\])?)*): (.*)$`)
+// Segments are TOML bare keys: A-Z a-z 0-9 _ -.
+var validatePath = regexp.MustCompile(`^([A-Za-z0-9_-]+(?:\[\d+\])?(?:\.[A-Za-z0-9_-]+(?:\[\d+\])?)*): (.*)$`)
 
 // validateProblems splits Validate's joined error into problems and finds
 // the line of each in the file.
