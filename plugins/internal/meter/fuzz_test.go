@@ -34,6 +34,7 @@ func FuzzInstrument(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add(oneFunc(0x03, 0x40, 0x0b, 0x0b))
+	f.Add(exceptionModule())
 	f.Add(oneFunc(0xfd, 0x0c, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0x1a, 0x0b))
 
 	ctx := context.Background()

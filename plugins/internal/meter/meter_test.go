@@ -501,3 +501,69 @@ func TestInstrument_GoGuest(t *testing.T) {
 		t.Fatalf("spin: err = %v, fuel = %d; want an out-of-fuel trap", err, int64(fuel.Get()))
 	}
 }
+
+// exceptionModule is a module that throws in a loop and catches with try_table (which wat2wasm
+// 1.0.32 cannot assemble):
+//
+//	(tag (param i32))
+//	(func $thrower (param i32) (throw 0 (local.get 0)))
+//	(func (export "eh") (param $n i32) (result i32) (local $i i32) (local $acc i32)
+//	  (loop $l
+//	    (block $h (result i32)
+//	      (try_table (catch 0 $h) (call $thrower (local.get $i)))
+//	      (i32.const 0))
+//	    (local.set $acc (i32.add (local.get $acc)))
+//	    (br_if $l (i32.lt_s (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+//	  (local.get $acc))
+func exceptionModule() []byte {
+	thrower := []byte{0x00, 0x20, 0x00, 0x08, 0x00, 0x0b}
+	eh := []byte{
+		0x01, 0x02, 0x7f, // two i32 locals
+		0x03, 0x40, // loop
+		0x02, 0x7f, // block (result i32)
+		0x1f, 0x40, 0x01, 0x00, 0x00, 0x00, // try_table (catch 0 0)
+		0x20, 0x01, 0x10, 0x00, // local.get 1, call 0
+		0x0b, 0x41, 0x00, 0x0b, // end, i32.const 0, end
+		0x20, 0x02, 0x6a, 0x21, 0x02, // acc += caught
+		0x20, 0x01, 0x41, 0x01, 0x6a, 0x22, 0x01, 0x20, 0x00, 0x48, 0x0d, 0x00, // br_if
+		0x0b, 0x20, 0x02, 0x0b,
+	}
+	code := []byte{0x02}
+	code = append(appendU32(code, uint32(len(thrower))), thrower...)
+	code = append(appendU32(code, uint32(len(eh))), eh...)
+	return module(
+		sec(secType, 0x02, 0x60, 0x01, 0x7f, 0x00, 0x60, 0x01, 0x7f, 0x01, 0x7f),
+		sec(secFunction, 0x02, 0x00, 0x01),
+		sec(secTag, 0x01, 0x00, 0x00),
+		sec(secExport, 0x01, 0x02, 'e', 'h', 0x00, 0x01),
+		sec(secCode, code...),
+	)
+}
+
+// TestInstrument_Exceptions runs a function that catches exceptions in a loop: it keeps its fuel
+// in the global, so the charges of the frames the exception left are not lost.
+func TestInstrument_Exceptions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().
+		WithCoreFeatures(api.CoreFeaturesV2|experimental.CoreFeaturesExceptionHandling))
+	t.Cleanup(func() { _ = r.Close(ctx) }) // closing a runtime only releases memory
+	mod, err := r.Instantiate(ctx, mustInstrument(t, exceptionModule(), Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fuel := fuelGlobal(t, mod)
+	const budget, n = 1000, 10
+	fuel.Set(budget)
+	got, err := mod.ExportedFunction("eh").Call(ctx, n)
+	if err != nil || got[0] != n*(n-1)/2 {
+		t.Fatalf("eh(%d) = %v, %v; want %d", n, got, err, n*(n-1)/2)
+	}
+	if used, want := budget-int64(fuel.Get()), int64(1+n+n); used != want { // entry, loop, thrower entries
+		t.Errorf("eh(%d) used %d fuel, want %d", n, used, want)
+	}
+	fuel.Set(15)
+	if _, err := mod.ExportedFunction("eh").Call(ctx, n); err == nil || int64(fuel.Get()) >= 0 {
+		t.Errorf("eh(%d) with 15 fuel: err = %v, fuel = %d; want an out-of-fuel trap", n, err, int64(fuel.Get()))
+	}
+}
