@@ -9,7 +9,8 @@
 //	ok := t.Set(key, value, ttl, l2.Index{Tags: surrogateKeys, Host: host, Path: target, Seq: seq})
 //	n, err := t.Purge(ctx, l2.Invalidation{Kind: l2.KindTag, Tags: []string{"a"}})
 //	err = t.Publish(ctx, &l2.Invalidation{Kind: l2.KindURL, Host: h, Path: p}) // after Delete
-//	t.State(); t.Stats(); t.Subscribed()  // metrics, /readyz
+//	t.State(); t.Stats(); t.Subscribed()  // /readyz
+//	t.RegisterMetrics(set)                // flowcache_l2_* on the gateway's metrics.Set
 //
 // # Operating Redis
 //
@@ -86,6 +87,11 @@
 //   - when the data set id changed (Redis restarted empty or failed over to
 //     an empty replica): purges issued while it was down could not be
 //     recorded anywhere.
+//
+// The poll is not only for theory: in the Sentinel failover test the
+// subscriber stays on the demoted master while it resynchronises with the
+// new one, a purge published meanwhile never reaches it, and the poll
+// catches the gap (TestTier_SentinelFailover).
 //
 // Writes that were fetched before an invalidation (Index.Seq, from
 // InvalidationSeq) are dropped instead of written, so a slow write cannot
