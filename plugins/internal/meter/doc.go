@@ -5,7 +5,9 @@
 // threads, tail calls, extended constant expressions, exception handling, typed function
 // references), appends an exported mutable i64 global named [GlobalName], and inserts a charge at
 // the entry of every function and at the header of every loop: the cost is subtracted from the
-// fuel, and if the result is negative the guest traps with `unreachable`.
+// fuel, and if the result is negative the guest traps with `unreachable`. Instructions whose time
+// does not depend on the instruction count are charged more: memory.grow and table.grow a fixed
+// cost, bulk memory and table instructions by their size.
 //
 // The host sets the global before each call. Every non-terminating execution either iterates a
 // loop or nests calls without bound, so both an infinite loop and loop-free (even exponential)

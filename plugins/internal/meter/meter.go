@@ -7,7 +7,8 @@ import (
 )
 
 // GlobalName is the export name of the mutable i64 global that holds the remaining fuel of an
-// instrumented module.
+// instrumented module. The host sets it to a non-negative budget before a call, and reads it after:
+// a trap with a negative fuel means the budget ran out.
 const GlobalName = "flowcache_fuel"
 
 // Defaults used by [Options] fields left at zero.
@@ -138,13 +139,16 @@ var header = []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
 
 // Instrument returns a copy of the WebAssembly binary module wasm in which every function entry
 // and every loop header charges fuel from an exported mutable i64 global named GlobalName, and
-// traps with unreachable when the fuel goes below zero. See the package documentation for the
-// exact sequence.
+// traps with unreachable when the fuel goes below zero. memory.grow and table.grow charge
+// opts.GrowCost; memory.fill, memory.copy and memory.init charge 1 per 64 bytes, and table.fill,
+// table.copy and table.init 1 per element. See the package documentation for where the fuel is
+// kept.
 //
 // The new global is the last one in the global index space, and is exported as GlobalName; its
 // initial value is opts.InitialFuel. Everything else keeps its index. Instrument does not modify
 // wasm and is safe for concurrent use. It fails with an error wrapping ErrMalformed,
-// ErrUnsupported, ErrNameTaken or ErrOptions.
+// ErrUnsupported, ErrNameTaken or ErrOptions. Its cost is linear in len(wasm), and it checks every
+// count and size against the bytes that hold it before it allocates.
 func Instrument(wasm []byte, opts Options) ([]byte, error) {
 	return instrument(wasm, opts, false)
 }
