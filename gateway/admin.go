@@ -1,12 +1,16 @@
 package gateway
 
 import (
+	"strings"
+
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 )
 
 // newAdminServer serves the admin plane: /metrics (Prometheus text),
-// /healthz (the process answers), /readyz (503 once shutting down).
+// /healthz (the process answers), /readyz (503 once shutting down), the
+// policy API (/policies..., see policyadmin.go) and POST /reload. Request
+// bodies are bounded by adminBodyLimit (module uploads).
 //
 // /metrics and every other admin path need "Authorization: Bearer
 // <admin.token>" when a token is set; with no token, only loopback clients
@@ -21,7 +25,8 @@ func (g *Gateway) newAdminServer() *fasthttp.Server {
 		ReadTimeout:           sc.ReadHeaderTimeout.D(),
 		WriteTimeout:          sc.WriteTimeout.D(),
 		IdleTimeout:           sc.IdleTimeout.D(),
-		MaxRequestBodySize:    1 << 20,
+		ErrorHandler:          g.handleAdminParseError,
+		MaxRequestBodySize:    adminBodyLimit(g.cfg),
 		CloseOnShutdown:       true,
 		SecureErrorLogMessage: true,
 		NoDefaultContentType:  true,
@@ -61,7 +66,13 @@ func (g *Gateway) handleAdmin(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("text/plain; version=0.0.4")
 		g.set.WritePrometheus(ctx)
 		metrics.WriteProcessMetrics(ctx)
+	case "/reload":
+		g.handleReload(ctx)
 	default:
+		if path == "/policies" || strings.HasPrefix(path, "/policies/") {
+			g.handlePolicies(ctx, path)
+			return
+		}
 		ctx.Error("not found\n", fasthttp.StatusNotFound)
 	}
 }

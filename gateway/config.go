@@ -3,12 +3,16 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/flowcache/flowcache/internal/units"
+	"github.com/flowcache/flowcache/plugins"
 )
 
 // Config is the whole of config.toml. Omitted keys take the values of
@@ -23,6 +27,10 @@ type Config struct {
 	Redis  RedisConfig   `toml:"redis"`
 	Log    LogConfig     `toml:"log"`
 	Routes []RouteConfig `toml:"routes"`
+	// Policies are the WebAssembly cache policies, one [policies.NAME]
+	// section each; a route uses one with policy = "NAME". cmd fills the
+	// omitted limits with PolicyDefaults.
+	Policies map[string]plugins.Config `toml:"policies"`
 }
 
 // ServerConfig is the [server] section: the data-plane listener and its limits.
@@ -200,6 +208,32 @@ func RouteDefaults(r *RouteConfig) {
 	}
 }
 
+// PolicyDefaults fills the zero limits of a [policies.NAME] section with
+// plugins' defaults (max_memory, fuel, max_module_size). cmd calls it for
+// every section after decoding.
+func PolicyDefaults(c *plugins.Config) {
+	d := plugins.DefaultConfig()
+	if c.MaxMemory == 0 {
+		c.MaxMemory = d.MaxMemory
+	}
+	if c.Fuel == 0 {
+		c.Fuel = d.Fuel
+	}
+	if c.MaxModuleSize == 0 {
+		c.MaxModuleSize = d.MaxModuleSize
+	}
+}
+
+// policyName is what a policy may be called: it appears in URLs
+// (/policies/NAME), key paths and metrics.
+var policyName = regexp.MustCompile(`^[a-z0-9][a-z0-9_]{0,63}$`)
+
+// ValidPolicyName reports whether name may name a policy: 1 to 64 of
+// [a-z0-9_], not starting with "_", and not "default" (the native policy).
+func ValidPolicyName(name string) bool {
+	return name != "default" && policyName.MatchString(name)
+}
+
 // Validate reports every problem in c, each prefixed with its key path
 // (e.g. "routes[2].upstreams[0]: ..."), joined with errors.Join.
 func (c *Config) Validate() error {
@@ -290,8 +324,38 @@ func (c *Config) Validate() error {
 		if r.MaxFails < 0 {
 			add(p+".max_fails", "must not be negative")
 		}
+		if _, ok := c.Policies[r.Policy]; !ok && r.Policy != "default" {
+			add(p+".policy", "%q is neither \"default\" nor a [policies.NAME] section", r.Policy)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Policies)) {
+		p := "policies." + name
+		if !ValidPolicyName(name) {
+			add(p, "invalid policy name %q (1 to 64 of a-z, 0-9, _; not \"default\")", name)
+			continue
+		}
+		pc := c.Policies[name]
+		for _, e := range flatten(pc.Validate()) {
+			errs = append(errs, fmt.Errorf("%s.%w", p, e))
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// flatten lists the leaves of a tree of errors.Join errors.
+func flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
+	j, ok := err.(interface{ Unwrap() []error }) // splitting errors.Join, not matching an error
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, flatten(e)...)
+	}
+	return out
 }
 
 func checkUpstream(s string) error {

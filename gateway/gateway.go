@@ -14,6 +14,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 
+	"github.com/flowcache/flowcache/plugins"
 	"github.com/flowcache/flowcache/policy"
 )
 
@@ -32,14 +33,44 @@ type Options struct {
 	// found falls back to the default policy for that request (counted in
 	// flowcache_policy_fallbacks_total).
 	Policies PolicySource
+	// Store holds the WebAssembly policies' versions; when set it is the
+	// PolicySource (Policies is ignored) and the admin API's /policies
+	// endpoints manage it. The caller has loaded cfg.Policies into it
+	// (Prepare, Commit) and closes it after Shutdown.
+	Store *plugins.Store
+	// Reload re-reads the configuration for POST /reload (and SIGHUP in
+	// cmd): it returns a decoded, defaulted and validated Config, or an
+	// error saying precisely what is wrong. Nil disables /reload.
+	Reload func(ctx context.Context) (*Config, error)
 }
 
 // PolicySource resolves a policy name to the policy currently serving it.
 // It is called once per cacheable request, must be safe for concurrent use
 // and should not allocate; the plugins package implements it with an
-// atomic pointer swapped on upload.
+// atomic pointer swapped on upload ([plugins.Store]).
+//
+// A policy it returns may be a [PolicyLease]: the gateway then calls
+// Release exactly once, when the request and any background refresh it
+// started no longer use it.
 type PolicySource interface {
 	Policy(name string) (policy.Policy, bool)
+}
+
+// PolicyLease is a policy handed out for one request by a PolicySource,
+// pinned to one version ([plugins.Active]).
+type PolicyLease interface {
+	policy.Policy
+	// Namespace is added to the cache key of every entry stored with this
+	// lease's policy: entries stored under another version (or another
+	// activation of it) are never served. It must not be modified.
+	Namespace() []byte
+	// Label names the version for the Flowcache-Policy response header
+	// ("name@version"). It must not be modified.
+	Label() []byte
+	// Retain takes another reference for a holder that outlives the
+	// current one (a background refresh); Release drops one.
+	Retain()
+	Release()
 }
 
 // Gateway is the caching reverse proxy. It is created by [New], serves the
@@ -57,8 +88,13 @@ type Gateway struct {
 	noRoute routeMetrics
 	gm      gatewayMetrics
 
-	router  router
-	routes  []*route
+	// st holds what a reload swaps: the configuration's routes.
+	st       atomic.Pointer[gwState]
+	reloadMu sync.Mutex // serialises reloads
+	reload   func(ctx context.Context) (*Config, error)
+	pstore   *plugins.Store
+	reloadOK atomic.Int64 // flowcache_config_last_reload_successful
+
 	l1      *l1Cache
 	l2      l2Tier
 	flights flightGroup
@@ -85,8 +121,15 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 		now:      opts.Now,
 		version:  opts.Version,
 		policies: opts.Policies,
+		pstore:   opts.Store,
+		reload:   opts.Reload,
 		set:      metrics.NewSet(),
 	}
+	if opts.Store != nil {
+		g.policies = opts.Store
+	}
+	g.reloadOK.Store(1)
+	g.set.NewGauge("flowcache_config_last_reload_successful", func() float64 { return float64(g.reloadOK.Load()) })
 	g.records.seed = maphash.MakeSeed()
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
@@ -111,16 +154,13 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	}
 	g.l2 = l2
 
-	for i := range cfg.Routes {
-		rt, err := newRoute(cfg, i, g.now, g.set)
-		if err != nil {
-			g.bgCancel()
-			_ = g.l2.Close() // best effort: New failed, the error above is what matters
-			return nil, err
-		}
-		g.routes = append(g.routes, rt)
+	st, err := newState(cfg, g.now, g.set)
+	if err != nil {
+		g.bgCancel()
+		_ = g.l2.Close() // best effort: New failed, the error above is what matters
+		return nil, err
 	}
-	g.router = newRouter(g.routes)
+	g.st.Store(st)
 	g.server = g.newDataServer()
 	g.admin = g.newAdminServer()
 	return g, nil
@@ -171,7 +211,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	if err := g.admin.ShutdownWithContext(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("gateway: shutdown admin: %w", err))
 	}
-	for _, rt := range g.routes {
+	for _, rt := range g.st.Load().routes {
 		rt.upstream.close()
 	}
 	if err := g.l2.Close(); err != nil {

@@ -177,7 +177,7 @@ func TestGateway_PanicRecovered(t *testing.T) {
 	up := testOrigin(t, func(*fasthttp.RequestCtx) {})
 	g := newTestGateway(t, testConfig(up))
 	g.policies = panicSource{}
-	g.routes[0].cfg = &RouteConfig{Name: "api", Policy: "boom", Upstreams: []string{up}}
+	g.st.Load().routes[0].cfg = &RouteConfig{Name: "api", Policy: "boom", Upstreams: []string{up}}
 	var ctx fasthttp.RequestCtx
 	serve(g, &ctx, newRequest("GET", "/", "example.test"), loopbackAddr)
 	if got := ctx.Response.StatusCode(); got != 500 {

@@ -87,10 +87,11 @@ func (g *Gateway) dropL1URL(host, target []byte) int {
 	x := acquireExchange(g, nil, nil)
 	defer releaseExchange(x)
 	n := 0
-	for _, rt := range g.routes {
+	for _, rt := range g.currentRoutes() {
 		x.rt = rt
+		x.setPolicy(g.policyFor(rt)) // the key space of its current version
 		x.key.Host, x.key.Target = host, target
-		x.pkey = appendPrimaryKey(x.pkey[:0], rt.name, &x.key)
+		x.pkey = appendPrimaryKey(x.pkey[:0], x.space, &x.key)
 		n += g.removeURL(x, true)
 	}
 	x.key.Host, x.key.Target = nil, nil

@@ -27,7 +27,7 @@ func (g *Gateway) serveCacheable(x *exchange) {
 			x.reqCC.NoCache = true
 		}
 	}
-	x.pkey = appendPrimaryKey(x.pkey[:0], x.rt.name, &x.key)
+	x.pkey = appendPrimaryKey(x.pkey[:0], x.space, &x.key)
 	x.now = g.now()
 	g.lookup(x)
 	if !x.found {
@@ -114,13 +114,14 @@ var (
 )
 
 // policyKey runs the route's policy Key; an error selects the default
-// policy for this request.
+// policy for this request. It sets x.space, the key space of the policy
+// that made the key.
 func (x *exchange) policyKey() {
-	x.pol = x.g.policyFor(x.rt)
+	x.setPolicy(x.g.policyFor(x.rt))
 	x.key.Reset()
 	if err := x.pol.Key(&x.req, &x.key); err != nil {
 		x.rt.m.policyFallbacks.Inc()
-		x.pol = &x.rt.def
+		x.setPolicy(&x.rt.def)
 		x.key.Reset()
 		// The default policy never fails; a failure would leave Bypass
 		// set or the key empty, both handled as a bypass below.
@@ -131,6 +132,31 @@ func (x *exchange) policyKey() {
 	if !x.key.Bypass && len(x.key.Target) == 0 {
 		x.key.Bypass = true
 	}
+}
+
+// setPolicy makes p the exchange's policy, releasing the lease it held,
+// and sets x.space: the route's name, followed by \x01 and the lease's
+// namespace when p is a version of a policy (see PolicyLease). Entries of
+// the native default policy (and of fallbacks to it) live in the route's
+// own space.
+func (x *exchange) setPolicy(p policy.Policy) {
+	if l, ok := x.pol.(PolicyLease); ok {
+		l.Release()
+	}
+	x.pol = p
+	x.space = append(x.space[:0], x.rt.name...)
+	if l, ok := p.(PolicyLease); ok {
+		x.space = append(x.space, 1)
+		x.space = append(x.space, l.Namespace()...)
+	}
+}
+
+// releasePolicy drops the exchange's lease on its policy, if any.
+func (x *exchange) releasePolicy() {
+	if l, ok := x.pol.(PolicyLease); ok {
+		l.Release()
+	}
+	x.pol = nil
 }
 
 // policyFor returns the route's policy, or its default policy.

@@ -24,26 +24,28 @@ type routeMetrics struct {
 	invalidations    *metrics.Counter // flowcache_cache_invalidations_total
 }
 
+// newRouteMetrics returns the metrics of route name, the same ones again
+// after a reload (counters continue).
 func newRouteMetrics(set *metrics.Set, name string) routeMetrics {
 	if name == "" {
 		name = "-" // requests that matched no route
 	}
 	l := `{route="` + name + `"}`
 	return routeMetrics{
-		requests:         set.NewCounter("flowcache_http_requests_total" + l),
-		errors:           set.NewCounter("flowcache_http_errors_total" + l),
-		hits:             set.NewCounter("flowcache_cache_hits_total" + l),
-		misses:           set.NewCounter("flowcache_cache_misses_total" + l),
-		stale:            set.NewCounter("flowcache_cache_stale_total" + l),
-		revalidated:      set.NewCounter("flowcache_cache_revalidated_total" + l),
-		bypass:           set.NewCounter("flowcache_cache_bypass_total" + l),
-		stored:           set.NewCounter("flowcache_cache_stores_total" + l),
-		coalesced:        set.NewCounter("flowcache_coalesce_waits_total" + l),
-		coalesceTimeouts: set.NewCounter("flowcache_coalesce_timeouts_total" + l),
-		upstreamErrors:   set.NewCounter("flowcache_upstream_errors_total" + l),
-		upstreamLatency:  set.NewHistogram("flowcache_upstream_duration_seconds" + l),
-		policyFallbacks:  set.NewCounter("flowcache_policy_fallbacks_total" + l),
-		invalidations:    set.NewCounter("flowcache_cache_invalidations_total" + l),
+		requests:         set.GetOrCreateCounter("flowcache_http_requests_total" + l),
+		errors:           set.GetOrCreateCounter("flowcache_http_errors_total" + l),
+		hits:             set.GetOrCreateCounter("flowcache_cache_hits_total" + l),
+		misses:           set.GetOrCreateCounter("flowcache_cache_misses_total" + l),
+		stale:            set.GetOrCreateCounter("flowcache_cache_stale_total" + l),
+		revalidated:      set.GetOrCreateCounter("flowcache_cache_revalidated_total" + l),
+		bypass:           set.GetOrCreateCounter("flowcache_cache_bypass_total" + l),
+		stored:           set.GetOrCreateCounter("flowcache_cache_stores_total" + l),
+		coalesced:        set.GetOrCreateCounter("flowcache_coalesce_waits_total" + l),
+		coalesceTimeouts: set.GetOrCreateCounter("flowcache_coalesce_timeouts_total" + l),
+		upstreamErrors:   set.GetOrCreateCounter("flowcache_upstream_errors_total" + l),
+		upstreamLatency:  set.GetOrCreateHistogram("flowcache_upstream_duration_seconds" + l),
+		policyFallbacks:  set.GetOrCreateCounter("flowcache_policy_fallbacks_total" + l),
+		invalidations:    set.GetOrCreateCounter("flowcache_cache_invalidations_total" + l),
 	}
 }
 
@@ -58,10 +60,10 @@ type gatewayMetrics struct {
 
 func newGatewayMetrics(set *metrics.Set) gatewayMetrics {
 	return gatewayMetrics{
-		panics:   set.NewCounter("flowcache_http_panics_total"),
-		rejected: set.NewCounter("flowcache_http_rejected_total"),
-		purges:   set.NewCounter("flowcache_purge_requests_total"),
-		purged:   set.NewCounter("flowcache_purge_objects_total"),
-		refresh:  set.NewCounter("flowcache_cache_background_refreshes_total"),
+		panics:   set.GetOrCreateCounter("flowcache_http_panics_total"),
+		rejected: set.GetOrCreateCounter("flowcache_http_rejected_total"),
+		purges:   set.GetOrCreateCounter("flowcache_purge_requests_total"),
+		purged:   set.GetOrCreateCounter("flowcache_purge_objects_total"),
+		refresh:  set.GetOrCreateCounter("flowcache_cache_background_refreshes_total"),
 	}
 }

@@ -87,7 +87,7 @@ func (g *Gateway) urlKey(x *exchange, rt *route, host, path, query []byte) bool 
 	if x.key.Bypass {
 		return false
 	}
-	x.pkey = appendPrimaryKey(x.pkey[:0], rt.name, &x.key)
+	x.pkey = appendPrimaryKey(x.pkey[:0], x.space, &x.key)
 	return true
 }
 
@@ -198,7 +198,7 @@ func (g *Gateway) invalidateAfter(ctx *fasthttp.RequestCtx, rt *route, resp *fas
 }
 
 func (g *Gateway) invalidateURI(x *exchange, host, path, query []byte) {
-	rt := g.router.match(host, path)
+	rt := g.st.Load().router.match(host, path)
 	if rt == nil {
 		return
 	}

@@ -159,6 +159,7 @@ func (g *Gateway) writeEntry(x *exchange, age int64, xcache string, cacheStatus 
 	}
 	resp.Header.SetCanonical(headerAge, fasthttp.AppendUint(x.num[:0], int(age)))
 	setCacheHeaders(x.ctx, xcache, cacheStatus)
+	x.setPolicyHeader()
 	if notModified {
 		resp.SkipBody = true
 		return true
@@ -188,3 +189,17 @@ func (g *Gateway) writeEntry(x *exchange, age int64, xcache string, cacheStatus 
 func (x *exchange) conditional() bool {
 	return x.req.Headers.Has("if-none-match") || x.req.Headers.Has("if-modified-since")
 }
+
+// headerPolicy names the policy version that keyed an answer from the
+// cache path (hit, miss, stale): "name@<version[:12]>". Answers keyed by
+// the native default policy (or a fallback to it) have none.
+const headerPolicy = "Flowcache-Policy"
+
+// setPolicyHeader sets Flowcache-Policy when a policy version keyed x.
+func (x *exchange) setPolicyHeader() {
+	if l, ok := x.pol.(PolicyLease); ok {
+		x.ctx.Response.Header.SetCanonical(s2bPolicy, l.Label())
+	}
+}
+
+var s2bPolicy = []byte(headerPolicy)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/flowcache/flowcache/plugins"
 	"github.com/flowcache/flowcache/policy"
 )
 
@@ -149,6 +150,9 @@ func TestGateway_PolicySeam(t *testing.T) {
 	})
 	cfg := testConfig(up)
 	cfg.Routes[0].Policy = "strip"
+	pc := plugins.DefaultConfig()
+	pc.Module = "strip.wasm" // never loaded: the source below serves "strip"
+	cfg.Policies = map[string]plugins.Config{"strip": pc}
 	g := newTestGateway(t, cfg)
 	g.policies = oneSource{p: &stripPolicy{}}
 	get := func(uri string) *fasthttp.RequestCtx {
@@ -171,7 +175,7 @@ func TestGateway_PolicySeam(t *testing.T) {
 		t.Errorf("a cached answer carries Set-Cookie %q", got)
 	}
 	get("/fail")
-	if got := g.routes[0].m.policyFallbacks.Get(); got != 1 {
+	if got := g.st.Load().routes[0].m.policyFallbacks.Get(); got != 1 {
 		t.Errorf("policy fallbacks = %d, want 1", got)
 	}
 }

@@ -90,7 +90,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetConnectionClose() // after writeError, which resets the response
 		return
 	}
-	rt := g.router.match(ctx.Request.Header.Host(), ctx.Request.URI().PathOriginal())
+	rt := g.st.Load().router.match(ctx.Request.Header.Host(), ctx.Request.URI().PathOriginal())
 	if rt == nil {
 		g.noRoute.requests.Inc()
 		g.writeError(ctx, nil, fwdBypass, errNoRoute)
@@ -209,7 +209,8 @@ type exchange struct {
 
 	found    bool   // ent holds a stored response for this request
 	fwd      string // Cache-Status fwd reason on a miss
-	pkey     []byte // primary key: route \0 host \0 target
+	space    []byte // key space: route name [\x01 policy version namespace]
+	pkey     []byte // primary key: space \0 host \0 target
 	ekey     []byte // key of the entry found or to store (pkey, or a variant key)
 	material []byte // variant material (policy variant, Vary values)
 	names    []byte // Vary names of the variant record
@@ -240,7 +241,9 @@ func acquireExchange(g *Gateway, ctx *fasthttp.RequestCtx, rt *route) *exchange 
 }
 
 func releaseExchange(x *exchange) {
-	x.g, x.ctx, x.rt, x.pol = nil, nil, nil, nil
+	x.releasePolicy()
+	x.g, x.ctx, x.rt = nil, nil, nil
+	x.space = x.space[:0]
 	x.req.Reset()
 	x.key.Reset()
 	x.resp.Reset()

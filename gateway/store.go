@@ -341,6 +341,10 @@ func (x *exchange) copyFrom(src *exchange) {
 	x.key.Bypass = false
 	x.key.Host, x.key.Target, x.key.Variant = cp(src.key.Host), cp(src.key.Target), cp(src.key.Variant)
 	x.pol, x.reqCC, x.fwd, x.gen = src.pol, src.reqCC, fwdStale, src.gen
+	if l, ok := x.pol.(PolicyLease); ok {
+		l.Retain() // released with x, after the refresh
+	}
+	x.space = append(x.space[:0], src.space...)
 	x.pkey = append(x.pkey[:0], src.pkey...)
 	x.ekey = append(x.ekey[:0], src.ekey...)
 	x.fkey = append(x.fkey[:0], src.fkey...)
@@ -445,6 +449,7 @@ func (g *Gateway) respond(x *exchange, resp *fasthttp.Response, reqTime, respTim
 	copyResponseHeaders(out, resp, notModified)
 	x.cs = appendCacheStatus(x.cs[:0], x.fwd, status, stored, collapsed, detailFor(complete))
 	setCacheHeaders(ctx, xcacheMiss, x.cs)
+	x.setPolicyHeader()
 	switch {
 	case notModified:
 		closeUpstream(resp)

@@ -27,6 +27,7 @@ type upstreamPool struct {
 	failTimeout time.Duration
 	timeout     time.Duration
 	now         func() time.Time
+	gauges      []string // metric names registered for the targets
 }
 
 // upstreamHeadLimit bounds an upstream response head (fasthttp's default,
@@ -94,7 +95,12 @@ func newUpstreamPool(rc *RouteConfig, now func() time.Time, set *metrics.Set) (*
 			RetryIfErr:                retryClosedIdle,
 		}
 		p.targets = append(p.targets, t)
-		set.NewGauge(`flowcache_upstream_up{route="`+rc.Name+`",target="`+raw+`"}`, func() float64 {
+		// A reload builds a new pool for the same route and target: the
+		// gauge then reads the new pool.
+		gauge := `flowcache_upstream_up{route="` + rc.Name + `",target="` + raw + `"}`
+		set.UnregisterMetric(gauge)
+		p.gauges = append(p.gauges, gauge)
+		set.NewGauge(gauge, func() float64 {
 			if t.isDown(now()) {
 				return 0
 			}

@@ -1,0 +1,255 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/flowcache/flowcache/plugins"
+)
+
+// # Policy admin API
+//
+//	PUT    /policies/NAME           body: the .wasm bytes (config: ?config=JSON),
+//	                                or {"module": base64, "config": {...}}
+//	GET    /policies                every policy
+//	GET    /policies/NAME           one policy
+//	POST   /policies/NAME/rollback  body: empty (previous) or {"version": "..."}
+//	DELETE /policies/NAME           refused (409) while a route uses NAME
+//	POST   /reload                  see Gateway.Reload
+//
+// Answers are JSON; errors are {"error": "..."} with the status of
+// policyStatus.
+
+// handlePolicies serves /policies and /policies/NAME[/rollback]; path is
+// the request path.
+func (g *Gateway) handlePolicies(ctx *fasthttp.RequestCtx, path string) {
+	if g.pstore == nil {
+		adminError(ctx, fasthttp.StatusNotImplemented, errors.New("gateway: no policy store"))
+		return
+	}
+	if path == "/policies" {
+		if !ctx.IsGet() {
+			adminMethodNotAllowed(ctx, "GET")
+			return
+		}
+		infos := g.pstore.List()
+		out := make([]policyView, 0, len(infos))
+		for _, in := range infos {
+			out = append(out, g.policyView(in))
+		}
+		adminJSON(ctx, fasthttp.StatusOK, map[string]any{"policies": out})
+		return
+	}
+	rest := strings.TrimPrefix(path, "/policies/")
+	name, sub, _ := strings.Cut(rest, "/")
+	if !ValidPolicyName(name) {
+		adminError(ctx, fasthttp.StatusBadRequest, fmt.Errorf("invalid policy name %q (1 to 64 of a-z, 0-9, _; not \"default\")", name))
+		return
+	}
+	switch {
+	case sub == "rollback":
+		if !ctx.IsPost() {
+			adminMethodNotAllowed(ctx, "POST")
+			return
+		}
+		g.policyRollback(ctx, name)
+	case sub != "":
+		adminError(ctx, fasthttp.StatusNotFound, errors.New("not found"))
+	case ctx.IsGet():
+		in, ok := g.pstore.Get(name)
+		if !ok {
+			adminError(ctx, fasthttp.StatusNotFound, fmt.Errorf("policy %q: %w", name, plugins.ErrNotFound))
+			return
+		}
+		adminJSON(ctx, fasthttp.StatusOK, g.policyView(in))
+	case ctx.IsPut():
+		g.policyPut(ctx, name)
+	case ctx.IsDelete():
+		g.policyDelete(ctx, name)
+	default:
+		adminMethodNotAllowed(ctx, "GET, PUT, DELETE")
+	}
+}
+
+// policyView is a policy as the admin API shows it: the store's view and
+// the routes of the running configuration that use it.
+type policyView struct {
+	plugins.Info
+	Routes []string `json:"routes"`
+}
+
+func (g *Gateway) policyView(in plugins.Info) policyView {
+	return policyView{Info: in, Routes: g.routesUsing(in.Name)}
+}
+
+func (g *Gateway) routesUsing(name string) []string {
+	out := []string{}
+	for _, rc := range g.st.Load().cfg.Routes {
+		if rc.Policy == name {
+			out = append(out, rc.Name)
+		}
+	}
+	return out
+}
+
+// uploadWrapper is the JSON form of an upload.
+type uploadWrapper struct {
+	Module []byte          `json:"module"` // base64 in JSON
+	Config json.RawMessage `json:"config"`
+}
+
+func (g *Gateway) policyPut(ctx *fasthttp.RequestCtx, name string) {
+	body := ctx.PostBody()
+	var wasm []byte
+	var rawConfig []byte
+	if len(body) > 0 && body[0] == '{' { // "\0asm" starts a module
+		var w uploadWrapper
+		if err := json.Unmarshal(body, &w); err != nil {
+			adminError(ctx, fasthttp.StatusBadRequest, fmt.Errorf("upload: JSON wrapper: %w (want {\"module\": base64, \"config\": {...}})", err))
+			return
+		}
+		wasm, rawConfig = w.Module, w.Config
+	} else {
+		wasm = body
+		if c := ctx.QueryArgs().Peek("config"); c != nil {
+			rawConfig = c
+		}
+	}
+	if len(wasm) == 0 {
+		adminError(ctx, fasthttp.StatusBadRequest, errors.New("upload: empty module"))
+		return
+	}
+	var config map[string]any
+	if len(rawConfig) > 0 && string(rawConfig) != "null" {
+		if err := json.Unmarshal(rawConfig, &config); err != nil || config == nil {
+			adminError(ctx, fasthttp.StatusBadRequest, fmt.Errorf("upload: config must be a JSON object: %s", jsonErr(err)))
+			return
+		}
+	}
+	if limit := int64(g.pstore.Limits(name).MaxModuleSize); int64(len(wasm)) > limit {
+		adminError(ctx, fasthttp.StatusRequestEntityTooLarge,
+			fmt.Errorf("plugins: policy %q: %w: %d bytes, max_module_size is %d", name, plugins.ErrTooLarge, len(wasm), limit))
+		return
+	}
+	res, err := g.pstore.Put(context.Background(), name, wasm, config)
+	if err != nil {
+		adminError(ctx, policyStatus(err), err)
+		return
+	}
+	status := fasthttp.StatusCreated
+	if !res.Changed {
+		status = fasthttp.StatusOK
+	}
+	adminJSON(ctx, status, res)
+}
+
+func jsonErr(err error) string {
+	if err == nil {
+		return "got null"
+	}
+	return err.Error()
+}
+
+func (g *Gateway) policyRollback(ctx *fasthttp.RequestCtx, name string) {
+	var req struct {
+		Version string `json:"version"`
+	}
+	if body := ctx.PostBody(); len(body) > 0 {
+		if err := json.Unmarshal(body, &req); err != nil {
+			adminError(ctx, fasthttp.StatusBadRequest, fmt.Errorf("rollback: body: %w (want {\"version\": \"...\"} or nothing)", err))
+			return
+		}
+	}
+	res, err := g.pstore.Rollback(context.Background(), name, req.Version)
+	if err != nil {
+		adminError(ctx, policyStatus(err), err)
+		return
+	}
+	adminJSON(ctx, fasthttp.StatusOK, res)
+}
+
+func (g *Gateway) policyDelete(ctx *fasthttp.RequestCtx, name string) {
+	// Holding reloadMu: a reload cannot add a route using name meanwhile.
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	if routes := g.routesUsing(name); len(routes) > 0 {
+		adminError(ctx, fasthttp.StatusConflict, fmt.Errorf("policy %q is used by routes %s", name, strings.Join(routes, ", ")))
+		return
+	}
+	if err := g.pstore.Delete(context.Background(), name); err != nil {
+		adminError(ctx, policyStatus(err), err)
+		return
+	}
+	adminJSON(ctx, fasthttp.StatusOK, map[string]string{"deleted": name})
+}
+
+// policyStatus maps a store error to its status: the load error kinds as
+// plugins documents them, 404 for an unknown policy or version, 409 for a
+// rollback with no previous version, 500 for the rest (storage).
+func policyStatus(err error) int {
+	switch {
+	case errors.Is(err, plugins.ErrTooLarge):
+		return fasthttp.StatusRequestEntityTooLarge
+	case errors.Is(err, plugins.ErrMalformed), errors.Is(err, plugins.ErrConfig):
+		return fasthttp.StatusBadRequest
+	case errors.Is(err, plugins.ErrImport), errors.Is(err, plugins.ErrExport), errors.Is(err, plugins.ErrABIVersion),
+		errors.Is(err, plugins.ErrMemory), errors.Is(err, plugins.ErrInit), errors.Is(err, plugins.ErrDryRun):
+		return fasthttp.StatusUnprocessableEntity
+	case errors.Is(err, plugins.ErrNotFound):
+		return fasthttp.StatusNotFound
+	case errors.Is(err, plugins.ErrNoPrevious):
+		return fasthttp.StatusConflict
+	}
+	return fasthttp.StatusInternalServerError
+}
+
+// adminJSON answers v as JSON with status.
+func adminJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		adminError(ctx, fasthttp.StatusInternalServerError, err)
+		return
+	}
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(append(b, '\n'))
+}
+
+// adminError answers {"error": err} with status.
+func adminError(ctx *fasthttp.RequestCtx, status int, err error) {
+	b, _ := json.Marshal(map[string]string{"error": err.Error()}) // a map of strings always marshals
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(append(b, '\n'))
+}
+
+func adminMethodNotAllowed(ctx *fasthttp.RequestCtx, allow string) {
+	ctx.Response.Header.Set("Allow", allow)
+	adminError(ctx, fasthttp.StatusMethodNotAllowed, fmt.Errorf("method %s not allowed (allowed: %s)", ctx.Method(), allow))
+}
+
+// adminBodyLimit bounds admin request bodies: the largest module a policy
+// may have, base64-encoded in a JSON wrapper, plus room for its config.
+func adminBodyLimit(cfg *Config) int {
+	limit := int64(plugins.DefaultMaxModuleSize)
+	for _, pc := range cfg.Policies {
+		limit = max(limit, int64(pc.MaxModuleSize))
+	}
+	return int(limit/3*4 + 1<<20)
+}
+
+// handleAdminParseError answers an admin request fasthttp could not read
+// (a body over the limit: 413) in the admin API's JSON.
+func (g *Gateway) handleAdminParseError(ctx *fasthttp.RequestCtx, err error) {
+	status := fasthttp.StatusBadRequest
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		status = fasthttp.StatusRequestEntityTooLarge
+	}
+	adminError(ctx, status, fmt.Errorf("admin: %w", err))
+	ctx.SetConnectionClose()
+}

@@ -1,0 +1,806 @@
+package plugins
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flowcache/flowcache/policy"
+)
+
+// Store errors, beside the [*LoadError]s of uploads.
+var (
+	// ErrNotFound: no such policy, or no such version of it.
+	ErrNotFound = errors.New("not found")
+	// ErrNoPrevious: a rollback without a version, and no version was
+	// active before the current one.
+	ErrNoPrevious = errors.New("no previous version")
+	// ErrDryRun: the uploaded module loaded, but its key or decide call
+	// failed on the sample request (trap, fuel exhausted, exit, malformed
+	// result). A [*LoadError] wraps it with the call's error [422].
+	ErrDryRun = errors.New("dry run failed")
+)
+
+// maxHistory bounds the versions kept per policy; the oldest inactive
+// ones are forgotten (and their module files removed) beyond it.
+const maxHistory = 32
+
+// StoreOptions configures a [Store].
+type StoreOptions struct {
+	// Dir holds the module bytes and the manifest (a data directory's
+	// "policies" subdirectory). Empty keeps versions in memory only.
+	Dir string
+	// Logger receives activations; nil discards.
+	Logger *slog.Logger
+}
+
+// Store holds the versions of every named policy and the one active per
+// name. It implements the gateway's PolicySource: [Store.Policy] returns the
+// active version as an [*Active] lease, without allocating. Changes (Put,
+// Rollback, Delete, Prepare/Commit) are serialised; lookups never wait for
+// them.
+//
+// # Versions and precedence
+//
+// A version is a module and the JSON config given to its flowcache_init.
+// Its id is the hex sha256 of the module bytes when that config is empty
+// (the id is then what sha256sum prints), else of the module bytes, a NUL
+// byte and the config's JSON. The limits (max_memory, fuel,
+// max_module_size) are not part of a version: they are the operator's, from
+// the `[policies.NAME]` section, or the defaults for a name that has none.
+//
+// At startup and on reload ([Store.Prepare]) the module of a
+// `[policies.NAME]` section is a version like an uploaded one. The newest
+// change wins: the section's module (with its config) is activated when the
+// store has no active version for NAME, or when the file (or its config)
+// changed since the store last saw it; otherwise the version active in the
+// store stays active (an upload outlives a restart).
+//
+// # Activations and the cache key
+//
+// Every activation (upload, rollback, a changed config module) gets a new
+// number, and [Active.Namespace] ("<id[:12]>.<number>") is part of the cache
+// key of every entry stored under it: entries stored under another
+// activation are never served, not even after a rollback to the version that
+// stored them (a PURGE made meanwhile did not reach them). The number is
+// persisted, so a restart keeps the namespace and the cache.
+//
+// # Draining
+//
+// The store holds one reference to each active [Active]; every lookup takes
+// another, which the caller drops with [Active.Release]. Activating a new
+// version swaps the pointer, marks the old one retired and drops the store's
+// reference: the old module is closed when the last request using it
+// releases it, never before.
+type Store struct {
+	rt     *Runtime
+	dir    string
+	logger *slog.Logger
+
+	table atomic.Pointer[map[string]*named] // copy on write, under mu
+
+	mu     sync.Mutex
+	man    manifest          // guarded by mu
+	blobs  map[string][]byte // module bytes by sha256 when dir is ""; guarded by mu
+	closed bool              // guarded by mu
+}
+
+// named is one policy name: its active version and, under Store.mu, its
+// limits.
+type named struct {
+	name   string
+	active atomic.Pointer[Active]
+	calls  atomic.Uint64
+	errs   atomic.Uint64
+
+	limits   Config // guarded by Store.mu; Module and Config from [policies.NAME]
+	inConfig bool   // guarded by Store.mu
+}
+
+type manifest struct {
+	Format   int                      `json:"format"`
+	Policies map[string]*policyRecord `json:"policies"`
+}
+
+type policyRecord struct {
+	Active     string `json:"active"`
+	Previous   string `json:"previous,omitempty"`
+	Activation uint64 `json:"activation"`
+	// ConfigVersion is the id of the [policies.NAME] module (with its
+	// config) when the store last saw it.
+	ConfigVersion string          `json:"config_version,omitempty"`
+	Versions      []versionRecord `json:"versions"` // oldest first
+}
+
+type versionRecord struct {
+	ID           string         `json:"id"`
+	ModuleSHA256 string         `json:"module_sha256"`
+	Size         int            `json:"size"`
+	Config       map[string]any `json:"config,omitempty"`
+	Source       string         `json:"source"` // "upload" or "config"
+	Created      time.Time      `json:"created"`
+}
+
+func (r *policyRecord) version(id string) (*versionRecord, bool) {
+	for i := range r.Versions {
+		if r.Versions[i].ID == id {
+			return &r.Versions[i], true
+		}
+	}
+	return nil, false
+}
+
+// find resolves a full id or a unique prefix of at least 6 characters.
+func (r *policyRecord) find(id string) (*versionRecord, error) {
+	var found *versionRecord
+	for i := range r.Versions {
+		v := &r.Versions[i]
+		if v.ID == id {
+			return v, nil
+		}
+		if len(id) >= 6 && strings.HasPrefix(v.ID, id) {
+			if found != nil {
+				return nil, fmt.Errorf("%w: version prefix %q is ambiguous", ErrNotFound, id)
+			}
+			found = v
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("%w: version %q", ErrNotFound, id)
+	}
+	return found, nil
+}
+
+// OpenStore returns a store backed by opts.Dir (created if missing), with
+// the manifest found there. No module is loaded until [Store.Prepare].
+func OpenStore(rt *Runtime, opts StoreOptions) (*Store, error) {
+	s := &Store{rt: rt, dir: opts.Dir, logger: opts.Logger, blobs: map[string][]byte{}}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	s.logger = s.logger.With(slog.String("component", "policies"))
+	s.man = manifest{Format: 1, Policies: map[string]*policyRecord{}}
+	empty := map[string]*named{}
+	s.table.Store(&empty)
+	if s.dir == "" {
+		return s, nil
+	}
+	if err := os.MkdirAll(filepath.Join(s.dir, "modules"), 0o700); err != nil {
+		return nil, fmt.Errorf("plugins: store: %w", err)
+	}
+	b, err := os.ReadFile(s.manifestPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("plugins: store: %w", err)
+	}
+	if err := json.Unmarshal(b, &s.man); err != nil {
+		return nil, fmt.Errorf("plugins: store: %s: %w", s.manifestPath(), err)
+	}
+	if s.man.Format != 1 {
+		return nil, fmt.Errorf("plugins: store: %s: unknown format %d", s.manifestPath(), s.man.Format)
+	}
+	if s.man.Policies == nil {
+		s.man.Policies = map[string]*policyRecord{}
+	}
+	return s, nil
+}
+
+func (s *Store) manifestPath() string { return filepath.Join(s.dir, "manifest.json") }
+
+func (s *Store) modulePath(sha string) string {
+	return filepath.Join(s.dir, "modules", sha+".wasm")
+}
+
+// Policy returns a lease on the active version of name, or false. The
+// caller must call [Active.Release] once done with it (the gateway does so
+// when the request and any background refresh it started are finished). It
+// does not allocate.
+func (s *Store) Policy(name string) (policy.Policy, bool) {
+	a := s.acquire(name)
+	if a == nil {
+		return nil, false
+	}
+	return a, true
+}
+
+func (s *Store) acquire(name string) *Active {
+	n := (*s.table.Load())[name]
+	if n == nil {
+		return nil
+	}
+	for {
+		a := n.active.Load()
+		if a == nil {
+			return nil
+		}
+		a.refs.Add(1)
+		// retired is set before the store drops its reference: if it reads
+		// false here, our reference was counted before that drop, so the
+		// module cannot be closed under us. If it reads true, the pointer
+		// has moved on: drop ours and read it again.
+		if !a.retired.Load() {
+			return a
+		}
+		a.Release()
+	}
+}
+
+// Active is a lease on one activation of a policy version. It implements
+// [policy.Policy] by calling its Module. It is safe for concurrent use; a
+// lease must not be used after its Release.
+type Active struct {
+	mod   *Module
+	n     *named
+	id    string
+	ns    []byte
+	label []byte
+
+	refs    atomic.Int64
+	retired atomic.Bool
+	closed  atomic.Bool
+}
+
+func newActive(n *named, m *Module, id string, activation uint64) *Active {
+	a := &Active{
+		mod:   m,
+		n:     n,
+		id:    id,
+		ns:    []byte(id[:12] + "." + strconv.FormatUint(activation, 10)),
+		label: []byte(n.name + "@" + id[:12]),
+	}
+	a.refs.Store(1) // the store's
+	return a
+}
+
+// Key implements [policy.Policy].
+func (a *Active) Key(r *policy.Request, k *policy.Key) error {
+	a.n.calls.Add(1)
+	err := a.mod.Key(r, k)
+	if err != nil {
+		a.n.errs.Add(1)
+	}
+	return err
+}
+
+// Decide implements [policy.Policy].
+func (a *Active) Decide(r *policy.Request, resp *policy.Response, d *policy.Decision) error {
+	a.n.calls.Add(1)
+	err := a.mod.Decide(r, resp, d)
+	if err != nil {
+		a.n.errs.Add(1)
+	}
+	return err
+}
+
+// Namespace returns the bytes that separate this activation's cache entries
+// from every other's ("<id[:12]>.<activation>"). The caller must not modify
+// them.
+func (a *Active) Namespace() []byte { return a.ns }
+
+// Label returns "name@<id[:12]>", for the Flowcache-Policy response header.
+// The caller must not modify it.
+func (a *Active) Label() []byte { return a.label }
+
+// Version returns the version id.
+func (a *Active) Version() string { return a.id }
+
+// Retain takes one more reference, for a holder that outlives the one it
+// got the lease from (a background refresh). The caller must hold a
+// reference already.
+func (a *Active) Retain() { a.refs.Add(1) }
+
+// Release drops one reference; the last one closes the module of a retired
+// version.
+func (a *Active) Release() {
+	if a.refs.Add(-1) == 0 && a.retired.Load() && a.closed.CompareAndSwap(false, true) {
+		go func() {
+			_ = a.mod.Close(context.Background()) // nothing uses it any more; Close only fails on wazero's own cleanup
+		}()
+	}
+}
+
+// retire marks a as replaced and drops the store's reference.
+func (a *Active) retire() {
+	a.retired.Store(true)
+	a.Release()
+}
+
+// Drained reports whether a was retired and its module closed (tests).
+func (a *Active) drained() bool { return a.closed.Load() }
+
+// Result is the outcome of [Store.Put] and [Store.Rollback].
+type Result struct {
+	Name     string `json:"name"`
+	Version  string `json:"version"`
+	Previous string `json:"previous"`
+	// Changed is false when the version was already active (nothing done).
+	Changed bool `json:"-"`
+}
+
+// VersionInfo describes one stored version.
+type VersionInfo struct {
+	// ID is the version id; ModuleSHA256 the sha256 of its module bytes.
+	ID           string `json:"id"`
+	ModuleSHA256 string `json:"module_sha256"`
+	// Size is the module's size in bytes.
+	Size int `json:"size"`
+	// Config is the JSON object given to flowcache_init.
+	Config map[string]any `json:"config,omitempty"`
+	// Source is "upload", or "config" for a [policies.NAME] module.
+	Source  string    `json:"source"`
+	Created time.Time `json:"created"`
+}
+
+// Info describes one policy name.
+type Info struct {
+	Name       string `json:"name"`
+	Active     string `json:"active"`
+	Previous   string `json:"previous,omitempty"`
+	Activation uint64 `json:"activation"`
+	// Configured reports a [policies.NAME] section; Module is its path.
+	Configured bool          `json:"configured"`
+	Module     string        `json:"module,omitempty"`
+	Versions   []VersionInfo `json:"versions"`
+	// Calls and Errors count key and decide calls of every version since
+	// the process started; an error means the request used the fallback.
+	Calls  uint64 `json:"calls"`
+	Errors uint64 `json:"errors"`
+	// Stats are the active module's counters.
+	Stats Stats `json:"stats"`
+}
+
+// List describes every policy, sorted by name.
+func (s *Store) List() []Info {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tab := *s.table.Load()
+	out := make([]Info, 0, len(tab))
+	for _, name := range slices.Sorted(maps.Keys(tab)) {
+		out = append(out, s.info(tab[name]))
+	}
+	return out
+}
+
+// Get describes one policy.
+func (s *Store) Get(name string) (Info, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := (*s.table.Load())[name]
+	if n == nil {
+		return Info{}, false
+	}
+	return s.info(n), true
+}
+
+// info: the caller holds mu.
+func (s *Store) info(n *named) Info {
+	in := Info{Name: n.name, Configured: n.inConfig, Calls: n.calls.Load(), Errors: n.errs.Load(), Versions: []VersionInfo{}}
+	if n.inConfig {
+		in.Module = n.limits.Module
+	}
+	if rec := s.man.Policies[n.name]; rec != nil {
+		in.Active, in.Previous, in.Activation = rec.Active, rec.Previous, rec.Activation
+		for _, v := range rec.Versions {
+			in.Versions = append(in.Versions, VersionInfo(v))
+		}
+	}
+	if a := n.active.Load(); a != nil {
+		in.Stats = a.mod.Stats()
+	}
+	return in
+}
+
+// versionID is the id of module bytes with their config JSON (see Store).
+func versionID(wasm, configJSON []byte) (id, moduleSHA string) {
+	sum := sha256.Sum256(wasm)
+	moduleSHA = hex.EncodeToString(sum[:])
+	if len(configJSON) == 0 || string(configJSON) == "{}" {
+		return moduleSHA, moduleSHA
+	}
+	h := sha256.New()
+	h.Write(wasm)
+	h.Write([]byte{0})
+	h.Write(configJSON)
+	return hex.EncodeToString(h.Sum(nil)), moduleSHA
+}
+
+// limitsFor returns the limits (and default config) of name: its
+// [policies.NAME] section, or the defaults. The caller holds mu.
+func (s *Store) limitsFor(name string) Config {
+	if n := (*s.table.Load())[name]; n != nil && n.inConfig {
+		return n.limits
+	}
+	return DefaultConfig()
+}
+
+// Put validates, loads and dry-runs wasm as a new version of name and
+// activates it. config is the JSON object given to flowcache_init; nil means
+// the config of the [policies.NAME] section (none if there is none). Errors
+// are [*LoadError]s (wrapping ErrTooLarge, ErrMalformed, ..., ErrDryRun),
+// or a storage error; a failed Put changes nothing.
+func (s *Store) Put(ctx context.Context, name string, wasm []byte, config map[string]any) (Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return Result{}, errRuntimeClosed
+	}
+	cfg := s.limitsFor(name)
+	cfg.Module = ""
+	if config != nil {
+		cfg.Config = config
+	}
+	m, err := s.rt.LoadBytes(ctx, name, wasm, &cfg)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := dryRun(m); err != nil {
+		_ = m.Close(ctx) // never used
+		return Result{}, &LoadError{Policy: name, Err: err}
+	}
+	configJSON, _ := cfg.initJSON() // LoadBytes checked it
+	id, sha := versionID(wasm, configJSON)
+	rec := s.man.Policies[name]
+	if rec != nil && rec.Active == id {
+		_ = m.Close(ctx) // the same version is already active
+		return Result{Name: name, Version: id, Previous: rec.Previous}, nil
+	}
+	v := versionRecord{ID: id, ModuleSHA256: sha, Size: len(wasm), Config: cfg.Config, Source: "upload", Created: time.Now().UTC()}
+	res, err := s.activate(name, m, &v, wasm, nil)
+	if err != nil {
+		_ = m.Close(ctx) // not activated
+		return Result{}, err
+	}
+	return res, nil
+}
+
+// activate records v (with its bytes wasm, nil if stored already) as the
+// active version of name, saves the manifest and swaps m in. The caller
+// holds mu and closes m on error. n is the named entry, nil to look it up or
+// create it.
+func (s *Store) activate(name string, m *Module, v *versionRecord, wasm []byte, n *named) (Result, error) {
+	if wasm != nil {
+		if err := s.putBlob(v.ModuleSHA256, wasm); err != nil {
+			return Result{}, err
+		}
+	}
+	old := s.man.Policies[name]
+	rec := &policyRecord{}
+	if old != nil {
+		c := *old
+		c.Versions = slices.Clone(old.Versions)
+		rec = &c
+	}
+	if _, ok := rec.version(v.ID); !ok {
+		rec.Versions = append(rec.Versions, *v)
+	}
+	res := Result{Name: name, Version: v.ID, Previous: rec.Active, Changed: true}
+	if rec.Active != v.ID {
+		rec.Previous = rec.Active
+	}
+	rec.Active = v.ID
+	rec.Activation++
+	if v.Source == "config" {
+		rec.ConfigVersion = v.ID
+	}
+	pruned := prune(rec)
+	if err := s.saveWith(name, rec); err != nil {
+		return Result{}, err
+	}
+	s.removeUnused(pruned)
+	if n == nil {
+		n = s.ensure(name)
+	}
+	a := newActive(n, m, v.ID, rec.Activation)
+	if prev := n.active.Swap(a); prev != nil {
+		prev.retire()
+	}
+	s.logger.LogAttrs(context.Background(), slog.LevelInfo, "policy activated",
+		slog.String("policy", name), slog.String("version", v.ID), slog.String("previous", res.Previous),
+		slog.String("source", v.Source), slog.Uint64("activation", rec.Activation))
+	return res, nil
+}
+
+// prune drops the oldest versions beyond maxHistory, never the active or
+// previous one, and returns the module hashes of the dropped ones.
+func prune(rec *policyRecord) []string {
+	var dropped []string
+	for len(rec.Versions) > maxHistory {
+		i := slices.IndexFunc(rec.Versions, func(v versionRecord) bool {
+			return v.ID != rec.Active && v.ID != rec.Previous
+		})
+		if i < 0 {
+			break
+		}
+		dropped = append(dropped, rec.Versions[i].ModuleSHA256)
+		rec.Versions = slices.Delete(rec.Versions, i, i+1)
+	}
+	return dropped
+}
+
+// ensure returns the named entry of name, adding it to the table. The
+// caller holds mu.
+func (s *Store) ensure(name string) *named {
+	tab := *s.table.Load()
+	if n := tab[name]; n != nil {
+		return n
+	}
+	n := &named{name: name, limits: DefaultConfig()}
+	next := maps.Clone(tab)
+	next[name] = n
+	s.table.Store(&next)
+	return n
+}
+
+// Rollback activates version (a full id or a unique prefix of at least 6
+// characters) of name, or the previously active version when version is "".
+func (s *Store) Rollback(ctx context.Context, name, version string) (Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec := s.man.Policies[name]
+	if rec == nil || (*s.table.Load())[name] == nil {
+		return Result{}, fmt.Errorf("%w: policy %q", ErrNotFound, name)
+	}
+	if version == "" {
+		if rec.Previous == "" {
+			return Result{}, fmt.Errorf("%w: policy %q", ErrNoPrevious, name)
+		}
+		version = rec.Previous
+	}
+	v, err := rec.find(version)
+	if err != nil {
+		return Result{}, err
+	}
+	if v.ID == rec.Active {
+		return Result{Name: name, Version: v.ID, Previous: rec.Previous}, nil
+	}
+	vc := *v
+	m, err := s.loadVersion(ctx, name, &vc)
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := s.activate(name, m, &vc, nil, nil)
+	if err != nil {
+		_ = m.Close(ctx) // not activated
+		return Result{}, err
+	}
+	return res, nil
+}
+
+// loadVersion loads a stored version with name's current limits. The
+// caller holds mu.
+func (s *Store) loadVersion(ctx context.Context, name string, v *versionRecord) (*Module, error) {
+	wasm, err := s.getBlob(v.ModuleSHA256)
+	if err != nil {
+		return nil, fmt.Errorf("plugins: policy %q version %s: %w", name, v.ID, err)
+	}
+	cfg := s.limitsFor(name)
+	cfg.Module = ""
+	cfg.Config = v.Config
+	return s.rt.LoadBytes(ctx, name, wasm, &cfg)
+}
+
+// Delete forgets name and every version of it; its module is closed once
+// the requests using it are done. The caller (the admin API) refuses it
+// while a route uses name.
+func (s *Store) Delete(_ context.Context, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tab := *s.table.Load()
+	n := tab[name]
+	if n == nil {
+		return fmt.Errorf("%w: policy %q", ErrNotFound, name)
+	}
+	var shas []string
+	if rec := s.man.Policies[name]; rec != nil {
+		for _, v := range rec.Versions {
+			shas = append(shas, v.ModuleSHA256)
+		}
+	}
+	if err := s.saveWith(name, nil); err != nil {
+		return err
+	}
+	s.removeUnused(shas)
+	next := maps.Clone(tab)
+	delete(next, name)
+	s.table.Store(&next)
+	if a := n.active.Swap(nil); a != nil {
+		a.retire()
+	}
+	return nil
+}
+
+// saveWith sets the record of name (nil deletes it) and writes the
+// manifest; on failure the manifest in memory is unchanged.
+func (s *Store) saveWith(name string, rec *policyRecord) error {
+	old, had := s.man.Policies[name]
+	if rec == nil {
+		delete(s.man.Policies, name)
+	} else {
+		s.man.Policies[name] = rec
+	}
+	if err := s.save(); err != nil {
+		if had {
+			s.man.Policies[name] = old
+		} else {
+			delete(s.man.Policies, name)
+		}
+		return err
+	}
+	return nil
+}
+
+func (s *Store) save() error {
+	if s.dir == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(&s.man, "", "  ")
+	if err != nil {
+		return fmt.Errorf("plugins: store: manifest: %w", err)
+	}
+	return writeAtomic(s.manifestPath(), append(b, '\n'))
+}
+
+// writeAtomic writes b to path through a temporary file in the same
+// directory, synced, then renamed over path: a crash leaves the old file
+// or the new one, never a mix.
+func writeAtomic(path string, b []byte) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("plugins: store: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = os.Remove(f.Name()) // best effort: the write error is what matters
+		}
+	}()
+	if _, err := f.Write(b); err != nil {
+		_ = f.Close() // the write error is what matters
+		return fmt.Errorf("plugins: store: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close() // the sync error is what matters
+		return fmt.Errorf("plugins: store: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("plugins: store: %w", err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("plugins: store: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil { //nolint:gosec // the store's own directory
+		_ = d.Sync() // makes the rename durable where supported; nothing to do if not
+		_ = d.Close()
+	}
+	return nil
+}
+
+func (s *Store) putBlob(sha string, wasm []byte) error {
+	if s.dir == "" {
+		s.blobs[sha] = wasm
+		return nil
+	}
+	p := s.modulePath(sha)
+	if _, err := os.Stat(p); err == nil {
+		return nil
+	}
+	return writeAtomic(p, wasm)
+}
+
+func (s *Store) getBlob(sha string) ([]byte, error) {
+	if s.dir == "" {
+		b, ok := s.blobs[sha]
+		if !ok {
+			return nil, fmt.Errorf("%w: module %s", ErrNotFound, sha)
+		}
+		return b, nil
+	}
+	b, err := os.ReadFile(s.modulePath(sha))
+	if err != nil {
+		return nil, fmt.Errorf("module file: %w", err)
+	}
+	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != sha {
+		return nil, fmt.Errorf("module file %s: checksum mismatch", s.modulePath(sha))
+	}
+	return b, nil
+}
+
+// removeUnused removes the module bytes of shas that no record references.
+// The caller holds mu.
+func (s *Store) removeUnused(shas []string) {
+	for _, sha := range shas {
+		used := false
+		for _, rec := range s.man.Policies {
+			for _, v := range rec.Versions {
+				used = used || v.ModuleSHA256 == sha
+			}
+		}
+		if used {
+			continue
+		}
+		if s.dir == "" {
+			delete(s.blobs, sha)
+			continue
+		}
+		_ = os.Remove(s.modulePath(sha)) // an orphan file is harmless
+	}
+}
+
+// Close retires every active version; the Runtime's Close closes the
+// modules. Later changes fail.
+func (s *Store) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	for _, n := range *s.table.Load() {
+		if a := n.active.Swap(nil); a != nil {
+			a.retire()
+		}
+	}
+}
+
+// dryRun calls Key and Decide on a sample request. A guest error result
+// (the policy choosing the fallback) is accepted; a trap, exhausted fuel,
+// exit or malformed result is not.
+func dryRun(m *Module) error {
+	req := policy.Request{
+		Method: []byte("GET"), Scheme: []byte("http"), Host: []byte("example.com"),
+		Path: []byte("/flowcache/dry-run"), Query: []byte("a=1&b=2"), Route: []byte("dry-run"),
+		Headers: policy.Headers{
+			{Name: []byte("Host"), Value: []byte("example.com")},
+			{Name: []byte("User-Agent"), Value: []byte("flowcache-dry-run")},
+			{Name: []byte("Accept"), Value: []byte("*/*")},
+		},
+	}
+	var k policy.Key
+	if err := m.Key(&req, &k); err != nil && !errors.Is(err, ErrGuest) {
+		return fmt.Errorf("%w: key: %w", ErrDryRun, unwrapCall(err))
+	}
+	resp := policy.Response{
+		Status: 200, BodySize: 2, Now: time.Now(),
+		Headers: policy.Headers{
+			{Name: []byte("Cache-Control"), Value: []byte("max-age=60")},
+			{Name: []byte("Content-Type"), Value: []byte("application/json")},
+		},
+	}
+	var d policy.Decision
+	d.Reset()
+	d.Store, d.TTL = true, time.Minute
+	if err := m.Decide(&req, &resp, &d); err != nil && !errors.Is(err, ErrGuest) {
+		return fmt.Errorf("%w: decide: %w", ErrDryRun, unwrapCall(err))
+	}
+	return nil
+}
+
+// unwrapCall drops the CallError's "plugins: policy ...:" prefix: the
+// LoadError wrapping the dry run names the policy already.
+func unwrapCall(err error) error {
+	var ce *CallError
+	if errors.As(err, &ce) {
+		return ce.Err
+	}
+	return err
+}
+
+// Limits returns the limits an upload of name gets: those of its
+// [policies.NAME] section, or the defaults.
+func (s *Store) Limits(name string) Config {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.limitsFor(name)
+}

@@ -1,0 +1,226 @@
+package plugins
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"reflect"
+	"slices"
+	"time"
+)
+
+// Change is a configuration of the store's policies prepared by
+// [Store.Prepare]: every module it activates is loaded and checked. Commit
+// applies it, Abort drops it; one of them must be called. The store accepts
+// no other change in between.
+type Change struct {
+	s        *Store
+	policies map[string]Config
+	pending  []pending
+	done     bool
+}
+
+// pending is one module to swap in at Commit.
+type pending struct {
+	name string
+	m    *Module
+	v    versionRecord
+	wasm []byte // the config file's bytes; nil for a stored version
+	// fresh activates v anew (a new key namespace); otherwise the stored
+	// active version is (re)loaded under its current activation number.
+	fresh bool
+}
+
+// Prepare loads what policies (the `[policies.NAME]` sections, validated)
+// need, following the precedence rule of [Store]: for each name, the
+// section's module when it is new or changed, else the store's active
+// version (loaded with the section's limits at startup, or again when the
+// limits changed). Policies the store holds without a section are loaded at
+// startup with the default limits. Errors are [*LoadError]s naming the
+// policy and its module file; nothing changes then.
+func (s *Store) Prepare(ctx context.Context, policies map[string]Config) (_ *Change, err error) {
+	s.mu.Lock()
+	c := &Change{s: s, policies: policies}
+	defer func() {
+		if err != nil {
+			c.Abort()
+		}
+	}()
+	if s.closed {
+		return nil, errRuntimeClosed
+	}
+	tab := *s.table.Load()
+	for _, name := range slices.Sorted(maps.Keys(policies)) {
+		cfg := policies[name]
+		if err := c.prepareConfigured(ctx, name, &cfg, tab[name]); err != nil {
+			return nil, err
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.man.Policies)) {
+		rec := s.man.Policies[name]
+		if _, ok := policies[name]; ok || rec.Active == "" {
+			continue
+		}
+		if n := tab[name]; n != nil && n.active.Load() != nil {
+			continue // loaded already; keeps its limits
+		}
+		v, ok := rec.version(rec.Active)
+		if !ok {
+			return nil, &LoadError{Policy: name, Err: errors.New("manifest: active version not listed")}
+		}
+		m, err := s.loadWith(ctx, name, v, DefaultConfig())
+		if err != nil {
+			return nil, err
+		}
+		c.pending = append(c.pending, pending{name: name, m: m, v: *v})
+	}
+	return c, nil
+}
+
+func (c *Change) prepareConfigured(ctx context.Context, name string, cfg *Config, n *named) error {
+	s := c.s
+	wasm, err := readModule(cfg.Module, int64(cfg.MaxModuleSize))
+	if err != nil {
+		return &LoadError{Policy: name, Module: cfg.Module, Err: err}
+	}
+	configJSON, err := cfg.initJSON()
+	if err != nil {
+		return &LoadError{Policy: name, Module: cfg.Module, Err: errors.Join(ErrConfig, err)}
+	}
+	id, sha := versionID(wasm, configJSON)
+	rec := s.man.Policies[name]
+	var cur *Active
+	if n != nil {
+		cur = n.active.Load()
+	}
+	limitsChanged := n == nil || !n.inConfig || !sameLimits(&n.limits, cfg)
+	if rec == nil || rec.Active == "" || (rec.ConfigVersion != id && rec.Active != id) {
+		// New or changed in the config file: the newest change wins.
+		m, err := s.rt.LoadBytes(ctx, name, wasm, cfg)
+		if err != nil {
+			return withModule(err, cfg.Module)
+		}
+		if err := dryRun(m); err != nil {
+			_ = m.Close(ctx) // refused
+			return &LoadError{Policy: name, Module: cfg.Module, Err: err}
+		}
+		v := versionRecord{ID: id, ModuleSHA256: sha, Size: len(wasm), Config: cfg.Config, Source: "config", Created: time.Now().UTC()}
+		c.pending = append(c.pending, pending{name: name, m: m, v: v, wasm: wasm, fresh: true})
+		return nil
+	}
+	if cur != nil && cur.id == rec.Active && !limitsChanged {
+		return nil // running as configured
+	}
+	v, ok := rec.version(rec.Active)
+	if !ok {
+		return &LoadError{Policy: name, Module: cfg.Module, Err: errors.New("manifest: active version not listed")}
+	}
+	m, err := s.loadWith(ctx, name, v, *cfg)
+	if err != nil {
+		return err
+	}
+	c.pending = append(c.pending, pending{name: name, m: m, v: *v})
+	return nil
+}
+
+// loadWith loads stored version v of name with the limits of cfg. The
+// caller holds mu.
+func (s *Store) loadWith(ctx context.Context, name string, v *versionRecord, cfg Config) (*Module, error) {
+	wasm, err := s.getBlob(v.ModuleSHA256)
+	if err != nil {
+		return nil, &LoadError{Policy: name, Err: errors.Join(ErrConfig, err)}
+	}
+	cfg.Module = ""
+	cfg.Config = v.Config
+	return s.rt.LoadBytes(ctx, name, wasm, &cfg)
+}
+
+func withModule(err error, module string) error {
+	var le *LoadError
+	if errors.As(err, &le) && le.Module == "" {
+		c := *le
+		c.Module = module
+		return &c
+	}
+	return err
+}
+
+func sameLimits(a, b *Config) bool {
+	return a.Module == b.Module && a.MaxMemory == b.MaxMemory && a.Fuel == b.Fuel &&
+		a.MaxModuleSize == b.MaxModuleSize && reflect.DeepEqual(a.Config, b.Config)
+}
+
+// Commit activates what Prepare loaded and records the new limits. An
+// error (writing the manifest) leaves the policies not yet swapped as they
+// were.
+func (c *Change) Commit() error {
+	if c.done {
+		return errors.New("plugins: change already committed or aborted")
+	}
+	s := c.s
+	defer c.finish()
+	for name, cfg := range c.policies {
+		n := s.ensure(name)
+		n.limits, n.inConfig = cfg, true
+	}
+	for _, n := range *s.table.Load() {
+		if _, ok := c.policies[n.name]; !ok && n.inConfig {
+			n.limits, n.inConfig = DefaultConfig(), false
+		}
+	}
+	for i := range c.pending {
+		p := &c.pending[i]
+		n := s.ensure(p.name)
+		if p.fresh {
+			if _, err := s.activate(p.name, p.m, &p.v, p.wasm, n); err != nil {
+				return err // finish closes this and the remaining modules
+			}
+			p.m = nil
+			continue
+		}
+		rec := s.man.Policies[p.name]
+		a := newActive(n, p.m, p.v.ID, rec.Activation)
+		p.m = nil
+		if prev := n.active.Swap(a); prev != nil {
+			prev.retire()
+		}
+	}
+	// A config module identical to the active upload: remember it, so that
+	// it is not taken for a change next time.
+	var errs []error
+	for name, cfg := range c.policies {
+		rec := s.man.Policies[name]
+		if rec == nil {
+			continue
+		}
+		wasm, err := readModule(cfg.Module, int64(cfg.MaxModuleSize))
+		if err != nil {
+			continue // read at Prepare; a file changed meanwhile is seen next time
+		}
+		configJSON, _ := cfg.initJSON() // checked by Validate and Prepare
+		if id, _ := versionID(wasm, configJSON); rec.ConfigVersion != id && rec.Active == id {
+			r := *rec
+			r.ConfigVersion = id
+			errs = append(errs, s.saveWith(name, &r))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Abort closes what Prepare loaded.
+func (c *Change) Abort() {
+	if c.done {
+		return
+	}
+	c.finish()
+}
+
+func (c *Change) finish() {
+	c.done = true
+	for _, p := range c.pending {
+		if p.m != nil {
+			_ = p.m.Close(context.Background()) // never served
+		}
+	}
+	c.s.mu.Unlock()
+}
