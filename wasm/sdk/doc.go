@@ -33,6 +33,18 @@
 // so main only registers the policy, in an init function: a c-shared module
 // runs package initialisation (the host calls _initialize) but never main.
 //
+// A module whose main package forgets to call Register (or calls it from
+// main, which never runs) is refused at load: flowcache_init returns 3. When
+// Init returns an error, flowcache_init returns 1 and the host refuses the
+// module ("init returned 1").
+//
+// # Configuration
+//
+// Init receives the policy's configuration as JSON. Parse it with
+// [ParseJSON], not encoding/json: encoding/json links package os, whose
+// file-reading imports (fd_read) the host refuses, so a module built with it
+// does not load. The same holds for fmt and os: use strconv and errors.
+//
 // # Zero allocation
 //
 // Idiomatic allocating Go is 7-14x slower in a guest than the same code
@@ -44,8 +56,18 @@
 // and a variant into buffers allocated once; [Decision] is a plain struct
 // filled in place. Policies should keep to that style: compare with
 // string(b) == "x" (the compiler does not allocate for it), use
-// [EqualFold], [HasPrefixFold], [ContainsFold] and [HasToken], and keep
-// state in package variables sized in Init.
+// [EqualFold], [HasPrefixFold], [ContainsFold], [HasToken], [AppendLower]
+// and [Hash64], and keep state in package variables sized in Init.
+//
+// # Speed
+//
+// Go compiles every jump of a function to WebAssembly as a branch through a
+// dispatch table, and every call costs tens of nanoseconds, so guest code is
+// fast when it makes few calls and few byte-by-byte loops. The SDK's key
+// path works on eight bytes at a time (lower-casing, character checks,
+// finding '&' and '='), slices the request fields once, and sorts
+// parameters with an insertion sort over a fixed array. Prefer its helpers to
+// hand-written byte loops.
 //
 // # Lifetimes and concurrency
 //

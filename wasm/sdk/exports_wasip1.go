@@ -30,7 +30,7 @@ func exportAlloc(size uint32) uint32 {
 func exportInit(ptr, n uint32) int32 {
 	in, ok := g.input(ptr-addr(g.in), n) // a ptr below the buffer wraps around and fails
 	if !ok {
-		return 2
+		return initBadInput
 	}
 	return g.init(in)
 }

@@ -49,14 +49,24 @@ func (g *guest) input(off, n uint32) ([]byte, bool) {
 	return g.in[off : off+n : off+n], true
 }
 
+// Results of flowcache_init besides 0, in the host's "init returned N".
+const (
+	initFailed       = 1 // Policy.Init returned an error
+	initBadInput     = 2 // the configuration is not in the input buffer
+	initNoRegistered = 3 // no policy: sdk.Register was not called from init
+)
+
 // init runs the policy's Init on a copy of config; it returns 0 on success.
 func (g *guest) init(config []byte) int32 {
+	if !g.registered {
+		return initNoRegistered
+	}
 	g.config = append(g.config[:0], config...)
 	if g.policy.Init == nil {
 		return 0
 	}
 	if err := g.policy.Init(g.config); err != nil {
-		return 1
+		return initFailed
 	}
 	return 0
 }

@@ -112,6 +112,10 @@ func TestGuest_Init(t *testing.T) {
 	if rc := testGuest(t, Policy{}).init([]byte("{}")); rc != 0 {
 		t.Errorf("init without Init = %d", rc)
 	}
+	var unregistered guest
+	if rc := unregistered.init([]byte("{}")); rc != initNoRegistered {
+		t.Errorf("init without Register = %d, want %d", rc, initNoRegistered)
+	}
 }
 
 func TestGuest_Alloc(t *testing.T) {
