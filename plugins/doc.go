@@ -19,8 +19,10 @@
 // call. The CPU budget is load-time fuel metering (plugins/internal/meter):
 // every function entry and loop iteration costs one unit of fuel, a
 // memory.grow a thousand; running out traps. It stops infinite loops and loop-free exponential recursion alike,
-// costs no goroutine or context per call, and never freezes the process
-// (wazero's WithCloseOnContextDone costs 5-20x per call and misses recursion).
+// costs no goroutine or context per call, and never freezes the process: a Go
+// stop-the-world, which cannot preempt compiled guest code, waits at most one
+// call's budget (wazero's WithCloseOnContextDone costs 5-20x per call and
+// misses recursion).
 //
 // # Failures
 //
