@@ -36,8 +36,12 @@ type Config struct {
 	Mode string
 	// MasterName is the Sentinel master name (Mode = ModeSentinel).
 	MasterName string
-	// Username and Password authenticate to Redis (and to the sentinels).
+	// Username and Password authenticate to Redis.
 	Username, Password string
+	// SentinelUsername and SentinelPassword authenticate to the sentinels
+	// (Mode = ModeSentinel); empty when the sentinels need no AUTH, which
+	// is common: a sentinel without requirepass refuses AUTH.
+	SentinelUsername, SentinelPassword string
 	// DB selects the database (standalone and Sentinel only).
 	DB int
 	// TLS, when not nil, enables TLS with this configuration.

@@ -768,3 +768,37 @@ func TestTier_SubscriberNoticesFrozenRedis(t *testing.T) {
 		t.Errorf("Resyncs = %d, want 0", n)
 	}
 }
+
+func TestTier_Auth(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t, "--requirepass", "s3cret")
+	tests := []struct {
+		name     string
+		password string
+		ok       bool
+	}{
+		{"right_password", "s3cret", true},
+		{"wrong_password", "nope", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tr := newTier(t, ModeStandalone, []string{r.Addr}, func(c *Config) { c.Password = tc.password }, Deps{})
+			if !tc.ok {
+				// A refused password looks like a Redis that is not there:
+				// the breaker stays open, nothing reaches the request path.
+				if s := tr.State(); s != StateOpen {
+					t.Errorf("State with a wrong password = %v, want open", s)
+				}
+				if _, err := get(t, tr, "k"); !errors.Is(err, ErrUnavailable) {
+					t.Errorf("Get = %v, want ErrUnavailable", err)
+				}
+				return
+			}
+			setSync(t, tr, "k", "v", time.Minute, Index{})
+			if v, err := get(t, tr, "k"); err != nil || v != "v" {
+				t.Errorf("Get = %q, %v; want \"v\"", v, err)
+			}
+		})
+	}
+}

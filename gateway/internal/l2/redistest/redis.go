@@ -42,13 +42,14 @@ type Server struct {
 }
 
 // Start starts a redis-server on a free loopback port and returns when
-// it answers PING. The server is killed in t.Cleanup.
+// it answers PING. The server is killed in t.Cleanup. extra are more
+// redis-server arguments (e.g. "--requirepass", "secret").
 //
 // If redis-server is not installed the test fails when the environment
 // variable CI is set and is skipped otherwise.
-func Start(tb testing.TB) *Server {
+func Start(tb testing.TB, extra ...string) *Server {
 	tb.Helper()
-	return startWith(tb, nil)
+	return startWith(tb, extra)
 }
 
 // startWith is Start with extra redis-server arguments.
@@ -142,8 +143,9 @@ func (r *Server) start() error {
 			return fmt.Errorf("redis-server on %s exited at start: %s", r.Addr, r.logTail())
 		default:
 		}
-		if reply, err := r.Do("PING"); err == nil && reply == "PONG" {
-			return nil
+		reply, err := r.Do("PING")
+		if err == nil && reply == "PONG" || err != nil && strings.HasPrefix(err.Error(), "NOAUTH") {
+			return nil // answering, if only to ask for a password
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("redis-server on %s not answering PING after %v: %s", r.Addr, redisStartTimeout, r.logTail())
