@@ -603,6 +603,7 @@ func TestTier_ResyncAfterRedisRestart(t *testing.T) {
 		c.BreakerCooldown, c.BreakerMaxCooldown = 10*time.Millisecond, 20*time.Millisecond
 	}, cb.deps(Deps{}))
 	a := newTier(t, ModeStandalone, []string{r.Addr}, nil, Deps{})
+	waitFor(t, "B subscribed", b.Subscribed)
 	if _, err := a.Purge(context.Background(), Invalidation{Kind: KindAll}); err != nil {
 		t.Fatalf("Purge all: %v", err)
 	}
