@@ -41,12 +41,16 @@ func variants(b *testing.B, wasm []byte) []struct {
 	}
 }
 
-// BenchmarkInstrument_Loop measures the cost of a loop charge: a counting loop of 1e6 iterations
-// under wazero's optimizing compiler. ns/iter is the wall time per iteration, cpu-ns/iter the
-// calling thread's CPU time per iteration.
+// BenchmarkInstrument_Loop measures the cost of a loop charge: loops of 1e6 iterations under
+// wazero's optimizing compiler (testdata/bench.wat). ns/iter is the wall time per iteration,
+// cpu-ns/iter the calling thread's CPU time per iteration.
 func BenchmarkInstrument_Loop(b *testing.B) {
 	const n = 1_000_000
-	benchmarkCall(b, fixture(b, "runaway.wasm"), "count", n, n)
+	for _, fn := range []string{"count", "sum", "nested"} {
+		b.Run(fn, func(b *testing.B) {
+			benchmarkCall(b, fixture(b, "bench.wasm"), fn, n, n)
+		})
+	}
 }
 
 // BenchmarkInstrument_Call measures the cost of an entry charge: fact(20), 20 calls of a
