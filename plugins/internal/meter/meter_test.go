@@ -332,13 +332,19 @@ func TestInstrument_Output(t *testing.T) {
 			if _, err := Instrument(out, Options{}); !errors.Is(err, ErrNameTaken) {
 				t.Errorf("Instrument(Instrument(%s)) err = %v, want ErrNameTaken", name, err)
 			}
-			r := newRuntime(t, wazero.NewRuntimeConfigInterpreter())
+			r := newRuntime(t, wazero.NewRuntimeConfigCompiler())
 			compiled, err := r.CompileModule(context.Background(), out)
 			if err != nil {
 				t.Fatalf("CompileModule: %v", err)
 			}
-			if got := compiled.ExportedFunctions(); len(got) != len(mustCompile(t, r, in).ExportedFunctions()) {
-				t.Errorf("%d exported functions, want the same as the input", len(got))
+			got, want := compiled.ExportedFunctions(), mustCompile(t, r, in).ExportedFunctions()
+			if len(got) != len(want) {
+				t.Errorf("%d exported functions, want %d", len(got), len(want))
+			}
+			for name, w := range want { // names come from the name section, by function index
+				if g, ok := got[name]; !ok || g.DebugName() != w.DebugName() || g.Index() != w.Index() {
+					t.Errorf("export %q: got %v, want %s (function %d)", name, g, w.DebugName(), w.Index())
+				}
 			}
 		})
 	}
