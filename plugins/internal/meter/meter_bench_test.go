@@ -99,3 +99,39 @@ func benchmarkCall(b *testing.B, wasm []byte, fn string, arg uint64, iters float
 		})
 	}
 }
+
+// BenchmarkInstrument_Runaway measures how long a runaway guest runs before a budget of 2e6 fuel
+// (the plugins default) stops it: a loop, exponential recursion, a loop of 1 MiB memory.fill, a
+// loop of failing memory.grow.
+func BenchmarkInstrument_Runaway(b *testing.B) {
+	ctx := context.Background()
+	wasm := mustInstrument(b, fixture(b, "runaway.wasm"), Options{})
+	for _, tt := range []struct {
+		fn   string
+		args []uint64
+	}{
+		{"spin", nil},
+		{"boom", []uint64{64}},
+		{"fillbomb", nil},
+		{"growbomb", nil},
+	} {
+		b.Run(tt.fn, func(b *testing.B) {
+			r := newRuntime(b, wazero.NewRuntimeConfigCompiler())
+			mod := instantiate(b, r, wasm, "metered")
+			fuel := fuelGlobal(b, mod)
+			f := mod.ExportedFunction(tt.fn)
+			runtime.LockOSThread() // so that the thread's CPU time is this goroutine's
+			defer runtime.UnlockOSThread()
+			cpu := threadCPU()
+			for b.Loop() {
+				fuel.Set(2_000_000)
+				if _, err := f.Call(ctx, tt.args...); err == nil || int64(fuel.Get()) >= 0 {
+					b.Fatalf("%s: err = %v, fuel = %d; want an out-of-fuel trap", tt.fn, err, int64(fuel.Get()))
+				}
+			}
+			if cpu = threadCPU() - cpu; cpu > 0 {
+				b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+			}
+		})
+	}
+}
