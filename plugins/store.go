@@ -1,6 +1,7 @@
 package plugins
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -692,7 +693,7 @@ func writeAtomic(path string, b []byte) (err error) {
 
 func (s *Store) putBlob(sha string, wasm []byte) error {
 	if s.dir == "" {
-		s.blobs[sha] = wasm
+		s.blobs[sha] = bytes.Clone(wasm) // the caller's buffer may be reused (a request body)
 		return nil
 	}
 	p := s.modulePath(sha)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -58,6 +59,7 @@ func decodeConfig(name string, src []byte) (gateway.Config, error) {
 	for i := range cfg.Routes {
 		gateway.RouteDefaults(&cfg.Routes[i])
 	}
+	policyDefaults(name, &cfg)
 	problems = append(problems, validateProblems(ix, cfg.Validate())...)
 	if len(problems) > 0 {
 		return gateway.Config{}, &configError{file: name, problems: problems}
@@ -316,6 +318,18 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// policyDefaults fills the omitted limits of every [policies.NAME] section
+// and makes a relative module path relative to the config file's directory.
+func policyDefaults(file string, cfg *gateway.Config) {
+	for name, pc := range cfg.Policies {
+		gateway.PolicyDefaults(&pc)
+		if pc.Module != "" && !filepath.IsAbs(pc.Module) {
+			pc.Module = filepath.Join(filepath.Dir(file), pc.Module)
+		}
+		cfg.Policies[name] = pc
+	}
 }
 
 // validatePath matches the key path that starts each of Validate's errors.

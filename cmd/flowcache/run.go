@@ -35,6 +35,7 @@ func commands() []command {
 		{"serve", "run the gateway", runServe},
 		{"check", "validate a config file and exit", runCheck},
 		{"version", "print the version and exit", runVersion},
+		{"policy", "push, list and roll back policies (admin API)", runPolicy},
 	}
 }
 
@@ -150,10 +151,11 @@ func buildVersion() string {
 
 const configHelp = "the config file (TOML)"
 
-func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error {
+func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("check", "[-config FILE]",
 		"Decode and validate a config file, report every problem with its key path\n"+
-			"and line, and exit: 0 if the file is valid, 1 if not. Nothing is started.", stderr)
+			"and line, load every [policies.NAME] module as serve would (validation, ABI,\n"+
+			"dry run), and exit: 0 if the file is valid, 1 if not. Nothing is started.", stderr)
 	path := fs.String("config", defaultConfigPath, configHelp)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -163,6 +165,9 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	cfg, err := loadConfig(*path)
 	if err != nil {
+		return err
+	}
+	if err := checkPolicies(ctx, &cfg, *path); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(stdout, "%s: ok, routes: %d\n", *path, len(cfg.Routes))

@@ -48,7 +48,14 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		logger.LogAttrs(ctx, slog.LevelWarn, "config file not found, running on embedded defaults",
 			slog.String("path", *path), slog.String("upstream", exampleOrigin))
 	}
-	return serve(ctx, &cfg, source, logger)
+	var reload func(context.Context) (*gateway.Config, error)
+	if !embedded {
+		reload = func(context.Context) (*gateway.Config, error) {
+			c, err := loadConfig(*path)
+			return &c, err
+		}
+	}
+	return serve(ctx, &cfg, source, logger, reload)
 }
 
 // serveConfig loads the config file at path. When the file does not exist
@@ -92,16 +99,28 @@ func newLogger(c gateway.LogConfig, w io.Writer) (*slog.Logger, error) {
 // its two listeners until ctx is done or a listener fails, then shuts it
 // down within server.shutdown_timeout. It returns nil after a clean
 // shutdown.
-func serve(ctx context.Context, cfg *gateway.Config, source string, logger *slog.Logger) error {
-	g, err := gateway.New(cfg, gateway.Options{Logger: logger, Version: buildVersion()})
+//
+// reload, if not nil, re-reads the config file for POST /reload and SIGHUP.
+func serve(ctx context.Context, cfg *gateway.Config, source string, logger *slog.Logger, reload func(context.Context) (*gateway.Config, error)) error {
+	file := source
+	if reload == nil {
+		file = ""
+	}
+	ph, err := openPolicies(ctx, cfg, file, logger)
 	if err != nil {
 		return err
+	}
+	g, err := gateway.New(cfg, gateway.Options{Logger: logger, Version: buildVersion(), Store: ph.store, Reload: reload})
+	if err != nil {
+		return errors.Join(err, ph.close(ctx))
 	}
 	shutdown := func() error {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownTimeout.D())
 		defer cancel()
-		return g.Shutdown(sctx)
+		return errors.Join(g.Shutdown(sctx), ph.close(sctx))
 	}
+	stopHUP := reloadOnHangup(ctx, g, logger)
+	defer stopHUP()
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Server.Listen)
 	if err != nil {

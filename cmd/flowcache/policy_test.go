@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestCheck_PolicyErrors checks the startup error of every config in
+// testdata/policyload, whose policy module fails to load, against its
+// .golden file (-update rewrites them): it names the file and line, the
+// policy, the module and the reason.
+func TestCheck_PolicyErrors(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("testdata/policyload/*.toml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no testdata/policyload/*.toml: %v", err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			t.Parallel()
+			cfg, err := loadConfig(file)
+			if err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			err = checkPolicies(t.Context(), &cfg, file)
+			if err == nil {
+				t.Fatal("checkPolicies = nil, want an error")
+			}
+			got := err.Error() + "\n"
+			golden := strings.TrimSuffix(file, ".toml") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("checkPolicies(%q):\n%s\nwant:\n%s", file, got, want)
+			}
+		})
+	}
+}
+
+// servePolicies runs `flowcache serve` with a policy "tagged" on route
+// "api" and a data_dir, and returns the config path, the data and admin
+// addresses, and the run's error channel.
+func servePolicies(t *testing.T, extra string) (cfgPath, listen, admin string, errc chan error) {
+	t.Helper()
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		_, _ = io.WriteString(w, r.URL.Query().Get("tag")) // read back by the test
+	}))
+	t.Cleanup(origin.Close)
+	dir := t.TempDir()
+	wasm, err := os.ReadFile("testdata/policies/tagged.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tagged.wasm"), wasm, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	listen, admin = freeAddr(t), freeAddr(t)
+	cfgPath = filepath.Join(dir, "config.toml")
+	src := fmt.Sprintf(`[server]
+listen = %q
+shutdown_timeout = "5s"
+[admin]
+listen = %q
+data_dir = %q
+[log]
+level = "warn"
+[[routes]]
+name = "api"
+upstreams = [%q]
+policy = "tagged"
+[policies.tagged]
+module = "tagged.wasm"
+%s`, listen, admin, filepath.Join(dir, "data"), origin.URL, extra)
+	if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	errc = make(chan error, 1)
+	go func() { errc <- run(ctx, []string{"serve", "-config", cfgPath}, io.Discard, io.Discard) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-errc; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	waitListening(t, admin, errc)
+	waitListening(t, listen, errc)
+	return cfgPath, listen, admin, errc
+}
+
+func get(t *testing.T, url string) (status int, policy, body string) {
+	t.Helper()
+	resp, err := http.Get(url) //nolint:noctx // a test against a loopback server
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body) // a short read shows as a wrong body
+	return resp.StatusCode, resp.Header.Get("Flowcache-Policy"), string(b)
+}
+
+// Test_run_policyCLI pushes, lists and rolls back a policy of a gateway
+// started with run, through the CLI.
+func Test_run_policyCLI(t *testing.T) {
+	t.Parallel()
+	_, listen, admin, _ := servePolicies(t, "")
+	adminURL := "http://" + admin
+	dir := t.TempDir()
+	wasm, err := os.ReadFile("testdata/policies/tagged.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := filepath.Join(dir, "v1.wasm")
+	if err := os.WriteFile(v1, bytes.Replace(wasm, []byte("v0000000"), []byte("v0000001"), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.wasm")
+	if err := os.WriteFile(bad, []byte("not wasm"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cli := func(args ...string) (string, error) {
+		var out, errb bytes.Buffer
+		err := run(t.Context(), append([]string{"policy"}, args...), &out, &errb)
+		return out.String() + errb.String(), err
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		want    string // in the output, or in the error
+		wantErr bool
+	}{
+		{"push", []string{"push", "tagged", v1, "-admin", adminURL}, "tagged: version ", false},
+		{"push with config", []string{"push", "-admin", adminURL, "-config", `{"a":1}`, "tagged", v1}, "tagged: version ", false},
+		{"list", []string{"list", "-admin", adminURL}, "tagged", false},
+		{"rollback", []string{"rollback", "-admin", adminURL, "tagged"}, "tagged: version ", false},
+		{"rollback twice", []string{"rollback", "-admin", adminURL, "tagged"}, "tagged: version ", false},
+		{"push not wasm", []string{"push", "-admin", adminURL, "tagged", bad}, "400 Bad Request: plugins: policy \"tagged\": malformed module", true},
+		{"rollback unknown", []string{"rollback", "-admin", adminURL, "tagged", "ffffffffff"}, "404 Not Found", true},
+		{"bad -config", []string{"push", "-admin", adminURL, "-config", "[1]", "tagged", v1}, "-config: want a JSON object", true},
+		{"missing file", []string{"push", "-admin", adminURL, "tagged", filepath.Join(dir, "nope.wasm")}, "no such file", true},
+		{"too few arguments", []string{"push", "tagged"}, "1 arguments, want 2 to 2", true},
+		{"no gateway", []string{"list", "-admin", "http://" + freeAddr(t)}, "connection refused", true},
+	}
+	for _, tt := range tests {
+		out, err := cli(tt.args...)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("%s: err %v, want error %v (output %q)", tt.name, err, tt.wantErr, out)
+		}
+		if err != nil {
+			out += err.Error()
+		}
+		if !strings.Contains(out, tt.want) {
+			t.Errorf("%s: output %q, want %q", tt.name, out, tt.want)
+		}
+	}
+	// The list shows the route using it; the last rollback went back to
+	// the version with config, whose tag is v0000001 too.
+	out, err := cli("list", "-admin", adminURL)
+	if err != nil || !strings.Contains(out, "NAME") || !strings.Contains(out, " api ") {
+		t.Errorf("list = %q, %v", out, err)
+	}
+	if status, label, body := get(t, "http://"+listen+"/x"); status != 200 || body != "v0000001" || !strings.HasPrefix(label, "tagged@") {
+		t.Errorf("GET = %d %q %q", status, label, body)
+	}
+}
+
+// Test_run_reload: POST /reload with a broken file answers 400 with the
+// file's line and keeps serving; SIGHUP with a fixed file applies it.
+func Test_run_reload(t *testing.T) {
+	t.Parallel()
+	cfgPath, listen, admin, _ := servePolicies(t, "")
+	orig, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func() (int, string) {
+		resp, err := http.Post("http://"+admin+"/reload", "", nil) //nolint:noctx // a test against a loopback server
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body) // a short read shows in the assertion
+		return resp.StatusCode, string(b)
+	}
+	broken := strings.Replace(string(orig), `policy = "tagged"`, `policy = "nope"`, 1)
+	if err := os.WriteFile(cfgPath, []byte(broken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	status, body := post()
+	if status != 400 || !strings.Contains(body, `config.toml:12: routes[0].policy: \"nope\" is neither`) {
+		t.Errorf("reload of a broken file = %d %s", status, body)
+	}
+	if status, _, body := get(t, "http://"+listen+"/a"); status != 200 || body != "v0000000" {
+		t.Errorf("after a failed reload: %d %q, want the old config serving", status, body)
+	}
+	fixed := string(orig) + "\n[[routes]]\nname = \"b\"\npath_prefix = \"/b/\"\nupstreams = [\"http://127.0.0.1:1\"]\nno_cache = true\n"
+	if err := os.WriteFile(cfgPath, []byte(fixed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		// Route b's upstream refuses connections: 502 means route b exists.
+		if status, _, _ := get(t, "http://"+listen+"/b/x"); status == http.StatusBadGateway {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("SIGHUP did not apply the fixed file")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if status, body := post(); status != 200 {
+		t.Errorf("reload of the fixed file = %d %s", status, body)
+	}
+}
