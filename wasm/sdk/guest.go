@@ -81,7 +81,7 @@ func (g *guest) key(in []byte) ([]byte, bool) {
 	if err != nil {
 		return nil, false
 	}
-	g.req.set(v, in)
+	g.req.v, g.req.b = v, in
 	k := g.kb
 	k.reset()
 	if g.policy.Key == nil {
@@ -89,8 +89,8 @@ func (g *guest) key(in []byte) ([]byte, bool) {
 	} else if err := g.policy.Key(&g.req, k); err != nil {
 		return nil, false
 	}
+	// g.req and k keep referring to the input buffer, which g holds anyway.
 	res, err := k.finish()
-	g.req.clear() // do not keep the input reachable
 	return res, err == nil
 }
 
@@ -109,13 +109,11 @@ func (g *guest) decide(in []byte) ([]byte, bool) {
 		return nil, true
 	}
 	g.resp.v = v
-	g.resp.req.set(v.Request(), in[blobU32(in, decideRequestOff):])
+	g.resp.req.v, g.resp.req.b = v.Request(), in[blobU32(in, decideRequestOff):]
 	var def abi.Decision
 	v.Default(&def)
 	g.dec = Decision(def)
 	err = g.policy.Decide(&g.resp, &g.dec)
-	g.resp.v = abi.DecideView{} // do not keep the input reachable
-	g.resp.req.clear()
 	if err != nil {
 		return nil, false
 	}

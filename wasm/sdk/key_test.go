@@ -42,6 +42,24 @@ func TestKeyBuilder(t *testing.T) {
 			k.SortParams()
 			return nil
 		}, req: req("H", "/", ""), host: "h", target: "/fixed?a=1&b=2", variant: "mobile|x"},
+		{name: "pieces from the input and elsewhere", key: func(r *Request, k *KeyBuilder) error {
+			k.Host(r.Host())
+			k.Host([]byte(".Sub"))
+			k.Path(r.Path())
+			k.PathString("/More")
+			k.Variant(r.Query())
+			k.VariantString("|v")
+			k.Param(Param{Raw: []byte("z=1"), Name: []byte("z")})
+			k.Query(r.Query(), nil)
+			k.SortParams()
+			return nil
+		}, req: req("H", "/p", "b=2"), host: "h.sub", target: "/p/More?b=2&z=1", variant: "b=2|v"},
+		{name: "scratch grows", key: func(r *Request, k *KeyBuilder) error {
+			k.Host(r.Host())
+			k.PathString("/" + strings.Repeat("p", 10000))
+			k.AddParam([]byte(strings.Repeat("n", 5000)), []byte("v"))
+			return nil
+		}, req: req("H", "/", ""), host: "h", target: "/" + strings.Repeat("p", 10000) + "?" + strings.Repeat("n", 5000) + "=v"},
 		{name: "bypass", key: func(r *Request, k *KeyBuilder) error { k.Host(r.Host()); k.Bypass(); return nil }, req: req("h", "/", ""), bypass: true},
 		{name: "policy error", key: func(*Request, *KeyBuilder) error { return errors.New("no") }, req: req("h", "/", ""), fails: true},
 		{name: "bad host", req: req("a@b", "/", ""), fails: true},

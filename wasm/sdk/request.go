@@ -23,56 +23,43 @@ type Headers = abi.HeaderList
 // present.
 type Request struct {
 	v abi.RequestView
-	// The fixed fields, sliced once per call: accessors are then inlined
-	// field reads (in a wasm guest, each call costs tens of nanoseconds).
-	method, scheme, host, path, query, route []byte
+	b []byte // the checked request blob
 }
 
-// set makes r a view of the request blob b, which abi.ParseRequest checked
-// and returned v for.
-func (r *Request) set(v abi.RequestView, b []byte) {
-	r.v = v
-	r.method = blobField(b, 0)
-	r.scheme = blobField(b, 8)
-	r.host = blobField(b, 16)
-	r.path = blobField(b, 24)
-	r.query = blobField(b, 32)
-	r.route = blobField(b, 40)
-}
-
-// clear drops r's references to the input.
-func (r *Request) clear() { *r = Request{} }
-
-// blobField returns the field whose (u32 offset, u32 length) is at slot in
-// the checked request blob b: one 8-byte load.
-func blobField(b []byte, slot int) []byte {
-	x := load64(b[slot:])
+// field returns the field whose (u32 offset, u32 length) is at slot of the
+// request blob: one 8-byte load and a slice expression, inlined, because in a
+// wasm guest a call costs tens of nanoseconds.
+func (r *Request) field(slot int) []byte {
+	if len(r.b) < abi.RequestFixedSize {
+		return nil
+	}
+	x := load64(r.b[slot:])
 	off, end := uint32(x), uint32(x)+uint32(x>>32)
-	return b[off:end:end]
+	return r.b[off:end:end]
 }
 
 // Method returns the request method, e.g. "GET".
-func (r *Request) Method() []byte { return r.method }
+func (r *Request) Method() []byte { return r.field(0) }
 
 // Scheme returns "http" or "https", as seen by the gateway.
-func (r *Request) Scheme() []byte { return r.scheme }
+func (r *Request) Scheme() []byte { return r.field(8) }
 
 // Host returns the request host as the client sent it (any case), without
 // port.
-func (r *Request) Host() []byte { return r.host }
+func (r *Request) Host() []byte { return r.field(16) }
 
 // Path returns the request path as received (percent-encoding preserved).
-func (r *Request) Path() []byte { return r.path }
+func (r *Request) Path() []byte { return r.field(24) }
 
 // Query returns the raw query string, without '?'; empty if none. Split it
 // with [SplitQuery] or [Request.Params].
-func (r *Request) Query() []byte { return r.query }
+func (r *Request) Query() []byte { return r.field(32) }
 
 // Route returns the name of the gateway route that matched the request.
-func (r *Request) Route() []byte { return r.route }
+func (r *Request) Route() []byte { return r.field(40) }
 
 // Params returns an iterator over the query parameters.
-func (r *Request) Params() Params { return SplitQuery(r.query) }
+func (r *Request) Params() Params { return SplitQuery(r.field(32)) }
 
 // Param returns the value of the first query parameter named name and true,
 // or nil and false.
