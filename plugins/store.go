@@ -362,7 +362,20 @@ type Info struct {
 	Calls  uint64 `json:"calls"`
 	Errors uint64 `json:"errors"`
 	// Stats are the active module's counters.
-	Stats Stats `json:"stats"`
+	Stats InfoStats `json:"stats"`
+}
+
+// InfoStats is [Stats] with JSON names.
+type InfoStats struct {
+	Traps              uint64 `json:"traps"`
+	FuelExhausted      uint64 `json:"fuel_exhausted"`
+	Exits              uint64 `json:"exits"`
+	BadResults         uint64 `json:"bad_results"`
+	GuestErrors        uint64 `json:"guest_errors"`
+	InstantiateErrors  uint64 `json:"instantiate_errors"`
+	InstancesCreated   uint64 `json:"instances_created"`
+	InstancesDiscarded uint64 `json:"instances_discarded"`
+	InstancesDropped   uint64 `json:"instances_dropped"`
 }
 
 // List describes every policy, sorted by name.
@@ -401,7 +414,9 @@ func (s *Store) info(n *named) Info {
 		}
 	}
 	if a := n.active.Load(); a != nil {
-		in.Stats = a.mod.Stats()
+		// A conversion: a field added to Stats breaks the build here, so
+		// that InfoStats follows it.
+		in.Stats = InfoStats(a.mod.Stats())
 	}
 	return in
 }
