@@ -18,11 +18,17 @@
 //   - forward.go proxies what the cache does not take part in;
 //   - purge.go forgets: PURGE and invalidation after unsafe methods;
 //   - admin.go and metrics.go serve /metrics, /healthz and /readyz;
+//   - policyadmin.go serves the policy API (/policies: upload, list,
+//     rollback, delete) over a plugins.Store, and reload.go POST /reload
+//     (the routes and policies, swapped as one value);
 //   - errors.go maps every error to one HTTP answer.
 //
 // # Keys and records
 //
-// A URL's record lives at "route \x00 host \x00 target" (the policy key).
+// A URL's record lives at "space \x00 host \x00 target" (the policy key),
+// where space is the route's name, followed by \x01 and the policy
+// version's namespace when a WebAssembly policy version keyed it
+// (PolicyLease): a new version (or a rollback) starts with no entries.
 // It is the stored entry itself, or, when the response varies (Vary) or
 // the policy set a Key.Variant, a variant record listing the Vary field
 // names and the variants stored; each variant is an entry under the
