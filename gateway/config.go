@@ -62,7 +62,9 @@ type AdminConfig struct {
 	// Token is the bearer token required by the admin API and PURGE. Empty
 	// means only loopback clients (with a loopback Host) are allowed.
 	Token string `toml:"token"`
-	// DataDir holds uploaded policy versions; empty disables persistence.
+	// DataDir holds uploaded policy versions (policies/) and the policies'
+	// compilation cache (wasm-cache/); empty keeps uploads in memory only.
+	// cmd makes a relative path relative to the config file's directory.
 	DataDir string `toml:"data_dir"`
 }
 

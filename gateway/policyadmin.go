@@ -190,7 +190,8 @@ func (g *Gateway) policyDelete(ctx *fasthttp.RequestCtx, name string) {
 
 // policyStatus maps a store error to its status: the load error kinds as
 // plugins documents them, 404 for an unknown policy or version, 409 for a
-// rollback with no previous version, 500 for the rest (storage).
+// rollback with no previous version or a concurrent change, 500 for the
+// rest (storage).
 func policyStatus(err error) int {
 	switch {
 	case errors.Is(err, plugins.ErrTooLarge):
@@ -202,7 +203,7 @@ func policyStatus(err error) int {
 		return fasthttp.StatusUnprocessableEntity
 	case errors.Is(err, plugins.ErrNotFound):
 		return fasthttp.StatusNotFound
-	case errors.Is(err, plugins.ErrNoPrevious):
+	case errors.Is(err, plugins.ErrNoPrevious), errors.Is(err, plugins.ErrConflict):
 		return fasthttp.StatusConflict
 	}
 	return fasthttp.StatusInternalServerError

@@ -33,6 +33,9 @@ var (
 	// failed on the sample request (trap, fuel exhausted, exit, malformed
 	// result). A [*LoadError] wraps it with the call's error [422].
 	ErrDryRun = errors.New("dry run failed")
+	// ErrConflict: a concurrent change (a reload changing the policy's
+	// limits) made the request moot; it can be retried.
+	ErrConflict = errors.New("conflict")
 )
 
 // maxHistory bounds the versions kept per policy; the oldest inactive
@@ -450,12 +453,15 @@ func (s *Store) limitsFor(name string) Config {
 // are [*LoadError]s (wrapping ErrTooLarge, ErrMalformed, ..., ErrDryRun),
 // or a storage error; a failed Put changes nothing.
 func (s *Store) Put(ctx context.Context, name string, wasm []byte, config map[string]any) (Result, error) {
+	// Compiling takes up to a second: it runs outside the lock, so that
+	// lookups of the store's state (GET /policies) do not wait for it.
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
+	closed := s.closed
+	cfg := s.limitsFor(name)
+	s.mu.Unlock()
+	if closed {
 		return Result{}, errRuntimeClosed
 	}
-	cfg := s.limitsFor(name)
 	cfg.Module = ""
 	if config != nil {
 		cfg.Config = config
@@ -470,8 +476,18 @@ func (s *Store) Put(ctx context.Context, name string, wasm []byte, config map[st
 	}
 	configJSON, _ := cfg.initJSON() // LoadBytes checked it
 	id, sha := versionID(wasm, configJSON)
-	rec := s.man.Policies[name]
-	if rec != nil && rec.Active == id {
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		_ = m.Close(ctx) // the store closed meanwhile
+		return Result{}, errRuntimeClosed
+	}
+	if now := s.limitsFor(name); now.MaxMemory != cfg.MaxMemory || now.Fuel != cfg.Fuel || now.MaxModuleSize != cfg.MaxModuleSize {
+		_ = m.Close(ctx) // loaded with limits a reload has just changed
+		return Result{}, fmt.Errorf("%w: policy %q: its limits changed during the upload; upload again", ErrConflict, name)
+	}
+	if rec := s.man.Policies[name]; rec != nil && rec.Active == id {
 		_ = m.Close(ctx) // the same version is already active
 		return Result{Name: name, Version: id, Previous: rec.Previous}, nil
 	}

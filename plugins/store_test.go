@@ -166,3 +166,33 @@ func TestStore_Errors(t *testing.T) {
 		t.Error("deleted policy still served")
 	}
 }
+
+// TestStore_History: beyond maxHistory versions the oldest inactive ones
+// are forgotten, never the active or the previous one.
+func TestStore_History(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t, t.TempDir())
+	ctx := context.Background()
+	first, err := s.Put(ctx, "p", minimalWasm, map[string]any{"n": 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last Result
+	for i := 1; i <= maxHistory+3; i++ {
+		if last, err = s.Put(ctx, "p", minimalWasm, map[string]any{"n": i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in, _ := s.Get("p")
+	if len(in.Versions) != maxHistory || in.Active != last.Version {
+		t.Fatalf("%d versions, active %s; want %d, %s", len(in.Versions), in.Active, maxHistory, last.Version)
+	}
+	for _, v := range in.Versions {
+		if v.ID == first.Version {
+			t.Errorf("the oldest version %s was kept", first.Version)
+		}
+	}
+	if _, err := s.Rollback(ctx, "p", first.Version); !errors.Is(err, ErrNotFound) {
+		t.Errorf("rollback to a forgotten version = %v, want ErrNotFound", err)
+	}
+}

@@ -321,8 +321,12 @@ func editDistance(a, b string) int {
 }
 
 // policyDefaults fills the omitted limits of every [policies.NAME] section
-// and makes a relative module path relative to the config file's directory.
+// and makes relative module paths and admin.data_dir relative to the config
+// file's directory.
 func policyDefaults(file string, cfg *gateway.Config) {
+	if d := cfg.Admin.DataDir; d != "" && !filepath.IsAbs(d) {
+		cfg.Admin.DataDir = filepath.Join(filepath.Dir(file), d)
+	}
 	for name, pc := range cfg.Policies {
 		gateway.PolicyDefaults(&pc)
 		if pc.Module != "" && !filepath.IsAbs(pc.Module) {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -56,9 +57,9 @@ func TestCheck_PolicyErrors(t *testing.T) {
 }
 
 // servePolicies runs `flowcache serve` with a policy "tagged" on route
-// "api" and a data_dir, and returns the config path, the data and admin
-// addresses, and the run's error channel.
-func servePolicies(t *testing.T, extra string) (cfgPath, listen, admin string, errc chan error) {
+// "api" and a data_dir until the test ends, and returns the config path and
+// the data and admin addresses.
+func servePolicies(t *testing.T, extra string) (cfgPath, listen, admin string) {
 	t.Helper()
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
@@ -93,18 +94,97 @@ module = "tagged.wasm"
 	if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	stop := startServe(t, cfgPath, listen, admin)
+	t.Cleanup(stop)
+	return cfgPath, listen, admin
+}
+
+// startServe runs `flowcache serve -config cfgPath` until stop, which
+// waits for it to return.
+func startServe(t *testing.T, cfgPath, listen, admin string) (stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
-	errc = make(chan error, 1)
+	errc := make(chan error, 1)
 	go func() { errc <- run(ctx, []string{"serve", "-config", cfgPath}, io.Discard, io.Discard) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-errc; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
 	waitListening(t, admin, errc)
 	waitListening(t, listen, errc)
-	return cfgPath, listen, admin, errc
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			cancel()
+			if err := <-errc; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		})
+	}
+}
+
+// Test_run_policyRestart: a pushed version is still active after the
+// process restarts on the same data_dir.
+func Test_run_policyRestart(t *testing.T) {
+	t.Parallel()
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		_, _ = io.WriteString(w, r.URL.Query().Get("tag")) // read back by the test
+	}))
+	t.Cleanup(origin.Close)
+	dir := t.TempDir()
+	wasm, err := os.ReadFile("testdata/policies/tagged.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v5 := filepath.Join(dir, "v5.wasm")
+	for file, b := range map[string][]byte{
+		filepath.Join(dir, "tagged.wasm"): wasm,
+		v5:                                bytes.Replace(wasm, []byte("v0000000"), []byte("v0000005"), 1),
+	} {
+		if err := os.WriteFile(file, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	listen, admin := freeAddr(t), freeAddr(t)
+	cfgPath := filepath.Join(dir, "config.toml")
+	src := fmt.Sprintf(`[server]
+listen = %q
+shutdown_timeout = "5s"
+[admin]
+listen = %q
+data_dir = "data"
+[log]
+level = "warn"
+[[routes]]
+name = "api"
+upstreams = [%q]
+policy = "tagged"
+[policies.tagged]
+module = "tagged.wasm"
+`, listen, admin, origin.URL)
+	if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	adminURL := "http://" + admin
+	stop := startServe(t, cfgPath, listen, admin)
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"policy", "push", "-admin", adminURL, "tagged", v5}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	pushed := out.String()
+	stop()
+
+	stop = startServe(t, cfgPath, listen, admin)
+	defer stop()
+	out.Reset()
+	if err := run(t.Context(), []string{"policy", "list", "-admin", adminURL}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	// "tagged: version ID active (previous ...)" and "tagged  ID  2  api ..."
+	f := strings.Fields(pushed)
+	if len(f) < 3 || !strings.Contains(out.String(), "tagged  "+f[2]+"  2 ") {
+		t.Errorf("after restart, list:\n%s\nwant version %v active of 2", out.String(), f)
+	}
+	if status, label, body := get(t, "http://"+listen+"/x"); status != 200 || body != "v0000005" || label != "tagged@"+f[2] {
+		t.Errorf("after restart: GET = %d %q %q, want the pushed version", status, label, body)
+	}
 }
 
 func get(t *testing.T, url string) (status int, policy, body string) {
@@ -122,7 +202,7 @@ func get(t *testing.T, url string) (status int, policy, body string) {
 // started with run, through the CLI.
 func Test_run_policyCLI(t *testing.T) {
 	t.Parallel()
-	_, listen, admin, _ := servePolicies(t, "")
+	_, listen, admin := servePolicies(t, "")
 	adminURL := "http://" + admin
 	dir := t.TempDir()
 	wasm, err := os.ReadFile("testdata/policies/tagged.wasm")
@@ -187,7 +267,7 @@ func Test_run_policyCLI(t *testing.T) {
 // file's line and keeps serving; SIGHUP with a fixed file applies it.
 func Test_run_reload(t *testing.T) {
 	t.Parallel()
-	cfgPath, listen, admin, _ := servePolicies(t, "")
+	cfgPath, listen, admin := servePolicies(t, "")
 	orig, err := os.ReadFile(cfgPath)
 	if err != nil {
 		t.Fatal(err)
