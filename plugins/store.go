@@ -49,6 +49,10 @@ type StoreOptions struct {
 	Dir string
 	// Logger receives activations; nil discards.
 	Logger *slog.Logger
+	// OnChange, when set, is called after each local activation (upload,
+	// rollback, a new config module) is committed, outside the store's
+	// lock, in order: a node publishes it for the others, which Apply it.
+	OnChange func(Event)
 }
 
 // Store holds the versions of every named policy and the one active per
@@ -100,6 +104,10 @@ type Store struct {
 	man    manifest          // guarded by mu
 	blobs  map[string][]byte // module bytes by sha256 when dir is ""; guarded by mu
 	closed bool              // guarded by mu
+
+	onChange func(Event)
+	pending  []Event // local activations not yet given to onChange; guarded by mu
+	notifyMu sync.Mutex
 }
 
 // named is one policy name: its active version and, under Store.mu, its
@@ -171,7 +179,7 @@ func (r *policyRecord) find(id string) (*versionRecord, error) {
 // OpenStore returns a store backed by opts.Dir (created if missing), with
 // the manifest found there. No module is loaded until [Store.Prepare].
 func OpenStore(rt *Runtime, opts StoreOptions) (*Store, error) {
-	s := &Store{rt: rt, dir: opts.Dir, logger: opts.Logger, blobs: map[string][]byte{}}
+	s := &Store{rt: rt, dir: opts.Dir, logger: opts.Logger, blobs: map[string][]byte{}, onChange: opts.OnChange}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -477,6 +485,7 @@ func (s *Store) Put(ctx context.Context, name string, wasm []byte, config map[st
 	configJSON, _ := cfg.initJSON() // LoadBytes checked it
 	id, sha := versionID(wasm, configJSON)
 
+	defer s.notify()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -492,7 +501,7 @@ func (s *Store) Put(ctx context.Context, name string, wasm []byte, config map[st
 		return Result{Name: name, Version: id, Previous: rec.Previous}, nil
 	}
 	v := versionRecord{ID: id, ModuleSHA256: sha, Size: len(wasm), Config: cfg.Config, Source: "upload", Created: time.Now().UTC()}
-	res, err := s.activate(name, m, &v, wasm, nil)
+	res, err := s.activate(name, m, &v, wasm, nil, 0)
 	if err != nil {
 		_ = m.Close(ctx) // not activated
 		return Result{}, err
@@ -504,7 +513,10 @@ func (s *Store) Put(ctx context.Context, name string, wasm []byte, config map[st
 // active version of name, saves the manifest and swaps m in. The caller
 // holds mu and closes m on error. n is the named entry, nil to look it up or
 // create it.
-func (s *Store) activate(name string, m *Module, v *versionRecord, wasm []byte, n *named) (Result, error) {
+//
+// at is the activation number: 0 for the next one (a local change, queued
+// for StoreOptions.OnChange), or another node's (Apply).
+func (s *Store) activate(name string, m *Module, v *versionRecord, wasm []byte, n *named, at uint64) (Result, error) {
 	if wasm != nil {
 		if err := s.putBlob(v.ModuleSHA256, wasm); err != nil {
 			return Result{}, err
@@ -525,7 +537,11 @@ func (s *Store) activate(name string, m *Module, v *versionRecord, wasm []byte, 
 		rec.Previous = rec.Active
 	}
 	rec.Active = v.ID
-	rec.Activation++
+	if at == 0 {
+		rec.Activation++
+	} else {
+		rec.Activation = at
+	}
 	if v.Source == "config" {
 		rec.ConfigVersion = v.ID
 	}
@@ -544,6 +560,9 @@ func (s *Store) activate(name string, m *Module, v *versionRecord, wasm []byte, 
 	s.logger.LogAttrs(context.Background(), slog.LevelInfo, "policy activated",
 		slog.String("policy", name), slog.String("version", v.ID), slog.String("previous", res.Previous),
 		slog.String("source", v.Source), slog.Uint64("activation", rec.Activation))
+	if at == 0 && s.onChange != nil {
+		s.pending = append(s.pending, Event{Name: name, Version: VersionInfo(*v), Activation: rec.Activation})
+	}
 	return res, nil
 }
 
@@ -581,6 +600,7 @@ func (s *Store) ensure(name string) *named {
 // Rollback activates version (a full id or a unique prefix of at least 6
 // characters) of name, or the previously active version when version is "".
 func (s *Store) Rollback(ctx context.Context, name, version string) (Result, error) {
+	defer s.notify()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rec := s.man.Policies[name]
@@ -605,7 +625,7 @@ func (s *Store) Rollback(ctx context.Context, name, version string) (Result, err
 	if err != nil {
 		return Result{}, err
 	}
-	res, err := s.activate(name, m, &vc, nil, nil)
+	res, err := s.activate(name, m, &vc, nil, nil, 0)
 	if err != nil {
 		_ = m.Close(ctx) // not activated
 		return Result{}, err

@@ -158,6 +158,7 @@ func (c *Change) Commit() error {
 		return errors.New("plugins: change already committed or aborted")
 	}
 	s := c.s
+	defer s.notify() // after finish unlocks
 	defer c.finish()
 	for name, cfg := range c.policies {
 		n := s.ensure(name)
@@ -172,7 +173,7 @@ func (c *Change) Commit() error {
 		p := &c.pending[i]
 		n := s.ensure(p.name)
 		if p.fresh {
-			if _, err := s.activate(p.name, p.m, &p.v, p.wasm, n); err != nil {
+			if _, err := s.activate(p.name, p.m, &p.v, p.wasm, n, 0); err != nil {
 				return err // finish closes this and the remaining modules
 			}
 			p.m = nil

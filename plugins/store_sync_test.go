@@ -1,0 +1,116 @@
+package plugins
+
+import (
+	"context"
+	"sync"
+	"testing"
+)
+
+// bus links stores as a transport would: every local activation of one is
+// applied by the others, with the module bytes fetched from the publisher.
+type bus struct {
+	mu     sync.Mutex
+	stores []*Store
+	errs   []error
+}
+
+func (b *bus) publish(from *Store) func(Event) {
+	return func(ev Event) {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for _, s := range b.stores {
+			if s != from {
+				b.errs = append(b.errs, s.Apply(context.Background(), ev, from.Module))
+			}
+		}
+	}
+}
+
+func newNodes(t *testing.T, n int) (*bus, []*Store) {
+	t.Helper()
+	b := &bus{}
+	rt := newTestRuntime(t, Options{})
+	for range n {
+		var s *Store // the closure below reads it once assigned
+		var err error
+		s, err = OpenStore(rt, StoreOptions{Dir: t.TempDir(), OnChange: func(ev Event) { b.publish(s)(ev) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Close)
+		b.stores = append(b.stores, s)
+	}
+	return b, b.stores
+}
+
+func activeNS(t *testing.T, s *Store, name string) string {
+	t.Helper()
+	a := lease(t, s, name)
+	defer a.Release()
+	return string(a.Namespace())
+}
+
+// TestStore_Apply: an upload on one node is applied by the other under the
+// same activation (the same key namespace); a rollback too; a stale event
+// changes nothing; two concurrent uploads converge on one version.
+func TestStore_Apply(t *testing.T) {
+	t.Parallel()
+	b, nodes := newNodes(t, 2)
+	a, c := nodes[0], nodes[1]
+	ctx := context.Background()
+	r1, err := a.Put(ctx, "p", minimalWasm, map[string]any{"v": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Put(ctx, "p", minimalWasm, map[string]any{"v": 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Rollback(ctx, "p", r1.Version); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := activeNS(t, c, "p"), activeNS(t, a, "p"); got != want || got != r1.Version[:12]+".3" {
+		t.Errorf("other node runs %s, want %s (= %s.3)", got, want, r1.Version[:12])
+	}
+	stale := a.State()[0]
+	stale.Activation = 1
+	if err := c.Apply(ctx, stale, a.Module); err != nil {
+		t.Fatal(err)
+	}
+	if got := activeNS(t, c, "p"); got != r1.Version[:12]+".3" {
+		t.Errorf("a stale event changed the active version to %s", got)
+	}
+
+	// Both nodes upload at once (same activation number): unlinked for the
+	// uploads, then each applies the other's state, as after a reconnect.
+	b.mu.Lock()
+	saved := b.stores
+	b.stores = nil
+	b.mu.Unlock()
+	if _, err := a.Put(ctx, "p", minimalWasm, map[string]any{"from": "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Put(ctx, "p", minimalWasm, map[string]any{"from": "c"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range a.State() {
+		if err := c.Apply(ctx, ev, a.Module); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ev := range c.State() {
+		if err := a.Apply(ctx, ev, c.Module); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ga, gc := activeNS(t, a, "p"), activeNS(t, c, "p"); ga != gc {
+		t.Errorf("after concurrent uploads the nodes run %s and %s, want one version", ga, gc)
+	}
+	b.mu.Lock()
+	b.stores = saved
+	for _, err := range b.errs {
+		if err != nil {
+			t.Errorf("Apply: %v", err)
+		}
+	}
+	b.mu.Unlock()
+}
