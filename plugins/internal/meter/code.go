@@ -1,9 +1,6 @@
 package meter
 
-import (
-	"math"
-	"math/bits"
-)
+import "math/bits"
 
 // Opcodes written by the instrumenter, or that need attention while decoding.
 const (
@@ -145,6 +142,11 @@ func (d *decoder) constExpr(end int) {
 	d.expr(nil, end, nil)
 }
 
+// maxLocals is the most parameters and locals a function may have, as in the JavaScript
+// embedding of WebAssembly (and V8, SpiderMonkey). wazero v1.12 has no limit, and allocates a byte
+// per declared local before it validates anything: 4 GB for a 10-byte function body.
+const maxLocals = 50000
+
 // Flags of a function's rewrite.
 const (
 	fuelLocal    = 1 << iota // the fuel is in a local, spilled to the global around calls and exits
@@ -158,6 +160,7 @@ type rewrite struct {
 	entryCost, loopCost int64
 	growCost            int64
 	globalOnly          bool // start every function with fuelInGlobal
+	skipCode            bool // skip the instructions of every body
 
 	flags   int
 	local   uint32 // the fuel local, with fuelLocal
@@ -292,8 +295,12 @@ func (d *decoder) instrumentBody(out []byte, end int, params uint32, rw *rewrite
 		if d.err != nil {
 			return out
 		}
-		if total > math.MaxUint32-2 {
-			d.fail(ErrMalformed, start, "%d parameters and locals", total)
+		if total > maxLocals {
+			d.fail(ErrUnsupported, start, "%d parameters and locals, more than %d", total, maxLocals)
+			return out
+		}
+		if rw.skipCode {
+			d.pos = end
 			return out
 		}
 		local, scratch := uint32(total), uint32(total)

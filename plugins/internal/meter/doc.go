@@ -21,6 +21,8 @@
 //     so the name section and all exports stay valid.
 //   - The instrumented module keeps every custom section. Sections that hold code offsets (DWARF,
 //     branch hints) are kept verbatim and therefore describe the original code.
+//   - A function with more than 50000 parameters and locals is refused, as in the JavaScript
+//     embedding: wazero v1.12 allocates a byte per declared local before validating the module.
 //   - Instrument only decodes; it does not type-check. Run the result through the runtime's
 //     validation (wazero's CompileModule) as usual: if the input was valid, so is the output.
 //

@@ -86,7 +86,11 @@ func TestInstrument_Errors(t *testing.T) {
 		{"too many locals", module(
 			sec(secType, 0x01, 0x60, 0x00, 0x00), sec(secFunction, 0x01, 0x00),
 			sec(secCode, 0x01, 0x0e, 0x02, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x7f, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x7f, 0x0b)),
-			Options{}, ErrMalformed, "8589934590 parameters and locals"},
+			Options{}, ErrUnsupported, "8589934590 parameters and locals, more than 50000"},
+		{"locals over the limit", module(
+			sec(secType, 0x01, 0x60, 0x00, 0x00), sec(secFunction, 0x01, 0x00),
+			sec(secCode, 0x01, 0x06, 0x01, 0xd1, 0x86, 0x03, 0x7f, 0x0b)), // 50001 i32
+			Options{}, ErrUnsupported, "50001 parameters and locals"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

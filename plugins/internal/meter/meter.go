@@ -150,12 +150,20 @@ var header = []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
 // ErrUnsupported, ErrNameTaken or ErrOptions. Its cost is linear in len(wasm), and it checks every
 // count and size against the bytes that hold it before it allocates.
 func Instrument(wasm []byte, opts Options) ([]byte, error) {
-	return instrument(wasm, opts, false)
+	return instrument(wasm, opts, standard)
 }
 
-// instrument is Instrument; globalOnly keeps the fuel of every function in the global, to
-// measure what the local saves.
-func instrument(wasm []byte, opts Options, globalOnly bool) ([]byte, error) {
+// variant selects test-only behaviours of instrument.
+type variant int
+
+const (
+	standard   variant = iota
+	globalOnly         // keep the fuel of every function in the global, to measure the local
+	skipCode           // decode everything but instructions, and write nothing useful
+)
+
+// instrument is Instrument, in variant v.
+func instrument(wasm []byte, opts Options, v variant) ([]byte, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
@@ -164,7 +172,8 @@ func instrument(wasm []byte, opts Options, globalOnly bool) ([]byte, error) {
 		d:    decoder{b: wasm, section: noSection, fn: -1},
 		opts: opts,
 	}
-	in.rw.globalOnly = globalOnly
+	in.rw.globalOnly = v == globalOnly
+	in.rw.skipCode = v == skipCode
 	return in.run()
 }
 

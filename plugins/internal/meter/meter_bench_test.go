@@ -27,7 +27,7 @@ func variants(b *testing.B, wasm []byte) []struct {
 	name string
 	wasm []byte
 } {
-	global, err := instrument(wasm, Options{}, true)
+	global, err := instrument(wasm, Options{}, globalOnly)
 	if err != nil {
 		b.Fatal(err)
 	}

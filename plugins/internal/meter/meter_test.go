@@ -258,9 +258,9 @@ func TestInstrument_Accounting(t *testing.T) {
 		{"tableout", e + (n+1)*l},
 		{"tail", e + n*l + e},
 	}
-	for _, globalOnly := range []bool{false, true} {
+	for _, v := range []variant{standard, globalOnly} {
 		for _, tt := range tests {
-			t.Run(fmt.Sprintf("%s/globalOnly=%v", tt.fn, globalOnly), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/variant=%d", tt.fn, v), func(t *testing.T) {
 				t.Parallel()
 				ctx := context.Background()
 				r := newRuntime(t, wazero.NewRuntimeConfigCompiler())
@@ -273,7 +273,7 @@ func TestInstrument_Accounting(t *testing.T) {
 					Export("charge").Instantiate(ctx); err != nil {
 					t.Fatal(err)
 				}
-				out, err := instrument(fixture(t, "accounting.wasm"), Options{EntryCost: e, LoopCost: l, GrowCost: g}, globalOnly)
+				out, err := instrument(fixture(t, "accounting.wasm"), Options{EntryCost: e, LoopCost: l, GrowCost: g}, v)
 				if err != nil {
 					t.Fatal(err)
 				}
