@@ -178,7 +178,8 @@ func instrument(wasm []byte, opts Options, v variant) ([]byte, error) {
 }
 
 // instrumenter holds the state of one Instrument call. It decodes the module section by section
-// and writes the output as it goes: every section but global, export and code is copied verbatim.
+// and writes the output as it goes: every section but table, global, export and code is copied
+// verbatim.
 type instrumenter struct {
 	d    decoder
 	opts Options
@@ -246,7 +247,7 @@ func (in *instrumenter) run() ([]byte, error) {
 		case secFunction:
 			in.decodeFunctions(end)
 		case secTable:
-			in.decodeTables(end)
+			in.instrumentTables(end)
 		case secMemory:
 			in.decodeMemories(end)
 		case secTag:
@@ -273,7 +274,7 @@ func (in *instrumenter) run() ([]byte, error) {
 			d.fail(ErrMalformed, d.pos, "%d bytes left over at the end of the section", end-d.pos)
 			break
 		}
-		if id != secGlobal && id != secExport && id != secCode {
+		if id != secTable && id != secGlobal && id != secExport && id != secCode {
 			in.out = append(in.out, d.b[start:end]...)
 		}
 	}

@@ -292,6 +292,33 @@ func TestInstrument_Accounting(t *testing.T) {
 	}
 }
 
+// TestInstrument_Tables checks that a table without a maximum gets one: its share of
+// maxTableElements.
+func TestInstrument_Tables(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		fn    string
+		delta uint64
+		want  int32
+	}{
+		{"grow", 1000, 0},
+		{"grow", maxTableElements/2 + 1, -1}, // two tables: half each
+		{"grow", maxTableElements/2 - 1000, 1000},
+		{"growu", 99, 1}, // its own maximum, 100, is lower than its share
+		{"growu", 1, -1},
+	}
+	ctx := context.Background()
+	r := newRuntime(t, wazero.NewRuntimeConfigCompiler())
+	mod := instantiate(t, r, mustInstrument(t, fixture(t, "tables.wasm"), Options{}), "metered")
+	fuelGlobal(t, mod).Set(1 << 40)
+	for _, tt := range tests { // in order: each grows the table of the last
+		got, err := mod.ExportedFunction(tt.fn).Call(ctx, tt.delta)
+		if err != nil || int32(got[0]) != tt.want {
+			t.Fatalf("%s(%d) = %v, %v; want %d", tt.fn, tt.delta, got, err, tt.want)
+		}
+	}
+}
+
 // TestInstrument_NewSections instruments a module with no global and no export section: both are
 // created, in order, and the start function is metered by the initial fuel.
 func TestInstrument_NewSections(t *testing.T) {
@@ -312,7 +339,7 @@ func TestInstrument_NewSections(t *testing.T) {
 // fuel global is exported, and instrumenting twice is refused.
 func TestInstrument_Output(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"basic.wasm", "runaway.wasm", "simd.wasm", "features.wasm", "bare.wasm", "env.wasm", "accounting.wasm"} {
+	for _, name := range []string{"basic.wasm", "runaway.wasm", "simd.wasm", "features.wasm", "bare.wasm", "env.wasm", "accounting.wasm", "tables.wasm"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			in := fixture(t, name)

@@ -50,7 +50,7 @@ func (d *decoder) refType(end int, what string) {
 }
 
 // limits decodes table or memory limits.
-func (d *decoder) limits(end int, memory bool) {
+func (d *decoder) limits(end int, memory bool) (minimum, maximum uint32, hasMax bool) {
 	start := d.pos
 	flags := d.byte(end, "limits")
 	switch {
@@ -62,15 +62,29 @@ func (d *decoder) limits(end int, memory bool) {
 		d.fail(ErrMalformed, start, "invalid limits flags %#x", flags)
 		return
 	}
-	d.u32(end, "limits minimum")
+	minimum = d.u32(end, "limits minimum")
 	if flags&1 != 0 {
-		d.u32(end, "limits maximum")
+		maximum, hasMax = d.u32(end, "limits maximum"), true
 	}
+	return
 }
 
-func (d *decoder) tableType(end int) {
+// maxTableElements bounds the tables of a module: the sum of their minimum sizes may not exceed
+// it, and each defined table's maximum is lowered to its share of it (or its minimum, if larger).
+// wazero v1.12 has no table limit: a table without a maximum grows to 2^32 elements (32 GB), and
+// the host's memory limit covers linear memory only. 10,000,000 is the JavaScript embedding's
+// limit for one table.
+const maxTableElements = 10_000_000
+
+// tableType decodes a table type and returns where its limits start and end.
+func (d *decoder) tableType(end int) (minimum, maximum uint32, hasMax bool, limitsAt int) {
 	d.refType(end, "table element type")
-	d.limits(end, false)
+	limitsAt = d.pos
+	minimum, maximum, hasMax = d.limits(end, false)
+	if minimum > maxTableElements && d.err == nil {
+		d.fail(ErrUnsupported, limitsAt, "table of %d elements, more than %d", minimum, maxTableElements)
+	}
+	return minimum, maximum, hasMax, limitsAt
 }
 
 func (d *decoder) globalType(end int) {
@@ -154,19 +168,53 @@ func (in *instrumenter) decodeFunctions(end int) {
 	}
 }
 
-func (in *instrumenter) decodeTables(end int) {
+// instrumentTables copies the table section with the maximum of each table bounded (see
+// maxTableElements).
+func (in *instrumenter) instrumentTables(end int) {
 	d := &in.d
-	n := d.count(end, 2, "table count")
-	for i := uint32(0); i < n && d.err == nil; i++ {
-		if d.pos+1 < end && d.b[d.pos] == 0x40 && d.b[d.pos+1] == 0x00 {
-			// Table with an initializer (typed function references).
-			d.pos += 2
-			d.tableType(end)
-			d.constExpr(end)
-			continue
-		}
-		d.tableType(end)
+	n := d.count(end, 3, "table count")
+	type table struct {
+		start, limitsAt, limitsEnd, end int
+		minimum, maximum                uint32
+		hasMax                          bool
 	}
+	tables := make([]table, 0, n)
+	var sum uint64
+	for i := uint32(0); i < n && d.err == nil; i++ {
+		t := table{start: d.pos}
+		withInit := d.pos+1 < end && d.b[d.pos] == 0x40 && d.b[d.pos+1] == 0x00
+		if withInit { // table with an initializer (typed function references)
+			d.pos += 2
+		}
+		t.minimum, t.maximum, t.hasMax, t.limitsAt = d.tableType(end)
+		t.limitsEnd = d.pos
+		if withInit {
+			d.constExpr(end)
+		}
+		t.end = d.pos
+		sum += uint64(t.minimum)
+		tables = append(tables, t)
+	}
+	if d.err != nil {
+		return
+	}
+	if sum > maxTableElements {
+		d.fail(ErrUnsupported, d.pos, "tables of %d elements in all, more than %d", sum, maxTableElements)
+		return
+	}
+	body := appendU32(make([]byte, 0, end-d.pos+16*len(tables)+5), n)
+	for _, t := range tables {
+		limit := max(uint32(maxTableElements/len(tables)), t.minimum)
+		if t.hasMax {
+			limit = min(limit, t.maximum)
+		}
+		body = append(body, d.b[t.start:t.limitsAt]...)
+		body = append(body, 0x01) // minimum and maximum
+		body = appendU32(body, t.minimum)
+		body = appendU32(body, limit)
+		body = append(body, d.b[t.limitsEnd:t.end]...)
+	}
+	in.out = appendSection(in.out, secTable, body)
 }
 
 func (in *instrumenter) decodeMemories(end int) {
