@@ -23,6 +23,9 @@
 //     branch hints) are kept verbatim and therefore describe the original code.
 //   - A function with more than 50000 parameters and locals is refused, as in the JavaScript
 //     embedding: wazero v1.12 allocates a byte per declared local before validating the module.
+//   - Tables are bounded to 10,000,000 elements per module: minimums above are refused, and each
+//     defined table's maximum is lowered to its share (wazero lets a table without a maximum grow
+//     to 32 GB, outside the memory limit). A guest sees table.grow fail past its share.
 //   - Instrument only decodes; it does not type-check. Run the result through the runtime's
 //     validation (wazero's CompileModule) as usual: if the input was valid, so is the output.
 //

@@ -145,7 +145,8 @@ var header = []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
 // kept.
 //
 // The new global is the last one in the global index space, and is exported as GlobalName; its
-// initial value is opts.InitialFuel. Everything else keeps its index. Instrument does not modify
+// initial value is opts.InitialFuel. Everything else keeps its index. Tables get a maximum (see
+// the package documentation). Instrument does not modify
 // wasm and is safe for concurrent use. It fails with an error wrapping ErrMalformed,
 // ErrUnsupported, ErrNameTaken or ErrOptions. Its cost is linear in len(wasm), and it checks every
 // count and size against the bytes that hold it before it allocates.
