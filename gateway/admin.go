@@ -9,7 +9,8 @@ import (
 
 // newAdminServer serves the admin plane: /metrics (Prometheus text),
 // /healthz (the process answers), /readyz (503 once shutting down), the
-// policy API (/policies..., see policyadmin.go) and POST /reload. Request
+// policy API (/policies..., see policyadmin.go), POST /reload and POST
+// /purge (purge_admin.go). Request
 // bodies are bounded by adminBodyLimit (module uploads).
 //
 // /metrics and every other admin path need "Authorization: Bearer
@@ -53,7 +54,7 @@ func (g *Gateway) handleAdmin(ctx *fasthttp.RequestCtx) {
 			ctx.SetBodyString(`{"status":"shutting down"}` + "\n")
 			return
 		}
-		ctx.SetBodyString(`{"status":"ready"}` + "\n")
+		ctx.SetBodyString(g.readyBody())
 		return
 	}
 	if !g.adminAllowed(ctx) {
@@ -68,6 +69,8 @@ func (g *Gateway) handleAdmin(ctx *fasthttp.RequestCtx) {
 		metrics.WriteProcessMetrics(ctx)
 	case "/reload":
 		g.handleReload(ctx)
+	case "/purge":
+		g.handlePurgeAPI(ctx)
 	default:
 		if path == "/policies" || strings.HasPrefix(path, "/policies/") {
 			g.handlePolicies(ctx, path)

@@ -97,6 +97,7 @@ type Gateway struct {
 
 	l1      *l1Cache
 	l2      l2Tier
+	inv     invalState // L1 side of purges (invalidate.go)
 	flights flightGroup
 	records recordLocks
 
@@ -147,7 +148,8 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 
 	g.l1 = newL1Cache(int(cfg.Cache.L1Size), g.now)
 	g.l1.register(g.set)
-	l2, err := newL2Tier(cfg, g.log, g.set)
+	g.inv.ix.init(max(4096, int(cfg.Cache.L1Size)/1024))
+	l2, err := g.newL2Tier(cfg)
 	if err != nil {
 		g.bgCancel()
 		return nil, fmt.Errorf("gateway: l2: %w", err)

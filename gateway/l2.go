@@ -2,10 +2,15 @@ package gateway
 
 import (
 	"context"
-	"log/slog"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"os"
+	"strconv"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
+	"github.com/flowcache/flowcache/gateway/internal/l2"
 )
 
 // l2Tier is the shared second cache tier (Redis), behind L1. The gateway
@@ -50,15 +55,138 @@ type l2Index struct {
 	Seq uint64
 }
 
-// newL2Tier builds the L2 tier from cfg.Redis; with no Redis address it is
-// the no-op tier.
-func newL2Tier(cfg *Config, log *slog.Logger, _ *metrics.Set) (l2Tier, error) {
-	if len(cfg.Redis.Addrs) > 0 {
-		log.LogAttrs(context.Background(), slog.LevelWarn, "l2_unavailable",
-			slog.String("reason", "redis tier not built into this gateway yet; serving from L1 only"))
+// newL2Tier builds the L2 tier from cfg.Redis, with g's L1 as the target of
+// the invalidations other nodes publish; with no Redis address it is the
+// no-op tier. Redis being down is not an error: the tier starts with its
+// circuit breaker open and closes it when Redis answers.
+func (g *Gateway) newL2Tier(cfg *Config) (l2Tier, error) {
+	rc := &cfg.Redis
+	if len(rc.Addrs) == 0 {
+		return noL2{}, nil
 	}
-	return noL2{}, nil
+	lc := l2.Config{
+		Addrs:        rc.Addrs,
+		Mode:         rc.Mode,
+		MasterName:   rc.MasterName,
+		Username:     rc.Username,
+		Password:     rc.Password,
+		DB:           rc.DB,
+		PoolSize:     rc.PoolSize,
+		DialTimeout:  rc.DialTimeout.D(),
+		ReadTimeout:  rc.ReadTimeout.D(),
+		WriteTimeout: rc.WriteTimeout.D(),
+		KeyPrefix:    rc.KeyPrefix,
+		NodeID:       newNodeID(),
+	}
+	if rc.TLS {
+		lc.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	r := &redisL2{nodeID: lc.NodeID}
+	t, err := l2.New(lc, l2.Deps{
+		Logger: g.log,
+		OnInvalidate: func(inv l2.Invalidation) {
+			if inv.Origin == r.nodeID {
+				return // applied to this node's L1 before it was published
+			}
+			g.applyL1(&inv)
+		},
+		OnResync: func(l2.Resync) { g.flushL1() },
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.t = t
+	t.RegisterMetrics(g.set)
+	return r, nil
 }
+
+// newNodeID names this process in published invalidations and in Redis'
+// CLIENT LIST: host name, process id and a random suffix.
+func newNodeID() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "flowcache"
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return host + "-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(b[:])
+}
+
+// redisL2 is the Redis tier (package l2) behind the l2Tier seam, with the
+// purge and health calls of l2Bus.
+type redisL2 struct {
+	t      *l2.Tier
+	nodeID string
+}
+
+func (r *redisL2) Enabled() bool { return true }
+func (r *redisL2) Seq() uint64   { return r.t.InvalidationSeq() }
+
+// Get maps the tier's errors: a miss and an unavailable Redis are not
+// found; a soft-purged value is found, with errL2Invalidated.
+func (r *redisL2) Get(ctx context.Context, key, dst []byte) ([]byte, bool, error) {
+	v, err := r.t.Get(ctx, key, dst[:0])
+	switch {
+	case err == nil:
+		return v, true, nil
+	case errors.Is(err, l2.ErrInvalidated):
+		return v, true, err
+	case errors.Is(err, l2.ErrMiss):
+		return v, false, nil
+	default:
+		return v, false, err
+	}
+}
+
+func (r *redisL2) Set(key, value []byte, ttl time.Duration, ix *l2Index) {
+	// A dropped write is counted by the tier (flowcache_l2_writes_dropped_*).
+	_ = r.t.Set(key, value, ttl, l2.Index{Tags: ix.Tags, Host: ix.Host, Path: ix.Path, Seq: ix.Seq})
+}
+
+func (r *redisL2) Delete(ctx context.Context, keys ...[]byte) (int, error) {
+	return r.t.Delete(ctx, keys...)
+}
+
+func (r *redisL2) Close() error { return r.t.Close() }
+
+func (r *redisL2) Purge(ctx context.Context, inv l2.Invalidation) (int, error) {
+	return r.t.Purge(ctx, inv)
+}
+
+func (r *redisL2) Publish(ctx context.Context, inv *l2.Invalidation) error {
+	return r.t.Publish(ctx, inv)
+}
+
+func (r *redisL2) Health() (state l2.State, subscribed bool) {
+	return r.t.State(), r.t.Subscribed()
+}
+
+// l2Bus is the part of the Redis tier beyond the l2Tier seam: purges
+// applied to L2 and published to every node, and health for /readyz.
+type l2Bus interface {
+	// Purge applies inv to L2 and publishes it (package l2, Tier.Purge).
+	Purge(ctx context.Context, inv l2.Invalidation) (int, error)
+	// Publish sends inv to every node without touching L2.
+	Publish(ctx context.Context, inv *l2.Invalidation) error
+	// Health reports the circuit breaker's state and whether the
+	// invalidation subscriber is connected.
+	Health() (state l2.State, subscribed bool)
+}
+
+// bus returns the L2 tier's purge bus, or nil when L2 is off (or a test
+// tier without one).
+func (g *Gateway) bus() l2Bus {
+	b, _ := g.l2.(l2Bus)
+	return b
+}
+
+// errL2Invalidated comes with a value L2 found soft-purged.
+var errL2Invalidated = l2.ErrInvalidated
+
+var (
+	_ l2Tier = (*redisL2)(nil)
+	_ l2Bus  = (*redisL2)(nil)
+)
 
 // noL2 is the tier used when no Redis is configured.
 type noL2 struct{}
@@ -84,6 +212,15 @@ var _ l2Tier = noL2{}
 // policy key has Host host and Target target, on every route, and returns
 // how many responses were removed.
 func (g *Gateway) dropL1URL(host, target []byte) int {
+	return g.walkL1URL(host, target, false)
+}
+
+// walkL1URL removes (or, when soft, marks invalidated) in L1 every stored
+// variant of the URL host + target on every route.
+func (g *Gateway) walkL1URL(host, target []byte, soft bool) int {
+	if g.st.Load() == nil {
+		return 0 // a message before New finished: L1 is empty
+	}
 	x := acquireExchange(g, nil, nil)
 	defer releaseExchange(x)
 	n := 0
@@ -92,7 +229,11 @@ func (g *Gateway) dropL1URL(host, target []byte) int {
 		x.setPolicy(g.policyFor(rt)) // the key space of its current version
 		x.key.Host, x.key.Target = host, target
 		x.pkey = appendPrimaryKey(x.pkey[:0], x.space, &x.key)
-		n += g.removeURL(x, true)
+		if soft {
+			n += g.markURL(x)
+		} else {
+			n += g.removeURL(x, true)
+		}
 	}
 	x.key.Host, x.key.Target = nil, nil
 	return n
@@ -100,4 +241,23 @@ func (g *Gateway) dropL1URL(host, target []byte) int {
 
 // flushL1 empties L1: after invalidations may have been missed (a
 // reconnection to Redis), nothing in it can be trusted.
-func (g *Gateway) flushL1() { g.l1.c.Clear() }
+func (g *Gateway) flushL1() {
+	g.l1.c.Clear()
+	g.inv.ix.reset()
+}
+
+// readyBody is /readyz's answer while serving: ready, with "l2":"degraded"
+// (and why) when Redis is configured but its circuit breaker is not closed
+// or the invalidation subscriber is disconnected. The node still serves
+// (from L1 and upstream), so the status stays 200.
+func (g *Gateway) readyBody() string {
+	b := g.bus()
+	if b == nil {
+		return `{"status":"ready"}` + "\n"
+	}
+	st, sub := b.Health()
+	if st == l2.StateClosed && sub {
+		return `{"status":"ready","l2":"ok"}` + "\n"
+	}
+	return `{"status":"ready","l2":"degraded","l2_breaker":"` + st.String() + `","l2_subscribed":` + strconv.FormatBool(sub) + "}\n"
+}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/flowcache/flowcache/gateway/internal/entry"
@@ -43,9 +44,10 @@ func (g *Gateway) serveCacheable(x *exchange) {
 	switch {
 	case state == freshness.Fresh:
 		x.rt.m.hits.Inc()
-		x.cs = appendCacheStatus(x.cs[:0], "", 0, false, false, "")
+		xc, detail := hitKind(x)
+		x.cs = appendCacheStatus(x.cs[:0], "", 0, false, false, detail)
 		x.cs = appendTTL(x.cs, time.Duration(x.ent.TTL), age)
-		if g.writeEntry(x, int64(age/time.Second), xcacheHit, x.cs) {
+		if g.writeEntry(x, int64(age/time.Second), xc, x.cs) {
 			return
 		}
 		x.found, x.fwd = false, fwdMiss
@@ -73,11 +75,20 @@ func (g *Gateway) serveCacheable(x *exchange) {
 	}
 }
 
+// hitKind returns the X-Cache value and Cache-Status detail of a fresh hit:
+// HIT, or HIT-L2 with detail=l2 when the entry came from L2.
+func hitKind(x *exchange) (xcache, detail string) {
+	if x.fromL2 {
+		return xcacheHitL2, "l2"
+	}
+	return xcacheHit, ""
+}
+
 // assess classifies the found entry for this request.
 func (x *exchange) assess(age time.Duration) freshness.State {
 	e := &x.ent
-	if e.Flags.Has(entry.FlagInvalidated) {
-		return freshness.Stale
+	if e.Flags.Has(entry.FlagInvalidated) || e.ResponseTime <= x.g.inv.softAll.Load() {
+		return freshness.Stale // soft-purged: revalidate before serving
 	}
 	return freshness.Assess(age, time.Duration(e.TTL), time.Duration(e.SWR), time.Duration(e.SIE),
 		e.Flags.Has(entry.FlagMustRevalidate), e.Flags.Has(entry.FlagNoCache), &x.reqCC)
@@ -190,10 +201,10 @@ func appendPrimaryKey(dst, route []byte, k *policy.Key) []byte {
 // Vary values. On success x.found is set, x.ent decoded (aliasing x.buf) and
 // x.ekey is the entry's key; otherwise x.fwd says why.
 func (g *Gateway) lookup(x *exchange) {
-	x.found = false
+	x.found, x.fromL2 = false, false
 	x.fwd = fwdURIMiss
 	var ok bool
-	x.buf, ok = g.tierGet(x.pkey, x.buf)
+	x.buf, ok, x.fromL2 = g.tierGetFrom(x.pkey, x.buf)
 	if !ok {
 		return
 	}
@@ -216,10 +227,12 @@ func (g *Gateway) lookup(x *exchange) {
 		x.material = appendMaterial(x.material[:0], x.key.Variant, rec.names, x.req.Headers)
 		x.fwd = fwdVaryMiss
 		x.ekey = appendVariantKey(x.ekey[:0], x.pkey, id, x.material)
-		x.buf, ok = g.tierGet(x.ekey, x.buf)
+		var fromL2 bool
+		x.buf, ok, fromL2 = g.tierGetFrom(x.ekey, x.buf)
 		if !ok {
 			return
 		}
+		x.fromL2 = x.fromL2 || fromL2
 		kind, _, id, payload, ok = parseRecordHead(x.buf)
 		if !ok || kind != kindEntry {
 			return
@@ -231,6 +244,10 @@ func (g *Gateway) lookup(x *exchange) {
 	}
 	x.gen = id // the entry's chunk id from here on
 	x.found = true
+	if x.fromL2 && x.buf[1]&recAdmitL1 != 0 {
+		// Promoted: index it for tag and prefix purges of L1.
+		g.inv.ix.add(x.ent.Tags, x.key.Host, x.key.Target, x.pkey)
+	}
 }
 
 // getChunk reads body chunk i of the entry found at x.ekey.
@@ -244,21 +261,37 @@ func (x *exchange) getChunk(i int) ([]byte, bool) {
 // tierGet reads key from L1, then from L2 (promoting an admitted record to
 // L1). dst is reused as the read buffer; the returned slice replaces it.
 func (g *Gateway) tierGet(key, dst []byte) ([]byte, bool) {
-	v, ok := g.l1.get(key, dst)
+	v, ok, _ := g.tierGetFrom(key, dst)
+	return v, ok
+}
+
+// tierGetFrom is tierGet, also reporting whether the record came from L2.
+// An entry L2 holds soft-purged is returned (and promoted) with
+// entry.FlagInvalidated set: servable stale, never fresh.
+func (g *Gateway) tierGetFrom(key, dst []byte) (v []byte, ok, fromL2 bool) {
+	v, ok = g.l1.get(key, dst)
 	if ok || !g.l2.Enabled() {
-		return v, ok
+		return v, ok, false
 	}
 	v, ok, err := g.l2.Get(context.Background(), key, dst)
-	if err != nil || !ok {
-		return v, false
+	if !ok {
+		return v, false, false
+	}
+	if err != nil {
+		if !errors.Is(err, errL2Invalidated) {
+			return v, false, false
+		}
+		if m, marked := appendInvalidated(nil, v); marked {
+			v = append(v[:0], m...)
+		}
 	}
 	if len(v) > 0 && v[0] != kindEntry && v[0] != kindVariants {
-		return v, true // a chunk: promoted with its head below
+		return v, true, true // a chunk: promoted with its head below
 	}
 	if _, flags, _, _, ok := parseRecordHead(v); ok && flags&recAdmitL1 != 0 {
 		g.l1.set(key, v, l2PromoteTTL)
 	}
-	return v, true
+	return v, true, true
 }
 
 // l2PromoteTTL bounds how long a record promoted from L2 stays in L1

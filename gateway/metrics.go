@@ -56,6 +56,9 @@ type gatewayMetrics struct {
 	purges   *metrics.Counter // flowcache_purge_requests_total
 	purged   *metrics.Counter // flowcache_purge_objects_total
 	refresh  *metrics.Counter // flowcache_cache_background_refreshes_total
+	// publishSkipped: invalidations after unsafe requests not published
+	// (L2 breaker not closed, or Redis failed).
+	publishSkipped *metrics.Counter // flowcache_l2_invalidations_unpublished_total
 }
 
 func newGatewayMetrics(set *metrics.Set) gatewayMetrics {
@@ -65,5 +68,7 @@ func newGatewayMetrics(set *metrics.Set) gatewayMetrics {
 		purges:   set.GetOrCreateCounter("flowcache_purge_requests_total"),
 		purged:   set.GetOrCreateCounter("flowcache_purge_objects_total"),
 		refresh:  set.GetOrCreateCounter("flowcache_cache_background_refreshes_total"),
+
+		publishSkipped: set.GetOrCreateCounter("flowcache_l2_invalidations_unpublished_total"),
 	}
 }

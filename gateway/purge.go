@@ -3,20 +3,30 @@ package gateway
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/flowcache/flowcache/gateway/internal/entry"
+	"github.com/flowcache/flowcache/gateway/internal/l2"
 	"github.com/flowcache/flowcache/policy"
 )
 
 // purge answers "PURGE /path[?query]" on any host a route serves: every
-// stored variant of that URL is removed from L1 and L2. The answer is 200
-// {"purged":N}, or 404 {"purged":0} when nothing was stored. It is allowed
-// from a loopback client, or with "Authorization: Bearer <admin.token>"
-// when a token is set; anything else gets 403.
+// stored variant of that URL is removed from L1 and L2, and the purge is
+// published so that every node drops it from its L1. With
+// "Fastly-Soft-Purge: 1" or the query parameter soft=1 the entries are
+// marked stale instead (served only as stale or after revalidation). With a
+// "Surrogate-Key: a b" field it purges every response tagged a or b instead
+// of the URL.
+//
+// The answer is 200 {"purged":N}, or 404 {"purged":0} when nothing was
+// stored, 503 with an "error" member when L2 could not be purged (L1 was).
+// It is allowed from a loopback client, or with "Authorization: Bearer
+// <admin.token>" when a token is set; anything else gets 403.
 func (g *Gateway) purge(ctx *fasthttp.RequestCtx, rt *route) {
 	g.gm.purges.Inc()
 	if !g.purgeAllowed(ctx) {
@@ -26,22 +36,114 @@ func (g *Gateway) purge(ctx *fasthttp.RequestCtx, rt *route) {
 	x := acquireExchange(g, ctx, rt)
 	defer releaseExchange(x)
 	x.loadRequest()
-	n := 0
-	if g.urlKey(x, rt, x.req.Host, x.req.Path, x.req.Query) {
-		n = g.removeURL(x, false)
+	query, softParam := cutSoftParam(x.req.Query)
+	soft := softParam || string(trimOWS(peekRequest(&ctx.Request.Header, "fastly-soft-purge"))) == "1"
+	var n int
+	var err error
+	if tags := peekRequest(&ctx.Request.Header, "surrogate-key"); len(trimOWS(tags)) > 0 {
+		n, err = g.purgeEverywhere(l2.Invalidation{Kind: l2.KindTag, Tags: splitTags(tags), Soft: soft})
+	} else if g.urlKey(x, rt, x.req.Host, x.req.Path, query) {
+		if soft {
+			n = g.markURL(x)
+		} else {
+			n = g.removeURL(x, false)
+		}
+		if b := g.bus(); b != nil {
+			pctx, cancel := context.WithTimeout(context.Background(), purgeTimeout)
+			var m int
+			m, err = b.Purge(pctx, l2.Invalidation{Kind: l2.KindURL, Host: string(x.key.Host), Path: string(x.key.Target), Soft: soft})
+			cancel()
+			if n == 0 {
+				n = m
+			}
+		}
 	}
 	g.gm.purged.Add(n)
 	status := fasthttp.StatusOK
-	if n == 0 {
+	switch {
+	case err != nil:
+		status = fasthttp.StatusServiceUnavailable
+		g.log.LogAttrs(context.Background(), warnLevel, "purge_l2_failed", errAttr(err))
+	case n == 0:
 		status = fasthttp.StatusNotFound
 	}
+	x.hdr = appendPurgeResult(x.hdr[:0], n, err)
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
-	x.hdr = append(x.hdr[:0], `{"purged":`...)
-	x.hdr = strconv.AppendInt(x.hdr, int64(n), 10)
-	x.hdr = append(x.hdr, "}\n"...)
 	ctx.SetBody(x.hdr)
 	setCacheHeaders(ctx, xcacheBypass, cacheStatusForward(fwdBypass, 0))
+}
+
+// purgeTimeout bounds the L2 side of one purge.
+const purgeTimeout = 10 * time.Second
+
+// appendPurgeResult appends the JSON answer of a purge: {"purged":N} and,
+// on failure, "error".
+func appendPurgeResult(dst []byte, n int, err error) []byte {
+	dst = append(dst, `{"purged":`...)
+	dst = strconv.AppendInt(dst, int64(n), 10)
+	if err != nil {
+		dst = append(dst, `,"error":`...)
+		msg, _ := json.Marshal(err.Error()) // a string always encodes
+		dst = append(dst, msg...)
+	}
+	return append(dst, "}\n"...)
+}
+
+// purgeEverywhere applies inv to this node's L1, then to L2, and publishes
+// it to every node. It returns how many stored responses were removed or
+// marked (the larger of L1's and L2's counts), and the L2 error, if any:
+// L1 is purged even then.
+func (g *Gateway) purgeEverywhere(inv l2.Invalidation) (int, error) {
+	n := g.applyL1(&inv)
+	b := g.bus()
+	if b == nil {
+		return n, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), purgeTimeout)
+	defer cancel()
+	m, err := b.Purge(ctx, inv)
+	return max(n, m), err
+}
+
+// cutSoftParam removes the parameter "soft=1" from a query and reports
+// whether it was there.
+func cutSoftParam(q []byte) ([]byte, bool) {
+	found := false
+	var out []byte
+	for rest := q; len(rest) > 0; {
+		var p []byte
+		if i := indexByte(rest, '&'); i >= 0 {
+			p, rest = rest[:i], rest[i+1:]
+		} else {
+			p, rest = rest, nil
+		}
+		if string(p) == "soft=1" {
+			found = true
+			continue
+		}
+		if len(out) > 0 {
+			out = append(out, '&')
+		}
+		out = append(out, p...)
+	}
+	if !found {
+		return q, false
+	}
+	return out, true
+}
+
+// splitTags splits a Surrogate-Key value into its tags.
+func splitTags(v []byte) []string {
+	var tags []string
+	for len(v) > 0 {
+		var t []byte
+		t, v = nextTag(v)
+		if len(t) > 0 {
+			tags = append(tags, string(t))
+		}
+	}
+	return tags
 }
 
 func (g *Gateway) purgeAllowed(ctx *fasthttp.RequestCtx) bool {
@@ -203,10 +305,38 @@ func (g *Gateway) invalidateURI(x *exchange, host, path, query []byte) {
 		return
 	}
 	x.req.Headers = x.req.Headers[:0]
-	if g.urlKey(x, rt, host, path, query) && g.removeURL(x, false) > 0 {
+	if !g.urlKey(x, rt, host, path, query) {
+		return
+	}
+	if g.removeURL(x, false) > 0 {
 		rt.m.invalidations.Inc()
 	}
+	g.publishURL(x.key.Host, x.key.Target)
 }
+
+// publishURL tells every other node to drop the URL from its L1 (RFC 9111,
+// Section 4.4, applied cluster-wide). It waits for Redis only while the
+// circuit breaker is closed: with Redis down the message cannot be sent
+// anyway, and the unsafe request must not wait for timeouts. Nodes that
+// miss it keep their L1 copy until it expires (see README, Redis L2).
+func (g *Gateway) publishURL(host, target []byte) {
+	b := g.bus()
+	if b == nil {
+		return
+	}
+	if st, _ := b.Health(); st != l2.StateClosed {
+		g.gm.publishSkipped.Inc()
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+	defer cancel()
+	if err := b.Publish(ctx, &l2.Invalidation{Kind: l2.KindURL, Host: string(host), Path: string(target)}); err != nil {
+		g.gm.publishSkipped.Inc()
+	}
+}
+
+// publishTimeout bounds the invalidation message after an unsafe request.
+const publishTimeout = time.Second
 
 // sameHostTarget returns the path and query of a URI reference if it is
 // relative ("/p?q") or absolute with the given host.

@@ -13,6 +13,7 @@ import (
 // X-Cache values.
 const (
 	xcacheHit    = "HIT"
+	xcacheHitL2  = "HIT-L2"
 	xcacheMiss   = "MISS"
 	xcacheStale  = "STALE"
 	xcacheBypass = "BYPASS"
@@ -45,6 +46,7 @@ var (
 	headerCacheStatus = []byte("Cache-Status")
 	headerAge         = []byte("Age")
 	valueHit          = []byte(xcacheHit)
+	valueHitL2        = []byte(xcacheHitL2)
 	valueMiss         = []byte(xcacheMiss)
 	valueStale        = []byte(xcacheStale)
 	valueBypass       = []byte(xcacheBypass)
@@ -54,6 +56,8 @@ func xcacheValue(xcache string) []byte {
 	switch xcache {
 	case xcacheHit:
 		return valueHit
+	case xcacheHitL2:
+		return valueHitL2
 	case xcacheStale:
 		return valueStale
 	case xcacheBypass:

@@ -84,7 +84,7 @@ func TestGateway_L2Seam(t *testing.T) {
 	}
 	g.flushL1()
 	ctx := do("GET")
-	if got := string(ctx.Response.Header.Peek("X-Cache")); got != "HIT" || len(ctx.Response.Body()) != 10<<10 {
+	if got := string(ctx.Response.Header.Peek("X-Cache")); got != "HIT-L2" || len(ctx.Response.Body()) != 10<<10 {
 		t.Errorf("after flushL1: X-Cache %q, %d bytes; want a HIT from L2", got, len(ctx.Response.Body()))
 	}
 	if got := g.l1.c.EntryCount(); got == 0 {

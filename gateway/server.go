@@ -208,6 +208,7 @@ type exchange struct {
 	now   time.Time
 
 	found    bool   // ent holds a stored response for this request
+	fromL2   bool   // the record found came from L2 (X-Cache: HIT-L2)
 	fwd      string // Cache-Status fwd reason on a miss
 	space    []byte // key space: route name [\x01 policy version namespace]
 	pkey     []byte // primary key: space \0 host \0 target
@@ -249,7 +250,7 @@ func releaseExchange(x *exchange) {
 	x.resp.Reset()
 	x.dec.Reset()
 	x.ent = entry.Entry{}
-	x.found, x.fwd, x.gen, x.l2seq = false, "", 0, 0
+	x.found, x.fromL2, x.fwd, x.gen, x.l2seq = false, false, "", 0, 0
 	x.pkey, x.ekey, x.material, x.names = x.pkey[:0], x.ekey[:0], x.material[:0], x.names[:0]
 	x.enc, x.hdr, x.cs, x.fkey, x.ckey = x.enc[:0], x.hdr[:0], x.cs[:0], x.fkey[:0], x.ckey[:0]
 	x.body, x.arena = x.body[:0], x.arena[:0]

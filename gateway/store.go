@@ -108,8 +108,9 @@ func (g *Gateway) serveIfFresh(x *exchange, collapsed bool) bool {
 		return false
 	}
 	x.rt.m.hits.Inc()
-	x.cs = appendCacheStatus(x.cs[:0], "", 0, false, collapsed, "")
-	if g.writeEntry(x, int64(age/time.Second), xcacheHit, x.cs) {
+	xc, detail := hitKind(x)
+	x.cs = appendCacheStatus(x.cs[:0], "", 0, false, collapsed, detail)
+	if g.writeEntry(x, int64(age/time.Second), xc, x.cs) {
 		return true
 	}
 	x.found, x.fwd = false, fwd
@@ -686,6 +687,9 @@ func (g *Gateway) putEntry(x *exchange, e *entry.Entry, key []byte, id uint64) b
 	ok := true
 	if toL1 {
 		ok = g.l1.set(key, x.enc, keep)
+		if ok {
+			g.inv.ix.add(e.Tags, x.key.Host, x.key.Target, x.pkey)
+		}
 	}
 	if toL2 {
 		g.l2Set(x, key, x.enc, keep, e.Tags)
