@@ -56,9 +56,18 @@ const (
 )
 
 var tokens = []token{
-	{"ipad", kindTablet}, {"tablet", kindTablet}, {"kindle", kindTablet}, {"silk/", kindTablet}, {"playbook", kindTablet},
-	{"android", kindAndroid}, {"mobi", kindMobi},
-	{"iphone", kindPhone}, {"ipod", kindPhone}, {"blackberry", kindPhone}, {"windows phone", kindPhone}, {"opera mini", kindPhone},
+	{"ipad", kindTablet},
+	{"tablet", kindTablet},
+	{"kindle", kindTablet},
+	{"silk/", kindTablet},
+	{"playbook", kindTablet},
+	{"android", kindAndroid},
+	{"mobi", kindMobi},
+	{"iphone", kindPhone},
+	{"ipod", kindPhone},
+	{"blackberry", kindPhone},
+	{"windows phone", kindPhone},
+	{"opera mini", kindPhone},
 }
 
 const hashShift = 32 - 6 // 64 slots

@@ -87,7 +87,7 @@ func TestNormalizeWAT_SameAsGo(t *testing.T) {
 	names := []string{"a", "b", "B", "ab", "utm_source", "utm_", "fbclid", "gclid", "gcl", "page", "id", "", "a-b", "z"}
 	pick := func(s []string) string { return s[rng.IntN(len(s))] }
 	for i := range 2000 {
-		var q []string
+		q := make([]string, 0, 8)
 		for range rng.IntN(8) {
 			p := pick(names)
 			switch rng.IntN(3) {

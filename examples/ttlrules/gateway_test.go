@@ -26,10 +26,10 @@ func TestTTLRules_Gateway(t *testing.T) {
 		status int
 		second string // X-Cache of the second request
 	}{
-		{"/static/app.js", 200, "HIT"}, // rule: 24h
-		{"/api/missing", 404, "HIT"},   // rule: 404 for 30s
-		{"/other", 200, "MISS"},        // no rule: max-age=0 is kept
-		{"/account/me", 200, "MISS"},   // rule: store = false
+		{"/static/app.js", 200, "HIT"}, // the static rule keeps it 24h
+		{"/api/missing", 404, "HIT"},   // the 404 rule keeps it 30s
+		{"/other", 200, "MISS"},        // no rule matches: the origin's max-age=0 stands
+		{"/account/me", 200, "MISS"},   // the account rule forbids storing
 	}
 	for _, tt := range tests {
 		first := g.Do(t, "GET", tt.path)

@@ -40,14 +40,22 @@ func TestTTLRules_Decide(t *testing.T) {
 		reqHdrs  []string
 		want     policy.Decision
 	}{
-		{name: "static", path: "/static/app.js", status: 200, def: def,
-			want: policy.Decision{Store: true, Admit: true, TTL: 24 * time.Hour, StaleWhileRevalidate: time.Hour, StaleIfError: 24 * time.Hour}},
-		{name: "static nested, origin said nothing", path: "/static/img/a/b.png", status: 200, def: notStored,
-			want: policy.Decision{Store: true, Admit: true, TTL: 24 * time.Hour, StaleWhileRevalidate: time.Hour, StaleIfError: 24 * time.Hour}},
-		{name: "api 404 first rule", path: "/api/users/7", status: 404, def: notStored,
-			want: policy.Decision{Store: true, Admit: true, TTL: 30 * time.Second}},
-		{name: "api 200 second rule", path: "/api/users", status: 200, def: def,
-			want: policy.Decision{Store: true, Admit: true, TTL: time.Minute, StaleWhileRevalidate: 30 * time.Second, StaleIfError: 10 * time.Minute}},
+		{
+			name: "static", path: "/static/app.js", status: 200, def: def,
+			want: policy.Decision{Store: true, Admit: true, TTL: 24 * time.Hour, StaleWhileRevalidate: time.Hour, StaleIfError: 24 * time.Hour},
+		},
+		{
+			name: "static nested, origin said nothing", path: "/static/img/a/b.png", status: 200, def: notStored,
+			want: policy.Decision{Store: true, Admit: true, TTL: 24 * time.Hour, StaleWhileRevalidate: time.Hour, StaleIfError: 24 * time.Hour},
+		},
+		{
+			name: "api 404 first rule", path: "/api/users/7", status: 404, def: notStored,
+			want: policy.Decision{Store: true, Admit: true, TTL: 30 * time.Second},
+		},
+		{
+			name: "api 200 second rule", path: "/api/users", status: 200, def: def,
+			want: policy.Decision{Store: true, Admit: true, TTL: time.Minute, StaleWhileRevalidate: 30 * time.Second, StaleIfError: 10 * time.Minute},
+		},
 		{name: "api 500 not cacheable by default", path: "/api/users", status: 500, def: notStored, want: notStored},
 		{name: "explicit status list", path: "/v2/items", status: 500, def: notStored, want: policy.Decision{Store: true, Admit: true, TTL: 5 * time.Second}},
 		{name: "pattern ? is one byte", path: "/v10/items", status: 200, def: def, want: def},
@@ -57,8 +65,10 @@ func TestTTLRules_Decide(t *testing.T) {
 		{name: "no-store kept out", path: "/static/a", status: 200, def: notStored, respHdrs: []string{"cache-control", "no-store"}, want: notStored},
 		{name: "set-cookie kept out", path: "/static/a", status: 200, def: notStored, respHdrs: []string{"Set-Cookie", "a=1"}, want: notStored},
 		{name: "authorization kept out", path: "/static/a", status: 200, def: notStored, reqHdrs: []string{"Authorization", "Bearer x"}, want: notStored},
-		{name: "public overridden", path: "/static/a", status: 200, def: def, respHdrs: []string{"Cache-Control", "public, max-age=5"},
-			want: policy.Decision{Store: true, Admit: true, TTL: 24 * time.Hour, StaleWhileRevalidate: time.Hour, StaleIfError: 24 * time.Hour}},
+		{
+			name: "public overridden", path: "/static/a", status: 200, def: def, respHdrs: []string{"Cache-Control", "public, max-age=5"},
+			want: policy.Decision{Store: true, Admit: true, TTL: 24 * time.Hour, StaleWhileRevalidate: time.Hour, StaleIfError: 24 * time.Hour},
+		},
 	}
 	for _, tt := range tests {
 		r := &policy.Request{Method: []byte("GET"), Scheme: []byte("http"), Host: []byte("h"), Path: []byte(tt.path), Route: []byte("r")}

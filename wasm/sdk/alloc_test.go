@@ -32,12 +32,12 @@ func TestAllocs(t *testing.T) {
 	})
 	r := req("Example.com", "/v1/catalog/products/electronics/phones/smartphones/item-12345",
 		"utm_source=news&page=2&sort=price&utm_campaign=spring&color=black", "User-Agent", "Mobile Safari")
-	n := writeRequest(gs, r)
+	n := writeRequest(gs, &r)
 	keyIn := append([]byte(nil), gs.in[:n]...)
-	if _, ok := callKey(t, gs, r); !ok {
+	if _, ok := callKey(t, gs, &r); !ok {
 		t.Fatal("Key failed")
 	}
-	if _, ok := callDecide(t, gs, r, abi.Response{Status: 200}, abi.Decision{Store: true}, "Cache-Control", "public"); !ok {
+	if _, ok := callDecide(t, gs, &r, abi.Response{Status: 200}, abi.Decision{Store: true}, "Cache-Control", "public"); !ok {
 		t.Fatal("Decide failed")
 	}
 	decIn := make([]byte, 0, 1024)
@@ -62,8 +62,12 @@ func TestAllocs(t *testing.T) {
 			}
 		}},
 		{"SplitQuery", func() {
-			ps := SplitQuery(r.Query)
+			ps, n := SplitQuery(r.Query), 0
 			for _, ok := ps.Next(); ok; _, ok = ps.Next() {
+				n++
+			}
+			if n != 5 {
+				panic("SplitQuery")
 			}
 		}},
 	}

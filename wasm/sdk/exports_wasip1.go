@@ -2,6 +2,8 @@
 
 //lint:file-ignore U1000 the functions are called by the host, through //go:wasmexport
 
+// gosec G115: lengths and addresses fit in 32 bits in a wasm32 module.
+
 package sdk
 
 import (
@@ -40,7 +42,7 @@ func exportHeaders() uint64 {
 	if len(g.headers) == 0 {
 		return 0
 	}
-	return abi.Pack(addr(g.headers), uint32(len(g.headers)))
+	return abi.Pack(addr(g.headers), uint32(len(g.headers))) //nolint:gosec // G115: wasm32
 }
 
 //go:wasmexport flowcache_key
@@ -56,7 +58,7 @@ func exportKey(ptr, n uint32) uint64 {
 	case res == nil:
 		return abi.ResultBypass
 	}
-	return abi.Pack(addr(res), uint32(len(res)))
+	return abi.Pack(addr(res), uint32(len(res))) //nolint:gosec // G115: wasm32
 }
 
 //go:wasmexport flowcache_decide
@@ -72,11 +74,11 @@ func exportDecide(ptr, n uint32) uint64 {
 	case res == nil:
 		return abi.ResultDefault
 	}
-	return abi.Pack(addr(res), uint32(len(res)))
+	return abi.Pack(addr(res), uint32(len(res))) //nolint:gosec // G115: wasm32
 }
 
 // addr returns the linear-memory address of b's first byte. Go's heap does
 // not move, and b stays reachable from g while the host uses the address.
 func addr(b []byte) uint32 {
-	return uint32(uintptr(unsafe.Pointer(unsafe.SliceData(b))))
+	return uint32(uintptr(unsafe.Pointer(unsafe.SliceData(b)))) //nolint:gosec // G103: an address for the host; the Go heap does not move
 }

@@ -38,7 +38,7 @@ func TestRequest_Accessors(t *testing.T) {
 		t.Errorf("headers = %q", gs.headers)
 	}
 	r := req("h", "/p", "a=1&page=2", "User-Agent", "UA/1", "Cookie", "a=1", "Cookie", `theme=dark; sid="s1" `)
-	if _, ok := callKey(t, gs, r); !ok {
+	if _, ok := callKey(t, gs, &r); !ok {
 		t.Fatal("Key failed")
 	}
 	if seen.method != "GET" || seen.scheme != "https" || seen.host != "h" || seen.path != "/p" || seen.query != "a=1&page=2" ||
@@ -79,7 +79,7 @@ func TestDecide(t *testing.T) {
 			t.Parallel()
 			gs := testGuest(t, Policy{Headers: []string{"accept"}, Decide: tt.decide})
 			r := req("h", "/p", "", "Accept", "text/html")
-			got, ok := callDecide(t, gs, r, abi.Response{Status: 404, BodySize: 10, NowUnixMilli: 1234}, def, "X-A", "1")
+			got, ok := callDecide(t, gs, &r, abi.Response{Status: 404, BodySize: 10, NowUnixMilli: 1234}, def, "X-A", "1")
 			if ok == tt.fails {
 				t.Fatalf("Decide ok = %v, want %v", ok, !tt.fails)
 			}
@@ -170,7 +170,7 @@ func FuzzGuest_Key(f *testing.F) {
 		f.Fatal(err)
 	}
 	r := req("Example.com", "/p", "utm_source=x&b=2&a=1", "Cookie", "a=1")
-	n := writeRequest(gs, r)
+	n := writeRequest(gs, &r)
 	f.Add(append([]byte(nil), gs.in[:n]...))
 	f.Add(make([]byte, abi.RequestFixedSize))
 	f.Fuzz(func(t *testing.T, b []byte) {

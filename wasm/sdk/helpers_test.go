@@ -31,7 +31,7 @@ func req(host, path, query string, headers ...string) request {
 
 // writeRequest writes the request blob into the guest's input buffer, as
 // the host does, and returns its length.
-func writeRequest(gs *guest, r request) uint32 {
+func writeRequest(gs *guest, r *request) uint32 {
 	buf := gs.alloc(64 << 10)
 	b := abi.AppendRequest(buf[:0], &r.Request)
 	for i := 0; i+1 < len(r.headers); i += 2 {
@@ -43,7 +43,7 @@ func writeRequest(gs *guest, r request) uint32 {
 // callKey runs the guest's key handler like the flowcache_key export and
 // decodes the result with the host's decoder: ok is false for the error
 // result.
-func callKey(t testing.TB, gs *guest, r request) (k abi.Key, ok bool) {
+func callKey(t testing.TB, gs *guest, r *request) (k abi.Key, ok bool) {
 	t.Helper()
 	in, fits := gs.input(0, writeRequest(gs, r))
 	if !fits {
@@ -64,7 +64,7 @@ func callKey(t testing.TB, gs *guest, r request) (k abi.Key, ok bool) {
 
 // callDecide runs the guest's decide handler on a response with the default
 // decision def; it returns the decision the host would apply.
-func callDecide(t testing.TB, gs *guest, r request, resp abi.Response, def abi.Decision, headers ...string) (abi.Decision, bool) {
+func callDecide(t testing.TB, gs *guest, r *request, resp abi.Response, def abi.Decision, headers ...string) (abi.Decision, bool) {
 	t.Helper()
 	buf := gs.alloc(64 << 10)
 	b := abi.AppendDecideInput(buf[:0], &resp, &def)

@@ -295,7 +295,7 @@ func (p *jsonParser) number() (JSON, error) {
 	start := p.i
 	for p.i < len(p.b) {
 		c := p.b[p.i]
-		if !('0' <= c && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E') {
+		if (c < '0' || c > '9') && c != '-' && c != '+' && c != '.' && c != 'e' && c != 'E' {
 			break
 		}
 		p.i++

@@ -103,7 +103,7 @@ func (k *KeyBuilder) PathString(p string) { k.path = append(k.path, p...) }
 
 // Param adds the query parameter p to the target, as p.Raw. p's bytes are
 // referenced until Key returns.
-func (k *KeyBuilder) Param(p Param) {
+func (k *KeyBuilder) Param(p Param) { //nolint:gocritic // hugeParam: Params.Next returns a Param by value; taking its address at every call site would be clumsier
 	if k.np == MaxParams {
 		k.fail(ErrTooManyParams)
 		return

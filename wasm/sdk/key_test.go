@@ -79,7 +79,7 @@ func TestKeyBuilder(t *testing.T) {
 			gs := testGuest(t, Policy{Key: tt.key})
 			// Twice: the second call must not see the first one's state.
 			for range 2 {
-				k, ok := callKey(t, gs, tt.req)
+				k, ok := callKey(t, gs, &tt.req)
 				if !ok {
 					if !tt.fails {
 						t.Fatalf("Key(%s %s?%s) failed", tt.req.Host, tt.req.Path, tt.req.Query)
@@ -108,13 +108,13 @@ func TestSWAR(t *testing.T) {
 			for c := 0; c < 256; c++ {
 				b := []byte(strings.Repeat("/", n))
 				b[pos] = byte(c)
-				wantTarget := pos == 0 && c == '/' || pos > 0 && !(c <= ' ' || c == 0x7f || c == '#')
+				wantTarget := pos == 0 && c == '/' || pos > 0 && c > ' ' && c != 0x7f && c != '#'
 				if got := validTarget(b); got != wantTarget {
 					t.Fatalf("validTarget(%q) = %v, want %v", b, got, wantTarget)
 				}
 				h := []byte(strings.Repeat("a", n))
 				h[pos] = byte(c)
-				wantHost := !(c <= ' ' || c == 0x7f || c == '#' || c == '/' || c == '?' || c == '@')
+				wantHost := c > ' ' && c != 0x7f && c != '#' && c != '/' && c != '?' && c != '@'
 				wantLower := strings.ToLower(string(h))
 				if c >= 0x80 {
 					wantLower = string(h) // ASCII only

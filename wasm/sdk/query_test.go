@@ -68,8 +68,15 @@ func TestParamFilter_Match(t *testing.T) {
 		name string
 		want bool
 	}{
-		{"utm_source", true}, {"utm_", true}, {"utm", false}, {"UTM_source", false},
-		{"fbclid", true}, {"fbclid2", false}, {"gclid", true}, {"page", false}, {"", false},
+		{"utm_source", true},
+		{"utm_", true},
+		{"utm", false},
+		{"UTM_source", false},
+		{"fbclid", true},
+		{"fbclid2", false},
+		{"gclid", true},
+		{"page", false},
+		{"", false},
 	}
 	for _, tt := range tests {
 		if got := TrackingParams.Match([]byte(tt.name)); got != tt.want {
@@ -82,9 +89,18 @@ func TestParamFilter_Match(t *testing.T) {
 		name string
 		want bool
 	}{
-		{all, "", true}, {all, "x", true}, {all, "\xff", true},
-		{empty, "", true}, {empty, "x", false},
-		{mixed, "", false}, {mixed, "a", true}, {mixed, "ab", true}, {mixed, "\xff", true}, {mixed, "b", true}, {mixed, "bb", false}, {mixed, "c", false},
+		{all, "", true},
+		{all, "x", true},
+		{all, "\xff", true},
+		{empty, "", true},
+		{empty, "x", false},
+		{mixed, "", false},
+		{mixed, "a", true},
+		{mixed, "ab", true},
+		{mixed, "\xff", true},
+		{mixed, "b", true},
+		{mixed, "bb", false},
+		{mixed, "c", false},
 	} {
 		if got := c.f.Match([]byte(c.name)); got != c.want {
 			t.Errorf("%+v.Match(%q) = %v, want %v", c.f, c.name, got, c.want)

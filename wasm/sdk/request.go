@@ -34,7 +34,7 @@ func (r *Request) field(slot int) []byte {
 		return nil
 	}
 	x := load64(r.b[slot:])
-	off, end := uint32(x), uint32(x)+uint32(x>>32)
+	off, end := uint32(x), uint32(x)+uint32(x>>32) //nolint:gosec // G115: the two u32 halves of the slot; ParseRequest checked off+len
 	return r.b[off:end:end]
 }
 

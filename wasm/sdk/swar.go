@@ -171,9 +171,8 @@ func nextParam(q []byte) (end, eq int) {
 	// The last 1 to 7 bytes: load the final word of q, or a padded copy when
 	// q is shorter than a word, and drop the bytes already scanned.
 	var x uint64
-	shift := 0
 	if len(q) >= 8 {
-		shift = 8 - (len(q) - i)
+		shift := 8 - (len(q) - i)
 		x = load64(q[len(q)-8:]) >> (8 * shift)
 	} else {
 		var w [8]byte

@@ -1,6 +1,9 @@
 package sdk
 
-import "testing"
+import (
+	"bytes"
+	"testing"
+)
 
 func TestText(t *testing.T) {
 	t.Parallel()
@@ -40,7 +43,7 @@ func TestAppendLower(t *testing.T) {
 		for i := 0; i < len(s); i++ {
 			want = append(want, lower(s[i]))
 		}
-		if string(got) != string(want) {
+		if !bytes.Equal(got, want) {
 			t.Errorf("AppendLower(%q) = %q, want %q", s, got, want)
 		}
 	}

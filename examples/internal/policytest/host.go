@@ -69,11 +69,15 @@ func (h *Host) start(ctx context.Context, wasm []byte, config string) error {
 	if h.key == nil || h.decide == nil || h.alloc == nil || v == nil || h.mem == nil {
 		return errors.New("missing export")
 	}
-	if res, err := v.Call(ctx); err != nil || res[0] != abi.Version {
-		return fmt.Errorf("%s = %v, %v", abi.ExportABIVersion, res, err)
+	res, err := v.Call(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", abi.ExportABIVersion, err)
+	}
+	if res[0] != abi.Version {
+		return fmt.Errorf("%s = %d, want %d", abi.ExportABIVersion, res[0], abi.Version)
 	}
 	if f := mod.ExportedFunction(abi.ExportInit); f != nil {
-		p, err := h.allocate(ctx, uint32(len(config)))
+		p, err := h.allocate(ctx, uint32(len(config))) //nolint:gosec // G115: a test configuration is small
 		if err != nil {
 			return err
 		}
@@ -83,7 +87,7 @@ func (h *Host) start(ctx context.Context, wasm []byte, config string) error {
 			return fmt.Errorf("%s: %w", abi.ExportInit, err)
 		}
 		if res[0] != 0 {
-			return fmt.Errorf("%s returned %d", abi.ExportInit, int32(res[0]))
+			return fmt.Errorf("%s returned %d", abi.ExportInit, api.DecodeI32(res[0]))
 		}
 	}
 	h.all = true
@@ -115,7 +119,7 @@ func (h *Host) allocate(ctx context.Context, n uint32) (uint32, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", abi.ExportAlloc, err)
 	}
-	p := uint32(res[0])
+	p := api.DecodeU32(res[0])
 	if p == 0 || p%8 != 0 || uint64(p)+uint64(n) > uint64(h.mem.Size()) {
 		return 0, fmt.Errorf("%s(%d) = %d: bad address", abi.ExportAlloc, n, p)
 	}
