@@ -172,6 +172,7 @@ func (in *instrumenter) decodeFunctions(end int) {
 // maxTableElements).
 func (in *instrumenter) instrumentTables(end int) {
 	d := &in.d
+	first := d.pos
 	n := d.count(end, 3, "table count")
 	type table struct {
 		start, limitsAt, limitsEnd, end int
@@ -202,7 +203,7 @@ func (in *instrumenter) instrumentTables(end int) {
 		d.fail(ErrUnsupported, d.pos, "tables of %d elements in all, more than %d", sum, maxTableElements)
 		return
 	}
-	body := appendU32(make([]byte, 0, end-d.pos+16*len(tables)+5), n)
+	body := appendU32(make([]byte, 0, end-first+10*len(tables)), n)
 	for _, t := range tables {
 		limit := max(uint32(maxTableElements/len(tables)), t.minimum)
 		if t.hasMax {
