@@ -23,7 +23,13 @@ BENCH    ?= .
 COUNT    ?= 10
 FUZZTIME ?= 30s
 
-.PHONY: help build run test test-short bench fuzz lint golangci fmt wasm check imports ci clean
+# The example WAT policies' tests embed the .wasm assembled from each .wat
+# (go:embed); the .wasm files are generated (and ignored by git), so every
+# target that compiles the tests builds them first.
+WAT_SOURCES  := $(wildcard examples/*/*.wat)
+WAT_MODULES  := $(WAT_SOURCES:.wat=.wasm)
+
+.PHONY: help build run deps test test-short bench fuzz lint golangci fmt wasm wasm-embed check imports ci clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -37,17 +43,19 @@ run: build ## start the example origin (background) and flowcache with config.to
 	trap 'kill $$origin 2>/dev/null || true; wait $$origin 2>/dev/null || true' EXIT; \
 	bin/flowcache serve -config config.toml
 
-test: ## the whole suite, as CI runs it (installs redis-server and wabt when missing, as root)
+deps: ## install what the tests need when missing (gcc, redis-server, wabt; as root)
 	./.ci/deps.sh
+
+test: deps wasm-embed ## the whole suite, as CI runs it (installs its tools when missing, as root)
 	$(GO) test -race -shuffle=on -timeout 8m ./...
 
-test-short: ## quick tests: no race detector, -short
+test-short: wasm-embed ## quick tests: no race detector, -short
 	$(GO) test -short -shuffle=on ./...
 
-bench: ## benchmarks, -count 10 (COUNT=), to compare with benchstat
+bench: wasm-embed ## benchmarks, -count 10 (COUNT=), to compare with benchstat
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) $(PKG)
 
-fuzz: ## run every Fuzz target, 30s each (FUZZTIME=)
+fuzz: wasm-embed ## run every Fuzz target, 30s each (FUZZTIME=)
 	@for pkg in $$($(GO) list $(PKG)); do \
 	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "fuzz $$pkg $$target"; \
@@ -55,21 +63,26 @@ fuzz: ## run every Fuzz target, 30s each (FUZZTIME=)
 	  done; \
 	done
 
-lint: ## go vet and staticcheck
+lint: wasm-embed ## go vet and staticcheck
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
-golangci: ## the wider linter set of .golangci.yml (the first run builds golangci-lint: minutes)
+golangci: wasm-embed ## the wider linter set of .golangci.yml (the first run builds golangci-lint: minutes)
 	$(GO) run $(GOLANGCI) run ./...
 
 fmt: ## format: gofumpt, then goimports with this module's imports grouped last
 	$(GO) run $(GOFUMPT) -w .
 	$(GO) run $(GOIMPORTS) -local $(MODULE) -w .
 
-wasm: ## build the WASM example policies
-	@# Filled in with the example policies (examples/*); nothing to build yet.
+wasm: wasm-embed ## build every example policy module into bin/policies
+	./examples/build.sh bin/policies
 
-check: imports ## fail if formatting, vet, staticcheck, import boundaries or go mod tidy would change anything
+wasm-embed: $(WAT_MODULES)
+
+%.wasm: %.wat
+	wat2wasm -o $@ $<
+
+check: wasm-embed imports ## fail if formatting, vet, staticcheck, import boundaries or go mod tidy would change anything
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
