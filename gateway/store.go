@@ -643,6 +643,12 @@ func (g *Gateway) putEntry(x *exchange, e *entry.Entry, key []byte, id uint64) b
 	}
 	toL1 := x.dec.Admit && x.dec.Tier != policy.TierL2
 	toL2 := x.dec.Tier != policy.TierL1 && g.l2.Enabled()
+	if toL1 && g.l2.Enabled() && g.l2.Seq() != x.l2seq {
+		// An invalidation was applied or received since the upstream
+		// request: what it brought may be what was purged. L2 drops the
+		// write for the same reason (l2Index.Seq); L1 must not keep it.
+		toL1 = false
+	}
 	if !toL1 && !toL2 {
 		return false
 	}
