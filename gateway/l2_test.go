@@ -472,3 +472,62 @@ func p99(d []time.Duration) time.Duration {
 	slices.Sort(s)
 	return s[len(s)*99/100]
 }
+
+// TestPurge_L1Only: without Redis every purge form applies to the node's
+// own L1: hard forms make the next GET a fetch, soft ones a revalidation.
+func TestPurge_L1Only(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		path  string
+		soft  bool
+		purge func(t *testing.T, g *gatewaytest.Gateway, path string)
+	}{
+		{name: "PURGE url", path: "/a/1", purge: func(t *testing.T, g *gatewaytest.Gateway, path string) {
+			if r := g.Do(t, "PURGE", path); r.Status != 200 || string(r.Body) != "{\"purged\":1}\n" {
+				t.Fatalf("PURGE = %d %q", r.Status, r.Body)
+			}
+		}},
+		{name: "PURGE soft", path: "/b/1", soft: true, purge: func(t *testing.T, g *gatewaytest.Gateway, path string) {
+			if r := g.Do(t, "PURGE", path, "Fastly-Soft-Purge: 1"); r.Status != 200 {
+				t.Fatalf("PURGE = %d %s", r.Status, r.Body)
+			}
+		}},
+		{name: "PURGE surrogate key", path: "/c/1", purge: func(t *testing.T, g *gatewaytest.Gateway, _ string) {
+			if r := g.Do(t, "PURGE", "/", "Surrogate-Key: t-c"); r.Status != 200 {
+				t.Fatalf("PURGE = %d %s", r.Status, r.Body)
+			}
+		}},
+		{name: "PURGE surrogate key soft", path: "/d/1", soft: true, purge: func(t *testing.T, g *gatewaytest.Gateway, _ string) {
+			if r := g.Do(t, "PURGE", "/?soft=1", "Surrogate-Key: t-d"); r.Status != 200 {
+				t.Fatalf("PURGE = %d %s", r.Status, r.Body)
+			}
+		}},
+		{name: "admin prefix", path: "/e/x/1", purge: adminPurge(`{"prefix":"/e/","host":"example.test"}`)},
+		{name: "admin all", path: "/f/1", purge: adminPurge(`{"all":true}`)},
+		{name: "admin all soft", path: "/g/1", soft: true, purge: adminPurge(`{"all":true,"soft":true}`)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			o := startVersionedOrigin(t)
+			g := gatewaytest.StartGateway(t, gatewaytest.Config(o.URL), gateway.Options{})
+			g.Do(t, "GET", tt.path)
+			if r := g.Do(t, "GET", tt.path); r.Get("X-Cache") != "HIT" {
+				t.Fatalf("second GET: X-Cache %q, want HIT", r.Get("X-Cache"))
+			}
+			tt.purge(t, g, tt.path)
+			r := g.Do(t, "GET", tt.path)
+			n, cond := o.count(tt.path)
+			if n != 2 {
+				t.Fatalf("GET after purge: origin saw %d requests, want 2 (X-Cache %q)", n, r.Get("X-Cache"))
+			}
+			if tt.soft != (cond == 1) {
+				t.Errorf("soft %v: conditional requests %d", tt.soft, cond)
+			}
+			if r := g.Do(t, "GET", tt.path); r.Get("X-Cache") != "HIT" {
+				t.Errorf("GET after the refetch: X-Cache %q, want HIT", r.Get("X-Cache"))
+			}
+		})
+	}
+}
