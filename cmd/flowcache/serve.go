@@ -110,6 +110,7 @@ func serve(ctx context.Context, cfg *gateway.Config, source string, logger *slog
 	if err != nil {
 		return err
 	}
+	routeRedisLogs(logger)
 	g, err := gateway.New(cfg, gateway.Options{Logger: logger, Version: buildVersion(), Store: ph.store, Reload: reload})
 	if err != nil {
 		return errors.Join(err, ph.close(ctx))
