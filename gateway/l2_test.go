@@ -171,7 +171,17 @@ func TestL2_SharedHit(t *testing.T) {
 // a revalidation after a soft one).
 func TestL2_PurgeForms(t *testing.T) {
 	t.Parallel()
-	r := gatewaytest.StartRedis(t)
+	t.Run("standalone", func(t *testing.T) {
+		t.Parallel()
+		testPurgeForms(t, "standalone", []string{gatewaytest.StartRedis(t).Addr})
+	})
+	t.Run("cluster", func(t *testing.T) {
+		t.Parallel()
+		testPurgeForms(t, "cluster", gatewaytest.StartRedisCluster(t, 3).Addrs)
+	})
+}
+
+func testPurgeForms(t *testing.T, mode string, addrs []string) {
 	tests := []struct {
 		name  string
 		path  string
@@ -210,8 +220,8 @@ func TestL2_PurgeForms(t *testing.T) {
 			t.Parallel()
 			o := startVersionedOrigin(t)
 			prefix := "pf" + strconv.Itoa(i) + ":" // one key space per case: "all" purges only its own
-			a := gatewaytest.StartGateway(t, l2Config(o.URL, "standalone", prefix, []string{r.Addr}), gateway.Options{})
-			b := gatewaytest.StartGateway(t, l2Config(o.URL, "standalone", prefix, []string{r.Addr}), gateway.Options{})
+			a := gatewaytest.StartGateway(t, l2Config(o.URL, mode, prefix, addrs), gateway.Options{})
+			b := gatewaytest.StartGateway(t, l2Config(o.URL, mode, prefix, addrs), gateway.Options{})
 			waitL2Ready(t, a)
 			waitL2Ready(t, b)
 			prime(t, a, b, tt.path)
@@ -248,6 +258,31 @@ func adminPurge(body string, query ...string) func(t *testing.T, a *gatewaytest.
 		if status, resp := adminPost(t, a, "/purge"+strings.Join(query, ""), body); status != 200 {
 			t.Fatalf("POST /purge %s = %d %s", body, status, resp)
 		}
+	}
+}
+
+// TestL2_SoftPurgedInL2: an entry soft-purged in L2 and absent from a
+// node's L1 is revalidated by that node, not served as an L2 hit.
+func TestL2_SoftPurgedInL2(t *testing.T) {
+	t.Parallel()
+	r := gatewaytest.StartRedis(t)
+	o := startVersionedOrigin(t)
+	a := gatewaytest.StartGateway(t, l2Config(o.URL, "standalone", "softl2:", []string{r.Addr}), gateway.Options{})
+	b := gatewaytest.StartGateway(t, l2Config(o.URL, "standalone", "softl2:", []string{r.Addr}), gateway.Options{})
+	waitL2Ready(t, a)
+	waitL2Ready(t, b)
+	const path = "/soft/1"
+	a.Do(t, "GET", path)
+	waitL2Writes(t, a, 1)
+	if resp := a.Do(t, "PURGE", path, "Fastly-Soft-Purge: 1"); resp.Status != 200 {
+		t.Fatalf("soft PURGE = %d %s", resp.Status, resp.Body)
+	}
+	resp := b.Do(t, "GET", path)
+	if resp.Get("X-Cache") == "HIT-L2" {
+		t.Errorf("B served a soft-purged entry as a fresh L2 hit")
+	}
+	if n, cond := o.count(path); n != 2 || cond != 1 {
+		t.Errorf("origin: %d requests, %d conditional; want 2, 1 (B revalidated)", n, cond)
 	}
 }
 
