@@ -149,6 +149,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	g.l1 = newL1Cache(int(cfg.Cache.L1Size), g.now)
 	g.l1.register(g.set)
 	g.inv.ix.init(max(4096, int(cfg.Cache.L1Size)/1024))
+	g.inv.log.init()
 	l2, err := g.newL2Tier(cfg)
 	if err != nil {
 		g.bgCancel()

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"hash/maphash"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,7 +14,8 @@ import (
 // invalState is what this node keeps to apply purges to its L1: the
 // tag/prefix index and the soft purge-all cutoff.
 type invalState struct {
-	ix l1Index
+	ix  l1Index
+	log invalLog
 	// softAll is the time (unix ns) of the last soft purge-all: an L1 entry
 	// whose ResponseTime is not after it is served as invalidated (stale,
 	// revalidated). A refresh gives the entry a later ResponseTime.
@@ -152,6 +154,11 @@ func (ix *l1Index) reset() {
 // many stored responses it removed or marked (0 for a flush or purge-all).
 // It is called for purges made here, and for those other nodes publish.
 func (g *Gateway) applyL1(inv *l2.Invalidation) int {
+	if inv.Kind == l2.KindURL {
+		g.inv.log.addURL([]byte(inv.Host), []byte(inv.Path))
+	} else {
+		g.inv.log.addAny()
+	}
 	switch inv.Kind {
 	case l2.KindURL:
 		return g.walkL1URL([]byte(inv.Host), []byte(inv.Path), inv.Soft)
@@ -267,4 +274,81 @@ func appendInvalidated(dst, v []byte) ([]byte, bool) {
 	e.Flags |= entry.FlagInvalidated
 	dst = appendRecordHead(dst, kind, flags, id)
 	return e.AppendEncode(dst), true
+}
+
+// invalLog remembers the last invalidations applied to L1, so that a
+// response fetched before one of them is not stored in L1 after it (the
+// purge would be undone until the entry expires):
+//
+//	node B: miss on /x, request to the origin (seq read: 5)
+//	node A: PURGE /x; B drops /x from L1 (nothing there), seq 6
+//	node B: the old /x arrives; stored in L1?  overtaken(5, /x) = true: no
+//
+// Only invalidations of the same URL (or tag, prefix, purge-all and
+// flushes, which may cover any URL) count, so that a steady stream of
+// unsafe requests to other URLs does not stop L1 from filling. L2 makes
+// the same check for its own writes (l2Index.Seq), more coarsely.
+type invalLog struct {
+	mu   sync.Mutex
+	seed maphash.Seed
+	seq  atomic.Uint64
+	ring [invalLogSize]invalRecord
+}
+
+// invalLogSize is how many invalidations are remembered; a fetch that
+// more overtook is not stored in L1.
+const invalLogSize = 128
+
+type invalRecord struct {
+	url uint64 // hash of the URL, 0 with any
+	any bool   // the invalidation may cover every URL
+}
+
+func (l *invalLog) init() { l.seed = maphash.MakeSeed() }
+
+// urlHash hashes a policy key's host and target.
+func (l *invalLog) urlHash(host, target []byte) uint64 {
+	var h maphash.Hash
+	h.SetSeed(l.seed)
+	_, _ = h.Write(host) // maphash.Hash.Write never fails
+	_ = h.WriteByte(0)
+	_, _ = h.Write(target)
+	return h.Sum64() | 1
+}
+
+// current returns the sequence number to pass to overtaken later.
+func (l *invalLog) current() uint64 { return l.seq.Load() }
+
+// addURL records an invalidation of one URL; addAny one that may cover
+// every URL.
+func (l *invalLog) addURL(host, target []byte) { l.add(invalRecord{url: l.urlHash(host, target)}) }
+func (l *invalLog) addAny()                    { l.add(invalRecord{any: true}) }
+
+func (l *invalLog) add(r invalRecord) {
+	l.mu.Lock()
+	s := l.seq.Load() + 1
+	l.ring[s%invalLogSize] = r
+	l.seq.Store(s)
+	l.mu.Unlock()
+}
+
+// overtaken reports whether an invalidation recorded after since may cover
+// the URL host + target.
+func (l *invalLog) overtaken(since uint64, host, target []byte) bool {
+	if l.seq.Load() == since {
+		return false // the common case: nothing happened, no lock
+	}
+	h := l.urlHash(host, target)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cur := l.seq.Load()
+	if cur-since >= invalLogSize {
+		return true
+	}
+	for s := since + 1; s <= cur; s++ {
+		if r := l.ring[s%invalLogSize]; r.any || r.url == h {
+			return true
+		}
+	}
+	return false
 }

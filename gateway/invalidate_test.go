@@ -102,3 +102,38 @@ func TestSplitTags(t *testing.T) {
 		}
 	}
 }
+
+func TestInvalLog_Overtaken(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		add  func(l *invalLog)
+		want bool
+	}{
+		{"nothing", func(*invalLog) {}, false},
+		{"same URL", func(l *invalLog) { l.addURL([]byte("h"), []byte("/x")) }, true},
+		{"other URL", func(l *invalLog) { l.addURL([]byte("h"), []byte("/y")) }, false},
+		{"other host", func(l *invalLog) { l.addURL([]byte("g"), []byte("/x")) }, false},
+		{"any", func(l *invalLog) { l.addAny() }, true},
+		{"many others", func(l *invalLog) {
+			for range invalLogSize - 1 {
+				l.addURL([]byte("h"), []byte("/y"))
+			}
+		}, false},
+		{"more than remembered", func(l *invalLog) {
+			for range invalLogSize {
+				l.addURL([]byte("h"), []byte("/y"))
+			}
+		}, true},
+	}
+	for _, tt := range tests {
+		var l invalLog
+		l.init()
+		l.addURL([]byte("h"), []byte("/x")) // before the fetch: irrelevant
+		since := l.current()
+		tt.add(&l)
+		if got := l.overtaken(since, []byte("h"), []byte("/x")); got != tt.want {
+			t.Errorf("%s: overtaken = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

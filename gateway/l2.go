@@ -242,6 +242,7 @@ func (g *Gateway) walkL1URL(host, target []byte, soft bool) int {
 // flushL1 empties L1: after invalidations may have been missed (a
 // reconnection to Redis), nothing in it can be trusted.
 func (g *Gateway) flushL1() {
+	g.inv.log.addAny()
 	g.l1.c.Clear()
 	g.inv.ix.reset()
 }

@@ -43,6 +43,7 @@ func (g *Gateway) purge(ctx *fasthttp.RequestCtx, rt *route) {
 	if tags := peekRequest(&ctx.Request.Header, "surrogate-key"); len(trimOWS(tags)) > 0 {
 		n, err = g.purgeEverywhere(l2.Invalidation{Kind: l2.KindTag, Tags: splitTags(tags), Soft: soft})
 	} else if g.urlKey(x, rt, x.req.Host, x.req.Path, query) {
+		g.inv.log.addURL(x.key.Host, x.key.Target)
 		if soft {
 			n = g.markURL(x)
 		} else {
@@ -308,6 +309,7 @@ func (g *Gateway) invalidateURI(x *exchange, host, path, query []byte) {
 	if !g.urlKey(x, rt, host, path, query) {
 		return
 	}
+	g.inv.log.addURL(x.key.Host, x.key.Target)
 	if g.removeURL(x, false) > 0 {
 		rt.m.invalidations.Inc()
 	}

@@ -217,6 +217,7 @@ type exchange struct {
 	names    []byte // Vary names of the variant record
 	gen      uint64 // variant record generation, then the found entry's chunk id
 	l2seq    uint64 // l2Tier.Seq() before the upstream request
+	l1seq    uint64 // invalLog.current() before the upstream request
 	buf      []byte // record read buffer; ent aliases it
 	rec      []byte // variant record read buffer
 	chunk    []byte // chunk read buffer
@@ -250,7 +251,7 @@ func releaseExchange(x *exchange) {
 	x.resp.Reset()
 	x.dec.Reset()
 	x.ent = entry.Entry{}
-	x.found, x.fromL2, x.fwd, x.gen, x.l2seq = false, false, "", 0, 0
+	x.found, x.fromL2, x.fwd, x.gen, x.l2seq, x.l1seq = false, false, "", 0, 0, 0
 	x.pkey, x.ekey, x.material, x.names = x.pkey[:0], x.ekey[:0], x.material[:0], x.names[:0]
 	x.enc, x.hdr, x.cs, x.fkey, x.ckey = x.enc[:0], x.hdr[:0], x.cs[:0], x.fkey[:0], x.ckey[:0]
 	x.body, x.arena = x.body[:0], x.arena[:0]

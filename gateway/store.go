@@ -131,7 +131,7 @@ func (g *Gateway) fetch(x *exchange, mode fetchMode, collapsed bool) {
 	if mode == modeRevalidate {
 		addValidators(req, &x.ent)
 	}
-	x.l2seq = g.l2.Seq()
+	x.l2seq, x.l1seq = g.l2.Seq(), g.inv.log.current()
 	reqTime := g.now()
 	err := rt.upstream.do(req, resp, rt.m.upstreamLatency)
 	fasthttp.ReleaseRequest(req)
@@ -278,7 +278,7 @@ func (g *Gateway) backgroundRefresh(x *exchange, req *fasthttp.Request, f *fligh
 	defer g.flights.finish(x.fkey, f)
 	resp := fasthttp.AcquireResponse()
 	resp.StreamBody = true
-	x.l2seq = g.l2.Seq()
+	x.l2seq, x.l1seq = g.l2.Seq(), g.inv.log.current()
 	reqTime := g.now()
 	err := x.rt.upstream.do(req, resp, x.rt.m.upstreamLatency)
 	fasthttp.ReleaseRequest(req)
@@ -643,10 +643,9 @@ func (g *Gateway) putEntry(x *exchange, e *entry.Entry, key []byte, id uint64) b
 	}
 	toL1 := x.dec.Admit && x.dec.Tier != policy.TierL2
 	toL2 := x.dec.Tier != policy.TierL1 && g.l2.Enabled()
-	if toL1 && g.l2.Enabled() && g.l2.Seq() != x.l2seq {
-		// An invalidation was applied or received since the upstream
-		// request: what it brought may be what was purged. L2 drops the
-		// write for the same reason (l2Index.Seq); L1 must not keep it.
+	if toL1 && g.inv.log.overtaken(x.l1seq, x.key.Host, x.key.Target) {
+		// An invalidation of this URL was applied since the upstream
+		// request: what it brought may be what was purged (see invalLog).
 		toL1 = false
 	}
 	if !toL1 && !toL2 {
