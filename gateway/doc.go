@@ -8,7 +8,8 @@
 //   - server.go accepts, checks framing, recovers panics and dispatches;
 //   - router.go matches host and path prefix to a route;
 //   - lookup.go derives the policy key and finds a stored answer (l1.go is
-//     the in-process freecache tier, l2.go the seam for the Redis tier);
+//     the in-process freecache tier, l2.go the Redis tier of package
+//     internal/l2 behind a small seam, and an L2 hit is promoted to L1);
 //   - respond.go writes a stored answer with Age, X-Cache and Cache-Status;
 //   - coalesce.go joins concurrent misses for one key;
 //   - upstream.go talks to the route's targets (round-robin, passive
@@ -16,7 +17,11 @@
 //   - store.go decides (policy.Default, then the route's policy), stores,
 //     revalidates and streams what is too large to store;
 //   - forward.go proxies what the cache does not take part in;
-//   - purge.go forgets: PURGE and invalidation after unsafe methods;
+//   - purge.go forgets: PURGE (URL, soft, Surrogate-Key) and invalidation
+//     after unsafe methods; purge_admin.go POST /purge (tags, prefix, all);
+//     invalidate.go applies purges to L1 (its tag/prefix index, soft
+//     purge-all) for this node and for those other nodes publish through
+//     Redis pub/sub;
 //   - admin.go and metrics.go serve /metrics, /healthz and /readyz;
 //   - policyadmin.go serves the policy API (/policies: upload, list,
 //     rollback, delete) over a plugins.Store, and reload.go POST /reload
