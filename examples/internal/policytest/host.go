@@ -41,7 +41,15 @@ func NewHost(ctx context.Context, wasm []byte, config string) (*Host, error) {
 	if config == "" {
 		config = "{}"
 	}
-	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig())
+	rc := wazero.NewRuntimeConfig()
+	if dir, err := sharedCacheDir(); err == nil {
+		cache, err := wazero.NewCompilationCacheWithDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("compilation cache: %w", err)
+		}
+		rc = rc.WithCompilationCache(cache)
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, rc)
 	h := &Host{rt: rt, blob: make([]byte, 0, 4096)}
 	if err := h.start(ctx, wasm, config); err != nil {
 		_ = rt.Close(ctx) // the load error is the one to report

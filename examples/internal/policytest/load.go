@@ -13,7 +13,7 @@ import (
 func Load(t testing.TB, wasm []byte, config map[string]any) *plugins.Module {
 	t.Helper()
 	ctx := context.Background()
-	rt, err := plugins.NewRuntime(plugins.Options{CacheDir: t.TempDir()})
+	rt, err := plugins.NewRuntime(plugins.Options{CacheDir: CacheDir(t)})
 	if err != nil {
 		t.Fatalf("NewRuntime: %v", err)
 	}

@@ -14,7 +14,7 @@ import (
 func TestNoRegister(t *testing.T) {
 	t.Parallel()
 	wasm := Build(t, "./testdata/noregister")
-	rt, err := plugins.NewRuntime(plugins.Options{CacheDir: t.TempDir()})
+	rt, err := plugins.NewRuntime(plugins.Options{CacheDir: CacheDir(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
