@@ -1,6 +1,10 @@
 package gateway
 
-import "github.com/valyala/fasthttp"
+import (
+	"github.com/valyala/fasthttp"
+
+	"github.com/flowcache/flowcache/policy"
+)
 
 // # Why fold?
 //
@@ -42,19 +46,9 @@ func hasResponseField(h *fasthttp.ResponseHeader, name []byte) bool {
 	return false
 }
 
-// equalFold reports whether b equals the ASCII string s, ignoring ASCII
-// case, without allocating.
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		if lower(b[i]) != lower(s[i]) {
-			return false
-		}
-	}
-	return true
-}
+// equalFold is policy.EqualFold, named short for the gateway's many header
+// comparisons.
+func equalFold(b []byte, s string) bool { return policy.EqualFold(b, s) }
 
 // equalFoldBytes is equalFold for two byte slices.
 func equalFoldBytes(a, b []byte) bool {

@@ -199,7 +199,7 @@ func forbidsStoring(c *directive.Directives, status int) bool {
 func parseField(c *directive.Directives, h Headers, name string) (present bool) {
 	c.Reset()
 	for i := range h {
-		if equalFold(h[i].Name, name) {
+		if EqualFold(h[i].Name, name) {
 			present = true
 			directive.Parse(c, h[i].Value)
 		}
@@ -239,7 +239,7 @@ func understoodStatus(s int) bool {
 // varyStar reports whether a Vary field lists "*".
 func varyStar(h Headers) bool {
 	for i := range h {
-		if !equalFold(h[i].Name, "Vary") {
+		if !EqualFold(h[i].Name, "Vary") {
 			continue
 		}
 		v := h[i].Value

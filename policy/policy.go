@@ -92,7 +92,7 @@ type Headers []Header
 // nil if there is none.
 func (h Headers) Get(name string) []byte {
 	for i := range h {
-		if equalFold(h[i].Name, name) {
+		if EqualFold(h[i].Name, name) {
 			return h[i].Value
 		}
 	}
@@ -102,7 +102,7 @@ func (h Headers) Get(name string) []byte {
 // Has reports whether a field named name is present.
 func (h Headers) Has(name string) bool {
 	for i := range h {
-		if equalFold(h[i].Name, name) {
+		if EqualFold(h[i].Name, name) {
 			return true
 		}
 	}
@@ -115,7 +115,7 @@ func (h Headers) Has(name string) bool {
 func (h Headers) AppendValues(dst []byte, name string) []byte {
 	first := true
 	for i := range h {
-		if equalFold(h[i].Name, name) {
+		if EqualFold(h[i].Name, name) {
 			if !first {
 				dst = append(dst, ", "...)
 			}
@@ -126,9 +126,9 @@ func (h Headers) AppendValues(dst []byte, name string) []byte {
 	return dst
 }
 
-// equalFold reports whether b equals the ASCII string s, ignoring ASCII case,
-// without allocating.
-func equalFold(b []byte, s string) bool {
+// EqualFold reports whether b equals the ASCII string s, ignoring ASCII
+// case, without allocating. Header names are compared with it.
+func EqualFold(b []byte, s string) bool {
 	if len(b) != len(s) {
 		return false
 	}
@@ -137,13 +137,7 @@ func equalFold(b []byte, s string) bool {
 		if c == d {
 			continue
 		}
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if 'A' <= d && d <= 'Z' {
-			d += 'a' - 'A'
-		}
-		if c != d {
+		if c|0x20 != d|0x20 || c|0x20 < 'a' || c|0x20 > 'z' {
 			return false
 		}
 	}

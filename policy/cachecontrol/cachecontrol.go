@@ -49,7 +49,7 @@ func Parse(d *Directives, v []byte) {
 func ParseField(d *Directives, h policy.Headers, name string) (present bool) {
 	d.Reset()
 	for i := range h {
-		if equalFold(h[i].Name, name) {
+		if policy.EqualFold(h[i].Name, name) {
 			present = true
 			directive.Parse(d, h[i].Value)
 		}
@@ -57,19 +57,3 @@ func ParseField(d *Directives, h policy.Headers, name string) (present bool) {
 	return present
 }
 
-// equalFold reports whether b equals the ASCII string s, ignoring ASCII case.
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		c, d := b[i], s[i]
-		if c == d {
-			continue
-		}
-		if c|0x20 != d|0x20 || c|0x20 < 'a' || c|0x20 > 'z' {
-			return false
-		}
-	}
-	return true
-}

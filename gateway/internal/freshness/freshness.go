@@ -182,7 +182,7 @@ func NotModified(req policy.Headers, etag, lastModified []byte) bool {
 	stored := opaqueTag(etag)
 	inm := false
 	for i := range req {
-		if !equalFold(req[i].Name, "If-None-Match") {
+		if !policy.EqualFold(req[i].Name, "If-None-Match") {
 			continue
 		}
 		inm = true
@@ -263,19 +263,3 @@ func trimOWS(b []byte) []byte {
 	return b
 }
 
-// equalFold reports whether b equals the ASCII string s, ignoring ASCII case.
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		c, d := b[i], s[i]
-		if c == d {
-			continue
-		}
-		if c|0x20 != d|0x20 || c|0x20 < 'a' || c|0x20 > 'z' {
-			return false
-		}
-	}
-	return true
-}
