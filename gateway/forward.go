@@ -36,7 +36,7 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, rt *route, fwd string) {
 	cl := resp.Header.ContentLength()
 	if stream := resp.BodyStream(); stream != nil && !resp.SkipBody &&
 		status != fasthttp.StatusNoContent && status != fasthttp.StatusNotModified {
-		out.SetBodyStream(&upstreamBody{r: stream, resp: resp}, cl)
+		out.SetBodyStream(&upstreamBody{r: stream, resp: resp, cl: cl}, cl)
 		return
 	}
 	if resp.SkipBody && cl >= 0 {

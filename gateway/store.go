@@ -307,7 +307,7 @@ func (g *Gateway) backgroundRefresh(x *exchange, req *fasthttp.Request, f *fligh
 		if cl > maxObj {
 			return
 		}
-		body, complete, err := readBounded(resp.BodyStream(), x.body[:0], cl, maxObj)
+		body, complete, err := readBounded(resp, x.body[:0], cl, maxObj)
 		x.body = body
 		if err != nil || !complete {
 			return
@@ -426,7 +426,7 @@ func (g *Gateway) respond(x *exchange, resp *fasthttp.Response, reqTime, respTim
 		complete = false
 	default:
 		var err error
-		x.body, complete, err = readBounded(stream, x.body[:0], cl, maxObj)
+		x.body, complete, err = readBounded(resp, x.body[:0], cl, maxObj)
 		if err != nil {
 			closeUpstream(resp)
 			g.writeError(ctx, x.rt, x.fwd, &upstreamError{target: "body", err: err})
@@ -457,7 +457,7 @@ func (g *Gateway) respond(x *exchange, resp *fasthttp.Response, reqTime, respTim
 		out.SkipBody = true
 	case !complete:
 		prefix := bytes.Clone(x.body)
-		out.SetBodyStream(&upstreamBody{r: io.MultiReader(bytes.NewReader(prefix), stream), resp: resp}, cl)
+		out.SetBodyStream(&upstreamBody{r: io.MultiReader(bytes.NewReader(prefix), stream), resp: resp, cl: cl}, cl)
 	case resp.SkipBody:
 		out.Header.SetContentLength(cl)
 		closeUpstream(resp)
@@ -490,10 +490,12 @@ func copyResponseHeaders(out *fasthttp.Response, resp *fasthttp.Response, notMod
 	}
 }
 
-// readBounded reads the body from r into dst: exactly cl bytes when cl >= 0
-// (cl <= limit), else until EOF or more than limit bytes (complete = false; dst
-// then holds what was read).
-func readBounded(r io.Reader, dst []byte, cl, limit int) (body []byte, complete bool, err error) {
+// readBounded reads the body of resp into dst: exactly cl bytes when cl >= 0
+// (cl <= limit), else until its end or more than limit bytes (complete =
+// false; dst then holds what was read). A chunked body cut short by the
+// upstream is an error, never a complete body (see upstreamCut).
+func readBounded(resp *fasthttp.Response, dst []byte, cl, limit int) (body []byte, complete bool, err error) {
+	r := resp.BodyStream()
 	if cl >= 0 {
 		if cap(dst) < cl {
 			dst = make([]byte, 0, cl)
@@ -514,6 +516,9 @@ func readBounded(r io.Reader, dst []byte, cl, limit int) (body []byte, complete 
 		n, err := r.Read(dst[len(dst):cap(dst)])
 		dst = dst[:len(dst)+n]
 		if errors.Is(err, io.EOF) {
+			if upstreamCut(resp, cl, int64(len(dst))) {
+				return dst, false, io.ErrUnexpectedEOF
+			}
 			return dst, len(dst) <= limit, nil
 		}
 		if err != nil {
@@ -526,13 +531,25 @@ func readBounded(r io.Reader, dst []byte, cl, limit int) (body []byte, complete 
 }
 
 // upstreamBody streams an upstream body to the client and releases the
-// upstream response (and its connection) when fasthttp closes it.
+// upstream response (and its connection) when fasthttp closes it. A body
+// the upstream cut short ends with io.ErrUnexpectedEOF, not io.EOF, so that
+// fasthttp closes the client connection instead of ending the response as
+// if it were whole (a chunked response would otherwise get its last chunk).
 type upstreamBody struct {
 	r    io.Reader
 	resp *fasthttp.Response
+	cl   int   // the upstream's Content-Length, or -1 (chunked) / -2 (until close)
+	n    int64 // bytes read so far
 }
 
-func (b *upstreamBody) Read(p []byte) (int, error) { return b.r.Read(p) }
+func (b *upstreamBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	if errors.Is(err, io.EOF) && upstreamCut(b.resp, b.cl, b.n) {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
 
 // Close releases the upstream response; later calls do nothing.
 func (b *upstreamBody) Close() error {

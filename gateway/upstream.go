@@ -75,7 +75,11 @@ func newUpstreamPool(rc *RouteConfig, now func() time.Time, set *metrics.Set) (*
 			Addr:  addr,
 			IsTLS: tls,
 			Dial: func(addr string) (net.Conn, error) {
-				return fasthttp.DialTimeout(addr, connect)
+				c, err := fasthttp.DialTimeout(addr, connect)
+				if err != nil {
+					return nil, err
+				}
+				return trackConn(c), nil
 			},
 			MaxConns:                      rc.MaxConnsPerUpstream,
 			MaxConnWaitTimeout:            p.timeout,
