@@ -150,8 +150,9 @@ type RouteConfig struct {
 }
 
 // DefaultConfig returns the configuration used for omitted keys: listeners
-// on loopback, a 256MiB L1, no Redis, and one catch-all route to a local
-// origin on 127.0.0.1:9000 (the example origin of the quick start).
+// on loopback, a 256MiB L1, no Redis, and no routes (a config file must
+// declare at least one; `flowcache serve` without a config file adds a
+// catch-all route to the quick start's example origin on 127.0.0.1:9000).
 func DefaultConfig() Config {
 	return Config{
 		Server: ServerConfig{
