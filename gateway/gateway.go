@@ -93,6 +93,7 @@ type Gateway struct {
 	reloadMu sync.Mutex // serialises reloads
 	reload   func(ctx context.Context) (*Config, error)
 	pstore   *plugins.Store
+	psync    *policySync  // nil without Redis or Store (policysync.go)
 	reloadOK atomic.Int64 // flowcache_config_last_reload_successful
 
 	l1      *l1Cache
@@ -164,6 +165,9 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.st.Store(st)
+	if opts.Store != nil && len(cfg.Redis.Addrs) > 0 {
+		g.psync = newPolicySync(&cfg.Redis, opts.Store, g.log, g.set)
+	}
 	g.server = g.newDataServer()
 	g.admin = g.newAdminServer()
 	return g, nil
@@ -216,6 +220,11 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 	for _, rt := range g.st.Load().routes {
 		rt.upstream.close()
+	}
+	if g.psync != nil {
+		if err := g.psync.close(); err != nil {
+			errs = append(errs, fmt.Errorf("gateway: %w", err))
+		}
 	}
 	if err := g.l2.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("gateway: close l2: %w", err))

@@ -1,0 +1,448 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/flowcache/flowcache/plugins"
+)
+
+// # Sharing policy versions through Redis
+//
+// With Redis configured, every node of a cluster runs the same version of
+// each policy under the same activation number (hence the same cache key
+// namespace). The store orders activations ([plugins.Store.Apply]: a higher
+// activation number wins, then the greater version id); the syncer below is
+// the transport. Its keys, none with a TTL:
+//
+//	<prefix>policy:module:<sha256>  the module bytes (a string)
+//	<prefix>policy:event:<name>     the name's latest activation: a hash of
+//	                                activation, id and event (plugins.Event JSON)
+//	<prefix>policy:names            a set of the names with an event key
+//	<prefix>policy:events           the channel on which events are published
+//
+// Publishing a local activation: SET NX the module bytes, SADD the name, then
+// one script compares the event with the stored one, replaces it only if it
+// is newer and PUBLISHes it, atomically: an older activation never overwrites
+// a newer one, and an event is never visible without its module. Each
+// script touches one key, so it runs on Redis Cluster too.
+//
+// Receiving: every message is applied. Pub/sub drops messages while a node
+// is disconnected, so on every (re)subscription (go-redis reconnects and
+// resubscribes by itself; the subscription confirmation it receives again
+// is the signal), at startup and every reconcileInterval the node reads
+// every event key and applies each: a lost message costs at most that long.
+//
+// Local activations are found by comparing the store's state with what the
+// syncer knows Redis holds, every localScanInterval and whenever
+// [Gateway.PolicyChanged] is called: this also covers activations made
+// before the syncer started (the startup config) or while Redis was down,
+// which are published once it answers.
+//
+// Redis down: the node keeps serving the versions it has; errors are
+// counted in flowcache_policy_sync_errors_total and logged once when Redis
+// fails and once when it answers again, never on the request path.
+//
+// Deletions are not shared ([plugins.Store] does not publish them): DELETE
+// /policies/NAME forgets the policy on one node only, and is refused while
+// one of its routes uses it. The event key stays in Redis, so a node
+// without the policy loads its last version again at the next resync; to
+// retire a policy everywhere, remove it from the routes, then delete it on
+// each node and the event key (<prefix>policy:event:<name>) from Redis.
+
+const (
+	// localScanInterval: how often the store's state is compared with what
+	// was published (no Redis traffic unless something changed).
+	localScanInterval = 100 * time.Millisecond
+	// reconcileInterval: how often every event key is read back, in case
+	// a message was lost.
+	reconcileInterval = 5 * time.Second
+	// syncOpTimeout bounds one Redis round trip of the syncer.
+	syncOpTimeout = 3 * time.Second
+)
+
+// publishEventScript stores the event ARGV[3] (activation ARGV[1], id
+// ARGV[2]) in the hash KEYS[1] and publishes it on channel ARGV[4] unless
+// the hash holds the same or a newer activation; it then returns {0, the
+// stored event}, else {1}. Activation numbers stay far below 2^53, exact in
+// Lua's numbers; ids are lower-case hex and compare as strings, as in
+// plugins.Store.Apply.
+var publishEventScript = redis.NewScript(`
+local cur = redis.call('HMGET', KEYS[1], 'activation', 'id', 'event')
+if cur[1] then
+  local a, ca = tonumber(ARGV[1]), tonumber(cur[1])
+  if ca > a or (ca == a and cur[2] >= ARGV[2]) then
+    return {0, cur[3]}
+  end
+end
+redis.call('HSET', KEYS[1], 'activation', ARGV[1], 'id', ARGV[2], 'event', ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[3])
+return {1}`)
+
+// stamp orders activations as plugins.Store.Apply does.
+type stamp struct {
+	activation uint64
+	id         string
+}
+
+func stampOf(ev *plugins.Event) stamp { return stamp{ev.Activation, ev.Version.ID} }
+
+func (s stamp) newer(than stamp) bool {
+	if s.activation != than.activation {
+		return s.activation > than.activation
+	}
+	return s.id > than.id
+}
+
+// policySync shares a store's activations with the other nodes through
+// Redis (see above). Everything but PolicyChanged runs on its goroutine.
+type policySync struct {
+	store  *plugins.Store
+	client redis.UniversalClient
+	log    *slog.Logger
+	errs   *metrics.Counter
+
+	kModule, kEvent, kNames, channel string
+
+	kick   chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	// Owned by the goroutine (and by newPolicySync before it starts).
+	known       map[string]stamp  // what Redis holds, as last seen or written
+	down        bool              // the last Redis call failed
+	applyFailed map[string]string // name -> version id whose Apply failed (logged once)
+}
+
+// newPolicySync connects to cfg.Redis, applies the activations Redis holds
+// (bounded by syncOpTimeout per call; Redis down is not an error: the node
+// starts with its own versions) and starts syncing.
+func newPolicySync(cfg *RedisConfig, store *plugins.Store, log *slog.Logger, set *metrics.Set) *policySync {
+	opts := &redis.UniversalOptions{
+		ClientName:            "flowcache-policysync",
+		Username:              cfg.Username,
+		Password:              cfg.Password,
+		DB:                    cfg.DB,
+		PoolSize:              2,
+		DialTimeout:           cfg.DialTimeout.D(),
+		ReadTimeout:           cfg.ReadTimeout.D(),
+		WriteTimeout:          cfg.WriteTimeout.D(),
+		ContextTimeoutEnabled: true,
+		MaxRetries:            1,
+		// Cluster maintenance notifications are for managed Redis; plain
+		// servers answer the handshake with an error.
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	}
+	if cfg.TLS {
+		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	switch cfg.Mode {
+	case "sentinel":
+		opts.Addrs = cfg.Addrs
+		opts.MasterName = cfg.MasterName
+	case "cluster":
+		opts.Addrs = cfg.Addrs
+		opts.IsClusterMode = true
+		opts.DB = 0
+	default:
+		opts.Addrs = cfg.Addrs[:1]
+	}
+	p := &policySync{
+		store:       store,
+		client:      redis.NewUniversalClient(opts),
+		log:         log.With(slog.String("component", "policysync")),
+		errs:        set.NewCounter("flowcache_policy_sync_errors_total"),
+		kModule:     cfg.KeyPrefix + "policy:module:",
+		kEvent:      cfg.KeyPrefix + "policy:event:",
+		kNames:      cfg.KeyPrefix + "policy:names",
+		channel:     cfg.KeyPrefix + "policy:events",
+		kick:        make(chan struct{}, 1),
+		done:        make(chan struct{}),
+		known:       map[string]stamp{},
+		applyFailed: map[string]string{},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	// Before the first request: a node started after an upload elsewhere
+	// serves the active version from the start.
+	p.resync(ctx)
+	go p.run(ctx)
+	return p
+}
+
+// close stops the syncer and closes its Redis client.
+func (p *policySync) close() error {
+	p.cancel()
+	<-p.done
+	if err := p.client.Close(); err != nil {
+		return fmt.Errorf("policy sync: close redis client: %w", err)
+	}
+	return nil
+}
+
+// PolicyChanged tells the gateway that its policy store activated a version
+// locally; pass it as (part of) plugins.StoreOptions.OnChange of the store
+// given in Options.Store. With Redis configured the activation is then
+// published at once instead of at the next scan (within 100ms). It never
+// blocks and is safe for concurrent use, also before New returns (through a
+// variable set afterwards) or without Redis (it does nothing).
+func (g *Gateway) PolicyChanged(plugins.Event) {
+	if g == nil || g.psync == nil {
+		return
+	}
+	select {
+	case g.psync.kick <- struct{}{}:
+	default: // a scan is pending already
+	}
+}
+
+func (p *policySync) run(ctx context.Context) {
+	defer close(p.done)
+	ps := p.client.Subscribe(ctx, p.channel)
+	defer func() {
+		_ = ps.Close() // shutting down; nothing to do about a close error
+	}()
+	msgs := ps.ChannelWithSubscriptions(redis.WithChannelHealthCheckInterval(time.Second))
+	scan := time.NewTicker(localScanInterval)
+	defer scan.Stop()
+	reconcile := time.NewTicker(reconcileInterval)
+	defer reconcile.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-msgs:
+			if !ok {
+				return
+			}
+			switch m := m.(type) {
+			case *redis.Subscription:
+				// Sent for the first subscription and again after each
+				// reconnection: messages may have been missed meanwhile.
+				if m.Kind == "subscribe" {
+					p.resync(ctx)
+				}
+			case *redis.Message:
+				p.receive(ctx, []byte(m.Payload))
+			}
+		case <-p.kick:
+			p.publishLocal(ctx)
+		case <-scan.C:
+			if !p.down { // while Redis is down, only the reconcile retries
+				p.publishLocal(ctx)
+			}
+		case <-reconcile.C:
+			p.resync(ctx)
+		}
+	}
+}
+
+// receive applies an event published by a node (this one included: Apply
+// ignores what the store already runs).
+func (p *policySync) receive(ctx context.Context, payload []byte) {
+	var ev plugins.Event
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		p.errs.Inc()
+		p.log.LogAttrs(ctx, slog.LevelWarn, "policy_sync_bad_event", slog.String("error", err.Error()))
+		return
+	}
+	if p.apply(ctx, &ev) {
+		if st := stampOf(&ev); st.newer(p.known[ev.Name]) {
+			p.known[ev.Name] = st
+		}
+	}
+}
+
+// apply applies ev to the store, fetching its module from Redis if needed.
+// It reports false on failure, logged once per version.
+func (p *policySync) apply(ctx context.Context, ev *plugins.Event) bool {
+	err := p.store.Apply(ctx, *ev, func(sha string) ([]byte, error) {
+		octx, cancel := context.WithTimeout(ctx, syncOpTimeout)
+		defer cancel()
+		b, err := p.client.Get(octx, p.kModule+sha).Bytes()
+		if err != nil {
+			return nil, fmt.Errorf("redis GET %s%s: %w", p.kModule, sha, err)
+		}
+		return b, nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return false // shutting down
+		}
+		p.errs.Inc()
+		if p.applyFailed[ev.Name] != ev.Version.ID {
+			p.applyFailed[ev.Name] = ev.Version.ID
+			p.log.LogAttrs(ctx, slog.LevelWarn, "policy_sync_apply_failed",
+				slog.String("policy", ev.Name), slog.String("version", ev.Version.ID),
+				slog.Uint64("activation", ev.Activation), slog.String("error", err.Error()))
+		}
+		return false
+	}
+	if p.applyFailed[ev.Name] != "" {
+		delete(p.applyFailed, ev.Name)
+	}
+	return true
+}
+
+// resync reads every event key, applies each, records what Redis holds
+// and publishes the local activations newer than that (or missing, e.g.
+// after Redis lost its data).
+func (p *policySync) resync(ctx context.Context) {
+	evs, err := p.readEvents(ctx)
+	if err != nil {
+		p.redisFailed(ctx, err)
+		return
+	}
+	p.redisOK(ctx)
+	known := make(map[string]stamp, len(evs))
+	for i := range evs {
+		ev := &evs[i]
+		known[ev.Name] = stampOf(ev)
+		p.apply(ctx, ev)
+	}
+	p.known = known
+	p.publishLocal(ctx)
+}
+
+// readEvents returns the event of every name listed in Redis.
+func (p *policySync) readEvents(ctx context.Context) ([]plugins.Event, error) {
+	octx, cancel := context.WithTimeout(ctx, syncOpTimeout)
+	defer cancel()
+	names, err := p.client.SMembers(octx, p.kNames).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis SMEMBERS %s: %w", p.kNames, err)
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	cmds := make([]*redis.StringCmd, len(names))
+	_, err = p.client.Pipelined(octx, func(pipe redis.Pipeliner) error {
+		for i, name := range names {
+			cmds[i] = pipe.HGet(octx, p.kEvent+name, "event")
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("redis HGET %s*: %w", p.kEvent, err)
+	}
+	evs := make([]plugins.Event, 0, len(names))
+	for i, cmd := range cmds {
+		b, err := cmd.Bytes()
+		if errors.Is(err, redis.Nil) {
+			continue // listed before its first event was written
+		}
+		if err != nil {
+			return nil, fmt.Errorf("redis HGET %s%s: %w", p.kEvent, names[i], err)
+		}
+		var ev plugins.Event
+		if err := json.Unmarshal(b, &ev); err != nil || ev.Name != names[i] {
+			p.errs.Inc()
+			p.log.LogAttrs(ctx, slog.LevelWarn, "policy_sync_bad_event", slog.String("key", p.kEvent+names[i]))
+			continue
+		}
+		evs = append(evs, ev)
+	}
+	return evs, nil
+}
+
+// publishLocal publishes every local activation newer than what Redis is
+// known to hold.
+func (p *policySync) publishLocal(ctx context.Context) {
+	for _, ev := range p.store.State() {
+		st := stampOf(&ev)
+		if !st.newer(p.known[ev.Name]) {
+			continue
+		}
+		cur, err := p.publish(ctx, &ev)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.redisFailed(ctx, err)
+			}
+			return
+		}
+		p.redisOK(ctx)
+		if cur == nil {
+			p.known[ev.Name] = st
+			continue
+		}
+		// Redis holds an activation at least as new (another node's,
+		// published meanwhile): apply it.
+		if p.apply(ctx, cur) {
+			p.known[ev.Name] = stampOf(cur)
+		}
+	}
+}
+
+// publish stores ev's module and ev in Redis and publishes ev, unless Redis
+// holds the same or a newer activation, which it returns.
+func (p *policySync) publish(ctx context.Context, ev *plugins.Event) (*plugins.Event, error) {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("policy sync: encode event: %w", err)
+	}
+	sha := ev.Version.ModuleSHA256
+	octx, cancel := context.WithTimeout(ctx, syncOpTimeout)
+	defer cancel()
+	n, err := p.client.Exists(octx, p.kModule+sha).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis EXISTS %s%s: %w", p.kModule, sha, err)
+	}
+	if n == 0 {
+		wasm, err := p.store.Module(sha)
+		if err != nil {
+			return nil, fmt.Errorf("policy sync: policy %q module %s: %w", ev.Name, sha, err)
+		}
+		if err := p.client.SetNX(octx, p.kModule+sha, wasm, 0).Err(); err != nil {
+			return nil, fmt.Errorf("redis SET %s%s: %w", p.kModule, sha, err)
+		}
+	}
+	if err := p.client.SAdd(octx, p.kNames, ev.Name).Err(); err != nil {
+		return nil, fmt.Errorf("redis SADD %s: %w", p.kNames, err)
+	}
+	res, err := publishEventScript.Run(octx, p.client, []string{p.kEvent + ev.Name},
+		ev.Activation, ev.Version.ID, body, p.channel).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("redis publish policy %q event: %w", ev.Name, err)
+	}
+	if len(res) == 2 {
+		if s, ok := res[1].(string); ok {
+			var cur plugins.Event
+			if err := json.Unmarshal([]byte(s), &cur); err == nil && cur.Name == ev.Name {
+				return &cur, nil
+			}
+		}
+		return nil, fmt.Errorf("policy sync: policy %q: unreadable event in %s%s", ev.Name, p.kEvent, ev.Name)
+	}
+	if p.log.Enabled(ctx, slog.LevelDebug) {
+		p.log.LogAttrs(ctx, slog.LevelDebug, "policy_published", slog.String("policy", ev.Name),
+			slog.String("version", ev.Version.ID), slog.Uint64("activation", ev.Activation))
+	}
+	return nil, nil
+}
+
+// redisFailed counts err and logs it if Redis was answering until now.
+func (p *policySync) redisFailed(ctx context.Context, err error) {
+	p.errs.Inc()
+	if !p.down {
+		p.down = true
+		p.log.LogAttrs(ctx, slog.LevelWarn, "policy_sync_redis_unavailable",
+			slog.String("error", err.Error()))
+	}
+}
+
+// redisOK logs the recovery after a failure.
+func (p *policySync) redisOK(ctx context.Context) {
+	if p.down {
+		p.down = false
+		p.log.LogAttrs(ctx, slog.LevelInfo, "policy_sync_redis_recovered")
+	}
+}
