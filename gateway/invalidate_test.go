@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -136,4 +137,43 @@ func TestInvalLog_Overtaken(t *testing.T) {
 			t.Errorf("%s: overtaken = %v, want %v", tt.name, got, tt.want)
 		}
 	}
+}
+
+// FuzzParsePurgeRequest: any body is either refused or yields valid
+// invalidations (one form, prefixes starting with "/", hosts without port,
+// tags without separators).
+func FuzzParsePurgeRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"tags":["a","b"]}`, `{"prefix":"/api/","host":"Example.test:80"}`, `{"prefix":"/x"}`,
+		`{"all":true,"soft":true}`, `{}`, `{"tags":[""]}`, `{"tags":["a b"]}`, `[]`, `{"prefix":"/\u0000"}`,
+	} {
+		f.Add([]byte(s), false)
+	}
+	g := newTestGateway(f, testConfig("http://127.0.0.1:9"))
+	f.Fuzz(func(t *testing.T, body []byte, soft bool) {
+		invs, err := g.parsePurgeRequest(body, soft)
+		if err != nil {
+			return
+		}
+		if len(invs) == 0 {
+			t.Fatalf("%q: no invalidation and no error", body)
+		}
+		for _, inv := range invs {
+			switch {
+			case inv.Kind == 0:
+				t.Fatalf("%q: zero kind", body)
+			case soft && !inv.Soft:
+				t.Fatalf("%q: ?soft=1 lost", body)
+			case len(inv.Path) > 0 && (inv.Path[0] != '/' || strings.IndexByte(inv.Path, 0) >= 0):
+				t.Fatalf("%q: bad prefix %q", body, inv.Path)
+			case strings.ContainsRune(inv.Host, ':') && !strings.HasPrefix(inv.Host, "["):
+				t.Fatalf("%q: host with port %q", body, inv.Host)
+			}
+			for _, tag := range inv.Tags {
+				if tag == "" || strings.ContainsAny(tag, " \t,") {
+					t.Fatalf("%q: bad tag %q", body, tag)
+				}
+			}
+		}
+	})
 }
