@@ -48,6 +48,9 @@ import (
 // before the syncer started (the startup config) or while Redis was down,
 // which are published once it answers.
 //
+// flowcache_policy_sync_resyncs_total counts the full reads that
+// succeeded.
+//
 // Redis down: the node keeps serving the versions it has; errors are
 // counted in flowcache_policy_sync_errors_total and logged once when Redis
 // fails and once when it answers again, never on the request path.
@@ -106,10 +109,11 @@ func (s stamp) newer(than stamp) bool {
 // policySync shares a store's activations with the other nodes through
 // Redis (see above). Everything but PolicyChanged runs on its goroutine.
 type policySync struct {
-	store  *plugins.Store
-	client redis.UniversalClient
-	log    *slog.Logger
-	errs   *metrics.Counter
+	store   *plugins.Store
+	client  redis.UniversalClient
+	log     *slog.Logger
+	errs    *metrics.Counter
+	resyncs *metrics.Counter
 
 	kModule, kEvent, kNames, channel string
 
@@ -161,6 +165,7 @@ func newPolicySync(cfg *RedisConfig, store *plugins.Store, log *slog.Logger, set
 		client:      redis.NewUniversalClient(opts),
 		log:         log.With(slog.String("component", "policysync")),
 		errs:        set.NewCounter("flowcache_policy_sync_errors_total"),
+		resyncs:     set.NewCounter("flowcache_policy_sync_resyncs_total"),
 		kModule:     cfg.KeyPrefix + "policy:module:",
 		kEvent:      cfg.KeyPrefix + "policy:event:",
 		kNames:      cfg.KeyPrefix + "policy:names",
@@ -303,6 +308,7 @@ func (p *policySync) resync(ctx context.Context) {
 		return
 	}
 	p.redisOK(ctx)
+	p.resyncs.Inc()
 	known := make(map[string]stamp, len(evs))
 	for i := range evs {
 		ev := &evs[i]
