@@ -56,4 +56,3 @@ func ParseField(d *Directives, h policy.Headers, name string) (present bool) {
 	}
 	return present
 }
-

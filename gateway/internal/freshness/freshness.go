@@ -262,4 +262,3 @@ func trimOWS(b []byte) []byte {
 	}
 	return b
 }
-
