@@ -105,6 +105,35 @@ type RedisConfig struct {
 	WriteTimeout units.Duration `toml:"write_timeout"`
 	// KeyPrefix prefixes every key and channel this gateway uses in Redis.
 	KeyPrefix string `toml:"key_prefix"`
+	// SentinelUsername and SentinelPassword authenticate to the sentinels
+	// (mode = "sentinel"); leave empty when the sentinels need no AUTH.
+	SentinelUsername string `toml:"sentinel_username"`
+	SentinelPassword string `toml:"sentinel_password"`
+
+	// The L2 tuning knobs below default (when zero) to measured values;
+	// see the README's "Redis L2" section.
+
+	// Compression is the codec for values of at least CompressMinSize:
+	// "s2" (default), "zstd" (smaller, slower to decode) or "none".
+	Compression     string     `toml:"compression"`
+	CompressMinSize units.Size `toml:"compress_min_size"`
+	// WriteQueue bounds the pending asynchronous L2 writes; a full queue
+	// drops the write (never the response). Writers drain it.
+	WriteQueue int `toml:"write_queue"`
+	Writers    int `toml:"writers"`
+	// BreakerFailures consecutive failures open the circuit breaker, which
+	// keeps Redis off the request path for BreakerCooldown (doubling up to a
+	// bound while probes fail). SlowCall makes a successful call slower
+	// than it count as a failure (0 = off).
+	BreakerFailures int            `toml:"breaker_failures"`
+	BreakerCooldown units.Duration `toml:"breaker_cooldown"`
+	SlowCall        units.Duration `toml:"slow_call"`
+	// SyncInterval is how often a node checks the purge epoch in Redis
+	// (the bound on how long a lost invalidation can go unnoticed).
+	SyncInterval units.Duration `toml:"sync_interval"`
+	// ResyncAlways flushes L1 on every reconnection to Redis, instead of
+	// only when a purge happened meanwhile.
+	ResyncAlways bool `toml:"resync_always"`
 }
 
 // LogConfig is the [log] section.
@@ -287,6 +316,22 @@ func (c *Config) Validate() error {
 		}
 		for i, a := range c.Redis.Addrs {
 			checkAddr(fmt.Sprintf("redis.addrs[%d]", i), a)
+		}
+		switch c.Redis.Compression {
+		case "", "s2", "zstd", "none":
+		default:
+			add("redis.compression", "must be s2, zstd or none; got %q", c.Redis.Compression)
+		}
+		for _, n := range []struct {
+			key string
+			v   int
+		}{{"write_queue", c.Redis.WriteQueue}, {"writers", c.Redis.Writers}, {"breaker_failures", c.Redis.BreakerFailures}, {"pool_size", c.Redis.PoolSize}} {
+			if n.v < 0 {
+				add("redis."+n.key, "must not be negative")
+			}
+		}
+		if strings.ContainsAny(c.Redis.KeyPrefix, "{}") {
+			add("redis.key_prefix", "must not contain '{' or '}' (they would change Redis Cluster hash slots)")
 		}
 	}
 	if len(c.Routes) == 0 {

@@ -77,6 +77,18 @@ func (g *Gateway) newL2Tier(cfg *Config) (l2Tier, error) {
 		WriteTimeout: rc.WriteTimeout.D(),
 		KeyPrefix:    rc.KeyPrefix,
 		NodeID:       newNodeID(),
+
+		SentinelUsername: rc.SentinelUsername,
+		SentinelPassword: rc.SentinelPassword,
+		Compression:      rc.Compression,
+		CompressMinSize:  int(rc.CompressMinSize),
+		WriteQueue:       rc.WriteQueue,
+		Writers:          rc.Writers,
+		BreakerFailures:  rc.BreakerFailures,
+		BreakerCooldown:  rc.BreakerCooldown.D(),
+		SlowCall:         rc.SlowCall.D(),
+		SyncInterval:     rc.SyncInterval.D(),
+		ResyncAlways:     rc.ResyncAlways,
 	}
 	if rc.TLS {
 		lc.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
