@@ -39,12 +39,27 @@
 //
 // Instances are not safe for concurrent use, and a policy runs on every
 // request on every core: a pool per P (sync.Pool) scales where a mutex or
-// channel pool does not. sync.Pool drops idle items at GC; each instance
-// carries a runtime.AddCleanup that closes its wazero module when that
-// happens (wazero otherwise keeps every instance until Close). No finalizer
-// resurrects anything: the cleanup receives only the wazero module, which does
-// not point back to the pooled wrapper. One instance is kept outside the pool
-// (until Close), so that a policy idle for two GCs is still warm.
+// channel pool does not. But sync.Pool drops items left idle through a GC,
+// and a Go guest costs milliseconds and megabytes to instantiate again, so
+// a second level keeps instances across GCs: one slot per P (GOMAXPROCS at
+// load), holding the pre-warmed instances at first. Each pooled instance
+// carries a runtime.AddCleanup; when the pool drops it, the cleanup receives
+// the instance's state (not the pooled wrapper, which is never
+// resurrected) and, if the module is open and was called within the last
+// minute, parks it in a new wrapper in a free slot; otherwise, or when
+// every slot is taken, it closes it (wazero keeps every instance until
+// Close). Calls take from the pool first and from the slots only when the
+// pool is empty; a finished call refills the first slot when it is empty,
+// else the pool. So the hot path touches no shared memory but a read-only
+// slot, and the slots see writes only after GCs.
+//
+// A GC tick (a cleanup re-armed at every GC) notes whether the module was
+// called since the previous GC, and closes the parked instances once it has
+// had no call for a minute: an idle module is back to no instance within a
+// minute plus the time to the next GC (at most two minutes, the runtime
+// forces one). Memory is bounded by the instances in use or idle for less
+// than a GC cycle, at most the peak concurrency of the calls, plus one
+// parked instance per P.
 //
 // # Why one wazero runtime per policy?
 //

@@ -11,6 +11,9 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"time"
+	"weak"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -217,9 +220,14 @@ func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Conf
 		}
 		insts = append(insts, inst)
 	}
+	// The pre-warmed instances wait in the slots, where GCs leave them, until
+	// calls move them to the pool.
+	m.slots = make([]atomic.Pointer[instance], len(insts))
+	m.lastUsed.Store(time.Now().UnixNano())
 	for _, inst := range insts {
-		m.put(inst)
+		m.park(inst)
 	}
+	armTick(weak.Make(m))
 	rt.track(m)
 	return m, nil
 }
@@ -237,7 +245,8 @@ func (m *Module) newInstance(ctx context.Context, first bool) (_ *instance, err 
 		}
 		return nil, fmt.Errorf("%w: instantiate: %w%s", ErrInit, oneLine{err}, hint)
 	}
-	inst := &instance{
+	inst := &core{
+		m:      m,
 		mod:    mod,
 		mem:    mod.ExportedMemory(abi.ExportMemory),
 		key:    mod.ExportedFunction(abi.ExportKey),
@@ -327,14 +336,13 @@ func (m *Module) newInstance(ctx context.Context, first bool) (_ *instance, err 
 		return nil, fmt.Errorf("%w: input buffer: %w", ErrInit, err)
 	}
 	inst.bufLen = minBufferSize
-	inst.cleanup = runtime.AddCleanup(inst, closeDropped, dropped{mod: mod, n: &m.stats.closed})
 	m.stats.created.Add(1)
-	return inst, nil
+	return wrap(inst), nil
 }
 
 // describe names a failed guest call: fuel exhaustion, exit or trap. An
 // error already named (by allocate, or a result check) is returned as is.
-func describe(inst *instance, err error) error {
+func describe(inst *core, err error) error {
 	var exit *sys.ExitError
 	switch {
 	case errors.Is(err, ErrResult) || errors.Is(err, ErrFuel) || errors.Is(err, ErrExit) || errors.Is(err, ErrTrap):

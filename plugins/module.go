@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -44,12 +45,17 @@ type Module struct {
 	headerLens uint64 // bit n set: a declared name has length n (n < 64)
 
 	pool sync.Pool // of *instance
-	// reserve keeps one instance out of the pool, so that it survives the
-	// GCs that empty the pool: the first request after an idle period does
-	// not pay an instantiation (milliseconds for a Go guest). It is read
-	// (not written) on the fast path, so it costs no contention.
-	reserve atomic.Pointer[instance]
-	closed  atomic.Bool
+	// slots hold instances that sync.Pool dropped at a GC while the module
+	// was in use (see the package doc, "Why sync.Pool?"), one per P at load.
+	// Only the slow paths touch them: the cleanup of a dropped instance, and
+	// get when the pool is empty.
+	slots []atomic.Pointer[instance]
+	// used is set by every call (a load, and a store only when it was
+	// clear), and cleared by each GC tick, which then records lastUsed
+	// (unix nanoseconds).
+	used     atomic.Bool
+	lastUsed atomic.Int64
+	closed   atomic.Bool
 
 	stats   counters
 	lastLog atomic.Int64 // unix nanoseconds of the last failure log
@@ -110,10 +116,12 @@ func (m *Module) Close(ctx context.Context) error {
 	}
 	m.rt.untrack(m)
 	// Close idle instances now and cancel their cleanups: a cleanup's
-	// argument points into m, so a pending one would keep m (and, through
-	// the reserve, an instance's memory) alive.
-	if inst := m.reserve.Swap(nil); inst != nil {
-		inst.close()
+	// argument points to m, so a pending one would keep m (and, through the
+	// slots, instances' memory) alive.
+	for i := range m.slots {
+		if inst := m.slots[i].Swap(nil); inst != nil {
+			inst.close()
+		}
 	}
 	for v := m.pool.Get(); v != nil; v = m.pool.Get() {
 		v.(*instance).close()
@@ -121,32 +129,118 @@ func (m *Module) Close(ctx context.Context) error {
 	return m.wr.Close(ctx)
 }
 
-// instance is one instantiated module with its reused call state. It is
-// used by one goroutine at a time (it lives in Module.pool between calls).
+// instance is a pooled handle on one instantiated module. It is used by
+// one goroutine at a time (it lives in Module.pool or Module.slots between
+// calls). When sync.Pool drops it at a GC, its cleanup receives the core,
+// which does not point back to the handle, and either parks the core in a
+// new handle (the module is in use) or closes it.
 type instance struct {
+	*core
+	cleanup runtime.Cleanup
+}
+
+// core is one instantiated module with its reused call state.
+type core struct {
+	m                  *Module
 	mod                api.Module
 	mem                api.Memory
 	key, decide, alloc api.Function
 	fuel               api.MutableGlobal // nil if not metered
 	buf, bufLen        uint32            // the guest's input buffer
 	stack              [2]uint64
-	cleanup            runtime.Cleanup
 }
 
-// dropped is the argument of the cleanup that closes an instance's wazero
-// module once the pool has dropped the instance. It must not point to the
-// instance.
-type dropped struct {
-	mod api.Module
-	n   *atomic.Uint64
+// idleTimeout is how long a module must go without calls before the
+// instances kept across GCs are closed.
+const idleTimeout = time.Minute
+
+// wrap returns a new handle on c, with the cleanup that runs when the pool
+// drops it.
+func wrap(c *core) *instance {
+	inst := &instance{core: c}
+	inst.cleanup = runtime.AddCleanup(inst, dropped, c)
+	return inst
 }
 
-func closeDropped(d dropped) {
-	if d.mod.IsClosed() {
+// dropped runs (on the runtime's cleanup goroutine) when sync.Pool has
+// dropped an idle handle on c at a GC. If the module is open and was used
+// within idleTimeout, c goes to a free slot in a new handle; otherwise, or
+// when every slot is taken, it is closed.
+func dropped(c *core) {
+	m := c.m
+	if c.mod.IsClosed() {
 		return
 	}
-	d.n.Add(1)
-	_ = d.mod.Close(context.Background()) // nothing to report to: the instance was idle
+	if !m.closed.Load() && !m.idle(time.Now().UnixNano()) && m.park(wrap(c)) {
+		return
+	}
+	m.stats.closed.Add(1)
+	_ = c.mod.Close(context.Background()) // nothing to report to: the instance was idle
+}
+
+// park puts inst in a free slot; false if there is none (inst is then
+// unusable: its caller closes the core). If Close runs meanwhile, inst is
+// taken back out and closed.
+func (m *Module) park(inst *instance) bool {
+	for i := range m.slots {
+		s := &m.slots[i]
+		if s.Load() == nil && s.CompareAndSwap(nil, inst) {
+			// Close may have emptied the slots between the closed check
+			// and the swap: then take the instance back out and close it.
+			if m.closed.Load() && s.CompareAndSwap(inst, nil) {
+				inst.close()
+			}
+			return true
+		}
+	}
+	inst.cleanup.Stop()
+	return false
+}
+
+// idle reports whether m has had no call for idleTimeout at now (unix
+// nanoseconds), as last recorded by a GC tick.
+func (m *Module) idle(now int64) bool {
+	return !m.used.Load() && now-m.lastUsed.Load() > int64(idleTimeout)
+}
+
+// tick runs at every GC while m is open (see armTick), with the current
+// time in unix nanoseconds: it records whether m was used since the last
+// tick, and closes the instances kept in the slots once m has been idle for
+// idleTimeout. The pool's own instances need nothing: sync.Pool drops them,
+// and their cleanups close them.
+func (m *Module) tick(now int64) {
+	if m.used.Swap(false) {
+		m.lastUsed.Store(now)
+		return
+	}
+	if now-m.lastUsed.Load() <= int64(idleTimeout) {
+		return
+	}
+	for i := range m.slots {
+		if inst := m.slots[i].Swap(nil); inst != nil {
+			inst.close()
+			m.stats.closed.Add(1)
+		}
+	}
+}
+
+// gcTick is an object allocated only to learn of the next GC, through its
+// cleanup. It is 16 bytes so that it is not tiny-allocated (a cleanup on a
+// tiny object may never run).
+type gcTick [2]uint64
+
+// armTick calls m.tick at the next GC, and then at every GC until m is
+// closed or collected. It holds m weakly: an unclosed module that nothing
+// else references can still be collected.
+func armTick(w weak.Pointer[Module]) {
+	runtime.AddCleanup(new(gcTick), func(w weak.Pointer[Module]) {
+		m := w.Value()
+		if m == nil || m.closed.Load() {
+			return
+		}
+		m.tick(time.Now().UnixNano())
+		armTick(w)
+	}, w)
 }
 
 // close closes the instance now and cancels its cleanup.
@@ -155,14 +249,14 @@ func (inst *instance) close() {
 	_ = inst.mod.Close(context.Background()) // a failed instance: its error was reported
 }
 
-func (inst *instance) setFuel(fuel int64) {
+func (inst *core) setFuel(fuel int64) {
 	if inst.fuel != nil {
 		inst.fuel.Set(uint64(fuel)) //nolint:gosec // an i64 global holds the bits of the int64 budget
 	}
 }
 
 // call runs fn(buf, n) with a fresh budget and returns its result.
-func (inst *instance) call(ctx context.Context, fn api.Function, fuel int64, n uint32) (uint64, error) {
+func (inst *core) call(ctx context.Context, fn api.Function, fuel int64, n uint32) (uint64, error) {
 	inst.setFuel(fuel)
 	inst.stack[0], inst.stack[1] = uint64(inst.buf), uint64(n)
 	if err := fn.CallWithStack(ctx, inst.stack[:]); err != nil {
@@ -172,7 +266,7 @@ func (inst *instance) call(ctx context.Context, fn api.Function, fuel int64, n u
 }
 
 // allocate asks the guest for n bytes, within fuel, and checks the answer.
-func (inst *instance) allocate(ctx context.Context, n uint32, fuel int64) (uint32, error) {
+func (inst *core) allocate(ctx context.Context, n uint32, fuel int64) (uint32, error) {
 	inst.setFuel(fuel)
 	inst.stack[0] = uint64(n)
 	if err := inst.alloc.CallWithStack(ctx, inst.stack[:]); err != nil {
@@ -189,7 +283,7 @@ func (inst *instance) allocate(ctx context.Context, n uint32, fuel int64) (uint3
 }
 
 // input returns the guest input buffer as a zero-length slice to append to.
-func (inst *instance) input() []byte {
+func (inst *core) input() []byte {
 	b, ok := inst.mem.Read(inst.buf, inst.bufLen)
 	if !ok {
 		return nil // memory cannot shrink: unreachable; append then grows
@@ -200,7 +294,7 @@ func (inst *instance) input() []byte {
 // commit makes sure blob, built by appending to input(), is in the guest
 // buffer: if it outgrew the buffer (append copied it to the host heap), the
 // guest allocates a larger one and the blob is copied there.
-func (inst *instance) commit(ctx context.Context, blob []byte, fuel int64) error {
+func (inst *core) commit(ctx context.Context, blob []byte, fuel int64) error {
 	if len(blob) <= int(inst.bufLen) {
 		return nil
 	}
@@ -217,17 +311,21 @@ func (inst *instance) commit(ctx context.Context, blob []byte, fuel int64) error
 	return nil
 }
 
-// put returns an intact instance after a call: to the reserve if it is
-// empty, else to the pool.
+// put returns an intact instance after a call: to the first slot if it is
+// empty, else to the pool. Refilling that one slot on the way back keeps an
+// instance within reach of every P (sync.Pool's per-P private item is not:
+// a P whose pool is empty would otherwise create an instance while another
+// P's holds one); it is read (not written) while full, so it costs no
+// contention.
 func (m *Module) put(inst *instance) {
 	if m.closed.Load() { // a call that was in flight during Close
 		inst.close()
 		return
 	}
-	if m.reserve.Load() == nil && m.reserve.CompareAndSwap(nil, inst) {
-		// Close may have emptied the reserve between the check above and
+	if s := &m.slots[0]; s.Load() == nil && s.CompareAndSwap(nil, inst) {
+		// Close may have emptied the slots between the check above and
 		// the swap: then take the instance back out and close it.
-		if m.closed.Load() && m.reserve.CompareAndSwap(inst, nil) {
+		if m.closed.Load() && s.CompareAndSwap(inst, nil) {
 			inst.close()
 		}
 		return
@@ -235,16 +333,24 @@ func (m *Module) put(inst *instance) {
 	m.pool.Put(inst)
 }
 
-// get takes an instance from the pool, else the reserve, else creates one.
+// get takes an instance from the pool, else from a slot, else creates one.
 func (m *Module) get() (*instance, error) {
 	if m.closed.Load() {
 		return nil, &CallError{Policy: m.name, Op: "call", Err: ErrClosed}
 	}
+	if !m.used.Load() {
+		m.used.Store(true)
+	}
 	if v := m.pool.Get(); v != nil {
 		return v.(*instance), nil
 	}
-	if inst := m.reserve.Swap(nil); inst != nil {
-		return inst, nil
+	for i := range m.slots {
+		s := &m.slots[i]
+		if s.Load() != nil {
+			if inst := s.Swap(nil); inst != nil {
+				return inst, nil
+			}
+		}
 	}
 	inst, err := m.newInstance(m.ctx, false)
 	if err != nil {
@@ -262,7 +368,7 @@ func (m *Module) get() (*instance, error) {
 // throwing away instances on a guest bug that a client can trigger would
 // turn it into a denial of service (a Go guest takes milliseconds to start).
 func (m *Module) fail(inst *instance, op string, err error) error {
-	err = describe(inst, err)
+	err = describe(inst.core, err)
 	ce := &CallError{Policy: m.name, Op: op, Err: err}
 	if errors.Is(err, ErrResult) {
 		m.put(inst)

@@ -1,6 +1,8 @@
 package plugins
 
 import (
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,12 +42,59 @@ func BenchmarkDefault_Key(b *testing.B) {
 	benchKey(b, policy.Default{})
 }
 
-// BenchmarkModule_KeyParallel runs the key call on every P through the pool.
+// BenchmarkModule_KeyParallel runs the key call on every P through the
+// pool, for the WAT test policy and a Go guest.
 func BenchmarkModule_KeyParallel(b *testing.B) {
-	m := mustLoad(b, newTestRuntime(b, Options{}), "minimal", minimalWasm, nil)
+	for _, tt := range parallelGuests {
+		b.Run(tt.name, func(b *testing.B) {
+			benchKeyParallel(b, mustLoad(b, newTestRuntime(b, Options{}), tt.name, tt.wasm(b), nil), 0)
+		})
+	}
+}
+
+// BenchmarkModule_KeyParallelGC is BenchmarkModule_KeyParallel with a GC
+// forced every millisecond, as a gateway's own garbage does: instances
+// must survive the GCs that empty the sync.Pool. "instances" is the number
+// created during the run (beyond the pre-warmed ones).
+func BenchmarkModule_KeyParallelGC(b *testing.B) {
+	for _, tt := range parallelGuests {
+		b.Run(tt.name, func(b *testing.B) {
+			benchKeyParallel(b, mustLoad(b, newTestRuntime(b, Options{}), tt.name, tt.wasm(b), nil), time.Millisecond)
+		})
+	}
+}
+
+var parallelGuests = []struct {
+	name string
+	wasm func(testing.TB) []byte
+}{
+	{"wat", func(testing.TB) []byte { return minimalWasm }},
+	{"go", goGuestWasm},
+}
+
+// benchKeyParallel measures m.Key from every P, with a runtime.GC every
+// gcEvery (0: none).
+func benchKeyParallel(b *testing.B, m *Module, gcEvery time.Duration) {
+	created := m.Stats().InstancesCreated
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	if gcEvery > 0 {
+		wg.Go(func() {
+			t := time.NewTicker(gcEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					runtime.GC()
+				}
+			}
+		})
+	}
 	b.ReportAllocs()
+	b.ResetTimer() // RunParallel, unlike b.Loop, does not leave out the setup
 	start := processCPU()
-	defer reportCPU(b, start)
 	b.RunParallel(func(pb *testing.PB) {
 		req := benchRequest()
 		k := &policy.Key{}
@@ -57,6 +106,11 @@ func BenchmarkModule_KeyParallel(b *testing.B) {
 			}
 		}
 	})
+	b.StopTimer()
+	reportCPU(b, start)
+	close(done)
+	wg.Wait()
+	b.ReportMetric(float64(m.Stats().InstancesCreated-created), "instances")
 }
 
 func BenchmarkDefault_KeyParallel(b *testing.B) {
@@ -122,7 +176,7 @@ func BenchmarkModule_KeyParts(b *testing.B) {
 	b.Run("pool", func(b *testing.B) {
 		for b.Loop() {
 			i, _ := m.get()
-			m.pool.Put(i)
+			m.put(i)
 		}
 	})
 	var blob []byte

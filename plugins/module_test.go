@@ -263,34 +263,131 @@ func TestModule_Concurrent(t *testing.T) {
 	wg.Wait()
 }
 
-// TestModule_PoolDrop checks that instances dropped by the pool at GC are
-// closed by their cleanup.
-func TestModule_PoolDrop(t *testing.T) {
+// parked returns the number of instances in m's slots.
+func parked(m *Module) int {
+	n := 0
+	for i := range m.slots {
+		if m.slots[i].Load() != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// waitParked runs GCs until every slot of m holds an instance: two GCs
+// empty a sync.Pool (primary, then victim), and the cleanups of the dropped
+// instances, which run after the GC on their own goroutine, park them.
+func waitParked(t *testing.T, m *Module) {
+	t.Helper()
+	for i := 0; i < 50 && parked(m) < len(m.slots); i++ {
+		runtimeGC()
+	}
+	if n := parked(m); n != len(m.slots) {
+		t.Fatalf("%d of %d slots hold an instance after 50 GCs; Stats() = %+v", n, len(m.slots), m.Stats())
+	}
+}
+
+// TestModule_PoolSurvivesGC checks that the instances of a module in use
+// survive the GCs that empty the sync.Pool: every round takes as many
+// instances at once as there are slots (the load's pre-warmed instances),
+// makes calls, returns them, and GCs until the pool has dropped them all;
+// no round creates or closes an instance.
+func TestModule_PoolSurvivesGC(t *testing.T) {
+	m := mustLoad(t, newTestRuntime(t, Options{}), "minimal", minimalWasm, nil)
+	n := len(m.slots)
+	if n == 0 || m.Stats().InstancesCreated != uint64(n) {
+		t.Fatalf("%d slots, Stats() = %+v: want one pre-warmed instance per slot", n, m.Stats())
+	}
+	var k policy.Key
+	for round := range 5 {
+		insts := make([]*instance, n)
+		for i := range insts {
+			inst, err := m.get()
+			if err != nil {
+				t.Fatal(err)
+			}
+			insts[i] = inst
+		}
+		for _, inst := range insts {
+			m.put(inst)
+		}
+		for range 3 {
+			k.Reset()
+			if err := m.Key(benchRequest(), &k); err != nil {
+				t.Fatalf("round %d: Key: %v", round, err)
+			}
+		}
+		waitParked(t, m)
+		if s := m.Stats(); s.InstancesCreated != uint64(n) || s.InstancesDropped != 0 {
+			t.Fatalf("round %d: Stats() = %+v, want %d instances created and none dropped", round, s, n)
+		}
+	}
+}
+
+// TestModule_IdleClosed checks that the instances kept across GCs are
+// closed once the module has had no call for idleTimeout, with the GC tick
+// driven by hand on injected times, and that the module then starts a new
+// instance for the next call.
+func TestModule_IdleClosed(t *testing.T) {
 	m := mustLoad(t, newTestRuntime(t, Options{}), "minimal", minimalWasm, nil)
 	var k policy.Key
 	if err := m.Key(benchRequest(), &k); err != nil {
 		t.Fatal(err)
 	}
-	// All idle instances but the reserve are in the pool.
-	pooled := m.Stats().InstancesCreated - 1
-	// Two GCs empty a sync.Pool (primary, then victim); cleanups run after.
-	for i := 0; i < 20 && m.Stats().InstancesDropped < pooled; i++ {
-		runtimeGC()
+	waitParked(t, m)
+	n := uint64(len(m.slots))
+	// GC ticks may also run on their own, with the real time: t0 is now,
+	// so that they see a module used less than idleTimeout ago.
+	t0 := time.Now().UnixNano()
+	m.used.Store(true)
+	tests := []struct {
+		name    string
+		now     int64
+		dropped uint64
+	}{
+		{"used since the last tick", t0, 0},
+		{"idle, within the timeout", t0 + int64(idleTimeout), 0},
+		// A GC tick of its own, between t0 and now, may have moved
+		// lastUsed a little past t0: a minute of margin.
+		{"idle past the timeout", t0 + int64(idleTimeout+time.Minute), n},
+		{"nothing left", t0 + int64(2*idleTimeout+time.Minute), n},
 	}
-	if s := m.Stats(); s.InstancesDropped != pooled {
-		t.Errorf("Stats() = %+v: want the %d pooled idle instances closed after GC", s, pooled)
+	for _, tt := range tests {
+		m.tick(tt.now)
+		if s := m.Stats(); s.InstancesDropped != tt.dropped {
+			t.Errorf("%s: InstancesDropped = %d, want %d", tt.name, s.InstancesDropped, tt.dropped)
+		}
 	}
-	if m.reserve.Load() == nil {
-		t.Error("the reserve instance is gone after GC")
+	if p := parked(m); p != 0 {
+		t.Errorf("%d instances still parked after the idle timeout", p)
 	}
-	// The module still works, and the first call needs no new instance.
-	created := m.Stats().InstancesCreated
 	k.Reset()
-	if err := m.Key(benchRequest(), &k); err != nil {
-		t.Fatalf("Key after pool drop: %v", err)
+	if err := m.Key(benchRequest(), &k); err != nil || string(k.Host) != "api.example.com" {
+		t.Fatalf("Key after the idle close = %q, %v", k.Host, err)
 	}
-	if got := m.Stats().InstancesCreated; got != created {
-		t.Errorf("InstancesCreated = %d after the first call following the drop, want %d (the reserve serves it)", got, created)
+	if s := m.Stats(); s.InstancesCreated != n+1 {
+		t.Errorf("InstancesCreated = %d, want %d (a new instance for the call after the idle close)", s.InstancesCreated, n+1)
+	}
+}
+
+// TestModule_IdleDropClosed checks that an instance the pool drops while
+// the module is idle is closed, not parked.
+func TestModule_IdleDropClosed(t *testing.T) {
+	m := mustLoad(t, newTestRuntime(t, Options{}), "minimal", minimalWasm, nil)
+	inst, err := m.get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.used.Store(false)
+	m.lastUsed.Store(time.Now().Add(-2 * idleTimeout).UnixNano())
+	c := inst.core
+	inst.cleanup.Stop() // run the cleanup by hand
+	dropped(c)
+	if !c.mod.IsClosed() || m.Stats().InstancesDropped != 1 {
+		t.Errorf("idle drop: closed %v, Stats() = %+v, want the instance closed and counted", c.mod.IsClosed(), m.Stats())
+	}
+	if p := parked(m); p >= len(m.slots) {
+		t.Errorf("%d instances parked, want at most %d", p, len(m.slots)-1)
 	}
 }
 
@@ -330,7 +427,7 @@ func TestModule_ConcurrentFailures(t *testing.T) {
 }
 
 // TestModule_CloseReleases checks that a closed Module is garbage: nothing
-// (a pending cleanup, the reserve) keeps it alive.
+// (a pending cleanup, a slot, the GC tick) keeps it alive.
 func TestModule_CloseReleases(t *testing.T) {
 	rt := newTestRuntime(t, Options{})
 	m := mustLoad(t, rt, "minimal", minimalWasm, nil)
@@ -360,8 +457,12 @@ func TestModule_CloseReleases(t *testing.T) {
 func TestModule_InstantiateError(t *testing.T) {
 	t.Parallel()
 	m := mustLoad(t, newTestRuntime(t, Options{}), "minimal", minimalWasm, nil)
-	// Empty the pool and the reserve, then break instantiation underneath.
-	m.reserve.Swap(nil)
+	// Empty the slots and the pool, then break instantiation underneath.
+	for i := range m.slots {
+		if inst := m.slots[i].Swap(nil); inst != nil {
+			inst.close()
+		}
+	}
 	for v := m.pool.Get(); v != nil; v = m.pool.Get() {
 		v.(*instance).close()
 	}
@@ -414,8 +515,11 @@ func TestModule_CloseDuringCalls(t *testing.T) {
 				t.Errorf("Close: %v", err)
 			}
 			wg.Wait()
-			if m.reserve.Load() != nil {
-				t.Error("an instance was parked in the reserve after Close")
+			if p := parked(m); p != 0 {
+				t.Errorf("%d instances parked after Close", p)
+			}
+			if v := m.pool.Get(); v != nil {
+				t.Error("an instance was pooled after Close")
 			}
 		})
 	}

@@ -18,6 +18,31 @@ func BenchmarkNormalize_Key(b *testing.B) {
 	}
 }
 
+// BenchmarkNormalize_KeyParallel runs the key call on every P through the
+// gateway's host: the pool round trip under load, including the instances
+// it has to create again when a GC drops them.
+func BenchmarkNormalize_KeyParallel(b *testing.B) {
+	benchKeyParallel(b, policytest.Load(b, policytest.Build(b, "."), nil))
+}
+
+// benchKeyParallel measures p.Key on policytest.BenchRequest from every P.
+func benchKeyParallel(b *testing.B, p policy.Policy) {
+	b.ReportAllocs()
+	b.ResetTimer() // RunParallel, unlike b.Loop, does not leave out the setup
+	defer policytest.ReportCPU(b)()
+	b.RunParallel(func(pb *testing.PB) {
+		r := policytest.BenchRequest()
+		var k policy.Key
+		for pb.Next() {
+			k.Reset()
+			if err := p.Key(r, &k); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
 // BenchmarkNormalize_Decide measures a decide call that keeps the default.
 func BenchmarkNormalize_Decide(b *testing.B) { policytest.BenchDecide(b, hosts(b)["plugins"]) }
 
