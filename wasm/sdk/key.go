@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"bytes"
 	"errors"
 
 	"github.com/flowcache/flowcache/wasm/abi"
@@ -46,24 +47,26 @@ type KeyBuilder struct {
 	bypass  bool
 	sorted  bool
 	err     error
-	host    []byte
-	path    []byte
+	hostLen int // bytes of the host in out, after the fixed part
+	// out is the key result being built (abi.AppendKey's layout): the fixed
+	// part, then the host and the path, written there directly; finish adds
+	// the parameters and the variant and fills in the fixed part.
+	out     []byte
 	variant []byte
 	pbuf    []byte // bytes of AddParam parameters
 	np      int
 	params  [MaxParams]param
-	out     []byte // the key result, see abi.AppendKey
 }
 
 // newKeyBuilder returns a KeyBuilder with its buffers allocated.
 func newKeyBuilder() *KeyBuilder {
-	return &KeyBuilder{
-		host:    make([]byte, 0, 256),
-		path:    make([]byte, 0, 2048),
+	k := &KeyBuilder{
+		out:     make([]byte, 0, 8192),
 		variant: make([]byte, 0, 256),
 		pbuf:    make([]byte, 0, 1024),
-		out:     make([]byte, 0, 8192),
 	}
+	k.reset()
+	return k
 }
 
 // reset clears k for the next call, keeping its buffers.
@@ -71,8 +74,8 @@ func (k *KeyBuilder) reset() {
 	for i := range k.np {
 		k.params[i] = param{} // drop references to the previous input
 	}
-	k.bypass, k.sorted, k.err, k.np = false, false, nil, 0
-	k.host, k.path, k.variant, k.pbuf = k.host[:0], k.path[:0], k.variant[:0], k.pbuf[:0]
+	k.bypass, k.sorted, k.err, k.np, k.hostLen = false, false, nil, 0, 0
+	k.out, k.variant, k.pbuf = k.out[:abi.KeyHeaderSize], k.variant[:0], k.pbuf[:0]
 }
 
 // Bypass makes the request bypass the cache: the host sends it to the
@@ -86,9 +89,15 @@ func (k *KeyBuilder) Host(h []byte) {
 	if n := len(h); n > 0 && h[n-1] == '.' {
 		h = h[:n-1]
 	}
-	start := len(k.host)
-	k.host = append(k.host, h...)
-	if !lowerHost(k.host[start:]) {
+	at := abi.KeyHeaderSize + k.hostLen
+	end := len(k.out)
+	k.out = append(k.out, h...)
+	if end > at { // the path is already written: move it after the host
+		copy(k.out[at+len(h):], k.out[at:end])
+		copy(k.out[at:], h)
+	}
+	k.hostLen += len(h)
+	if !lowerHost(k.out[at : at+len(h)]) {
 		k.fail(ErrHost)
 	}
 }
@@ -96,10 +105,10 @@ func (k *KeyBuilder) Host(h []byte) {
 // Path appends p to the target's path. The path must start with '/'; an
 // empty path is written as "/". Use the request's path ([Request.Path]) as
 // sent: it is what the upstream receives.
-func (k *KeyBuilder) Path(p []byte) { k.path = append(k.path, p...) }
+func (k *KeyBuilder) Path(p []byte) { k.out = append(k.out, p...) }
 
 // PathString is [KeyBuilder.Path] for a string.
-func (k *KeyBuilder) PathString(p string) { k.path = append(k.path, p...) }
+func (k *KeyBuilder) PathString(p string) { k.out = append(k.out, p...) }
 
 // Param adds the query parameter p to the target, as p.Raw. p's bytes are
 // referenced until Key returns.
@@ -130,31 +139,65 @@ func (k *KeyBuilder) AddParam(name, value []byte) {
 // Query adds every parameter of the raw query q whose name drop does not
 // match, in order. A nil drop keeps them all. Empty parameters are left out.
 // q's bytes are referenced until Key returns.
+//
+// It finds each '&' and '=' with bytes.IndexByte, which the Go toolchain
+// implements in WebAssembly directly: in a wasm guest a loop written in Go
+// costs several nanoseconds per branch, more than the call.
 func (k *KeyBuilder) Query(q []byte, drop *ParamFilter) {
+	np := k.np
 	for len(q) > 0 {
-		end, eq := nextParam(q)
-		raw := q[:end:end]
-		if end < len(q) {
-			q = q[end+1:]
-		} else {
-			q = nil
+		end := bytes.IndexByte(q, '&')
+		if end < 0 {
+			end = len(q)
 		}
-		if end == 0 {
-			continue
+		if end > 0 {
+			raw := q[:end:end]
+			nl := bytes.IndexByte(raw, '=')
+			if nl < 0 {
+				nl = end
+			}
+			// Most names start with a byte no pattern starts with.
+			if drop == nil || nl > 0 && drop.first[raw[0]>>6]&(1<<(raw[0]&63)) == 0 || !dropped(drop, raw, 0, nl) {
+				if np == MaxParams {
+					k.np = np
+					k.fail(ErrTooManyParams)
+					return
+				}
+				k.params[np] = param{raw: raw, nameLen: nl}
+				np++
+			}
 		}
-		if eq < 0 {
-			eq = end
+		if end == len(q) {
+			break
 		}
-		if drop.Match(raw[:eq]) {
-			continue
-		}
-		if k.np == MaxParams {
-			k.fail(ErrTooManyParams)
-			return
-		}
-		k.params[k.np] = param{raw: raw, nameLen: eq}
-		k.np++
+		q = q[end+1:]
 	}
+	k.np = np
+}
+
+// dropped reports whether drop matches the parameter name q[s:s+n]. Query
+// calls it only for names whose first byte starts a pattern; short patterns
+// are compared as one masked word (nameWord, written out: a call costs more
+// than the compare in a wasm guest).
+func dropped(drop *ParamFilter, q []byte, s, n int) bool {
+	if drop.long {
+		return drop.Match(q[s : s+n])
+	}
+	var x uint64
+	switch {
+	case s+8 <= len(q):
+		x = load64(q[s:])
+	case len(q) >= 8:
+		x = load64(q[len(q)-8:]) >> (8 * uint(s+8-len(q))) //nolint:gosec // G115: 0 < s+8-len(q) < 8
+	default:
+		for i, c := range q[s:] {
+			x |= uint64(c) << (8 * i)
+		}
+	}
+	if n < 8 {
+		x &= 1<<(8*uint(n)) - 1 //nolint:gosec // G115: 0 <= n < 8
+	}
+	return drop.matchWord(x, n)
 }
 
 // SortParams makes the target list its query parameters sorted by name, so
@@ -186,38 +229,8 @@ func (k *KeyBuilder) fail(err error) {
 	}
 }
 
-// sortParams sorts k.params[:k.np] by name, stably: an insertion sort, which
-// needs no allocation and is fast for the few parameters of a real query.
-func (k *KeyBuilder) sortParams() {
-	ps := k.params[:k.np]
-	for i := 1; i < len(ps); i++ {
-		p := ps[i]
-		name := p.raw[:p.nameLen]
-		j := i
-		for j > 0 {
-			// name < previous name, byte-wise, written out: names
-			// usually differ in their first bytes, and a call to the
-			// runtime's string compare costs more in a wasm guest.
-			prev := ps[j-1].raw[:ps[j-1].nameLen]
-			n := 0
-			for n < len(name) && n < len(prev) && name[n] == prev[n] {
-				n++
-			}
-			if n < len(name) && n < len(prev) {
-				if name[n] > prev[n] {
-					break
-				}
-			} else if len(name) >= len(prev) {
-				break
-			}
-			ps[j] = ps[j-1]
-			j--
-		}
-		ps[j] = p
-	}
-}
-
-// finish writes the key result into k.out and returns it; nil means bypass.
+// finish completes the key result in k.out and returns it; nil means
+// bypass.
 func (k *KeyBuilder) finish() ([]byte, error) {
 	if k.bypass {
 		return nil, nil
@@ -226,40 +239,47 @@ func (k *KeyBuilder) finish() ([]byte, error) {
 		return nil, k.err
 	}
 	if k.sorted {
-		k.sortParams()
+		// Sort the parameters by name, stably: an insertion sort, which
+		// needs no allocation and is fast for the few parameters of a real
+		// query. Written here, not in a function of its own, and comparing
+		// with bytes.Compare (WebAssembly code in the Go toolchain): in a
+		// wasm guest a call to Go code or a byte loop costs more.
+		ps := k.params[:k.np]
+		for i := 1; i < len(ps); i++ {
+			p := ps[i]
+			name := p.raw[:p.nameLen]
+			j := i
+			for j > 0 && bytes.Compare(name, ps[j-1].raw[:ps[j-1].nameLen]) < 0 {
+				ps[j] = ps[j-1]
+				j--
+			}
+			ps[j] = p
+		}
 	}
-	path := k.path
-	if len(path) == 0 {
-		path = slash
+	out := k.out
+	ts := abi.KeyHeaderSize + k.hostLen
+	if len(out) == ts {
+		out = append(out, '/')
 	}
-	tl := len(path)
-	for _, p := range k.params[:k.np] {
-		tl += 1 + len(p.raw)
-	}
-	n := abi.KeyHeaderSize + len(k.host) + tl + len(k.variant)
-	if cap(k.out) < n {
-		k.out = make([]byte, 0, 2*n)
-	}
-	out := k.out[:abi.KeyHeaderSize]
-	// The fixed part (abi.PutKeyHeader): flags 0 and the three lengths.
-	store64(out, uint64(len(k.host))<<32)
-	store64(out[8:], uint64(tl)|uint64(len(k.variant))<<32)
-	out = append(out, k.host...)
-	ts := len(out)
-	out = append(out, path...)
-	for i, p := range k.params[:k.np] {
+	for i := range k.np {
 		sep := byte('&')
 		if i == 0 {
 			sep = '?'
 		}
 		out = append(out, sep)
-		out = append(out, p.raw...)
+		out = append(out, k.params[i].raw...)
 	}
 	if !validTarget(out[ts:]) {
+		k.out = out[:abi.KeyHeaderSize]
 		return nil, ErrTarget
 	}
-	out = append(out, k.variant...)
+	tl := len(out) - ts
+	if len(k.variant) > 0 {
+		out = append(out, k.variant...)
+	}
+	// The fixed part (abi.PutKeyHeader): flags 0 and the three lengths.
+	store64(out, uint64(k.hostLen)<<32)                     //nolint:gosec // G115: lengths are non-negative
+	store64(out[8:], uint64(tl)|uint64(len(k.variant))<<32) //nolint:gosec // G115: lengths are non-negative
+	k.out = out
 	return out, nil
 }
-
-var slash = []byte("/")

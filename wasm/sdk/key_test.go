@@ -60,6 +60,22 @@ func TestKeyBuilder(t *testing.T) {
 			k.AddParam([]byte(strings.Repeat("n", 5000)), []byte("v"))
 			return nil
 		}, req: req("H", "/", ""), host: "h", target: "/" + strings.Repeat("p", 10000) + "?" + strings.Repeat("n", 5000) + "=v"},
+		{name: "path before host", key: func(r *Request, k *KeyBuilder) error {
+			k.Path(r.Path())
+			k.Host(r.Host())
+			k.PathString("/x")
+			k.Host([]byte(".Y"))
+			return nil
+		}, req: req("H", "/p", ""), host: "h.y", target: "/p/x"},
+		{name: "filter: exact, prefix, long, empty name", key: func(r *Request, k *KeyBuilder) error {
+			k.Query(r.Query(), NewParamFilter("x", "ab*", "session_identifier", "long_prefix_*", ""))
+			return nil
+		}, req: req("h", "/", "x=1&xy=2&ab&abc=3&a=4&session_identifier=5&session_identifie=6&long_prefix_z=7&long_prefix=8&=9&y"),
+			host: "", target: "/?xy=2&a=4&session_identifie=6&long_prefix=8&y"},
+		{name: "filter: short query tail", key: func(r *Request, k *KeyBuilder) error {
+			k.Query(r.Query(), NewParamFilter("ab", "c*"))
+			return nil
+		}, req: req("h", "/", "ab&abc&cd"), target: "/?abc"},
 		{name: "bypass", key: func(r *Request, k *KeyBuilder) error { k.Host(r.Host()); k.Bypass(); return nil }, req: req("h", "/", ""), bypass: true},
 		{name: "policy error", key: func(*Request, *KeyBuilder) error { return errors.New("no") }, req: req("h", "/", ""), fails: true},
 		{name: "bad host", req: req("a@b", "/", ""), fails: true},

@@ -77,6 +77,21 @@ type ParamFilter struct {
 	empty    bool      // a pattern matches the empty name ("" or "*")
 	exact    []string
 	prefixes []string
+	// words holds every pattern as one masked word compare when none is
+	// longer than 8 bytes (long is false): KeyBuilder.Query then matches
+	// names without calling Match, a call costing more than the compares
+	// in a wasm guest.
+	words []wordPattern
+	long  bool
+}
+
+// wordPattern is a pattern of at most 8 bytes: a name matches if its first
+// n bytes, as a little-endian word, equal w, and its length is n (or at
+// least n, for a prefix).
+type wordPattern struct {
+	w, mask uint64
+	n       int
+	prefix  bool
 }
 
 // NewParamFilter returns a filter matching the given names. A pattern ending
@@ -92,6 +107,16 @@ func NewParamFilter(patterns ...string) *ParamFilter {
 			f.prefixes = append(f.prefixes, prefix)
 		} else {
 			f.exact = append(f.exact, p)
+		}
+		if len(prefix) <= 8 {
+			wp := wordPattern{n: len(prefix), prefix: star}
+			for i := range len(prefix) {
+				wp.w |= uint64(prefix[i]) << (8 * i)
+				wp.mask |= 0xff << (8 * i)
+			}
+			f.words = append(f.words, wp)
+		} else {
+			f.long = true
 		}
 		if prefix == "" {
 			f.empty = true
@@ -137,3 +162,14 @@ func (f *ParamFilter) Match(name []byte) bool {
 // gclid (Google Ads). Dropping them from the key (and so from the upstream
 // request) lets every campaign link share one cached object.
 var TrackingParams = NewParamFilter("utm_*", "fbclid", "gclid")
+
+// matchWord reports whether the name of n bytes whose first min(n, 8)
+// bytes are the little-endian, zero-padded word x matches one of f.words.
+func (f *ParamFilter) matchWord(x uint64, n int) bool {
+	for _, p := range f.words {
+		if (n == p.n || p.prefix && n > p.n) && x&p.mask == p.w {
+			return true
+		}
+	}
+	return false
+}

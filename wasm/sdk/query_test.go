@@ -82,6 +82,18 @@ func TestParamFilter_Match(t *testing.T) {
 		if got := TrackingParams.Match([]byte(tt.name)); got != tt.want {
 			t.Errorf("TrackingParams.Match(%q) = %v, want %v", tt.name, got, tt.want)
 		}
+		// The word compare KeyBuilder.Query uses agrees with Match, for a
+		// name at the start, in the middle and at the end of a query.
+		for _, q := range []string{tt.name + "=1&b", "b&" + tt.name + "&c", "b&" + tt.name} {
+			s := strings.Index(q, tt.name)
+			if tt.name == "" {
+				s = strings.Index(q, "&") + 1
+			}
+			if got := (len(tt.name) > 0 && TrackingParams.first[tt.name[0]>>6]&(1<<(tt.name[0]&63)) != 0 || len(tt.name) == 0 && TrackingParams.empty) &&
+				dropped(TrackingParams, []byte(q), s, len(tt.name)); got != tt.want {
+				t.Errorf("dropped(TrackingParams, %q, %d, %d) = %v, want %v", q, s, len(tt.name), got, tt.want)
+			}
+		}
 	}
 	all, empty, mixed := NewParamFilter("*"), NewParamFilter(""), NewParamFilter("a*", "\xff", "b")
 	for _, c := range []struct {
