@@ -55,12 +55,13 @@ import (
 // counted in flowcache_policy_sync_errors_total and logged once when Redis
 // fails and once when it answers again, never on the request path.
 //
-// Deletions are not shared ([plugins.Store] does not publish them): DELETE
-// /policies/NAME forgets the policy on one node only, and is refused while
-// one of its routes uses it. The event key stays in Redis, so a node
-// without the policy loads its last version again at the next resync; to
-// retire a policy everywhere, remove it from the routes, then delete it on
-// each node and the event key (<prefix>policy:event:<name>) from Redis.
+// Deletions are not shared ([plugins.Store] does not publish them), and
+// do not last: DELETE /policies/NAME forgets the policy on one node only
+// (it is refused while one of that node's routes uses it), and the next
+// resync applies the name's event again. Sharing them needs a tombstone (an
+// event with a higher activation number that receivers apply with
+// Store.Delete where no route uses the name, and that stops publishLocal
+// from publishing the name again).
 
 const (
 	// localScanInterval: how often the store's state is compared with what
@@ -69,6 +70,9 @@ const (
 	// reconcileInterval: how often every event key is read back, in case
 	// a message was lost.
 	reconcileInterval = 5 * time.Second
+	// retryMin is the first delay before retrying a failed resync; it
+	// doubles up to reconcileInterval.
+	retryMin = 100 * time.Millisecond
 	// syncOpTimeout bounds one Redis round trip of the syncer.
 	syncOpTimeout = 3 * time.Second
 )
@@ -221,6 +225,22 @@ func (p *policySync) run(ctx context.Context) {
 	defer scan.Stop()
 	reconcile := time.NewTicker(reconcileInterval)
 	defer reconcile.Stop()
+	// A failed resync is retried sooner than the next reconcile: Redis
+	// coming back is often first seen by the subscriber, while the
+	// client's pool still fails fast with the last dial error.
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	var backoff time.Duration
+	resync := func() {
+		if p.resync(ctx) {
+			backoff = 0
+			retry.Stop()
+			return
+		}
+		backoff = min(max(2*backoff, retryMin), reconcileInterval)
+		retry.Reset(backoff)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -234,7 +254,7 @@ func (p *policySync) run(ctx context.Context) {
 				// Sent for the first subscription and again after each
 				// reconnection: messages may have been missed meanwhile.
 				if m.Kind == "subscribe" {
-					p.resync(ctx)
+					resync()
 				}
 			case *redis.Message:
 				p.receive(ctx, []byte(m.Payload))
@@ -246,7 +266,9 @@ func (p *policySync) run(ctx context.Context) {
 				p.publishLocal(ctx)
 			}
 		case <-reconcile.C:
-			p.resync(ctx)
+			resync()
+		case <-retry.C:
+			resync()
 		}
 	}
 }
@@ -300,12 +322,14 @@ func (p *policySync) apply(ctx context.Context, ev *plugins.Event) bool {
 
 // resync reads every event key, applies each, records what Redis holds
 // and publishes the local activations newer than that (or missing, e.g.
-// after Redis lost its data).
-func (p *policySync) resync(ctx context.Context) {
+// after Redis lost its data). It reports whether Redis answered.
+func (p *policySync) resync(ctx context.Context) bool {
 	evs, err := p.readEvents(ctx)
 	if err != nil {
-		p.redisFailed(ctx, err)
-		return
+		if ctx.Err() == nil {
+			p.redisFailed(ctx, err)
+		}
+		return false
 	}
 	p.redisOK(ctx)
 	p.resyncs.Inc()
@@ -317,6 +341,7 @@ func (p *policySync) resync(ctx context.Context) {
 	}
 	p.known = known
 	p.publishLocal(ctx)
+	return !p.down
 }
 
 // readEvents returns the event of every name listed in Redis.

@@ -1,7 +1,9 @@
 package gateway_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"sync"
@@ -39,6 +41,12 @@ func newSyncCluster(t *testing.T, mode string, addrs []string) *syncCluster {
 // wires it. edit, if not nil, changes the config first.
 func (c *syncCluster) node(t *testing.T, edit func(*gateway.Config)) *policyGateway {
 	t.Helper()
+	return c.nodeWith(t, gateway.Options{}, edit)
+}
+
+// nodeWith is node with opts (Store is set by nodeWith).
+func (c *syncCluster) nodeWith(t *testing.T, opts gateway.Options, edit func(*gateway.Config)) *policyGateway {
+	t.Helper()
 	cfg := policyConfig(c.origin, c.module)
 	cfg.Redis.Mode = c.mode
 	cfg.Redis.Addrs = c.addrs
@@ -73,7 +81,8 @@ func (c *syncCluster) node(t *testing.T, edit func(*gateway.Config)) *policyGate
 	if err := ch.Commit(); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
-	g := gatewaytest.StartGateway(t, cfg, gateway.Options{Store: store})
+	opts.Store = store
+	g := gatewaytest.StartGateway(t, cfg, opts)
 	gw.Store(g.Gateway)
 	return &policyGateway{Gateway: g, store: store, rt: rt}
 }
@@ -250,4 +259,64 @@ func TestPolicySync_KilledSubscribers(t *testing.T) {
 	if n := b.Metric(t, "flowcache_policy_sync_resyncs_total"); n <= resyncs {
 		t.Errorf("flowcache_policy_sync_resyncs_total on B = %v, want > %v (a resync after each resubscription)", n, resyncs)
 	}
+}
+
+// logBuffer collects log lines; it is safe for concurrent use.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// count returns how many lines contain s.
+func (b *logBuffer) count(s string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Count(b.buf.Bytes(), []byte(s))
+}
+
+// TestPolicySync_RedisDown: Redis dies; the node still takes an upload and
+// serves it; the failures are counted, and logged once. Redis comes back
+// without its data: the node publishes its state again (the recovery is
+// logged once), and a node started then serves that upload.
+func TestPolicySync_RedisDown(t *testing.T) {
+	t.Parallel()
+	r := gatewaytest.StartRedis(t)
+	c := newSyncCluster(t, "standalone", []string{r.Addr})
+	logs := &logBuffer{}
+	a := c.nodeWith(t, gateway.Options{Logger: slog.New(slog.NewTextHandler(logs, nil))}, nil)
+
+	r.Kill()
+	v1 := a.put(t, "tagged", tagged(t, tagName(1)))
+	if label, body := served(t, a); label != "tagged@"+v1.Version[:12] || body != tagName(1) {
+		t.Errorf("A without Redis serves policy %q body %q after its upload, want tagged@%s and %s", label, body, v1.Version[:12], tagName(1))
+	}
+	// The failed publish of the upload, then a failed resync (within 5s).
+	gatewaytest.WaitFor(t, "two sync errors", func() bool {
+		return a.Metric(t, "flowcache_policy_sync_errors_total") >= 2
+	})
+	if n := logs.count("policy_sync_redis_unavailable"); n != 1 {
+		t.Errorf("Redis down logged %d times, want once", n)
+	}
+
+	r.Restart() // empty data set
+	start := time.Now()
+	gatewaytest.WaitFor(t, "A's upload published again", func() bool {
+		id, err := r.Do("HGET", "psync:policy:event:tagged", "id")
+		return err == nil && id == v1.Version
+	})
+	t.Logf("A's upload published again %v after Redis restarted", time.Since(start))
+	if n := logs.count("policy_sync_redis_recovered"); n != 1 {
+		t.Errorf("Redis recovery logged %d times, want once", n)
+	}
+	late := c.node(t, nil)
+	if label, body := served(t, late); label != "tagged@"+v1.Version[:12] || body != tagName(1) {
+		t.Errorf("node started after Redis came back serves policy %q body %q, want tagged@%s and %s", label, body, v1.Version[:12], tagName(1))
+	}
+	sameActivation(t, a, late)
 }
