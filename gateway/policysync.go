@@ -262,7 +262,7 @@ func (p *policySync) run(ctx context.Context) {
 		case <-p.kick:
 			p.publishLocal(ctx)
 		case <-scan.C:
-			if !p.down { // while Redis is down, only the reconcile retries
+			if !p.down { // while Redis is down, resyncs retry (retry, reconcile)
 				p.publishLocal(ctx)
 			}
 		case <-reconcile.C:
