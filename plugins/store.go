@@ -542,7 +542,11 @@ func (s *Store) activate(name string, m *Module, v *versionRecord, wasm []byte, 
 	} else {
 		rec.Activation = at
 	}
-	if v.Source == "config" {
+	if v.Source == "config" && at == 0 {
+		// Only a local activation says what this node's config file holds:
+		// another node's config version applied here must not, or this
+		// node would take its own unchanged file for a change at its next
+		// reload and roll every node back (TestStore_ApplyRollingConfig).
 		rec.ConfigVersion = v.ID
 	}
 	pruned := prune(rec)

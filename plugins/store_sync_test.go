@@ -2,6 +2,8 @@ package plugins
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 )
@@ -113,4 +115,51 @@ func TestStore_Apply(t *testing.T) {
 		}
 	}
 	b.mu.Unlock()
+}
+
+// TestStore_ApplyRollingConfig: during a rolling change of config.toml, a
+// node that applied another node's config-file version and then reloads
+// (or restarts) with its own, not yet changed, file keeps the newer
+// version. Recording the applied version as "what my config file says"
+// made the node take its unchanged file for a change, re-activate the old
+// module under a higher activation number, and roll the whole cluster back.
+func TestStore_ApplyRollingConfig(t *testing.T) {
+	t.Parallel()
+	_, nodes := newNodes(t, 2)
+	a, c := nodes[0], nodes[1]
+	ctx := context.Background()
+	file := filepath.Join(t.TempDir(), "p.wasm")
+	if err := os.WriteFile(file, minimalWasm, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	configured := func(v string) map[string]Config {
+		cfg := DefaultConfig()
+		cfg.Module = file
+		cfg.Config = map[string]any{"v": v}
+		return map[string]Config{"p": cfg}
+	}
+	load := func(s *Store, v string) {
+		t.Helper()
+		ch, err := s.Prepare(ctx, configured(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ch.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load(a, "old")
+	load(c, "old")
+	load(c, "new") // c's config.toml changed first
+	want := activeNS(t, c, "p")
+	if got := activeNS(t, a, "p"); got != want {
+		t.Fatalf("a runs %s, want c's new version %s", got, want)
+	}
+	load(a, "old") // a reloads its config.toml, not changed yet
+	if got := activeNS(t, a, "p"); got != want {
+		t.Errorf("a reloaded its unchanged config and runs %s, want %s (it rolled the cluster back)", got, want)
+	}
+	if got := activeNS(t, c, "p"); got != want {
+		t.Errorf("c runs %s, want %s", got, want)
+	}
 }
