@@ -97,7 +97,31 @@ func (k *KeyBuilder) Host(h []byte) {
 		copy(k.out[at:], h)
 	}
 	k.hostLen += len(h)
-	if !lowerHost(k.out[at : at+len(h)]) {
+	b := k.out[at : at+len(h)]
+	if len(b) < 8 {
+		if !lowerHost(b) {
+			k.fail(ErrHost)
+		}
+		return
+	}
+	// lowerHost, written out: in a wasm guest the call costs more than the
+	// two or three words of a host.
+	var bad uint64
+	for i := 0; ; i += 8 {
+		if i+8 > len(b) {
+			i = len(b) - 8 // the last word overlaps: lower-casing twice is harmless
+		}
+		x := load64(b[i:])
+		del, hash, slash, qm, at := x^(ones*0x7f), x^(ones*'#'), x^(ones*'/'), x^(ones*'?'), x^(ones*'@')
+		bad |= (x-ones*0x21)&^x | (del-ones)&^del | (hash-ones)&^hash | (slash-ones)&^slash | (qm-ones)&^qm | (at-ones)&^at
+		hb := x &^ highs
+		upper := (hb + ones*(0x80-'A')) &^ (hb + ones*(0x7f-'Z')) &^ x & highs
+		store64(b[i:], x|upper>>2)
+		if i+8 == len(b) {
+			break
+		}
+	}
+	if bad&highs != 0 {
 		k.fail(ErrHost)
 	}
 }
@@ -146,14 +170,36 @@ func (k *KeyBuilder) AddParam(name, value []byte) {
 func (k *KeyBuilder) Query(q []byte, drop *ParamFilter) {
 	np := k.np
 	for len(q) > 0 {
-		end := bytes.IndexByte(q, '&')
+		// The first word answers for short parameters without a call
+		// (the lowest flag of hasByte is exact).
+		end, nl, from := -1, -1, 0 // from: where a search for '=' starts
+		if len(q) >= 8 {
+			from = 8
+			x := load64(q)
+			if m := hasByte(x, '&'); m != 0 {
+				end = firstByte(m)
+			}
+			if m := hasByte(x, '='); m != 0 {
+				nl = firstByte(m)
+			}
+		}
 		if end < 0 {
-			end = len(q)
+			if end = bytes.IndexByte(q, '&'); end < 0 {
+				end = len(q)
+			}
 		}
 		if end > 0 {
 			raw := q[:end:end]
-			nl := bytes.IndexByte(raw, '=')
-			if nl < 0 {
+			switch {
+			case nl > end:
+				nl = end // the '=' is the next parameter's
+			case nl < 0 && end > from:
+				if nl = bytes.IndexByte(raw[from:], '='); nl < 0 {
+					nl = end
+				} else {
+					nl += from
+				}
+			case nl < 0:
 				nl = end
 			}
 			// Most names start with a byte no pattern starts with.
@@ -249,7 +295,17 @@ func (k *KeyBuilder) finish() ([]byte, error) {
 			p := ps[i]
 			name := p.raw[:p.nameLen]
 			j := i
-			for j > 0 && bytes.Compare(name, ps[j-1].raw[:ps[j-1].nameLen]) < 0 {
+			for j > 0 {
+				// Most names differ in their first byte: bytes.Compare
+				// (a call) runs only for the others.
+				prev := ps[j-1].raw[:ps[j-1].nameLen]
+				if len(name) > 0 && len(prev) > 0 && name[0] != prev[0] {
+					if name[0] > prev[0] {
+						break
+					}
+				} else if bytes.Compare(name, prev) >= 0 {
+					break
+				}
 				ps[j] = ps[j-1]
 				j--
 			}
@@ -269,7 +325,23 @@ func (k *KeyBuilder) finish() ([]byte, error) {
 		out = append(out, sep)
 		out = append(out, k.params[i].raw...)
 	}
-	if !validTarget(out[ts:]) {
+	// validTarget, written out for targets of 8 bytes or more.
+	t := out[ts:]
+	valid := len(t) > 0 && t[0] == '/'
+	if valid && len(t) >= 8 {
+		var bad uint64
+		for i := 0; i+8 <= len(t); i += 8 {
+			x := load64(t[i:])
+			del, hash := x^(ones*0x7f), x^(ones*'#')
+			bad |= (x-ones*0x21)&^x | (del-ones)&^del | (hash-ones)&^hash
+		}
+		x := load64(t[len(t)-8:])
+		del, hash := x^(ones*0x7f), x^(ones*'#')
+		valid = (bad|(x-ones*0x21)&^x|(del-ones)&^del|(hash-ones)&^hash)&highs == 0
+	} else if valid {
+		valid = validTarget(t)
+	}
+	if !valid {
 		k.out = out[:abi.KeyHeaderSize]
 		return nil, ErrTarget
 	}
