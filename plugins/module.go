@@ -75,8 +75,9 @@ type Stats struct {
 	// InstantiateErrors counts failures to create an instance on demand.
 	InstantiateErrors uint64
 	// InstancesCreated counts instances created; InstancesDiscarded those
-	// closed after a failure; InstancesDropped those closed after the pool
-	// dropped them (idle at GC).
+	// closed after a failure; InstancesDropped those closed while idle:
+	// dropped by the pool at a GC when no slot was free or the module was
+	// idle, or kept in a slot through a minute without calls.
 	InstancesCreated, InstancesDiscarded, InstancesDropped uint64
 }
 
