@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/flowcache/flowcache/gateway"
 	"github.com/flowcache/flowcache/plugins"
@@ -24,6 +25,10 @@ var newRuntimeMu sync.Mutex
 type policyHost struct {
 	rt    *plugins.Runtime
 	store *plugins.Store
+	// gw is the gateway once built: the store's local activations are
+	// passed to it (Gateway.PolicyChanged) to be published to the other
+	// nodes at once rather than at the gateway's next periodic check.
+	gw atomic.Pointer[gateway.Gateway]
 }
 
 // openPolicies builds the runtime and the store (persisted under
@@ -45,7 +50,12 @@ func openPolicies(ctx context.Context, cfg *gateway.Config, file string, logger 
 	if err != nil {
 		return nil, err
 	}
-	store, err := plugins.OpenStore(rt, plugins.StoreOptions{Dir: storeDir, Logger: logger})
+	h := &policyHost{rt: rt}
+	store, err := plugins.OpenStore(rt, plugins.StoreOptions{Dir: storeDir, Logger: logger, OnChange: func(ev plugins.Event) {
+		if g := h.gw.Load(); g != nil {
+			g.PolicyChanged(ev)
+		}
+	}})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("admin.data_dir: %w", err), rt.Close(ctx))
 	}
@@ -56,7 +66,8 @@ func openPolicies(ctx context.Context, cfg *gateway.Config, file string, logger 
 	if err != nil {
 		return nil, errors.Join(policyError(file, err), rt.Close(ctx))
 	}
-	return &policyHost{rt: rt, store: store}, nil
+	h.store = store
+	return h, nil
 }
 
 func (h *policyHost) close(ctx context.Context) error {

@@ -115,6 +115,7 @@ func serve(ctx context.Context, cfg *gateway.Config, source string, logger *slog
 	if err != nil {
 		return errors.Join(err, ph.close(ctx))
 	}
+	ph.gw.Store(g)
 	shutdown := func() error {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownTimeout.D())
 		defer cancel()
