@@ -69,11 +69,6 @@ func echoOrigin(t testing.TB) *gatewaytest.Origin {
 	})
 }
 
-// newRuntimeMu serialises plugins.NewRuntime: wazero (v1.12) caches its
-// own version in an unsynchronised global on first use, so that parallel
-// tests creating runtimes at once race on it.
-var newRuntimeMu sync.Mutex
-
 // policyGateway is a gateway with a policy store, on loopback.
 type policyGateway struct {
 	*gatewaytest.Gateway
@@ -107,9 +102,7 @@ func policyConfig(upstream, module string) *gateway.Config {
 // when started later).
 func openStore(t testing.TB, cfg *gateway.Config, dataDir string) (*plugins.Runtime, *plugins.Store) {
 	t.Helper()
-	newRuntimeMu.Lock() // see newRuntimeMu
 	rt, err := plugins.NewRuntime(plugins.Options{})
-	newRuntimeMu.Unlock()
 	if err != nil {
 		t.Fatal(err)
 	}

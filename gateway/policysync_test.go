@@ -54,9 +54,7 @@ func (c *syncCluster) nodeWith(t *testing.T, opts gateway.Options, edit func(*ga
 	if edit != nil {
 		edit(cfg)
 	}
-	newRuntimeMu.Lock() // see newRuntimeMu
 	rt, err := plugins.NewRuntime(plugins.Options{})
-	newRuntimeMu.Unlock()
 	if err != nil {
 		t.Fatal(err)
 	}

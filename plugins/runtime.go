@@ -47,8 +47,26 @@ type Runtime struct {
 // errRuntimeClosed is returned by loads after Close.
 var errRuntimeClosed = errors.New("plugins: runtime closed")
 
+// wazeroVersion makes wazero cache its version string once. wazero v1.12
+// caches it in an unsynchronised package variable on first use
+// (internal/version.GetWazeroVersion, called when a compilation cache is
+// opened and when any runtime's engine is created), so the first two
+// runtimes created at once, in any goroutines, race on it. After this runs,
+// wazero only reads it.
+var wazeroVersion sync.Once
+
+func warmWazeroVersion() {
+	wazeroVersion.Do(func() {
+		ctx := context.Background()
+		r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler())
+		_ = r.Close(ctx) // an empty runtime: nothing to release that matters
+	})
+}
+
 // NewRuntime returns a Runtime with the compilation cache in opts.CacheDir.
+// It is safe to call from several goroutines at once.
 func NewRuntime(opts Options) (*Runtime, error) {
+	warmWazeroVersion()
 	rt := &Runtime{logger: opts.Logger, noMeter: opts.noMeter, modules: map[*Module]struct{}{}}
 	if rt.logger == nil {
 		rt.logger = slog.New(slog.DiscardHandler)

@@ -7,18 +7,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 
 	"github.com/flowcache/flowcache/gateway"
 	"github.com/flowcache/flowcache/plugins"
 )
-
-// newRuntimeMu serialises plugins.NewRuntime: wazero (v1.12) caches its
-// own version in an unsynchronised global on first use, so two runtimes
-// created at once (serve tests running in parallel) race on it. After one
-// call under the lock, later ones only read it.
-var newRuntimeMu sync.Mutex
 
 // policyHost is the WebAssembly runtime and the policy store of a serving
 // process, with every [policies.NAME] module loaded.
@@ -44,9 +37,7 @@ func openPolicies(ctx context.Context, cfg *gateway.Config, file string, logger 
 			return nil, fmt.Errorf("admin.data_dir: %w", err)
 		}
 	}
-	newRuntimeMu.Lock()
 	rt, err := plugins.NewRuntime(plugins.Options{Logger: logger, CacheDir: cacheDir})
-	newRuntimeMu.Unlock()
 	if err != nil {
 		return nil, err
 	}
