@@ -13,8 +13,8 @@ import (
 type Policy struct {
 	// Init receives the policy's configuration from config.toml as a JSON
 	// object ("{}" when empty), once per instance, before any other call.
-	// Parse it into package variables (encoding/json is fine here: it runs
-	// once). A non-nil error rejects the module: the gateway refuses to start
+	// Parse it into package variables with [ParseJSON] (not encoding/json,
+	// which links file reads the host refuses). A non-nil error rejects the module: the gateway refuses to start
 	// or the upload is refused. config is the policy's own copy.
 	Init func(config []byte) error
 
