@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs when it is missing: gcc (cgo, for the
 # race detector), redis-server and redis-cli (the Redis L2 and Redis Cluster
-# tests) and wat2wasm (WASM policy tests). Does nothing when everything is present; installs only as root,
+# tests), wat2wasm (WASM policy tests) and chromium (the admin page's
+# headless-browser test). Does nothing when everything is present; installs only as root,
 # with apt-get. Safe to run any number of times.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v wat2wasm >/dev/null 2>&1 || need+=(wabt)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

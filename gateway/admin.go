@@ -9,8 +9,9 @@ import (
 
 // newAdminServer serves the admin plane: /metrics (Prometheus text),
 // /healthz (the process answers), /readyz (503 once shutting down), the
-// policy API (/policies..., see policyadmin.go), POST /reload and POST
-// /purge (purge_admin.go). Request
+// policy API (/policies..., see policyadmin.go), POST /reload, POST
+// /purge (purge_admin.go), GET /routes and the admin web page at / and /ui
+// (adminui.go). Request
 // bodies are bounded by adminBodyLimit (module uploads).
 //
 // /metrics and every other admin path need "Authorization: Bearer
@@ -71,6 +72,10 @@ func (g *Gateway) handleAdmin(ctx *fasthttp.RequestCtx) {
 		g.handleReload(ctx)
 	case "/purge":
 		g.handlePurgeAPI(ctx)
+	case "/", "/ui":
+		g.handleAdminUI(ctx)
+	case "/routes":
+		g.handleRoutes(ctx)
 	default:
 		if path == "/policies" || strings.HasPrefix(path, "/policies/") {
 			g.handlePolicies(ctx, path)
