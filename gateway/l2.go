@@ -44,6 +44,18 @@ type l2Tier interface {
 	Close() error
 }
 
+// l2MultiGetter is implemented by an l2Tier that can read several keys in
+// one round trip: the body chunks of an entry found in L2.
+type l2MultiGetter interface {
+	// GetEach reads keys and calls fn for each in order with the value
+	// (appended to dst[:0], valid only during fn) and what Get's error
+	// would be (nil, or a miss or unavailable error; errL2Invalidated for
+	// a soft-purged value). When Redis is unavailable fn is called once,
+	// with i = 0 and the error. fn returning false skips the rest. It
+	// returns dst (possibly grown) for reuse.
+	GetEach(ctx context.Context, keys [][]byte, dst []byte, fn func(i int, value []byte, err error) bool) []byte
+}
+
 // l2Index describes a stored record for the tier's purge indexes.
 type l2Index struct {
 	// Tags is the response's Surrogate-Key value (space separated).
@@ -150,6 +162,11 @@ func (r *redisL2) Get(ctx context.Context, key, dst []byte) ([]byte, bool, error
 	}
 }
 
+// GetEach implements l2MultiGetter (package l2, Tier.GetEach).
+func (r *redisL2) GetEach(ctx context.Context, keys [][]byte, dst []byte, fn func(i int, value []byte, err error) bool) []byte {
+	return r.t.GetEach(ctx, keys, dst, fn)
+}
+
 func (r *redisL2) Set(key, value []byte, ttl time.Duration, ix *l2Index) {
 	// A dropped write is counted by the tier (flowcache_l2_writes_dropped_*).
 	_ = r.t.Set(key, value, ttl, l2.Index{Tags: ix.Tags, Host: ix.Host, Path: ix.Path, Seq: ix.Seq})
@@ -196,8 +213,9 @@ func (g *Gateway) bus() l2Bus {
 var errL2Invalidated = l2.ErrInvalidated
 
 var (
-	_ l2Tier = (*redisL2)(nil)
-	_ l2Bus  = (*redisL2)(nil)
+	_ l2Tier        = (*redisL2)(nil)
+	_ l2Bus         = (*redisL2)(nil)
+	_ l2MultiGetter = (*redisL2)(nil)
 )
 
 // noL2 is the tier used when no Redis is configured.

@@ -258,6 +258,77 @@ func (x *exchange) getChunk(i int) ([]byte, bool) {
 	return x.chunk, ok
 }
 
+// appendChunks appends to the response body the chunks of the chunked
+// entry e found at x.ekey. It reads them from L1 and, from the first one
+// L1 lacks, all the rest from L2 in one round trip when the tier can. It
+// reports false when a chunk is missing.
+func (x *exchange) appendChunks(e *entry.Entry) bool {
+	resp := &x.ctx.Response
+	have := int64(len(e.Body))
+	for i := 0; have < e.BodyLen; i++ {
+		x.ckey = appendChunkKey(x.ckey[:0], x.ekey, x.gen, i)
+		var ok bool
+		x.chunk, ok = x.g.l1.get(x.ckey, x.chunk)
+		if !ok {
+			if !x.g.l2.Enabled() {
+				return false
+			}
+			if m, multi := x.g.l2.(l2MultiGetter); multi {
+				return x.appendChunksL2(m, i, have, e.BodyLen)
+			}
+			x.chunk, ok, _ = x.g.tierGetFrom(x.ckey, x.chunk)
+		}
+		if !ok || len(x.chunk) == 0 {
+			return false
+		}
+		resp.AppendBody(x.chunk)
+		have += int64(len(x.chunk))
+	}
+	return true
+}
+
+// appendChunksL2 appends chunks from..: the body's bytes from have to
+// bodyLen, read from L2 with one pipelined request for as many chunks as
+// putEntry writes for them with this L1's chunk size. Chunks written with
+// a smaller size (before a reload changed cache.l1_size) are then read
+// one by one; with a larger size, the extra keys read are ignored.
+func (x *exchange) appendChunksL2(m l2MultiGetter, from int, have, bodyLen int64) bool {
+	klen := len(x.ckey) // every chunk key of an entry has the same length
+	n := 1
+	if size := int64(x.g.l1.maxKV - klen); size > 0 {
+		n = int((bodyLen - have + size - 1) / size)
+	}
+	keys := make([][]byte, n)
+	buf := make([]byte, 0, n*klen)
+	for j := range keys {
+		buf = appendChunkKey(buf, x.ekey, x.gen, from+j)
+		keys[j] = buf[len(buf)-klen:]
+	}
+	resp := &x.ctx.Response
+	ok := true
+	x.chunk = m.GetEach(context.Background(), keys, x.chunk, func(_ int, v []byte, err error) bool {
+		if (err != nil && !errors.Is(err, errL2Invalidated)) || len(v) == 0 {
+			ok = false
+			return false
+		}
+		resp.AppendBody(v)
+		have += int64(len(v))
+		return have < bodyLen
+	})
+	if !ok {
+		return false
+	}
+	for i := from + n; have < bodyLen; i++ {
+		c, ok := x.getChunk(i)
+		if !ok || len(c) == 0 {
+			return false
+		}
+		resp.AppendBody(c)
+		have += int64(len(c))
+	}
+	return true
+}
+
 // tierGet reads key from L1, then from L2 (promoting an admitted record to
 // L1). dst is reused as the read buffer; the returned slice replaces it.
 func (g *Gateway) tierGet(key, dst []byte) ([]byte, bool) {

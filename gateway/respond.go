@@ -177,14 +177,9 @@ func (g *Gateway) writeEntry(x *exchange, age int64, xcache string, cacheStatus 
 	if !e.Flags.Has(entry.FlagBodyChunked) {
 		return true
 	}
-	for i, have := 0, int64(len(e.Body)); have < e.BodyLen; i++ {
-		c, ok := x.getChunk(i)
-		if !ok || len(c) == 0 {
-			resp.Reset()
-			return false
-		}
-		resp.AppendBody(c)
-		have += int64(len(c))
+	if !x.appendChunks(e) {
+		resp.Reset()
+		return false
 	}
 	return true
 }

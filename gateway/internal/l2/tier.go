@@ -240,7 +240,14 @@ func (t *Tier) Get(ctx context.Context, key, dst []byte) ([]byte, error) {
 		return dst, fmt.Errorf("%w: get: %w", ErrUnavailable, err)
 	}
 	t.callDone(start)
-	if err == redis.Nil { //nolint:errorlint // as above
+	return t.decodeReply(dst, s, err)
+}
+
+// decodeReply turns a GET reply (s, or err == redis.Nil for an absent key)
+// into what Get returns: the value appended to dst, and ErrMiss or
+// ErrInvalidated.
+func (t *Tier) decodeReply(dst []byte, s string, err error) ([]byte, error) {
+	if err == redis.Nil { //nolint:errorlint // redis.Nil is returned unwrapped
 		t.st.misses.Add(1)
 		return dst, ErrMiss
 	}
@@ -256,6 +263,58 @@ func (t *Tier) Get(ctx context.Context, key, dst []byte) ([]byte, error) {
 		return out, ErrInvalidated
 	}
 	return out, nil
+}
+
+// GetEach reads keys in one round trip (a pipeline of GETs, one command
+// per key, so that a cluster client may spread them over nodes) and calls
+// fn for each key in order with what Get would have returned for it: the
+// value appended to dst[:0] (valid only during fn) and nil, ErrMiss or
+// ErrInvalidated. When Redis is not asked (breaker open) or fails, fn is
+// called once, with i = 0 and ErrUnavailable. fn returning false skips the
+// rest. It returns the (possibly grown) dst for reuse. The keys are not
+// retained.
+func (t *Tier) GetEach(ctx context.Context, keys [][]byte, dst []byte, fn func(i int, value []byte, err error) bool) []byte {
+	if len(keys) == 0 {
+		return dst
+	}
+	if !t.br.allow() {
+		t.st.rejected.Add(1)
+		fn(0, dst[:0], ErrUnavailable)
+		return dst
+	}
+	gen := t.gen.Load()
+	pipe := t.client.Pipeline()
+	cmds := make([]*redis.StringCmd, len(keys))
+	kb := t.acquireKey()
+	for i, k := range keys {
+		*kb = t.appendEntryKey((*kb)[:0], gen, k)
+		cmds[i] = pipe.Get(ctx, string(*kb))
+	}
+	t.releaseKey(kb)
+	var start time.Time
+	if t.cfg.SlowCall > 0 {
+		start = time.Now()
+	}
+	// Exec reports the first failed command's error, redis.Nil (an absent
+	// key) included: look at each command instead.
+	_, _ = pipe.Exec(ctx)
+	for _, c := range cmds {
+		if err := c.Err(); err != nil && err != redis.Nil { //nolint:errorlint // as in Get
+			t.callFailed(ctx, err)
+			fn(0, dst[:0], fmt.Errorf("%w: get: %w", ErrUnavailable, err))
+			return dst
+		}
+	}
+	t.callDone(start)
+	for i, c := range cmds {
+		s, err := c.Result()
+		v, err := t.decodeReply(dst[:0], s, err)
+		dst = v[:0]
+		if !fn(i, v, err) {
+			break
+		}
+	}
+	return dst
 }
 
 // Delete removes keys from L2 (current generation) and returns how many

@@ -803,3 +803,86 @@ func TestTier_Auth(t *testing.T) {
 		})
 	}
 }
+
+// TestTier_GetEach reads several keys in one pipeline: values in order,
+// misses reported per key, fn stopping early, soft-purged values flagged,
+// and an unavailable Redis reported once.
+func TestTier_GetEach(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t)
+	tr := newTier(t, ModeStandalone, []string{r.Addr}, func(c *Config) {
+		c.KeyPrefix = "geteach:"
+		c.BreakerFailures = 1
+		c.BreakerCooldown, c.BreakerMaxCooldown = time.Hour, time.Hour
+	}, Deps{})
+	big := compressible(64 << 10)
+	setSync(t, tr, "a", "va", time.Minute, Index{})
+	setSync(t, tr, "b", big, time.Minute, Index{})
+	setSync(t, tr, "c", "vc", time.Minute, Index{})
+
+	type got struct {
+		i   int
+		v   string
+		err error
+	}
+	each := func(keys []string, stopAt int) []got {
+		t.Helper()
+		bk := make([][]byte, len(keys))
+		for i, k := range keys {
+			bk[i] = []byte(k)
+		}
+		var out []got
+		before := tr.Stats().Commands
+		tr.GetEach(context.Background(), bk, nil, func(i int, v []byte, err error) bool {
+			out = append(out, got{i, string(v), err})
+			return i != stopAt
+		})
+		if n := tr.Stats().Commands - before; tr.State() == StateClosed && n != uint64(len(keys)) {
+			t.Errorf("GetEach(%q) sent %d commands, want %d", keys, n, len(keys))
+		}
+		return out
+	}
+	tests := []struct {
+		name   string
+		keys   []string
+		stopAt int
+		want   []got
+	}{
+		{"all", []string{"a", "b", "c"}, -1, []got{{0, "va", nil}, {1, big, nil}, {2, "vc", nil}}},
+		{"miss_in_middle", []string{"a", "x", "c"}, -1, []got{{0, "va", nil}, {1, "", ErrMiss}, {2, "vc", nil}}},
+		{"stop", []string{"a", "b", "c"}, 0, []got{{0, "va", nil}}},
+		{"none", nil, -1, nil},
+	}
+	for _, tc := range tests {
+		out := each(tc.keys, tc.stopAt)
+		if len(out) != len(tc.want) {
+			t.Fatalf("%s: %d calls, want %d", tc.name, len(out), len(tc.want))
+		}
+		for j := range out {
+			if out[j].i != tc.want[j].i || out[j].v != tc.want[j].v || !errors.Is(out[j].err, tc.want[j].err) || (tc.want[j].err == nil && out[j].err != nil) {
+				t.Errorf("%s: call %d = (%d, %d bytes, %v), want (%d, %d bytes, %v)", tc.name, j,
+					out[j].i, len(out[j].v), out[j].err, tc.want[j].i, len(tc.want[j].v), tc.want[j].err)
+			}
+		}
+	}
+
+	// Soft purge of everything: values come with ErrInvalidated.
+	if _, err := tr.Purge(context.Background(), Invalidation{Kind: KindAll, Soft: true}); err != nil {
+		t.Fatalf("soft purge: %v", err)
+	}
+	for _, g := range each([]string{"a", "c"}, -1) {
+		if !errors.Is(g.err, ErrInvalidated) || g.v == "" {
+			t.Errorf("after soft purge: call %d = (%q, %v), want the value with ErrInvalidated", g.i, g.v, g.err)
+		}
+	}
+
+	// Redis gone: one call with ErrUnavailable, then (breaker open) the same
+	// without touching the network.
+	r.Kill()
+	for range 2 {
+		out := each([]string{"a", "b"}, -1)
+		if len(out) != 1 || out[0].i != 0 || !errors.Is(out[0].err, ErrUnavailable) {
+			t.Fatalf("Redis down: calls %+v, want one with ErrUnavailable", out)
+		}
+	}
+}

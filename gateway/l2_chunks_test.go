@@ -1,0 +1,113 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/valyala/fasthttp"
+
+	"github.com/flowcache/flowcache/gateway/internal/l2/redistest"
+)
+
+// TestGateway_L2ChunkedHit: a chunked entry found in L2 is served whole,
+// its chunks read with one pipelined command each (one round trip), and a
+// chunk missing from L2 turns the hit into a miss that the origin answers.
+func TestGateway_L2ChunkedHit(t *testing.T) {
+	t.Parallel()
+	body := make([]byte, 5000) // about ten chunks in a 512KiB L1
+	for i := range body {
+		body[i] = byte('a' + i%26)
+	}
+	var origin atomic.Int64
+	up := testOrigin(t, func(ctx *fasthttp.RequestCtx) {
+		origin.Add(1)
+		ctx.Response.Header.Set("Cache-Control", "max-age=600")
+		ctx.SetBody(body)
+	})
+	rd := redistest.Start(t)
+	cfg := testConfig(up)
+	cfg.Cache.L1Size = 512 << 10
+	cfg.Cache.MaxObjectSize = 128 << 10
+	cfg.Redis.Addrs = []string{rd.Addr}
+	g := newTestGateway(t, cfg)
+
+	do := func() *fasthttp.RequestCtx {
+		var ctx fasthttp.RequestCtx
+		serve(g, &ctx, newRequest("GET", "/big", "example.test"), loopbackAddr)
+		return &ctx
+	}
+	do()
+	rc := redis.NewClient(&redis.Options{Addr: rd.Addr})
+	t.Cleanup(func() { _ = rc.Close() })
+	keys := func() []string { // the entry's head and chunk records
+		ks, err := rc.Keys(context.Background(), "flowcache:e:*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ks
+	}
+	waitL2Written(t, g)
+	n := len(keys()) - 1 // chunk records
+	if n < 5 {
+		t.Fatalf("%d chunks in L2, want the body in at least 5", n)
+	}
+
+	for _, tc := range []struct {
+		name     string
+		dropOne  bool
+		wantX    string
+		wantCmds int
+	}{
+		{name: "whole", wantX: xcacheHitL2, wantCmds: 1 + n},
+		{name: "chunk_missing", dropOne: true, wantX: "MISS"},
+	} {
+		g.flushL1()
+		if tc.dropOne {
+			for _, k := range keys() {
+				if strings.Contains(k, "/big\x00c") {
+					if err := rc.Del(context.Background(), k).Err(); err != nil {
+						t.Fatal(err)
+					}
+					break
+				}
+			}
+		}
+		before, origins := redisCommands(t, rd), origin.Load()
+		ctx := do()
+		after := redisCommands(t, rd)
+		if got := string(ctx.Response.Header.Peek("X-Cache")); got != tc.wantX {
+			t.Errorf("%s: X-Cache %q, want %q", tc.name, got, tc.wantX)
+		}
+		if !bytes.Equal(ctx.Response.Body(), body) {
+			t.Errorf("%s: body of %d bytes differs from the origin's %d", tc.name, len(ctx.Response.Body()), len(body))
+		}
+		if tc.wantX == xcacheHitL2 {
+			if origin.Load() != origins {
+				t.Errorf("%s: the origin was asked", tc.name)
+			}
+			// The INFO of redisCommands counts itself once.
+			if got := after - before - 1; got != tc.wantCmds {
+				t.Errorf("%s: %d Redis commands, want %d (the head and %d chunks)", tc.name, got, tc.wantCmds, n)
+			}
+		}
+	}
+}
+
+// waitL2Written waits until every write g queued for L2 reached Redis.
+func waitL2Written(tb testing.TB, g *Gateway) {
+	tb.Helper()
+	t := g.l2.(*redisL2).t
+	deadline := time.Now().Add(20 * time.Second)
+	for st := t.Stats(); st.Written+st.WriteErrors+st.DroppedOpen+st.DroppedStale < st.Queued; st = t.Stats() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("L2 writes still queued after 20s: %+v", st)
+		}
+		runtime.Gosched()
+	}
+}
