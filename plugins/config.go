@@ -30,6 +30,17 @@ type Config struct {
 	Fuel int64 `toml:"fuel"`
 	// MaxModuleSize bounds the size of the .wasm file. Default 16MiB.
 	MaxModuleSize units.Size `toml:"max_module_size"`
+	// MemoizeKey, when positive, remembers up to that many flowcache_key
+	// results (rounded up to a power of two; at most [MaxMemoizeKey]), keyed
+	// by the encoded request blob (method, scheme, host, path, query, route
+	// and the headers the module declared): a request encoded the same as
+	// an earlier one gets the earlier key without a guest call. Only correct
+	// when the module's key derivation is deterministic and stateless (the
+	// same encoded request always gives the same key), which the host cannot
+	// check. Errors are never remembered. Each entry holds a copy of the
+	// encoded request and of the key (entries over 4KiB are not kept).
+	// Default 0: off.
+	MemoizeKey int `toml:"memoize_key"`
 }
 
 // Defaults and bounds of [Config].
@@ -82,6 +93,9 @@ func (c *Config) validateLimits() error {
 	}
 	if c.MaxModuleSize <= 0 || c.MaxModuleSize > maxModuleCap {
 		errs = append(errs, fmt.Errorf("max_module_size: %v is outside (0, 256MiB]", c.MaxModuleSize))
+	}
+	if c.MemoizeKey < 0 || c.MemoizeKey > MaxMemoizeKey {
+		errs = append(errs, fmt.Errorf("memoize_key: %d is outside [0, %d]", c.MemoizeKey, MaxMemoizeKey))
 	}
 	return errors.Join(errs...)
 }

@@ -35,6 +35,31 @@
 // [ErrMemory], [ErrInit], [ErrConfig]) so that the admin API can map them to
 // HTTP statuses with errors.Is.
 //
+// # Key memo
+//
+// With [Config.MemoizeKey] (`memoize_key = N`), a Module remembers up to N
+// flowcache_key results, keyed by the encoded request blob the guest would
+// receive (method, scheme, host, path, query, route and the headers the
+// module declared in flowcache_headers). A request encoded byte for byte as
+// an earlier one gets the earlier key without a guest call and without an
+// instance: a hash (hash/maphash, seeded per Module) picks a set of two
+// slots, each an atomic pointer to an immutable entry holding a copy of the
+// blob, compared bytewise (a hash collision is never a hit), and the result.
+// A hit takes no lock and allocates nothing; a miss calls the guest and
+// stores a new entry, replacing one of its set. Errors are never
+// remembered, nor requests whose blob and key exceed 4KiB. Each entry costs
+// the size of the blob plus the key plus about 100 bytes. The memo belongs
+// to the Module, so an upload, rollback or reload starts empty. It pays
+// off only when requests repeat as encoded: a module that declares every
+// header, or one that varies per request (a request id), misses every time
+// and pays an extra allocation per call.
+//
+// It is only correct when the module's key derivation is deterministic and
+// stateless: the same encoded request must always give the same key (no
+// counters, randomness, time or configuration changed behind the host's
+// back). The example policies normalize, normalize-wat, device and
+// ttlrules are; the host cannot check it, so it is off by default.
+//
 // # Why sync.Pool?
 //
 // Instances are not safe for concurrent use, and a policy runs on every

@@ -204,6 +204,7 @@ func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Conf
 		metered:  metered,
 		initJSON: initJSON,
 		ctx:      context.Background(),
+		memo:     newKeyMemo(cfg.MemoizeKey),
 	}
 	first, err := m.newInstance(ctx, true)
 	if err != nil {

@@ -57,6 +57,9 @@ type Module struct {
 	lastUsed atomic.Int64
 	closed   atomic.Bool
 
+	// memo remembers key results (Config.MemoizeKey); nil when off.
+	memo *keyMemo
+
 	stats   counters
 	lastLog atomic.Int64 // unix nanoseconds of the last failure log
 	muted   atomic.Uint64
@@ -447,8 +450,12 @@ func requestFields(r *policy.Request) abi.Request {
 }
 
 // Key implements [policy.Policy]: it calls the module's flowcache_key and
-// appends the result to k.
+// appends the result to k. With [Config.MemoizeKey], a request whose encoded
+// blob was seen before gets the remembered result without a guest call.
 func (m *Module) Key(r *policy.Request, k *policy.Key) error {
+	if m.memo != nil {
+		return m.memoKey(r, k)
+	}
 	inst, err := m.get()
 	if err != nil {
 		return err
@@ -456,6 +463,40 @@ func (m *Module) Key(r *policy.Request, k *policy.Key) error {
 	req := requestFields(r)
 	blob := abi.AppendRequest(inst.input(), &req)
 	blob = m.appendRequestHeaders(blob, 0, r)
+	return m.callKey(inst, blob, k, nil, 0)
+}
+
+// memoKey is Key with the key memo: the request blob is encoded into a
+// scratch buffer and looked up; a hit takes no instance and allocates
+// nothing, a miss calls the guest with a copy of the blob and remembers a
+// successful result.
+func (m *Module) memoKey(r *policy.Request, k *policy.Key) error {
+	if m.closed.Load() {
+		return &CallError{Policy: m.name, Op: "call", Err: ErrClosed}
+	}
+	c := m.memo
+	p := c.buffer()
+	req := requestFields(r)
+	blob := abi.AppendRequest((*p)[:0], &req)
+	blob = m.appendRequestHeaders(blob, 0, r)
+	h := c.hash(blob)
+	if e := c.lookup(h, blob); e != nil {
+		e.apply(k)
+		c.release(p, blob)
+		return nil
+	}
+	inst, err := m.get()
+	if err == nil {
+		err = m.callKey(inst, append(inst.input(), blob...), k, blob, h)
+	}
+	c.release(p, blob)
+	return err
+}
+
+// callKey runs flowcache_key on blob (built by appending to inst.input())
+// and appends the result to k. When memoBlob is not nil, a successful
+// result is remembered under it (hash h).
+func (m *Module) callKey(inst *instance, blob []byte, k *policy.Key, memoBlob []byte, h uint64) error {
 	if err := inst.commit(m.ctx, blob, m.fuel); err != nil {
 		return m.fail(inst, "key", err)
 	}
@@ -465,6 +506,9 @@ func (m *Module) Key(r *policy.Request, k *policy.Key) error {
 	}
 	switch res {
 	case abi.ResultBypass:
+		if memoBlob != nil {
+			m.memo.insert(h, memoBlob, true, nil, nil, nil)
+		}
 		k.Bypass = true
 		m.put(inst)
 		return nil
@@ -479,6 +523,9 @@ func (m *Module) Key(r *policy.Request, k *policy.Key) error {
 	var ak abi.Key
 	if err := abi.DecodeKey(out, &ak); err != nil {
 		return m.fail(inst, "key", fmt.Errorf("%w: %w", ErrResult, err))
+	}
+	if memoBlob != nil { // before put: ak aliases the instance's memory
+		m.memo.insert(h, memoBlob, ak.Bypass, ak.Host, ak.Target, ak.Variant)
 	}
 	k.Bypass = ak.Bypass
 	k.Host = append(k.Host, ak.Host...)

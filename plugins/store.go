@@ -492,7 +492,7 @@ func (s *Store) Put(ctx context.Context, name string, wasm []byte, config map[st
 		_ = m.Close(ctx) // the store closed meanwhile
 		return Result{}, errRuntimeClosed
 	}
-	if now := s.limitsFor(name); now.MaxMemory != cfg.MaxMemory || now.Fuel != cfg.Fuel || now.MaxModuleSize != cfg.MaxModuleSize {
+	if now := s.limitsFor(name); now.MaxMemory != cfg.MaxMemory || now.Fuel != cfg.Fuel || now.MaxModuleSize != cfg.MaxModuleSize || now.MemoizeKey != cfg.MemoizeKey {
 		_ = m.Close(ctx) // loaded with limits a reload has just changed
 		return Result{}, fmt.Errorf("%w: policy %q: its limits changed during the upload; upload again", ErrConflict, name)
 	}
