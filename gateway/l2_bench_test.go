@@ -82,3 +82,40 @@ func redisCommands(tb testing.TB, rd *redistest.Server) int {
 	tb.Fatalf("no total_commands_processed in INFO stats")
 	return 0
 }
+
+// BenchmarkGateway_L2Miss is a miss for a new URL every time with L2 on:
+// the upstream exchange, then the head and chunks stored in L1 and queued
+// for L2. cmds/op counts the Redis commands the writes cost, after they
+// all reached Redis.
+func BenchmarkGateway_L2Miss(b *testing.B) {
+	body := make([]byte, 4096)
+	origin := testOrigin(b, func(ctx *fasthttp.RequestCtx) {
+		ctx.Response.Header.Set("Cache-Control", "max-age=600")
+		ctx.Response.Header.Set("Surrogate-Key", "page all")
+		ctx.SetBody(body)
+	})
+	rd := redistest.Start(b)
+	cfg := testConfig(origin)
+	cfg.Cache.L1Size = 512 << 10
+	cfg.Cache.MaxObjectSize = 128 << 10
+	cfg.Redis.Addrs = []string{rd.Addr}
+	g := newTestGateway(b, cfg)
+	req := newRequest("GET", "/", "example.test", "Accept", "*/*")
+	var ctx fasthttp.RequestCtx
+	var uri []byte
+	before := redisCommands(b, rd)
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		uri = strconv.AppendInt(append(uri[:0], "/miss?i="...), int64(n), 10)
+		n++
+		req.SetRequestURIBytes(uri)
+		serve(g, &ctx, req, loopbackAddr)
+		if ctx.Response.StatusCode() != 200 {
+			b.Fatalf("status %d", ctx.Response.StatusCode())
+		}
+	}
+	waitL2Written(b, g)
+	b.StopTimer()
+	b.ReportMetric(float64(redisCommands(b, rd)-before)/float64(n), "cmds/op")
+}

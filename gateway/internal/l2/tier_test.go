@@ -886,3 +886,38 @@ func TestTier_GetEach(t *testing.T) {
 		}
 	}
 }
+
+// TestTier_IndexExpiry: records written together share their host and tag
+// index sets; each set holds every record and lives as long as its
+// longest-lived member, and a later write trims members that expired.
+func TestTier_IndexExpiry(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t)
+	tr := newTier(t, ModeStandalone, []string{r.Addr}, func(c *Config) { c.KeyPrefix = "ixexp:" }, Deps{})
+	ix := Index{Tags: []byte("t1 t2"), Host: []byte("h.test"), Path: []byte("/p")}
+	before := tr.Stats().Written
+	for i, ttl := range []time.Duration{time.Minute, 3 * time.Minute, 2 * time.Minute, 20 * time.Millisecond} {
+		if !tr.Set([]byte("k"+strconv.Itoa(i)), []byte("v"), ttl, ix) {
+			t.Fatalf("Set %d dropped", i)
+		}
+	}
+	waitFor(t, "the writes", func() bool { return tr.Stats().Written >= before+4 })
+	for _, key := range []string{"ixexp:h:h.test", "ixexp:t:t1", "ixexp:t:t2"} {
+		pttl, err := r.Do("PTTL", key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ms, _ := strconv.Atoi(pttl); ms <= 2*60000 || ms > 3*60000 {
+			t.Errorf("PTTL %s = %s, want the longest member's, (120000, 180000]", key, pttl)
+		}
+	}
+	// k3 expires; the next write to the sets trims it.
+	waitFor(t, "k3 to expire and be trimmed", func() bool {
+		setSync(t, tr, "k4", "v", time.Minute, ix)
+		n, err := r.Do("ZCARD", "ixexp:t:t1")
+		return err == nil && n == "4"
+	})
+	if n, err := r.Do("ZCARD", "ixexp:h:h.test"); err != nil || n != "4" {
+		t.Errorf("host index ZCARD = %s, %v; want 4 (k0-k2, k4)", n, err)
+	}
+}

@@ -137,8 +137,22 @@ func (t *Tier) writeLoop() {
 type batchWriter struct {
 	t     *Tier
 	batch []*writeItem
-	env   []byte // envelopes of the batch, back to back
-	keys  []byte // index members of the batch, back to back
+	env   []byte           // envelopes of the batch, back to back
+	keys  []byte           // index members of the batch, back to back
+	ixTTL map[string]int64 // index sets added to in the batch: longest member TTL (ms)
+}
+
+// addIndex adds member to the sorted set key with its expiry (unix ms) as
+// score and notes key's longest member TTL for trimIndex, which flush calls
+// once per key after the batch's additions.
+func (w *batchWriter) addIndex(ctx context.Context, pipe redis.Pipeliner, key string, member []byte, score float64, ttlMs int64) {
+	pipe.ZAddGT(ctx, key, redis.Z{Score: score, Member: member})
+	if w.ixTTL == nil {
+		w.ixTTL = make(map[string]int64)
+	}
+	if old, ok := w.ixTTL[key]; !ok || ttlMs > old {
+		w.ixTTL[key] = ttlMs
+	}
 }
 
 func (w *batchWriter) flush() {
@@ -171,6 +185,7 @@ func (w *batchWriter) flush() {
 	pipe := t.client.Pipeline()
 	var in, stored, compressed, sent uint64
 	seq := t.invalSeq.Load()
+	clear(w.ixTTL)
 	for _, it := range w.batch {
 		if it.seq != seq {
 			t.st.dropStale.Add(1)
@@ -196,7 +211,7 @@ func (w *batchWriter) flush() {
 			var tag []byte
 			tag, tags = nextTag(tags)
 			if len(tag) > 0 {
-				addIndex(ctx, pipe, t.tagKey(tag), it.key, score, ttlMs, nowMs)
+				w.addIndex(ctx, pipe, t.tagKey(tag), it.key, score, ttlMs)
 			}
 		}
 		if len(it.host) > 0 {
@@ -204,8 +219,14 @@ func (w *batchWriter) flush() {
 			w.keys = append(w.keys, it.path...)
 			w.keys = append(w.keys, 0)
 			w.keys = append(w.keys, it.key...)
-			addIndex(ctx, pipe, t.hostKey(it.host), w.keys[s:len(w.keys):len(w.keys)], score, ttlMs, nowMs)
+			w.addIndex(ctx, pipe, t.hostKey(it.host), w.keys[s:len(w.keys):len(w.keys)], score, ttlMs)
 		}
+	}
+	// Each index set of the batch is trimmed and given its expiry once,
+	// after all its additions: a chunked body's records share their URL's
+	// host set (and tag sets), which per record cost four commands each.
+	for key, ttlMs := range w.ixTTL {
+		trimIndex(ctx, pipe, key, ttlMs, nowMs)
 	}
 	if sent == 0 {
 		t.br.release()
@@ -224,12 +245,10 @@ func (w *batchWriter) flush() {
 	t.st.compressed.Add(compressed)
 }
 
-// addIndex adds member to the sorted set key with its expiry (unix ms) as
-// score, trims members that have expired, and makes the set live at least
-// as long as its longest-lived member (PEXPIRE NX sets a first TTL, GT only
-// extends it; Redis >= 7.0).
-func addIndex(ctx context.Context, pipe redis.Pipeliner, key string, member []byte, score float64, ttlMs int64, nowMs string) {
-	pipe.ZAddGT(ctx, key, redis.Z{Score: score, Member: member})
+// trimIndex trims the members of the index set key that have expired, and
+// makes the set live at least as long as its longest-lived member, ttlMs
+// (PEXPIRE NX sets a first TTL, GT only extends it; Redis >= 7.0).
+func trimIndex(ctx context.Context, pipe redis.Pipeliner, key string, ttlMs int64, nowMs string) {
 	pipe.ZRemRangeByScore(ctx, key, "-inf", nowMs)
 	pipe.Do(ctx, "PEXPIRE", key, ttlMs, "NX")
 	pipe.Do(ctx, "PEXPIRE", key, ttlMs, "GT")
