@@ -515,10 +515,9 @@ func (m *Module) callKey(inst *instance, blob []byte, k *policy.Key, memoBlob []
 	case abi.ResultError:
 		return m.guestError(inst, "key")
 	}
-	ptr, n := abi.Unpack(res)
-	out, ok := inst.mem.Read(ptr, n)
-	if !ok {
-		return m.fail(inst, "key", fmt.Errorf("%w: result [%d, +%d) outside memory", ErrResult, ptr, n))
+	out, err := inst.result(res)
+	if err != nil {
+		return m.fail(inst, "key", err)
 	}
 	var ak abi.Key
 	if err := abi.DecodeKey(out, &ak); err != nil {
@@ -569,10 +568,9 @@ func (m *Module) Decide(r *policy.Request, resp *policy.Response, d *policy.Deci
 	case abi.ResultError:
 		return m.guestError(inst, "decide")
 	}
-	ptr, n := abi.Unpack(res)
-	out, ok := inst.mem.Read(ptr, n)
-	if !ok {
-		return m.fail(inst, "decide", fmt.Errorf("%w: result [%d, +%d) outside memory", ErrResult, ptr, n))
+	out, err := inst.result(res)
+	if err != nil {
+		return m.fail(inst, "decide", err)
 	}
 	var ad abi.Decision
 	if err := abi.DecodeDecision(out, &ad); err != nil {
@@ -587,4 +585,18 @@ func (m *Module) Decide(r *policy.Request, resp *policy.Response, d *policy.Deci
 }
 
 // Interface guard.
+
+// result returns the guest memory range [ptr, ptr+len) that a packed call
+// result names (ABI.md: ptr<<32 | len), or an ErrResult error if it lies
+// outside the instance's memory. The bytes alias guest memory: valid until
+// the instance's next call.
+func (inst *instance) result(res uint64) ([]byte, error) {
+	ptr, n := abi.Unpack(res)
+	out, ok := inst.mem.Read(ptr, n)
+	if !ok {
+		return nil, fmt.Errorf("%w: result [%d, +%d) outside memory", ErrResult, ptr, n)
+	}
+	return out, nil
+}
+
 var _ policy.Policy = (*Module)(nil)

@@ -124,49 +124,30 @@ func DefaultConfig() Config {
 // withDefaults fills the zero fields of c from DefaultConfig.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.Mode == "" {
-		c.Mode = d.Mode
-	}
-	if c.DialTimeout == 0 {
-		c.DialTimeout = d.DialTimeout
-	}
-	if c.ReadTimeout == 0 {
-		c.ReadTimeout = d.ReadTimeout
-	}
-	if c.WriteTimeout == 0 {
-		c.WriteTimeout = d.WriteTimeout
-	}
-	if c.Compression == "" {
-		c.Compression = d.Compression
-	}
-	if c.CompressMinSize == 0 {
-		c.CompressMinSize = d.CompressMinSize
-	}
-	if c.MaxValueSize == 0 {
-		c.MaxValueSize = d.MaxValueSize
-	}
-	if c.WriteQueue == 0 {
-		c.WriteQueue = d.WriteQueue
-	}
-	if c.Writers == 0 {
-		c.Writers = d.Writers
-	}
-	if c.WriteBatch == 0 {
-		c.WriteBatch = d.WriteBatch
-	}
-	if c.BreakerFailures == 0 {
-		c.BreakerFailures = d.BreakerFailures
-	}
-	if c.BreakerCooldown == 0 {
-		c.BreakerCooldown = d.BreakerCooldown
-	}
-	if c.BreakerMaxCooldown == 0 {
-		c.BreakerMaxCooldown = max(d.BreakerMaxCooldown, c.BreakerCooldown)
-	}
-	if c.SyncInterval == 0 {
-		c.SyncInterval = d.SyncInterval
-	}
+	orDefault(&c.Mode, d.Mode)
+	orDefault(&c.DialTimeout, d.DialTimeout)
+	orDefault(&c.ReadTimeout, d.ReadTimeout)
+	orDefault(&c.WriteTimeout, d.WriteTimeout)
+	orDefault(&c.Compression, d.Compression)
+	orDefault(&c.CompressMinSize, d.CompressMinSize)
+	orDefault(&c.MaxValueSize, d.MaxValueSize)
+	orDefault(&c.WriteQueue, d.WriteQueue)
+	orDefault(&c.Writers, d.Writers)
+	orDefault(&c.WriteBatch, d.WriteBatch)
+	orDefault(&c.BreakerFailures, d.BreakerFailures)
+	orDefault(&c.BreakerCooldown, d.BreakerCooldown)
+	// The cap must not be below a configured cooldown.
+	orDefault(&c.BreakerMaxCooldown, max(d.BreakerMaxCooldown, c.BreakerCooldown))
+	orDefault(&c.SyncInterval, d.SyncInterval)
 	return c
+}
+
+// orDefault sets *v to d when *v is the zero value.
+func orDefault[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
+	}
 }
 
 // Validate reports every problem of c (after defaults), joined.
