@@ -80,16 +80,10 @@ func (g *guest) key(in []byte) ([]byte, bool) {
 	// The request blob: its six fields must lie inside it. Only a blob
 	// with header fields goes through abi.ParseRequest, which also checks
 	// the header list: most requests carry none of the headers a policy
-	// declares, and in a wasm guest the general check (and every call)
-	// costs more than the rest of a simple key.
-	if len(in) < abi.RequestFixedSize {
+	// declares, and in a wasm guest the general check costs more than the
+	// rest of a simple key.
+	if !checkSlots(in) {
 		return nil, false
-	}
-	for slot := 0; slot < abi.RequestFixedSize-8; slot += 8 {
-		x := load64(in[slot:])
-		if uint64(uint32(x))+x>>32 > uint64(len(in)) {
-			return nil, false
-		}
 	}
 	g.req.v, g.req.b, g.req.noHeaders = abi.RequestView{}, in, load64(in[48:])&0xffffffff == 0
 	if !g.req.noHeaders {

@@ -1,7 +1,6 @@
 package sdk
 
 import (
-	"bytes"
 	"errors"
 
 	"github.com/flowcache/flowcache/wasm/abi"
@@ -16,7 +15,8 @@ const MaxParams = 64
 // the host answer that request with the route's fallback policy (the native
 // default policy); the instance is kept.
 var (
-	// ErrTooManyParams: more than MaxParams query parameters were added.
+	// ErrTooManyParams: more than MaxParams query parameters were added,
+	// or Query was given more than MaxParams non-empty queries.
 	ErrTooManyParams = errors.New("sdk: too many query parameters")
 	// ErrHost: the host holds a control character, a space, or one of
 	// "/?#@".
@@ -26,10 +26,15 @@ var (
 	ErrTarget = errors.New("sdk: invalid request target")
 )
 
-// param is one query parameter held by a KeyBuilder.
-type param struct {
-	raw     []byte
-	nameLen int
+// ent is one query parameter held by a KeyBuilder: where its bytes are
+// (src indexes KeyBuilder.srcs), not a slice, so that the WebAssembly
+// assembly of fast_wasm.s can read and write it and a reset need not clear
+// references. The field offsets are read there through go_asm.h.
+type ent struct {
+	src  uint32 // index in KeyBuilder.srcs: 0 is pbuf, then each query given to Query
+	off  uint32 // offset of "name=value" in the source
+	n    uint32 // length of "name=value"
+	name uint32 // length of the name
 }
 
 // KeyBuilder builds a cache key: a host, a request target (path and query
@@ -39,10 +44,9 @@ type param struct {
 // have grown to the size of the largest key seen (they start at a few KiB).
 //
 // The SDK hands a reset KeyBuilder to [Policy].Key; it is valid only during
-// that call. The parameters given to [KeyBuilder.Param] and
-// [KeyBuilder.Query] are referenced, not copied, until Key returns: pass
-// bytes of the request (they stay valid for the call), or use
-// [KeyBuilder.AddParam], which copies.
+// that call. The query given to [KeyBuilder.Query] is referenced, not
+// copied, until Key returns; [KeyBuilder.Param] and [KeyBuilder.AddParam]
+// copy.
 type KeyBuilder struct {
 	bypass  bool
 	sorted  bool
@@ -53,9 +57,16 @@ type KeyBuilder struct {
 	// the parameters and the variant and fills in the fixed part.
 	out     []byte
 	variant []byte
-	pbuf    []byte // bytes of AddParam parameters
-	np      int
-	params  [MaxParams]param
+	pbuf    []byte // bytes of the parameters given to Param and AddParam
+	// srcs holds what params point into: srcs[0] is pbuf (set by finish,
+	// since pbuf may grow), then the query of each Query call, referenced
+	// until Key returns. srcLen is the sum of their lengths.
+	srcs   [][]byte
+	srcLen int
+	np     int
+	params [MaxParams]ent
+	//lint:ignore U1000 read and written by the assembly of fast_wasm.s (GOARCH=wasm)
+	fast fastState // what the assembly needs besides (fast_wasm.go)
 }
 
 // newKeyBuilder returns a KeyBuilder with its buffers allocated.
@@ -64,6 +75,7 @@ func newKeyBuilder() *KeyBuilder {
 		out:     make([]byte, 0, 8192),
 		variant: make([]byte, 0, 256),
 		pbuf:    make([]byte, 0, 1024),
+		srcs:    make([][]byte, 1, maxSrcs),
 	}
 	k.reset()
 	return k
@@ -71,10 +83,10 @@ func newKeyBuilder() *KeyBuilder {
 
 // reset clears k for the next call, keeping its buffers.
 func (k *KeyBuilder) reset() {
-	for i := range k.np {
-		k.params[i] = param{} // drop references to the previous input
-	}
-	k.bypass, k.sorted, k.err, k.np, k.hostLen = false, false, nil, 0, 0
+	// k.srcs keeps its references to the previous input until they are
+	// overwritten: clearing them costs more than it saves.
+	k.srcs = k.srcs[:1]
+	k.bypass, k.sorted, k.err, k.np, k.hostLen, k.srcLen = false, false, nil, 0, 0, 0
 	k.out, k.variant, k.pbuf = k.out[:abi.KeyHeaderSize], k.variant[:0], k.pbuf[:0]
 }
 
@@ -89,41 +101,24 @@ func (k *KeyBuilder) Host(h []byte) {
 	if n := len(h); n > 0 && h[n-1] == '.' {
 		h = h[:n-1]
 	}
+	if len(k.out) != abi.KeyHeaderSize+k.hostLen {
+		k.hostAfterPath(h)
+		return
+	}
+	// finish lower-cases and checks the host.
+	k.out = append(k.out, h...)
+	k.hostLen += len(h)
+}
+
+// hostAfterPath is Host when the path is already written: the path moves
+// after the host.
+func (k *KeyBuilder) hostAfterPath(h []byte) {
 	at := abi.KeyHeaderSize + k.hostLen
 	end := len(k.out)
 	k.out = append(k.out, h...)
-	if end > at { // the path is already written: move it after the host
-		copy(k.out[at+len(h):], k.out[at:end])
-		copy(k.out[at:], h)
-	}
+	copy(k.out[at+len(h):], k.out[at:end])
+	copy(k.out[at:], h)
 	k.hostLen += len(h)
-	b := k.out[at : at+len(h)]
-	if len(b) < 8 {
-		if !lowerHost(b) {
-			k.fail(ErrHost)
-		}
-		return
-	}
-	// lowerHost, written out: in a wasm guest the call costs more than the
-	// two or three words of a host.
-	var bad uint64
-	for i := 0; ; i += 8 {
-		if i+8 > len(b) {
-			i = len(b) - 8 // the last word overlaps: lower-casing twice is harmless
-		}
-		x := load64(b[i:])
-		del, hash, slash, qm, at := x^(ones*0x7f), x^(ones*'#'), x^(ones*'/'), x^(ones*'?'), x^(ones*'@')
-		bad |= (x-ones*0x21)&^x | (del-ones)&^del | (hash-ones)&^hash | (slash-ones)&^slash | (qm-ones)&^qm | (at-ones)&^at
-		hb := x &^ highs
-		upper := (hb + ones*(0x80-'A')) &^ (hb + ones*(0x7f-'Z')) &^ x & highs
-		store64(b[i:], x|upper>>2)
-		if i+8 == len(b) {
-			break
-		}
-	}
-	if bad&highs != 0 {
-		k.fail(ErrHost)
-	}
 }
 
 // Path appends p to the target's path. The path must start with '/'; an
@@ -134,117 +129,66 @@ func (k *KeyBuilder) Path(p []byte) { k.out = append(k.out, p...) }
 // PathString is [KeyBuilder.Path] for a string.
 func (k *KeyBuilder) PathString(p string) { k.out = append(k.out, p...) }
 
-// Param adds the query parameter p to the target, as p.Raw. p's bytes are
-// referenced until Key returns.
+// Param adds the query parameter p to the target, as p.Raw, copying it.
 func (k *KeyBuilder) Param(p Param) { //nolint:gocritic // hugeParam: Params.Next returns a Param by value; taking its address at every call site would be clumsier
-	if k.np == MaxParams {
-		k.fail(ErrTooManyParams)
-		return
-	}
-	k.params[k.np] = param{raw: p.Raw, nameLen: len(p.Name)}
-	k.np++
+	k.addParam(p.Raw, nil, len(p.Name))
 }
 
 // AddParam adds the query parameter "name=value" to the target, copying
 // both. Neither should hold '&', '#', a space or a control character.
 func (k *KeyBuilder) AddParam(name, value []byte) {
+	k.addParam(name, value, len(name))
+}
+
+// addParam adds the parameter a+'='+b (a alone if b is nil) whose name is
+// nl bytes long, copied into pbuf.
+func (k *KeyBuilder) addParam(a, b []byte, nl int) {
 	if k.np == MaxParams {
 		k.fail(ErrTooManyParams)
 		return
 	}
 	start := len(k.pbuf)
-	k.pbuf = append(k.pbuf, name...)
-	k.pbuf = append(k.pbuf, '=')
-	k.pbuf = append(k.pbuf, value...)
-	k.params[k.np] = param{raw: k.pbuf[start:len(k.pbuf):len(k.pbuf)], nameLen: len(name)}
+	k.pbuf = append(k.pbuf, a...)
+	if b != nil {
+		k.pbuf = append(k.pbuf, '=')
+		k.pbuf = append(k.pbuf, b...)
+	}
+	n := len(k.pbuf) - start
+	k.params[k.np] = ent{off: uint32(start), n: uint32(n), name: uint32(nl)} //nolint:gosec // G115: buffers are far below 4 GiB
 	k.np++
+	k.srcLen += n
 }
 
 // Query adds every parameter of the raw query q whose name drop does not
 // match, in order. A nil drop keeps them all. Empty parameters are left out.
 // q's bytes are referenced until Key returns.
 //
-// It finds each '&' and '=' with bytes.IndexByte, which the Go toolchain
-// implements in WebAssembly directly: in a wasm guest a loop written in Go
-// costs several nanoseconds per branch, more than the call.
+// In a wasm guest the scan is WebAssembly assembly (fast_wasm.s): Go
+// compiles every branch of a function to a jump through a dispatch table
+// when it targets WebAssembly, which makes a byte loop written in Go cost
+// several nanoseconds per byte.
 func (k *KeyBuilder) Query(q []byte, drop *ParamFilter) {
-	np := k.np
-	for len(q) > 0 {
-		// The first word answers for short parameters without a call
-		// (the lowest flag of hasByte is exact).
-		end, nl, from := -1, -1, 0 // from: where a search for '=' starts
-		if len(q) >= 8 {
-			from = 8
-			x := load64(q)
-			if m := hasByte(x, '&'); m != 0 {
-				end = firstByte(m)
-			}
-			if m := hasByte(x, '='); m != 0 {
-				nl = firstByte(m)
-			}
-		}
-		if end < 0 {
-			if end = bytes.IndexByte(q, '&'); end < 0 {
-				end = len(q)
-			}
-		}
-		if end > 0 {
-			raw := q[:end:end]
-			switch {
-			case nl > end:
-				nl = end // the '=' is the next parameter's
-			case nl < 0 && end > from:
-				if nl = bytes.IndexByte(raw[from:], '='); nl < 0 {
-					nl = end
-				} else {
-					nl += from
-				}
-			case nl < 0:
-				nl = end
-			}
-			// Most names start with a byte no pattern starts with.
-			if drop == nil || nl > 0 && drop.first[raw[0]>>6]&(1<<(raw[0]&63)) == 0 || !dropped(drop, raw, 0, nl) {
-				if np == MaxParams {
-					k.np = np
-					k.fail(ErrTooManyParams)
-					return
-				}
-				k.params[np] = param{raw: raw, nameLen: nl}
-				np++
-			}
-		}
-		if end == len(q) {
-			break
-		}
-		q = q[end+1:]
+	if len(q) == 0 {
+		return
 	}
-	k.np = np
+	if len(k.srcs) == maxSrcs {
+		k.fail(ErrTooManyParams)
+		return
+	}
+	src := len(k.srcs)
+	k.srcs = append(k.srcs, q)
+	k.srcLen += len(q)
+	n := scanQuery(k, q, uint32(src), drop) //nolint:gosec // G115: src < maxSrcs
+	if n < 0 {
+		k.fail(ErrTooManyParams)
+		return
+	}
+	k.np += n
 }
 
-// dropped reports whether drop matches the parameter name q[s:s+n]. Query
-// calls it only for names whose first byte starts a pattern; short patterns
-// are compared as one masked word (nameWord, written out: a call costs more
-// than the compare in a wasm guest).
-func dropped(drop *ParamFilter, q []byte, s, n int) bool {
-	if drop.long {
-		return drop.Match(q[s : s+n])
-	}
-	var x uint64
-	switch {
-	case s+8 <= len(q):
-		x = load64(q[s:])
-	case len(q) >= 8:
-		x = load64(q[len(q)-8:]) >> (8 * uint(s+8-len(q))) //nolint:gosec // G115: 0 < s+8-len(q) < 8
-	default:
-		for i, c := range q[s:] {
-			x |= uint64(c) << (8 * i)
-		}
-	}
-	if n < 8 {
-		x &= 1<<(8*uint(n)) - 1 //nolint:gosec // G115: 0 <= n < 8
-	}
-	return drop.matchWord(x, n)
-}
+// maxSrcs bounds the number of sources of parameters: pbuf and one per
+// non-empty query given to Query.
+const maxSrcs = 1 + MaxParams
 
 // SortParams makes the target list its query parameters sorted by name, so
 // that "?b=2&a=1" and "?a=1&b=2" give one key (and one upstream request).
@@ -284,66 +228,24 @@ func (k *KeyBuilder) finish() ([]byte, error) {
 	if k.err != nil {
 		return nil, k.err
 	}
-	if k.sorted {
-		// Sort the parameters by name, stably: an insertion sort, which
-		// needs no allocation and is fast for the few parameters of a real
-		// query. Written here, not in a function of its own, and comparing
-		// with bytes.Compare (WebAssembly code in the Go toolchain): in a
-		// wasm guest a call to Go code or a byte loop costs more.
-		ps := k.params[:k.np]
-		for i := 1; i < len(ps); i++ {
-			p := ps[i]
-			name := p.raw[:p.nameLen]
-			j := i
-			for j > 0 {
-				// Most names differ in their first byte: bytes.Compare
-				// (a call) runs only for the others.
-				prev := ps[j-1].raw[:ps[j-1].nameLen]
-				if len(name) > 0 && len(prev) > 0 && name[0] != prev[0] {
-					if name[0] > prev[0] {
-						break
-					}
-				} else if bytes.Compare(name, prev) >= 0 {
-					break
-				}
-				ps[j] = ps[j-1]
-				j--
-			}
-			ps[j] = p
-		}
-	}
 	out := k.out
 	ts := abi.KeyHeaderSize + k.hostLen
 	if len(out) == ts {
 		out = append(out, '/')
 	}
-	for i := range k.np {
-		sep := byte('&')
-		if i == 0 {
-			sep = '?'
-		}
-		out = append(out, sep)
-		out = append(out, k.params[i].raw...)
+	// The parameters and their separators take at most srcLen + np bytes.
+	if need := len(out) + k.srcLen + k.np; need > cap(out) {
+		out = append(make([]byte, 0, need+need/2), out...)
 	}
-	// validTarget, written out for targets of 8 bytes or more.
-	t := out[ts:]
-	valid := len(t) > 0 && t[0] == '/'
-	if valid && len(t) >= 8 {
-		var bad uint64
-		for i := 0; i+8 <= len(t); i += 8 {
-			x := load64(t[i:])
-			del, hash := x^(ones*0x7f), x^(ones*'#')
-			bad |= (x-ones*0x21)&^x | (del-ones)&^del | (hash-ones)&^hash
-		}
-		x := load64(t[len(t)-8:])
-		del, hash := x^(ones*0x7f), x^(ones*'#')
-		valid = (bad|(x-ones*0x21)&^x|(del-ones)&^del|(hash-ones)&^hash)&highs == 0
-	} else if valid {
-		valid = validTarget(t)
-	}
-	if !valid {
+	switch n := finishKey(k, out); n {
+	case -1:
+		k.out = out[:abi.KeyHeaderSize]
+		return nil, ErrHost
+	case -2:
 		k.out = out[:abi.KeyHeaderSize]
 		return nil, ErrTarget
+	default:
+		out = out[:n]
 	}
 	tl := len(out) - ts
 	if len(k.variant) > 0 {

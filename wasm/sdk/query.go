@@ -162,14 +162,3 @@ func (f *ParamFilter) Match(name []byte) bool {
 // gclid (Google Ads). Dropping them from the key (and so from the upstream
 // request) lets every campaign link share one cached object.
 var TrackingParams = NewParamFilter("utm_*", "fbclid", "gclid")
-
-// matchWord reports whether the name of n bytes whose first min(n, 8)
-// bytes are the little-endian, zero-padded word x matches one of f.words.
-func (f *ParamFilter) matchWord(x uint64, n int) bool {
-	for _, p := range f.words {
-		if (n == p.n || p.prefix && n > p.n) && x&p.mask == p.w {
-			return true
-		}
-	}
-	return false
-}

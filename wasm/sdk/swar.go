@@ -45,9 +45,10 @@ func badHostWord(x uint64) uint64 {
 	return badTargetWord(x) | hasByte(x, '/') | hasByte(x, '?') | hasByte(x, '@')
 }
 
-// validTarget reports whether t starts with '/' and holds no control
-// character, space, DEL or '#' (the host refuses such a target).
-func validTarget(t []byte) bool {
+// validTargetGo reports whether t starts with '/' and holds no control
+// character, space, DEL or '#' (the host refuses such a target). It is
+// validTarget where the assembly of fast_wasm.s is not used.
+func validTargetGo(t []byte) bool {
 	if len(t) == 0 || t[0] != '/' {
 		return false
 	}
@@ -64,10 +65,10 @@ func validTarget(t []byte) bool {
 	return bad|badTargetWord(load64(t[len(t)-8:])) == 0
 }
 
-// lowerHost lower-cases b in place and reports whether it holds only bytes
-// a key host may hold. The word test is written out (not badHostWord): in a
-// wasm guest a call costs more than the arithmetic.
-func lowerHost(b []byte) bool {
+// lowerHostGo lower-cases b in place and reports whether it holds only
+// bytes a key host may hold. It is lowerHost where the assembly of
+// fast_wasm.s is not used.
+func lowerHostGo(b []byte) bool {
 	if len(b) < 8 {
 		w := [8]byte{'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a'}
 		copy(w[:], b)

@@ -1,0 +1,108 @@
+package sdk
+
+import (
+	"bytes"
+
+	"github.com/flowcache/flowcache/wasm/abi"
+)
+
+// The key builder's inner loops, in Go. A wasm guest runs the WebAssembly
+// assembly of fast_wasm.s instead (see fast_wasm.go for why); other
+// platforms, where the SDK's tests run, use these through fast_other.go. The
+// tests run on both (wasm_test.go in examples/internal/wasmtest runs this
+// package's tests inside a wasm guest), so the two are held to the same
+// cases.
+
+// scanQueryGo appends to k.params, from index k.np, the parameters of q
+// (source src) whose name drop does not match, and returns how many; -1 if
+// they do not fit.
+func scanQueryGo(k *KeyBuilder, q []byte, src uint32, drop *ParamFilter) int {
+	np := k.np
+	for off := 0; off < len(q); {
+		end, eq := nextParam(q[off:])
+		if end > 0 {
+			nl := end
+			if eq >= 0 {
+				nl = eq
+			}
+			if drop == nil || !drop.Match(q[off:off+nl]) {
+				if np == MaxParams {
+					return -1
+				}
+				k.params[np] = ent{src: src, off: uint32(off), n: uint32(end), name: uint32(nl)} //nolint:gosec // G115: a query is far below 4 GiB
+				np++
+			}
+		}
+		off += end + 1
+	}
+	return np - k.np
+}
+
+// writeParamsGo sorts k.params[:k.np] by name if k.sorted (stably), then
+// writes them into dst ('?' before the first, '&' between) and returns the
+// number of bytes written. k.srcs[0] must be k.pbuf; dst must have room.
+func writeParamsGo(k *KeyBuilder, dst []byte) int {
+	ps := k.params[:k.np]
+	name := func(e ent) []byte { return k.srcs[e.src][e.off : e.off+e.name] }
+	if k.sorted {
+		// An insertion sort: stable, no allocation, and fast for the few
+		// parameters of a real query.
+		for i := 1; i < len(ps); i++ {
+			p := ps[i]
+			j := i
+			for j > 0 && bytes.Compare(name(p), name(ps[j-1])) < 0 {
+				ps[j] = ps[j-1]
+				j--
+			}
+			ps[j] = p
+		}
+	}
+	n := 0
+	for i, e := range ps {
+		dst[n] = '&'
+		if i == 0 {
+			dst[n] = '?'
+		}
+		n++
+		n += copy(dst[n:], k.srcs[e.src][e.off:e.off+e.n])
+	}
+	return n
+}
+
+// finishKeyGo lower-cases and checks the host in
+// out[abi.KeyHeaderSize:][:k.hostLen], writes the parameters (sorted if
+// k.sorted) after len(out) (cap(out) must leave room), and checks the
+// target. It returns the key's new length, or -1 for a bad host, -2 for a
+// bad target.
+func finishKeyGo(k *KeyBuilder, out []byte) int {
+	ts := abi.KeyHeaderSize + k.hostLen
+	if !lowerHostGo(out[abi.KeyHeaderSize:ts]) {
+		return -1
+	}
+	n := len(out)
+	if k.np > 0 {
+		k.srcs[0] = k.pbuf
+		n += writeParamsGo(k, out[n:cap(out)])
+	}
+	if !validTargetGo(out[ts:n]) {
+		return -2
+	}
+	return n
+}
+
+// checkSlotsGo reports whether in is a request blob whose six (offset,
+// length) fields lie inside it (ABI.md, section 3). abi.ParseRequest checks
+// more, including the header list; the guest calls it only when the blob
+// holds header fields.
+func checkSlotsGo(in []byte) bool {
+	if len(in) < abi.RequestFixedSize {
+		return false
+	}
+	for slot := 0; slot < abi.RequestFixedSize-8; slot += 8 {
+		x := load64(in[slot:])
+		if uint64(uint32(x))+x>>32 > uint64(len(in)) {
+			return false
+		}
+	}
+	return true
+}

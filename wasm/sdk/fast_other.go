@@ -1,0 +1,20 @@
+//go:build !wasm
+
+package sdk
+
+// fastState is what the assembly of fast_wasm.s needs; nothing here.
+//
+//lint:ignore U1000 the wasm build uses its fastState (fast_wasm.go)
+type fastState struct{}
+
+func scanQuery(k *KeyBuilder, q []byte, src uint32, drop *ParamFilter) int {
+	return scanQueryGo(k, q, src, drop)
+}
+
+func finishKey(k *KeyBuilder, out []byte) int { return finishKeyGo(k, out) }
+
+func validTarget(t []byte) bool { return validTargetGo(t) }
+
+func lowerHost(b []byte) bool { return lowerHostGo(b) }
+
+func checkSlots(in []byte) bool { return checkSlotsGo(in) }
