@@ -13,8 +13,8 @@ import (
 // package's tests inside a wasm guest), so the two are held to the same
 // cases.
 
-// scanQueryGo appends to k.params, from index k.np, the parameters of q
-// (source src) whose name drop does not match, and returns how many; -1 if
+// scanQueryGo adds to k.params the parameters of q (all of source src)
+// whose name drop does not match, and returns how many; -1, adding none, if
 // they do not fit.
 func scanQueryGo(k *KeyBuilder, q []byte, src uint32, drop *ParamFilter) int {
 	np := k.np
@@ -35,7 +35,9 @@ func scanQueryGo(k *KeyBuilder, q []byte, src uint32, drop *ParamFilter) int {
 		}
 		off += end + 1
 	}
-	return np - k.np
+	n := np - k.np
+	k.np, k.srcLen = np, k.srcLen+len(q)
+	return n
 }
 
 // writeParamsGo sorts k.params[:k.np] by name if k.sorted (stably), then
@@ -69,25 +71,32 @@ func writeParamsGo(k *KeyBuilder, dst []byte) int {
 	return n
 }
 
-// finishKeyGo lower-cases and checks the host in
-// out[abi.KeyHeaderSize:][:k.hostLen], writes the parameters (sorted if
-// k.sorted) after len(out) (cap(out) must leave room), and checks the
-// target. It returns the key's new length, or -1 for a bad host, -2 for a
-// bad target.
+// finishKeyGo completes the key result in out (k.out, whose capacity
+// leaves room for what it adds): it lower-cases and checks the host in
+// out[abi.KeyHeaderSize:][:k.hostLen], makes an empty target "/", writes the
+// parameters (sorted if k.sorted), checks the target, appends the variant
+// and fills in the fixed part. It returns the result's length, or -1 for a
+// bad host, -2 for a bad target.
 func finishKeyGo(k *KeyBuilder, out []byte) int {
 	ts := abi.KeyHeaderSize + k.hostLen
 	if !lowerHostGo(out[abi.KeyHeaderSize:ts]) {
 		return -1
 	}
-	n := len(out)
-	if k.np > 0 {
-		k.srcs[0] = k.pbuf
-		n += writeParamsGo(k, out[n:cap(out)])
+	if len(out) == ts {
+		out = append(out, '/')
 	}
-	if !validTargetGo(out[ts:n]) {
+	if k.np > 0 {
+		k.srcs[srcParams] = k.pbuf
+		out = out[:len(out)+writeParamsGo(k, out[len(out):cap(out)])]
+	}
+	if !validTargetGo(out[ts:]) {
 		return -2
 	}
-	return n
+	tl := len(out) - ts
+	out = append(out, k.variant...)
+	store64(out, uint64(k.hostLen)<<32)                     //nolint:gosec // G115: lengths are non-negative
+	store64(out[8:], uint64(tl)|uint64(len(k.variant))<<32) //nolint:gosec // G115: lengths are non-negative
+	return len(out)
 }
 
 // checkSlotsGo reports whether in is a request blob whose six (offset,

@@ -18,22 +18,26 @@ import "unsafe"
 // linear-memory address of each source of parameters, k.srcs[i].
 type fastState struct {
 	bases [maxSrcs]uintptr
+	inLen uintptr // the input buffer's length
 }
 
 // The layout the assembly writes an ent in: two little-endian words, src |
 // off<<32 and n | name<<32.
 var _ = [1]struct{}{}[unsafe.Offsetof(ent{}.off)-4+unsafe.Offsetof(ent{}.n)-8+unsafe.Offsetof(ent{}.name)-12+unsafe.Sizeof(ent{})-16]
 
-func scanQuery(k *KeyBuilder, q []byte, src uint32, drop *ParamFilter) int {
-	if drop != nil && drop.long {
-		k.fast.bases[src] = uintptr(unsafe.Pointer(unsafe.SliceData(q)))
-		return scanQueryGo(k, q, src, drop)
-	}
-	return scanQueryASM(k, q, src, drop)
-}
-
+// scanQuery is scanQueryGo in assembly, for a filter without a pattern
+// longer than eight bytes; see fast_wasm.s for its results.
+//
 //go:noescape
-func scanQueryASM(k *KeyBuilder, q []byte, src uint32, drop *ParamFilter) int
+func scanQuery(k *KeyBuilder, q []byte, src uint32, drop *ParamFilter) int
+
+// setSource records the address of source src, b, for the assembly.
+func setSource(k *KeyBuilder, src uint32, b []byte) {
+	k.fast.bases[src] = uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	if src == srcInput {
+		k.fast.inLen = uintptr(len(b))
+	}
+}
 
 // finishKey is finishKeyGo (fast.go).
 //

@@ -189,13 +189,44 @@ TEXT ·validTarget(SB), NOSPLIT, $0-25
 	I32Store8 ret+24(FP)
 	RET
 
-// func scanQueryASM(k *KeyBuilder, q []byte, src uint32, drop *ParamFilter) int
+// func scanQuery(k *KeyBuilder, q []byte, src uint32, drop *ParamFilter) int
 //
-// scanQueryGo in fast.go, with the filter's word patterns (drop.long must be
-// false): it writes the kept parameters of q at k.params[k.np:], records q's
-// address in k.fast.bases[src], and returns how many parameters it kept, or
-// -1 when they do not fit.
-TEXT ·scanQueryASM(SB), NOSPLIT, $0-56
+// scanQueryGo in fast.go, with the filter's word patterns: it adds the kept
+// parameters of q to k.params and returns how many, or -1 when they do not
+// fit. Source 1 is the input buffer (k.fast.bases[1], k.fast.inLen): q must
+// lie inside it. Another source's address is recorded in k.fast.bases[src].
+// It returns -2, doing nothing, when q is not inside the input buffer for
+// source 1 or when drop has a pattern longer than eight bytes (drop.long):
+// the caller then takes the Go way.
+TEXT ·scanQuery(SB), NOSPLIT, $0-56
+	I64Load q_len+16(FP)
+	I64Eqz
+	If
+		Get SP
+		I64Const $0
+		I64Store ret+48(FP)
+		RET
+	End
+	I64Load drop+40(FP)
+	Set R7
+	Get R7
+	I64Eqz
+	I32Eqz
+	If
+		Get R7
+		I32WrapI64
+		I32Load8U $ParamFilter_long
+		If
+			Get SP
+			I64Const $-2
+			I64Store ret+48(FP)
+			RET
+		End
+		Get R7
+		I64Const $ParamFilter_first
+		I64Add
+		Set R7 // &drop.first; 0: no filter
+	End
 	I64Load q_base+8(FP)
 	Set R0 // base
 	Get R0
@@ -218,25 +249,44 @@ TEXT ·scanQueryASM(SB), NOSPLIT, $0-56
 	Set R3 // address of the next ent
 	I64Load32U src+32(FP)
 	Set R6
-	// k.fast.bases[src] = q's address
-	I64Load k+0(FP)
 	Get R6
-	I64Const $3
-	I64Shl
-	I64Add
-	I32WrapI64
-	Get R0
-	I64Store $(KeyBuilder_fast+fastState_bases)
-	I64Load drop+40(FP)
-	Set R7 // 0: no filter, else &drop.first
-	Get R7
-	I64Eqz
-	I32Eqz
+	I64Const $1
+	I64Eq
 	If
-		Get R7
-		I64Const $ParamFilter_first
+		// The input buffer: offsets count from its start.
+		I64Load k+0(FP)
+		I32WrapI64
+		I64Load $(KeyBuilder_fast+fastState_bases+8)
+		Set R5
+		Get R0
+		Get R5
+		I64LtU
+		Get R1
+		Get R5
+		I64Load k+0(FP)
+		I32WrapI64
+		I64Load $(KeyBuilder_fast+fastState_inLen)
 		I64Add
-		Set R7
+		I64GtU
+		I32Or
+		If
+			Get SP
+			I64Const $-2
+			I64Store ret+48(FP)
+			RET
+		End
+	Else
+		// k.fast.bases[src] = q's address: offsets count from it.
+		Get R0
+		Set R5
+		I64Load k+0(FP)
+		Get R6
+		I64Const $3
+		I64Shl
+		I64Add
+		I32WrapI64
+		Get R0
+		I64Store $(KeyBuilder_fast+fastState_bases)
 	End
 
 	Block
@@ -512,7 +562,7 @@ TEXT ·scanQueryASM(SB), NOSPLIT, $0-56
 		I32WrapI64
 		Get R6
 		Get R8
-		Get R0
+		Get R5
 		I64Sub
 		I64Const $32
 		I64Shl
@@ -550,6 +600,19 @@ TEXT ·scanQueryASM(SB), NOSPLIT, $0-56
 	I64Load $KeyBuilder_np
 	I64Sub
 	I64Store ret+48(FP)
+	// k.np = R4; k.srcLen += len(q)
+	I64Load k+0(FP)
+	I32WrapI64
+	Get R4
+	I64Store $KeyBuilder_np
+	I64Load k+0(FP)
+	I32WrapI64
+	I64Load k+0(FP)
+	I32WrapI64
+	I64Load $KeyBuilder_srcLen
+	I64Load q_len+16(FP)
+	I64Add
+	I64Store $KeyBuilder_srcLen
 	RET
 
 // ENT(I, o): push the word at offset o of ents[I] (R0: ents).
@@ -562,11 +625,7 @@ TEXT ·scanQueryASM(SB), NOSPLIT, $0-56
 
 // func finishKey(k *KeyBuilder, out []byte) int
 //
-// finishKeyGo in fast.go: lower-case and check the host in
-// out[abi.KeyHeaderSize:][:k.hostLen], write the parameters (sorted if
-// k.sorted) after len(out) (cap(out) must leave room), and check the
-// target. It returns the key's new length, or -1 for a bad host, -2 for a
-// bad target.
+// finishKeyGo in fast.go: complete the key result in out (see there).
 TEXT ·finishKey(SB), NOSPLIT, $0-40
 	I64Load k+0(FP)
 	Set R3
@@ -761,6 +820,26 @@ TEXT ·finishKey(SB), NOSPLIT, $0-40
 	I64Load out_len+16(FP)
 	I64Add
 	Set R6 // p
+	// An empty target becomes "/".
+	Get R6
+	I64Load out_base+8(FP)
+	I64Const $16
+	I64Add
+	I64Load k+0(FP)
+	I32WrapI64
+	I64Load $KeyBuilder_hostLen
+	I64Add
+	I64Eq
+	If
+		Get R6
+		I32WrapI64
+		I32Const $47
+		I32Store8 $0
+		Get R6
+		I64Const $1
+		I64Add
+		Set R6
+	End
 	I64Const $0
 	Set R3 // i
 	Block
@@ -837,8 +916,43 @@ TEXT ·finishKey(SB), NOSPLIT, $0-40
 		I64Store ret+32(FP)
 		RET
 	End
+	// The variant, after the target.
+	Get R1
+	I32WrapI64
+	I64Load k+0(FP)
+	I32WrapI64
+	I64Load $KeyBuilder_variant
+	I32WrapI64
+	I64Load k+0(FP)
+	I32WrapI64
+	I64Load $(KeyBuilder_variant+8)
+	Tee R10
+	I32WrapI64
+	MemoryCopy
+	// The fixed part (abi.PutKeyHeader): flags 0, then the host's, the
+	// target's and the variant's lengths (u32 each).
+	I64Load out_base+8(FP)
+	I32WrapI64
+	I64Load k+0(FP)
+	I32WrapI64
+	I64Load $KeyBuilder_hostLen
+	I64Const $32
+	I64Shl
+	I64Store $0
+	I64Load out_base+8(FP)
+	I32WrapI64
+	Get R1
+	Get R7
+	I64Sub
+	Get R10
+	I64Const $32
+	I64Shl
+	I64Or
+	I64Store $8
 	Get SP
 	Get R1
+	Get R10
+	I64Add
 	I64Load out_base+8(FP)
 	I64Sub
 	I64Store ret+32(FP)

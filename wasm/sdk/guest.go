@@ -36,6 +36,9 @@ func (g *guest) alloc(size uint32) []byte {
 			return nil
 		}
 		g.in = make([]byte, n)
+		if g.kb != nil { // nil until Register
+			g.kb.setInput(g.in)
+		}
 	}
 	return g.in[:cap(g.in)]
 }

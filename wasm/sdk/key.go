@@ -58,9 +58,10 @@ type KeyBuilder struct {
 	out     []byte
 	variant []byte
 	pbuf    []byte // bytes of the parameters given to Param and AddParam
-	// srcs holds what params point into: srcs[0] is pbuf (set by finish,
-	// since pbuf may grow), then the query of each Query call, referenced
-	// until Key returns. srcLen is the sum of their lengths.
+	// srcs holds what params point into (see srcParams): srcs[0] is pbuf
+	// (set by finish, since pbuf may grow), srcs[1] the input buffer, then
+	// the queries Query references until Key returns. srcLen bounds the
+	// bytes of the parameters: the length of pbuf and of each query.
 	srcs   [][]byte
 	srcLen int
 	np     int
@@ -75,7 +76,7 @@ func newKeyBuilder() *KeyBuilder {
 		out:     make([]byte, 0, 8192),
 		variant: make([]byte, 0, 256),
 		pbuf:    make([]byte, 0, 1024),
-		srcs:    make([][]byte, 1, maxSrcs),
+		srcs:    make([][]byte, 2, maxSrcs),
 	}
 	k.reset()
 	return k
@@ -85,7 +86,7 @@ func newKeyBuilder() *KeyBuilder {
 func (k *KeyBuilder) reset() {
 	// k.srcs keeps its references to the previous input until they are
 	// overwritten: clearing them costs more than it saves.
-	k.srcs = k.srcs[:1]
+	k.srcs = k.srcs[:2]
 	k.bypass, k.sorted, k.err, k.np, k.hostLen, k.srcLen = false, false, nil, 0, 0, 0
 	k.out, k.variant, k.pbuf = k.out[:abi.KeyHeaderSize], k.variant[:0], k.pbuf[:0]
 }
@@ -163,32 +164,43 @@ func (k *KeyBuilder) addParam(a, b []byte, nl int) {
 // match, in order. A nil drop keeps them all. Empty parameters are left out.
 // q's bytes are referenced until Key returns.
 //
-// In a wasm guest the scan is WebAssembly assembly (fast_wasm.s): Go
-// compiles every branch of a function to a jump through a dispatch table
-// when it targets WebAssembly, which makes a byte loop written in Go cost
-// several nanoseconds per byte.
+// In a wasm guest the scan is WebAssembly assembly (fast_wasm.s; see
+// fast_wasm.go for why).
 func (k *KeyBuilder) Query(q []byte, drop *ParamFilter) {
-	if len(q) == 0 {
-		return
+	if n := scanQuery(k, q, srcInput, drop); n < 0 {
+		k.querySlow(q, drop, n)
 	}
-	if len(k.srcs) == maxSrcs {
-		k.fail(ErrTooManyParams)
-		return
-	}
-	src := len(k.srcs)
-	k.srcs = append(k.srcs, q)
-	k.srcLen += len(q)
-	n := scanQuery(k, q, uint32(src), drop) //nolint:gosec // G115: src < maxSrcs
-	if n < 0 {
-		k.fail(ErrTooManyParams)
-		return
-	}
-	k.np += n
 }
 
-// maxSrcs bounds the number of sources of parameters: pbuf and one per
-// non-empty query given to Query.
-const maxSrcs = 1 + MaxParams
+// querySlow is Query when the scan of a query inside the input buffer
+// failed (-1: too many parameters) or declined (-2: q is elsewhere, or drop
+// has a pattern longer than eight bytes): q becomes a source of its own,
+// referenced from k.srcs.
+func (k *KeyBuilder) querySlow(q []byte, drop *ParamFilter, n int) {
+	if n == -1 || len(k.srcs) == maxSrcs {
+		k.fail(ErrTooManyParams)
+		return
+	}
+	src := uint32(len(k.srcs)) //nolint:gosec // G115: below maxSrcs
+	k.srcs = append(k.srcs, q)
+	setSource(k, src, q)
+	if n = scanQuery(k, q, src, drop); n == -2 {
+		n = scanQueryGo(k, q, src, drop)
+	}
+	if n == -1 {
+		k.fail(ErrTooManyParams)
+	}
+}
+
+// Sources of parameters (ent.src): the parameters given to Param and
+// AddParam, copied into pbuf; the guest's input buffer, which holds the
+// request (so a query from [Request.Query] needs no reference of its own);
+// then each other query given to Query.
+const (
+	srcParams = 0
+	srcInput  = 1
+	maxSrcs   = 2 + MaxParams
+)
 
 // SortParams makes the target list its query parameters sorted by name, so
 // that "?b=2&a=1" and "?a=1&b=2" give one key (and one upstream request).
@@ -228,32 +240,25 @@ func (k *KeyBuilder) finish() ([]byte, error) {
 	if k.err != nil {
 		return nil, k.err
 	}
-	out := k.out
-	ts := abi.KeyHeaderSize + k.hostLen
-	if len(out) == ts {
-		out = append(out, '/')
+	// A "/" for an empty path, the parameters with their separators, and
+	// the variant take at most this much room.
+	if need := len(k.out) + 1 + k.srcLen + k.np + len(k.variant); need > cap(k.out) {
+		k.out = append(make([]byte, 0, need+need/2), k.out...)
 	}
-	// The parameters and their separators take at most srcLen + np bytes.
-	if need := len(out) + k.srcLen + k.np; need > cap(out) {
-		out = append(make([]byte, 0, need+need/2), out...)
-	}
-	switch n := finishKey(k, out); n {
-	case -1:
-		k.out = out[:abi.KeyHeaderSize]
-		return nil, ErrHost
-	case -2:
-		k.out = out[:abi.KeyHeaderSize]
+	n := finishKey(k, k.out)
+	if n < 0 {
+		k.out = k.out[:abi.KeyHeaderSize]
+		if n == -1 {
+			return nil, ErrHost
+		}
 		return nil, ErrTarget
-	default:
-		out = out[:n]
 	}
-	tl := len(out) - ts
-	if len(k.variant) > 0 {
-		out = append(out, k.variant...)
-	}
-	// The fixed part (abi.PutKeyHeader): flags 0 and the three lengths.
-	store64(out, uint64(k.hostLen)<<32)                     //nolint:gosec // G115: lengths are non-negative
-	store64(out[8:], uint64(tl)|uint64(len(k.variant))<<32) //nolint:gosec // G115: lengths are non-negative
-	k.out = out
-	return out, nil
+	k.out = k.out[:n]
+	return k.out, nil
+}
+
+// setInput makes in, the guest's input buffer, the source srcInput.
+func (k *KeyBuilder) setInput(in []byte) {
+	k.srcs[srcInput] = in
+	setSource(k, srcInput, in)
 }
