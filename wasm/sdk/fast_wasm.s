@@ -453,7 +453,35 @@ TEXT ·scanQuery(SB), NOSPLIT, $0-56
 			I64Eqz
 			I32Eqz
 			If
-				// R12: the name's first (up to) eight bytes, zero-padded.
+				// R12: the name's first (up to) eight bytes, zero-padded:
+				// one load when eight bytes of q are left, else byte by
+				// byte.
+				Get R8
+				I64Const $8
+				I64Add
+				Get R1
+				I64LeU
+				If
+					Get R8
+					I32WrapI64
+					I64Load $0
+					Set R12
+					Get R11
+					I64Const $8
+					I64LtU
+					If
+						Get R12
+						I64Const $1
+						Get R11
+						I64Const $3
+						I64Shl
+						I64Shl
+						I64Const $1
+						I64Sub
+						I64And
+						Set R12
+					End
+				Else
 				I64Const $0
 				Set R12
 				I64Const $0
@@ -485,6 +513,7 @@ TEXT ·scanQuery(SB), NOSPLIT, $0-56
 					I64Add
 					Set R10
 					Br $0
+				End
 				End
 				End
 				I64Load drop+40(FP)
@@ -866,13 +895,114 @@ TEXT ·finishKey(SB), NOSPLIT, $0-40
 		I64Const $1
 		I64Add
 		Set R6
-		Get R6
-		I32WrapI64
+		// Copy the parameter's n bytes: small copies written out cost
+		// less than memory.copy, which calls out of the guest.
 		ADDR(R4)
-		I32WrapI64
+		Set R9 // from
 		Get R5
-		I32WrapI64
-		MemoryCopy
+		I64Const $8
+		I64GeU
+		If
+			// Eight bytes at a time, then the last eight (overlapping).
+			I64Const $0
+			Set R10
+			Block
+			Loop
+				Get R10
+				I64Const $8
+				I64Add
+				Get R5
+				I64GtU
+				BrIf $1
+				Get R6
+				Get R10
+				I64Add
+				I32WrapI64
+				Get R9
+				Get R10
+				I64Add
+				I32WrapI64
+				I64Load $0
+				I64Store $0
+				Get R10
+				I64Const $8
+				I64Add
+				Set R10
+				Br $0
+			End
+			End
+			Get R6
+			Get R5
+			I64Add
+			I64Const $8
+			I64Sub
+			I32WrapI64
+			Get R9
+			Get R5
+			I64Add
+			I64Const $8
+			I64Sub
+			I32WrapI64
+			I64Load $0
+			I64Store $0
+		Else
+			// 4, 2 and 1 bytes, by the bits of n.
+			I64Const $0
+			Set R10
+			Get R5
+			I64Const $4
+			I64And
+			I64Eqz
+			I32Eqz
+			If
+				Get R6
+				I32WrapI64
+				Get R9
+				I32WrapI64
+				I32Load $0
+				I32Store $0
+				I64Const $4
+				Set R10
+			End
+			Get R5
+			I64Const $2
+			I64And
+			I64Eqz
+			I32Eqz
+			If
+				Get R6
+				Get R10
+				I64Add
+				I32WrapI64
+				Get R9
+				Get R10
+				I64Add
+				I32WrapI64
+				I32Load16U $0
+				I32Store16 $0
+				Get R10
+				I64Const $2
+				I64Add
+				Set R10
+			End
+			Get R5
+			I64Const $1
+			I64And
+			I64Eqz
+			I32Eqz
+			If
+				Get R6
+				Get R10
+				I64Add
+				I32WrapI64
+				Get R9
+				Get R10
+				I64Add
+				I32WrapI64
+				I32Load8U $0
+				I32Store8 $0
+			End
+		End
 		Get R6
 		Get R5
 		I64Add
@@ -917,18 +1047,24 @@ TEXT ·finishKey(SB), NOSPLIT, $0-40
 		RET
 	End
 	// The variant, after the target.
-	Get R1
-	I32WrapI64
-	I64Load k+0(FP)
-	I32WrapI64
-	I64Load $KeyBuilder_variant
-	I32WrapI64
 	I64Load k+0(FP)
 	I32WrapI64
 	I64Load $(KeyBuilder_variant+8)
-	Tee R10
-	I32WrapI64
-	MemoryCopy
+	Set R10
+	Get R10
+	I64Eqz
+	I32Eqz
+	If
+		Get R1
+		I32WrapI64
+		I64Load k+0(FP)
+		I32WrapI64
+		I64Load $KeyBuilder_variant
+		I32WrapI64
+		Get R10
+		I32WrapI64
+		MemoryCopy
+	End
 	// The fixed part (abi.PutKeyHeader): flags 0, then the host's, the
 	// target's and the variant's lengths (u32 each).
 	I64Load out_base+8(FP)
