@@ -167,24 +167,25 @@ func (k *KeyBuilder) addParam(a, b []byte, nl int) {
 // In a wasm guest the scan is WebAssembly assembly (fast_wasm.s; see
 // fast_wasm.go for why).
 func (k *KeyBuilder) Query(q []byte, drop *ParamFilter) {
-	if n := scanQuery(k, q, srcInput, drop); n < 0 {
-		k.querySlow(q, drop, n)
+	if scanQuery(k, q, srcInput, drop) < 0 {
+		k.querySlow(q, drop)
 	}
 }
 
 // querySlow is Query when the scan of a query inside the input buffer
-// failed (-1: too many parameters) or declined (-2: q is elsewhere, or drop
-// has a pattern longer than eight bytes): q becomes a source of its own,
-// referenced from k.srcs.
-func (k *KeyBuilder) querySlow(q []byte, drop *ParamFilter, n int) {
-	if n == -1 || len(k.srcs) == maxSrcs {
+// failed (too many parameters: the scan here fails again) or declined (q is
+// elsewhere, or drop has a pattern longer than eight bytes): q becomes a
+// source of its own, referenced from k.srcs.
+func (k *KeyBuilder) querySlow(q []byte, drop *ParamFilter) {
+	if len(k.srcs) == maxSrcs {
 		k.fail(ErrTooManyParams)
 		return
 	}
 	src := uint32(len(k.srcs)) //nolint:gosec // G115: below maxSrcs
 	k.srcs = append(k.srcs, q)
 	setSource(k, src, q)
-	if n = scanQuery(k, q, src, drop); n == -2 {
+	n := scanQuery(k, q, src, drop)
+	if n == -2 {
 		n = scanQueryGo(k, q, src, drop)
 	}
 	if n == -1 {
