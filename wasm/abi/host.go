@@ -142,16 +142,21 @@ var badHost, badTarget = func() (h, t [256]bool) {
 }()
 
 // indexBad returns the index of the first byte of b marked in bad, or -1.
-// It first tests 8 bytes at a time for the bytes both tables refuse
-// (controls, space, DEL, '#'), then the table byte by byte only where the
-// fast test failed or for host's extra delimiters.
+// It first tests 8 bytes at a time, the last word overlapping the one
+// before, for the bytes the table refuses (a test that may report a byte
+// it does not refuse, never the reverse), then looks byte by byte only from
+// the first word the test did not clear.
 func indexBad(b []byte, bad *[256]bool) int {
+	host := bad == &badHost
 	i := 0
-	if bad == &badTarget {
+	if len(b) >= 8 {
 		for ; i+8 <= len(b); i += 8 {
-			if mayHaveBadTargetByte(le.Uint64(b[i:])) {
+			if mayHaveBadByte(le.Uint64(b[i:]), host) {
 				break
 			}
+		}
+		if i+8 > len(b) && (i == len(b) || !mayHaveBadByte(le.Uint64(b[len(b)-8:]), host)) {
+			return -1
 		}
 	}
 	for ; i < len(b); i++ {
@@ -160,6 +165,22 @@ func indexBad(b []byte, bad *[256]bool) int {
 		}
 	}
 	return -1
+}
+
+// mayHaveBadByte reports whether one of the 8 bytes in x may be refused in
+// a target (below 0x21, 0x7f or '#') or, if host, in a host (also '/', '?'
+// and '@'). It never misses one.
+func mayHaveBadByte(x uint64, host bool) bool {
+	if host {
+		return mayHaveBadTargetByte(x) || hasByte(x, '/')|hasByte(x, '?')|hasByte(x, '@') != 0
+	}
+	return mayHaveBadTargetByte(x)
+}
+
+// hasByte returns non-zero if some byte of x equals c.
+func hasByte(x, c uint64) uint64 {
+	y := x ^ ones*c
+	return (y - ones) &^ y & highs
 }
 
 const (

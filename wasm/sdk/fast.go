@@ -99,19 +99,29 @@ func finishKeyGo(k *KeyBuilder, out []byte) int {
 	return len(out)
 }
 
+// Results of checkSlots.
+const (
+	slotsBad       = 0 // a field lies outside the blob, or the blob is short
+	slotsNoHeaders = 1 // the blob holds no header field
+	slotsHeaders   = 2 // the blob holds header fields: abi.ParseRequest checks them
+)
+
 // checkSlotsGo reports whether in is a request blob whose six (offset,
-// length) fields lie inside it (ABI.md, section 3). abi.ParseRequest checks
-// more, including the header list; the guest calls it only when the blob
-// holds header fields.
-func checkSlotsGo(in []byte) bool {
+// length) fields lie inside it (ABI.md, section 3), and whether it holds
+// header fields. abi.ParseRequest checks more, including the header list;
+// the guest calls it only when the blob holds header fields.
+func checkSlotsGo(in []byte) int {
 	if len(in) < abi.RequestFixedSize {
-		return false
+		return slotsBad
 	}
 	for slot := 0; slot < abi.RequestFixedSize-8; slot += 8 {
 		x := load64(in[slot:])
 		if uint64(uint32(x))+x>>32 > uint64(len(in)) {
-			return false
+			return slotsBad
 		}
 	}
-	return true
+	if load64(in[abi.RequestFixedSize-8:])&0xffffffff == 0 {
+		return slotsNoHeaders
+	}
+	return slotsHeaders
 }

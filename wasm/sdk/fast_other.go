@@ -24,4 +24,4 @@ func validTarget(t []byte) bool { return validTargetGo(t) }
 
 func lowerHost(b []byte) bool { return lowerHostGo(b) }
 
-func checkSlots(in []byte) bool { return checkSlotsGo(in) }
+func checkSlots(in []byte) int { return checkSlotsGo(in) }

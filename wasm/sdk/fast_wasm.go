@@ -59,4 +59,4 @@ func lowerHost(b []byte) bool
 // checkSlots is checkSlotsGo (fast.go).
 //
 //go:noescape
-func checkSlots(in []byte) bool
+func checkSlots(in []byte) int

@@ -108,8 +108,8 @@
 // length; R0 the blob, R1 its length) ends past the blob.
 #define SLOTBAD(o) Get R0; I32WrapI64; I64Load32U $(o); Get R0; I32WrapI64; I64Load32U $(o+4); I64Add; Get R1; I64GtU
 
-// func checkSlots(in []byte) bool
-TEXT ·checkSlots(SB), NOSPLIT, $0-25
+// func checkSlots(in []byte) int
+TEXT ·checkSlots(SB), NOSPLIT, $0-32
 	I64Load in_base+0(FP)
 	Set R0
 	I64Load in_len+8(FP)
@@ -118,9 +118,11 @@ TEXT ·checkSlots(SB), NOSPLIT, $0-25
 	I64Const $56 // abi.RequestFixedSize
 	I64LtU
 	If
-		RETFALSE(ret+24(FP))
+		Get SP
+		I64Const $const_slotsBad
+		I64Store ret+24(FP)
+		RET
 	End
-	Get SP
 	SLOTBAD(0)
 	SLOTBAD(8)
 	I32Or
@@ -132,8 +134,22 @@ TEXT ·checkSlots(SB), NOSPLIT, $0-25
 	I32Or
 	SLOTBAD(40)
 	I32Or
+	If
+		Get SP
+		I64Const $const_slotsBad
+		I64Store ret+24(FP)
+		RET
+	End
+	// The header count, the low half of the last word.
+	Get SP
+	I64Const $const_slotsNoHeaders
+	I64Const $const_slotsHeaders
+	Get R0
+	I32WrapI64
+	I32Load $48
 	I32Eqz
-	I32Store8 ret+24(FP)
+	Select
+	I64Store ret+24(FP)
 	RET
 
 // func lowerHost(b []byte) bool

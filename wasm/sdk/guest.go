@@ -85,16 +85,17 @@ func (g *guest) key(in []byte) ([]byte, bool) {
 	// the header list: most requests carry none of the headers a policy
 	// declares, and in a wasm guest the general check costs more than the
 	// rest of a simple key.
-	if !checkSlots(in) {
+	switch checkSlots(in) {
+	case slotsBad:
 		return nil, false
-	}
-	g.req.v, g.req.b, g.req.noHeaders = abi.RequestView{}, in, load64(in[48:])&0xffffffff == 0
-	if !g.req.noHeaders {
+	case slotsNoHeaders: // g.req.v is left as it is: Request does not read it
+		g.req.b, g.req.noHeaders = in, true
+	default:
 		v, err := abi.ParseRequest(in)
 		if err != nil {
 			return nil, false
 		}
-		g.req.v = v
+		g.req.v, g.req.b, g.req.noHeaders = v, in, false
 	}
 	k := g.kb
 	k.reset()

@@ -24,7 +24,7 @@ type Headers = abi.HeaderList
 type Request struct {
 	v         abi.RequestView
 	b         []byte // the checked request blob
-	noHeaders bool   // the blob holds no header field
+	noHeaders bool   // the blob holds no header field: v is not set
 }
 
 // field returns the field whose (u32 offset, u32 length) is at slot of the
@@ -80,13 +80,18 @@ func (r *Request) header(name string) []byte { return r.v.Header(name) }
 
 // Headers returns an iterator over the declared header fields present in the
 // request.
-func (r *Request) Headers() Headers { return r.v.Headers() }
+func (r *Request) Headers() Headers {
+	if r.noHeaders {
+		return Headers{}
+	}
+	return r.v.Headers()
+}
 
 // Cookie returns the value of the first cookie named name in the request's
 // Cookie fields and true, or nil and false. Declare "cookie" in
 // [Policy].Headers to use it.
 func (r *Request) Cookie(name string) ([]byte, bool) {
-	hs := r.v.Headers()
+	hs := r.Headers()
 	for n, v, ok := hs.Next(); ok; n, v, ok = hs.Next() {
 		if !abi.EqualFold(n, "cookie") {
 			continue
