@@ -64,16 +64,16 @@
 // Go compiles every jump of a function to WebAssembly as a branch through a
 // dispatch table, and every call of a Go function costs tens of
 // nanoseconds, so guest code is fast when it makes few calls and few
-// byte-by-byte loops. The Go toolchain's own WebAssembly routines (copy and
-// append, bytes.IndexByte, bytes.Compare) are much cheaper than Go loops
-// doing the same. The SDK's key path is written for that: the host and the
-// path go straight into the key result (no scratch copies), the host is
-// checked and lower-cased eight bytes at a time, the query is split with
-// bytes.IndexByte, names are matched against the filter by their first byte
-// and one masked word, parameters are sorted with an insertion sort
-// comparing with bytes.Compare, the target is checked in one pass, and a
-// request whose declared headers are absent is not parsed further.
-// Prefer its helpers to hand-written byte loops.
+// byte-by-byte loops. The SDK's key path is written for that: the host and
+// the path go straight into the key result (no scratch copies); a request
+// whose declared headers are absent is not parsed further; and the loops
+// (the query scan and filter, the parameter sort and copy, the host's
+// lower-casing and the target check) are WebAssembly assembly (fast_wasm.s),
+// working eight bytes at a time, with one call for the scan and one to
+// finish the key. On other platforms, where the package's tests run, the
+// same steps are Go (fast.go); internal/wasmtest runs the tests inside a
+// guest too, so both are held to the same cases. Prefer the SDK's helpers
+// to hand-written byte loops.
 //
 // # Lifetimes and concurrency
 //
@@ -92,5 +92,6 @@
 // fallback, as it does when a module traps or runs out of its CPU budget.
 //
 // The package imports only the standard library and wasm/abi. Its logic is
-// ordinary Go, tested on the host; only the exports are wasip1-specific.
+// ordinary Go, tested on the host, but for the exports (wasip1) and the
+// assembly (GOARCH=wasm) described under Speed.
 package sdk
