@@ -10,8 +10,9 @@ import (
 type guest struct {
 	registered bool
 	policy     Policy
-	headers    []byte // flowcache_headers answer
-	config     []byte // the configuration given to Init
+	keyFunc    func(*Request, *KeyBuilder) error // policy.Key, or defaultKey
+	headers    []byte                            // flowcache_headers answer
+	config     []byte                            // the configuration given to Init
 
 	in   []byte // input buffer, returned by alloc
 	req  Request
@@ -91,22 +92,34 @@ func (g *guest) key(in []byte) ([]byte, bool) {
 	case slotsNoHeaders: // g.req.v is left as it is: Request does not read it
 		g.req.b, g.req.noHeaders = in, true
 	default:
-		v, err := abi.ParseRequest(in)
-		if err != nil {
+		if !g.parseRequest(in) {
 			return nil, false
 		}
-		g.req.v, g.req.b, g.req.noHeaders = v, in, false
 	}
 	k := g.kb
 	k.reset()
-	if g.policy.Key == nil {
-		k.Default(&g.req)
-	} else if err := g.policy.Key(&g.req, k); err != nil {
+	if err := g.keyFunc(&g.req, k); err != nil {
 		return nil, false
 	}
 	// g.req and k keep referring to the input buffer, which g holds anyway.
 	res, err := k.finish()
 	return res, err == nil
+}
+
+// parseRequest sets g.req to the request blob in, which holds header
+// fields, and reports whether it is well-formed. It is out of line: the
+// guest's code in the request path is kept small, as the machine code that
+// wazero makes of Go is large, and the gateway runs other code between two
+// calls.
+//
+//go:noinline
+func (g *guest) parseRequest(in []byte) bool {
+	v, err := abi.ParseRequest(in)
+	if err != nil {
+		return false
+	}
+	g.req.v, g.req.b, g.req.noHeaders = v, in, false
+	return true
 }
 
 // decide runs the policy's Decide on the decide blob in. It returns the

@@ -99,6 +99,21 @@ func (k *KeyBuilder) Bypass() { k.bypass = true }
 // ("Example.COM." becomes "example.com"). A host byte that is a control
 // character, a space or one of "/?#@" makes Key fail with [ErrHost].
 func (k *KeyBuilder) Host(h []byte) {
+	if n := len(h); n == 0 || h[n-1] == '.' || len(k.out) != abi.KeyHeaderSize+k.hostLen || len(k.out)+n > cap(k.out) {
+		k.hostSlow(h)
+		return
+	}
+	// finish lower-cases and checks the host.
+	k.out = k.out[:len(k.out)+copy(k.out[len(k.out):cap(k.out)], h)]
+	k.hostLen += len(h)
+}
+
+// hostSlow is Host for an empty host, a trailing dot, a path already
+// written or a full buffer. It is out of line to keep Host's code small
+// (see guest.parseRequest).
+//
+//go:noinline
+func (k *KeyBuilder) hostSlow(h []byte) {
 	if n := len(h); n > 0 && h[n-1] == '.' {
 		h = h[:n-1]
 	}
@@ -106,7 +121,6 @@ func (k *KeyBuilder) Host(h []byte) {
 		k.hostAfterPath(h)
 		return
 	}
-	// finish lower-cases and checks the host.
 	k.out = append(k.out, h...)
 	k.hostLen += len(h)
 }
@@ -125,7 +139,19 @@ func (k *KeyBuilder) hostAfterPath(h []byte) {
 // Path appends p to the target's path. The path must start with '/'; an
 // empty path is written as "/". Use the request's path ([Request.Path]) as
 // sent: it is what the upstream receives.
-func (k *KeyBuilder) Path(p []byte) { k.out = append(k.out, p...) }
+func (k *KeyBuilder) Path(p []byte) {
+	if len(k.out)+len(p) > cap(k.out) {
+		k.appendSlow(p)
+		return
+	}
+	k.out = k.out[:len(k.out)+copy(k.out[len(k.out):cap(k.out)], p)]
+}
+
+// appendSlow appends p to k.out, growing it. It is out of line to keep the
+// code that Path inlines into a policy small (see guest.parseRequest).
+//
+//go:noinline
+func (k *KeyBuilder) appendSlow(p []byte) { k.out = append(k.out, p...) }
 
 // PathString is [KeyBuilder.Path] for a string.
 func (k *KeyBuilder) PathString(p string) { k.out = append(k.out, p...) }
@@ -244,7 +270,7 @@ func (k *KeyBuilder) finish() ([]byte, error) {
 	// A "/" for an empty path, the parameters with their separators, and
 	// the variant take at most this much room.
 	if need := len(k.out) + 1 + k.srcLen + k.np + len(k.variant); need > cap(k.out) {
-		k.out = append(make([]byte, 0, need+need/2), k.out...)
+		k.grow(need)
 	}
 	n := finishKey(k, k.out)
 	if n < 0 {
@@ -256,6 +282,13 @@ func (k *KeyBuilder) finish() ([]byte, error) {
 	}
 	k.out = k.out[:n]
 	return k.out, nil
+}
+
+// grow gives k.out room for need bytes.
+//
+//go:noinline
+func (k *KeyBuilder) grow(need int) {
+	k.out = append(make([]byte, 0, need+need/2), k.out...)
 }
 
 // setInput makes in, the guest's input buffer, the source srcInput.

@@ -58,6 +58,13 @@ func Register(p Policy) {
 	g = *ng
 }
 
+// defaultKey is the key of a policy without Key: the native default
+// policy's.
+func defaultKey(r *Request, k *KeyBuilder) error {
+	k.Default(r)
+	return nil
+}
+
 // newGuest returns the state of a module running p.
 func newGuest(p Policy) (*guest, error) {
 	for _, h := range p.Headers {
@@ -70,9 +77,14 @@ func newGuest(p Policy) (*guest, error) {
 		return nil, errors.New("sdk: Policy.Headers: more than " + strconv.Itoa(abi.MaxHeaderNames) + " names")
 	}
 	list := strings.Join(p.Headers, ", ")
+	keyFunc := p.Key
+	if keyFunc == nil {
+		keyFunc = defaultKey
+	}
 	return &guest{
 		registered: true,
 		policy:     p,
+		keyFunc:    keyFunc,
 		headers:    []byte(list),
 		kb:         newKeyBuilder(),
 	}, nil
