@@ -72,12 +72,15 @@ func writeParamsGo(k *KeyBuilder, dst []byte) int {
 }
 
 // finishKeyGo completes the key result in out (k.out, whose capacity
-// leaves room for what it adds): it lower-cases and checks the host in
+// leaves room for what it adds): it copies the recorded host and path
+// (KeyBuilder.hostRec and pathRec, the host without a trailing dot), lower-cases and checks the host in
 // out[abi.KeyHeaderSize:][:k.hostLen], makes an empty target "/", writes the
 // parameters (sorted if k.sorted), checks the target, appends the variant
 // and fills in the fixed part. It returns the result's length, or -1 for a
 // bad host, -2 for a bad target.
 func finishKeyGo(k *KeyBuilder, out []byte) int {
+	k.flush() // within out's capacity: finish made room
+	out = k.out
 	ts := abi.KeyHeaderSize + k.hostLen
 	if !lowerHostGo(out[abi.KeyHeaderSize:ts]) {
 		return -1

@@ -102,6 +102,33 @@
 		End; End; \
 	End
 
+// COPY(D, S, N, I): copy N bytes from address S to address D (the ranges do
+// not overlap): eight bytes at a time and the last eight overlapping, or 4,
+// 2 and 1 bytes by the bits of N under eight. Written out, small copies cost
+// less than memory.copy, which calls out of the guest. Uses I.
+#define COPY(D, S, N, I) \
+	Get N; I64Const $8; I64GeU; \
+	If; \
+		I64Const $0; Set I; \
+		Block; Loop; \
+			Get I; I64Const $8; I64Add; Get N; I64GtU; BrIf $1; \
+			Get D; Get I; I64Add; I32WrapI64; Get S; Get I; I64Add; I32WrapI64; I64Load $0; I64Store $0; \
+			Get I; I64Const $8; I64Add; Set I; \
+			Br $0; \
+		End; End; \
+		Get D; Get N; I64Add; I64Const $8; I64Sub; I32WrapI64; \
+		Get S; Get N; I64Add; I64Const $8; I64Sub; I32WrapI64; I64Load $0; I64Store $0; \
+	Else; \
+		I64Const $0; Set I; \
+		Get N; I64Const $4; I64And; I64Eqz; I32Eqz; \
+		If; Get D; I32WrapI64; Get S; I32WrapI64; I32Load $0; I32Store $0; I64Const $4; Set I; End; \
+		Get N; I64Const $2; I64And; I64Eqz; I32Eqz; \
+		If; Get D; Get I; I64Add; I32WrapI64; Get S; Get I; I64Add; I32WrapI64; I32Load16U $0; I32Store16 $0; \
+			Get I; I64Const $2; I64Add; Set I; End; \
+		Get N; I64Const $1; I64And; I64Eqz; I32Eqz; \
+		If; Get D; Get I; I64Add; I32WrapI64; Get S; Get I; I64Add; I32WrapI64; I32Load8U $0; I32Store8 $0; End; \
+	End
+
 #define RETFALSE(name) Get SP; I32Const $0; I32Store8 name; RET
 
 // SLOTBAD(o): push 1 (i32) if the request blob's field at o (u32 offset, u32
@@ -674,6 +701,73 @@ TEXT ·scanQuery(SB), NOSPLIT, $0-56
 TEXT ·finishKey(SB), NOSPLIT, $0-40
 	I64Load k+0(FP)
 	Set R3
+	// The host and the path Host and Path recorded (k.hostRec, k.pathRec)
+	// go after what out holds, the fixed part only when there are any.
+	I64Load out_base+8(FP)
+	I64Load out_len+16(FP)
+	I64Add
+	Set R6 // p
+	Get R3
+	I32WrapI64
+	I64Load $(KeyBuilder_hostRec+8)
+	Set R5
+	Get R5
+	I64Eqz
+	I32Eqz
+	If
+		Get R3
+		I32WrapI64
+		I64Load $KeyBuilder_hostRec
+		Set R9
+		// Without a trailing dot.
+		Get R9
+		Get R5
+		I64Add
+		I64Const $1
+		I64Sub
+		I32WrapI64
+		I64Load8U $0
+		I64Const $46 // '.'
+		I64Eq
+		If
+			Get R5
+			I64Const $1
+			I64Sub
+			Set R5
+		End
+		COPY(R6, R9, R5, R10)
+		Get R6
+		Get R5
+		I64Add
+		Set R6
+		Get R3
+		I32WrapI64
+		Get R5
+		I64Store $KeyBuilder_hostLen
+	End
+	Get R3
+	I32WrapI64
+	I64Load $(KeyBuilder_pathRec+8)
+	Set R5
+	Get R5
+	I64Eqz
+	I32Eqz
+	If
+		Get R3
+		I32WrapI64
+		I64Load $KeyBuilder_pathRec
+		Set R9
+		COPY(R6, R9, R5, R10)
+		Get R6
+		Get R5
+		I64Add
+		Set R6
+	End
+	Get SP
+	Get R6
+	I64Load out_base+8(FP)
+	I64Sub
+	I64Store out_len+16(FP)
 	// The host.
 	I64Load out_base+8(FP)
 	I64Const $16 // abi.KeyHeaderSize
@@ -911,114 +1005,10 @@ TEXT ·finishKey(SB), NOSPLIT, $0-40
 		I64Const $1
 		I64Add
 		Set R6
-		// Copy the parameter's n bytes: small copies written out cost
-		// less than memory.copy, which calls out of the guest.
+		// The parameter's n bytes.
 		ADDR(R4)
 		Set R9 // from
-		Get R5
-		I64Const $8
-		I64GeU
-		If
-			// Eight bytes at a time, then the last eight (overlapping).
-			I64Const $0
-			Set R10
-			Block
-			Loop
-				Get R10
-				I64Const $8
-				I64Add
-				Get R5
-				I64GtU
-				BrIf $1
-				Get R6
-				Get R10
-				I64Add
-				I32WrapI64
-				Get R9
-				Get R10
-				I64Add
-				I32WrapI64
-				I64Load $0
-				I64Store $0
-				Get R10
-				I64Const $8
-				I64Add
-				Set R10
-				Br $0
-			End
-			End
-			Get R6
-			Get R5
-			I64Add
-			I64Const $8
-			I64Sub
-			I32WrapI64
-			Get R9
-			Get R5
-			I64Add
-			I64Const $8
-			I64Sub
-			I32WrapI64
-			I64Load $0
-			I64Store $0
-		Else
-			// 4, 2 and 1 bytes, by the bits of n.
-			I64Const $0
-			Set R10
-			Get R5
-			I64Const $4
-			I64And
-			I64Eqz
-			I32Eqz
-			If
-				Get R6
-				I32WrapI64
-				Get R9
-				I32WrapI64
-				I32Load $0
-				I32Store $0
-				I64Const $4
-				Set R10
-			End
-			Get R5
-			I64Const $2
-			I64And
-			I64Eqz
-			I32Eqz
-			If
-				Get R6
-				Get R10
-				I64Add
-				I32WrapI64
-				Get R9
-				Get R10
-				I64Add
-				I32WrapI64
-				I32Load16U $0
-				I32Store16 $0
-				Get R10
-				I64Const $2
-				I64Add
-				Set R10
-			End
-			Get R5
-			I64Const $1
-			I64And
-			I64Eqz
-			I32Eqz
-			If
-				Get R6
-				Get R10
-				I64Add
-				I32WrapI64
-				Get R9
-				Get R10
-				I64Add
-				I32WrapI64
-				I32Load8U $0
-				I32Store8 $0
-			End
-		End
+		COPY(R6, R9, R5, R10)
 		Get R6
 		Get R5
 		I64Add

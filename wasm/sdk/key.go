@@ -44,9 +44,11 @@ type ent struct {
 // have grown to the size of the largest key seen (they start at a few KiB).
 //
 // The SDK hands a reset KeyBuilder to [Policy].Key; it is valid only during
-// that call. The query given to [KeyBuilder.Query] is referenced, not
-// copied, until Key returns; [KeyBuilder.Param] and [KeyBuilder.AddParam]
-// copy.
+// that call. The bytes given to [KeyBuilder.Host], [KeyBuilder.Path] and
+// [KeyBuilder.Query] may be referenced, not copied, until Key returns: do
+// not change them before (the request's bytes never change).
+// [KeyBuilder.Param], [KeyBuilder.AddParam], [KeyBuilder.PathString] and
+// [KeyBuilder.Variant] copy.
 type KeyBuilder struct {
 	bypass  bool
 	sorted  bool
@@ -55,9 +57,18 @@ type KeyBuilder struct {
 	// out is the key result being built (abi.AppendKey's layout): the fixed
 	// part, then the host and the path, written there directly; finish adds
 	// the parameters and the variant and fills in the fixed part.
-	out     []byte
-	variant []byte
-	pbuf    []byte // bytes of the parameters given to Param and AddParam
+	out []byte
+	// hostRec and pathRec are the first host and path, given before
+	// anything was written to out: finish copies them there (Host and Path
+	// then cost no call, and the copy is the assembly's).
+	hostRec []byte
+	pathRec []byte
+	// queryRec is the first query, given before any parameter, with its
+	// filter: finish scans it.
+	queryRec  []byte
+	queryDrop *ParamFilter
+	variant   []byte
+	pbuf      []byte // bytes of the parameters given to Param and AddParam
 	// srcs holds what params point into (see srcParams): srcs[0] is pbuf
 	// (set by finish, since pbuf may grow), srcs[1] the input buffer, then
 	// the queries Query references until Key returns. srcLen bounds the
@@ -88,6 +99,7 @@ func (k *KeyBuilder) reset() {
 	// overwritten: clearing them costs more than it saves.
 	k.srcs = k.srcs[:2]
 	k.bypass, k.sorted, k.err, k.np, k.hostLen, k.srcLen = false, false, nil, 0, 0, 0
+	k.hostRec, k.pathRec, k.queryRec, k.queryDrop = nil, nil, nil, nil
 	k.out, k.variant, k.pbuf = k.out[:abi.KeyHeaderSize], k.variant[:0], k.pbuf[:0]
 }
 
@@ -99,21 +111,23 @@ func (k *KeyBuilder) Bypass() { k.bypass = true }
 // ("Example.COM." becomes "example.com"). A host byte that is a control
 // character, a space or one of "/?#@" makes Key fail with [ErrHost].
 func (k *KeyBuilder) Host(h []byte) {
-	if n := len(h); n == 0 || h[n-1] == '.' || len(k.out) != abi.KeyHeaderSize+k.hostLen || len(k.out)+n > cap(k.out) {
+	// Small enough to be inlined: the first host, given before anything
+	// was written, is only recorded; finish copies it, without a trailing
+	// dot, lower-cases and checks it.
+	if len(k.out) != abi.KeyHeaderSize || k.hostRec != nil {
 		k.hostSlow(h)
 		return
 	}
-	// finish lower-cases and checks the host.
-	k.out = k.out[:len(k.out)+copy(k.out[len(k.out):cap(k.out)], h)]
-	k.hostLen += len(h)
+	k.hostRec = h
 }
 
-// hostSlow is Host for an empty host, a trailing dot, a path already
-// written or a full buffer. It is out of line to keep Host's code small
-// (see guest.parseRequest).
+// hostSlow is Host when a host was already given or something written.
+// It is out of line to keep the code Host inlines into a policy small (see
+// guest.parseRequest).
 //
 //go:noinline
 func (k *KeyBuilder) hostSlow(h []byte) {
+	k.flush()
 	if n := len(h); n > 0 && h[n-1] == '.' {
 		h = h[:n-1]
 	}
@@ -123,6 +137,22 @@ func (k *KeyBuilder) hostSlow(h []byte) {
 	}
 	k.out = append(k.out, h...)
 	k.hostLen += len(h)
+}
+
+// flush copies the host and the path Host and Path recorded into k.out.
+func (k *KeyBuilder) flush() {
+	if h := k.hostRec; h != nil {
+		if n := len(h); n > 0 && h[n-1] == '.' {
+			h = h[:n-1]
+		}
+		k.out = append(k.out, h...)
+		k.hostLen += len(h)
+		k.hostRec = nil
+	}
+	if p := k.pathRec; p != nil {
+		k.out = append(k.out, p...)
+		k.pathRec = nil
+	}
 }
 
 // hostAfterPath is Host when the path is already written: the path moves
@@ -140,21 +170,28 @@ func (k *KeyBuilder) hostAfterPath(h []byte) {
 // empty path is written as "/". Use the request's path ([Request.Path]) as
 // sent: it is what the upstream receives.
 func (k *KeyBuilder) Path(p []byte) {
-	if len(k.out)+len(p) > cap(k.out) {
-		k.appendSlow(p)
+	// Like Host: the first path, given before anything was written, is
+	// only recorded.
+	if len(k.out) != abi.KeyHeaderSize || k.pathRec != nil {
+		k.pathSlow(p)
 		return
 	}
-	k.out = k.out[:len(k.out)+copy(k.out[len(k.out):cap(k.out)], p)]
+	k.pathRec = p
 }
 
-// appendSlow appends p to k.out, growing it. It is out of line to keep the
-// code that Path inlines into a policy small (see guest.parseRequest).
+// pathSlow is Path when a path was already given or something written.
 //
 //go:noinline
-func (k *KeyBuilder) appendSlow(p []byte) { k.out = append(k.out, p...) }
+func (k *KeyBuilder) pathSlow(p []byte) {
+	k.flush()
+	k.out = append(k.out, p...)
+}
 
 // PathString is [KeyBuilder.Path] for a string.
-func (k *KeyBuilder) PathString(p string) { k.out = append(k.out, p...) }
+func (k *KeyBuilder) PathString(p string) {
+	k.flush()
+	k.out = append(k.out, p...)
+}
 
 // Param adds the query parameter p to the target, as p.Raw, copying it.
 func (k *KeyBuilder) Param(p Param) { //nolint:gocritic // hugeParam: Params.Next returns a Param by value; taking its address at every call site would be clumsier
@@ -170,6 +207,7 @@ func (k *KeyBuilder) AddParam(name, value []byte) {
 // addParam adds the parameter a+'='+b (a alone if b is nil) whose name is
 // nl bytes long, copied into pbuf.
 func (k *KeyBuilder) addParam(a, b []byte, nl int) {
+	k.flushQuery()
 	if k.np == MaxParams {
 		k.fail(ErrTooManyParams)
 		return
@@ -193,16 +231,41 @@ func (k *KeyBuilder) addParam(a, b []byte, nl int) {
 // In a wasm guest the scan is WebAssembly assembly (fast_wasm.s; see
 // fast_wasm.go for why).
 func (k *KeyBuilder) Query(q []byte, drop *ParamFilter) {
-	if scanQuery(k, q, srcInput, drop) < 0 {
+	// Like Host: the first query, given before any parameter, is only
+	// recorded; finish scans it.
+	if k.queryRec != nil || k.np != 0 {
 		k.querySlow(q, drop)
+		return
+	}
+	k.queryRec, k.queryDrop = q, drop
+}
+
+// querySlow is Query when a query was already given or a parameter added:
+// the parameters keep their order.
+//
+//go:noinline
+func (k *KeyBuilder) querySlow(q []byte, drop *ParamFilter) {
+	k.flushQuery()
+	if scanQuery(k, q, srcInput, drop) < 0 {
+		k.queryOwn(q, drop)
 	}
 }
 
-// querySlow is Query when the scan of a query inside the input buffer
-// failed (too many parameters: the scan here fails again) or declined (q is
-// elsewhere, or drop has a pattern longer than eight bytes): q becomes a
-// source of its own, referenced from k.srcs.
-func (k *KeyBuilder) querySlow(q []byte, drop *ParamFilter) {
+// flushQuery scans the query Query recorded.
+func (k *KeyBuilder) flushQuery() {
+	if q := k.queryRec; q != nil {
+		k.queryRec = nil
+		if scanQuery(k, q, srcInput, k.queryDrop) < 0 {
+			k.queryOwn(q, k.queryDrop)
+		}
+	}
+}
+
+// queryOwn is the scan of q when the scan of a query inside the input
+// buffer failed (too many parameters: the scan here fails again) or
+// declined (q is elsewhere, or drop has a pattern longer than eight bytes):
+// q becomes a source of its own, referenced from k.srcs.
+func (k *KeyBuilder) queryOwn(q []byte, drop *ParamFilter) {
 	if len(k.srcs) == maxSrcs {
 		k.fail(ErrTooManyParams)
 		return
@@ -264,12 +327,18 @@ func (k *KeyBuilder) finish() ([]byte, error) {
 	if k.bypass {
 		return nil, nil
 	}
+	if q := k.queryRec; q != nil { // flushQuery, written out: one call less
+		k.queryRec = nil
+		if scanQuery(k, q, srcInput, k.queryDrop) < 0 {
+			k.queryOwn(q, k.queryDrop)
+		}
+	}
 	if k.err != nil {
 		return nil, k.err
 	}
 	// A "/" for an empty path, the parameters with their separators, and
 	// the variant take at most this much room.
-	if need := len(k.out) + 1 + k.srcLen + k.np + len(k.variant); need > cap(k.out) {
+	if need := len(k.out) + len(k.hostRec) + len(k.pathRec) + 1 + k.srcLen + k.np + len(k.variant); need > cap(k.out) {
 		k.grow(need)
 	}
 	n := finishKey(k, k.out)

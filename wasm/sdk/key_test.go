@@ -32,6 +32,16 @@ func TestKeyBuilder(t *testing.T) {
 		{name: "sort is stable", key: normalize, req: req("h", "/", "b=1&a=2&b=0&a=1&a"), host: "h", target: "/?a=2&a=1&a&b=1&b=0"},
 		{name: "sort by name only", key: normalize, req: req("h", "/", "ab=1&a=2&a-=3"), host: "h", target: "/?a=2&a-=3&ab=1"},
 		{name: "empty path", key: func(r *Request, k *KeyBuilder) error { k.Host(r.Host()); return nil }, req: req("h", "/x", ""), host: "h", target: "/"},
+		{name: "recorded pieces keep their order", key: func(r *Request, k *KeyBuilder) error {
+			k.Path(r.Path())                     // recorded
+			k.Query(r.Query(), nil)              // recorded
+			k.AddParam([]byte("z"), []byte("0")) // after the recorded query's parameters
+			k.Query([]byte("y=1&x=2"), nil)      // a second query, from elsewhere
+			k.Host([]byte("Second.Example."))    // recorded, then given before the path
+			k.Host([]byte("Tail."))              // appended: a path was recorded
+			k.Path([]byte("/more"))              // appended after the first path
+			return nil
+		}, req: req("h", "/p", "b=2&a=1"), host: "second.exampletail", target: "/p/more?b=2&a=1&z=0&y=1&x=2"},
 		{name: "variant and added params", key: func(r *Request, k *KeyBuilder) error {
 			k.VariantString("mobile")
 			k.Variant([]byte("|x"))
