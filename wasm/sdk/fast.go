@@ -79,8 +79,8 @@ func writeParamsGo(k *KeyBuilder, dst []byte) int {
 // and fills in the fixed part. It returns the result's length, or -1 for a
 // bad host, -2 for a bad target.
 func finishKeyGo(k *KeyBuilder, out []byte) int {
-	k.flush() // within out's capacity: finish made room
-	out = k.out
+	k.flush() // appends within out's capacity: finish made room
+	out = out[:len(k.out)]
 	ts := abi.KeyHeaderSize + k.hostLen
 	if !lowerHostGo(out[abi.KeyHeaderSize:ts]) {
 		return -1
