@@ -67,6 +67,9 @@ func (g *Gateway) handleAdmin(ctx *fasthttp.RequestCtx) {
 	case "/metrics":
 		ctx.SetContentType("text/plain; version=0.0.4")
 		g.set.WritePrometheus(ctx)
+		if g.pstore != nil {
+			writePolicyMetrics(ctx, g.pstore.List())
+		}
 		metrics.WriteProcessMetrics(ctx)
 	case "/reload":
 		g.handleReload(ctx)

@@ -1,7 +1,12 @@
 package gateway
 
 import (
+	"fmt"
+	"io"
+
 	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/flowcache/flowcache/plugins"
 )
 
 // routeMetrics are the per-route counters and the upstream latency
@@ -70,5 +75,44 @@ func newGatewayMetrics(set *metrics.Set) gatewayMetrics {
 		refresh:  set.GetOrCreateCounter("flowcache_cache_background_refreshes_total"),
 
 		publishSkipped: set.GetOrCreateCounter("flowcache_l2_invalidations_unpublished_total"),
+	}
+}
+
+// policyMetrics are the per-policy counters written to /metrics, read from
+// the policy store at each scrape (see writePolicyMetrics). Every name is
+// listed in README's metrics table.
+var policyMetrics = []struct {
+	name, help string
+	value      func(*plugins.Info) uint64
+}{
+	{"flowcache_policy_calls_total", "Key and decide calls of a WebAssembly policy.", func(in *plugins.Info) uint64 { return in.Calls }},
+	{"flowcache_policy_errors_total", "Calls of a WebAssembly policy that failed: the request used the route's fallback.", func(in *plugins.Info) uint64 { return in.Errors }},
+	{"flowcache_policy_traps_total", "Calls of the active version that trapped.", func(in *plugins.Info) uint64 { return in.Stats.Traps }},
+	{"flowcache_policy_fuel_exhausted_total", "Calls of the active version that ran out of their CPU budget.", func(in *plugins.Info) uint64 { return in.Stats.FuelExhausted }},
+	{"flowcache_policy_exits_total", "Calls of the active version that exited.", func(in *plugins.Info) uint64 { return in.Stats.Exits }},
+	{"flowcache_policy_bad_results_total", "Calls of the active version that returned a malformed result.", func(in *plugins.Info) uint64 { return in.Stats.BadResults }},
+	{"flowcache_policy_guest_errors_total", "Calls of the active version that returned the error result.", func(in *plugins.Info) uint64 { return in.Stats.GuestErrors }},
+	{"flowcache_policy_instantiate_errors_total", "Failures to create an instance of the active version.", func(in *plugins.Info) uint64 { return in.Stats.InstantiateErrors }},
+	{"flowcache_policy_instances_created_total", "Instances of the active version created.", func(in *plugins.Info) uint64 { return in.Stats.InstancesCreated }},
+	{"flowcache_policy_instances_discarded_total", "Instances of the active version closed after a failure.", func(in *plugins.Info) uint64 { return in.Stats.InstancesDiscarded }},
+	{"flowcache_policy_instances_dropped_total", "Idle instances of the active version closed.", func(in *plugins.Info) uint64 { return in.Stats.InstancesDropped }},
+	{"flowcache_policy_memo_hits_total", "Key calls of the active version answered by its key memo (memoize_key).", func(in *plugins.Info) uint64 { return in.Stats.MemoHits }},
+	{"flowcache_policy_memo_misses_total", "Key calls of the active version that missed its key memo and called the module.", func(in *plugins.Info) uint64 { return in.Stats.MemoMisses }},
+}
+
+// writePolicyMetrics writes the policyMetrics of each WebAssembly policy.
+// They are read from the store at scrape time, as policies come and go with
+// uploads and deletes; the counters of the active version restart with a
+// new one, which Prometheus' rate() takes as a counter reset.
+func writePolicyMetrics(w io.Writer, infos []plugins.Info) {
+	if len(infos) == 0 {
+		return
+	}
+	for _, m := range policyMetrics {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", m.name, m.help, m.name)
+		for i := range infos {
+			// Policy names are 1 to 64 of [a-z0-9_]: nothing to escape.
+			fmt.Fprintf(w, "%s{policy=%q} %d\n", m.name, infos[i].Name, m.value(&infos[i]))
+		}
 	}
 }

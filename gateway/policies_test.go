@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -542,4 +543,57 @@ func TestPolicies_Reload(t *testing.T) {
 	if status, body := g.admin(t, http.MethodDelete, "/policies/second", nil); status != 409 {
 		t.Errorf("DELETE second (used by route b) = %d %s, want 409", status, body)
 	}
+}
+
+// TestPolicies_Metrics: /metrics carries each policy's counters, read from
+// the store at the scrape, including the key memo's hits and misses.
+func TestPolicies_Metrics(t *testing.T) {
+	t.Parallel()
+	origin := echoOrigin(t)
+	cfg := policyConfig(origin.URL, writeModule(t, t.TempDir(), "tagged.wasm", tagged(t, tagName(0))))
+	pc := cfg.Policies["tagged"]
+	pc.MemoizeKey = 64
+	cfg.Policies["tagged"] = pc
+	g := startPolicyGateway(t, cfg, "", gateway.Options{})
+	for range 3 {
+		if resp := g.Do(t, "GET", "/p"); resp.Status != 200 {
+			t.Fatalf("GET /p = %d", resp.Status)
+		}
+	}
+	status, body := g.admin(t, http.MethodGet, "/metrics", nil)
+	if status != 200 {
+		t.Fatalf("GET /metrics = %d", status)
+	}
+	// The first request misses the memo and calls the module; the two
+	// others hit the memo.
+	for _, want := range []string{
+		"# TYPE flowcache_policy_calls_total counter\n",
+		"\nflowcache_policy_memo_hits_total{policy=\"tagged\"} 2\n",
+		"\nflowcache_policy_errors_total{policy=\"tagged\"} 0\n",
+		"\nflowcache_policy_instances_created_total{policy=\"tagged\"} ",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if calls := metricValue(body, `flowcache_policy_calls_total{policy="tagged"}`); calls < 2 {
+		t.Errorf("flowcache_policy_calls_total = %v, want at least 2 (a key and a decide)", calls)
+	}
+	if misses := metricValue(body, `flowcache_policy_memo_misses_total{policy="tagged"}`); misses < 1 {
+		t.Errorf("flowcache_policy_memo_misses_total = %v, want at least 1", misses)
+	}
+}
+
+// metricValue returns the value of the sample named series in a /metrics
+// body, or -1.
+func metricValue(body, series string) float64 {
+	for line := range strings.Lines(body) {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err == nil {
+				return f
+			}
+		}
+	}
+	return -1
 }

@@ -27,6 +27,12 @@ type keyMemo struct {
 	mask  uint64 // len(slots)-1; len(slots) is a power of two >= 2
 	slots []atomic.Pointer[memoEntry]
 	bufs  sync.Pool // of *[]byte: scratch for encoding the request blob
+
+	// hits and misses count lookups ([Stats].MemoHits, MemoMisses), on a
+	// cache line of their own: they are written on every call, the fields
+	// above only read.
+	_            [64]byte
+	hits, misses atomic.Uint64
 }
 
 // memoEntry is one remembered key result. Immutable once published.

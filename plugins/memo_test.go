@@ -292,3 +292,28 @@ func TestStore_ReloadMemoizeKey(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyMemo_Stats checks the memo's hit and miss counters, and that a
+// module without a memo reports none.
+func TestKeyMemo_Stats(t *testing.T) {
+	t.Parallel()
+	rt := newTestRuntime(t, Options{})
+	m := mustLoad(t, rt, "memo", minimalWasm, memoConfig(64))
+	plain := mustLoad(t, rt, "plain", minimalWasm, nil)
+	a := &policy.Request{Method: []byte("GET"), Host: []byte("h"), Path: []byte("/a")}
+	b := &policy.Request{Method: []byte("GET"), Host: []byte("h"), Path: []byte("/b")}
+	for _, r := range []*policy.Request{a, a, b, a} {
+		for _, p := range []*Module{m, plain} {
+			var k policy.Key
+			if err := p.Key(r, &k); err != nil {
+				t.Fatalf("%s: Key(%s): %v", p.Name(), r.Path, err)
+			}
+		}
+	}
+	if s := m.Stats(); s.MemoHits != 2 || s.MemoMisses != 2 {
+		t.Errorf("memo: hits %d, misses %d, want 2 and 2", s.MemoHits, s.MemoMisses)
+	}
+	if s := plain.Stats(); s.MemoHits != 0 || s.MemoMisses != 0 {
+		t.Errorf("no memo: hits %d, misses %d, want 0 and 0", s.MemoHits, s.MemoMisses)
+	}
+}

@@ -82,6 +82,10 @@ type Stats struct {
 	// dropped by the pool at a GC when no slot was free or the module was
 	// idle, or kept in a slot through a minute without calls.
 	InstancesCreated, InstancesDiscarded, InstancesDropped uint64
+	// MemoHits counts key calls answered by the key memo
+	// ([Config].MemoizeKey), MemoMisses those that called the guest while
+	// it was on.
+	MemoHits, MemoMisses uint64
 }
 
 // Failures returns the number of calls that returned an error.
@@ -92,11 +96,15 @@ func (s Stats) Failures() uint64 {
 // Stats returns the counters. It is cheap enough for a metrics scrape.
 func (m *Module) Stats() Stats {
 	c := &m.stats
-	return Stats{
+	s := Stats{
 		Traps: c.traps.Load(), FuelExhausted: c.fuel.Load(), Exits: c.exits.Load(),
 		BadResults: c.results.Load(), GuestErrors: c.guest.Load(), InstantiateErrors: c.instantiate.Load(),
 		InstancesCreated: c.created.Load(), InstancesDiscarded: c.discarded.Load(), InstancesDropped: c.closed.Load(),
 	}
+	if m.memo != nil {
+		s.MemoHits, s.MemoMisses = m.memo.hits.Load(), m.memo.misses.Load()
+	}
+	return s
 }
 
 // Name returns the policy name given to Load.
@@ -481,10 +489,15 @@ func (m *Module) memoKey(r *policy.Request, k *policy.Key) error {
 	blob = m.appendRequestHeaders(blob, 0, r)
 	h := c.hash(blob)
 	if e := c.lookup(h, blob); e != nil {
+		c.hits.Add(1)
+		if !m.used.Load() { // keep the instances: the module is in use
+			m.used.Store(true)
+		}
 		e.apply(k)
 		c.release(p, blob)
 		return nil
 	}
+	c.misses.Add(1)
 	inst, err := m.get()
 	if err == nil {
 		err = m.callKey(inst, append(inst.input(), blob...), k, blob, h)

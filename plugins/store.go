@@ -387,6 +387,8 @@ type InfoStats struct {
 	InstancesCreated   uint64 `json:"instances_created"`
 	InstancesDiscarded uint64 `json:"instances_discarded"`
 	InstancesDropped   uint64 `json:"instances_dropped"`
+	MemoHits           uint64 `json:"memo_hits"`
+	MemoMisses         uint64 `json:"memo_misses"`
 }
 
 // List describes every policy, sorted by name.
