@@ -566,3 +566,44 @@ func TestPurge_L1Only(t *testing.T) {
 		})
 	}
 }
+
+// TestL2_ChunksPromoted: an entry larger than an L1 chunk, read from L2 on
+// gateway B, is promoted to B's L1 whole (its head and its body chunks):
+// B's next hit sends no command to Redis, and serves the same body.
+func TestL2_ChunksPromoted(t *testing.T) {
+	t.Parallel()
+	body := strings.Repeat("0123456789abcdef", 400) // 6400 bytes: several 1000-byte L1 chunks
+	o := gatewaytest.StartOrigin(t, func(ctx *fasthttp.RequestCtx) {
+		ctx.Response.Header.Set("Cache-Control", "max-age=60")
+		ctx.SetBodyString(body)
+	})
+	addrs := []string{gatewaytest.StartRedis(t).Addr}
+	cfg := func() *gateway.Config {
+		c := l2Config(o.URL, "standalone", "chunks:", addrs)
+		c.Cache.L1Size = 1 << 20 // chunks of 1000 bytes
+		return c
+	}
+	a := gatewaytest.StartGateway(t, cfg(), gateway.Options{})
+	b := gatewaytest.StartGateway(t, cfg(), gateway.Options{})
+	waitL2Ready(t, a)
+	waitL2Ready(t, b)
+	writes := a.Metric(t, "flowcache_l2_writes_total")
+	if r := a.Do(t, "GET", "/big"); r.Get("X-Cache") != "MISS" || string(r.Body) != body {
+		t.Fatalf("A GET /big: X-Cache %q, %d bytes", r.Get("X-Cache"), len(r.Body))
+	}
+	waitL2Writes(t, a, writes+1)
+	if r := b.Do(t, "GET", "/big"); r.Get("X-Cache") != "HIT-L2" || string(r.Body) != body {
+		t.Fatalf("B GET /big: X-Cache %q, %d bytes; want HIT-L2 and the body", r.Get("X-Cache"), len(r.Body))
+	}
+	// Without the chunks in L1, each hit would read them from Redis: one
+	// pipelined GET per chunk. Allow one command for anything periodic.
+	before := b.Metric(t, "flowcache_l2_commands_total")
+	for range 3 {
+		if r := b.Do(t, "GET", "/big"); r.Get("X-Cache") != "HIT" || string(r.Body) != body {
+			t.Fatalf("B GET /big again: X-Cache %q, %d bytes; want HIT and the body", r.Get("X-Cache"), len(r.Body))
+		}
+	}
+	if d := b.Metric(t, "flowcache_l2_commands_total") - before; d > 1 {
+		t.Errorf("B sent %v Redis commands for 3 L1 hits, want none: the chunks were not promoted", d)
+	}
+}

@@ -201,7 +201,7 @@ func appendPrimaryKey(dst, route []byte, k *policy.Key) []byte {
 // Vary values. On success x.found is set, x.ent decoded (aliasing x.buf) and
 // x.ekey is the entry's key; otherwise x.fwd says why.
 func (g *Gateway) lookup(x *exchange) {
-	x.found, x.fromL2 = false, false
+	x.found, x.fromL2, x.promote = false, false, false
 	x.fwd = fwdURIMiss
 	var ok bool
 	x.buf, ok, x.fromL2 = g.tierGetFrom(x.pkey, x.buf)
@@ -247,14 +247,19 @@ func (g *Gateway) lookup(x *exchange) {
 	if x.fromL2 && x.buf[1]&recAdmitL1 != 0 {
 		// Promoted: index it for tag and prefix purges of L1.
 		g.inv.ix.add(x.ent.Tags, x.key.Host, x.key.Target, x.pkey)
+		x.promote = true
 	}
 }
 
-// getChunk reads body chunk i of the entry found at x.ekey.
+// getChunk reads body chunk i of the entry found at x.ekey; one read from
+// L2 goes to L1 when the entry was promoted (x.promote).
 func (x *exchange) getChunk(i int) ([]byte, bool) {
 	x.ckey = appendChunkKey(x.ckey[:0], x.ekey, x.gen, i)
-	var ok bool
-	x.chunk, ok = x.g.tierGet(x.ckey, x.chunk)
+	var ok, fromL2 bool
+	x.chunk, ok, fromL2 = x.g.tierGetFrom(x.ckey, x.chunk)
+	if ok && fromL2 && x.promote {
+		x.g.l1.set(x.ckey, x.chunk, l2PromoteTTL)
+	}
 	return x.chunk, ok
 }
 
@@ -277,6 +282,9 @@ func (x *exchange) appendChunks(e *entry.Entry) bool {
 				return x.appendChunksL2(m, i, have, e.BodyLen)
 			}
 			x.chunk, ok, _ = x.g.tierGetFrom(x.ckey, x.chunk)
+			if ok && x.promote {
+				x.g.l1.set(x.ckey, x.chunk, l2PromoteTTL)
+			}
 		}
 		if !ok || len(x.chunk) == 0 {
 			return false
@@ -306,10 +314,13 @@ func (x *exchange) appendChunksL2(m l2MultiGetter, from int, have, bodyLen int64
 	}
 	resp := &x.ctx.Response
 	ok := true
-	x.chunk = m.GetEach(context.Background(), keys, x.chunk, func(_ int, v []byte, err error) bool {
+	x.chunk = m.GetEach(context.Background(), keys, x.chunk, func(j int, v []byte, err error) bool {
 		if (err != nil && !errors.Is(err, errL2Invalidated)) || len(v) == 0 {
 			ok = false
 			return false
+		}
+		if x.promote { // with its head, so the next hit needs no round trip
+			x.g.l1.set(keys[j], v, l2PromoteTTL)
 		}
 		resp.AppendBody(v)
 		have += int64(len(v))
@@ -357,7 +368,7 @@ func (g *Gateway) tierGetFrom(key, dst []byte) (v []byte, ok, fromL2 bool) {
 		}
 	}
 	if len(v) > 0 && v[0] != kindEntry && v[0] != kindVariants {
-		return v, true, true // a chunk: promoted with its head below
+		return v, true, true // a chunk: the caller promotes it with its head (exchange.promote)
 	}
 	if _, flags, _, _, ok := parseRecordHead(v); ok && flags&recAdmitL1 != 0 {
 		g.l1.set(key, v, l2PromoteTTL)

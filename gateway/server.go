@@ -209,6 +209,7 @@ type exchange struct {
 
 	found    bool   // ent holds a stored response for this request
 	fromL2   bool   // the record found came from L2 (X-Cache: HIT-L2)
+	promote  bool   // ... and was admitted to L1: its chunks read from L2 go there too
 	fwd      string // Cache-Status fwd reason on a miss
 	space    []byte // key space: route name [\x01 policy version namespace]
 	pkey     []byte // primary key: space \0 host \0 target
