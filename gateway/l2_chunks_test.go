@@ -111,3 +111,68 @@ func waitL2Written(tb testing.TB, g *Gateway) {
 		runtime.Gosched()
 	}
 }
+
+// TestGateway_L2ChunksRefreshed: a revalidated (304) chunked entry gets a
+// longer life in L2 for its chunks as well as its head, so the head never
+// outlives them (an L2 head without its chunks reads as a miss).
+func TestGateway_L2ChunksRefreshed(t *testing.T) {
+	t.Parallel()
+	body := bytes.Repeat([]byte("0123456789"), 500) // 5000 bytes: several chunks in a 512KiB L1
+	up := testOrigin(t, func(ctx *fasthttp.RequestCtx) {
+		ctx.Response.Header.Set("Cache-Control", "max-age=1")
+		ctx.Response.Header.Set("ETag", `"v1"`)
+		if string(ctx.Request.Header.Peek("If-None-Match")) == `"v1"` {
+			ctx.SetStatusCode(fasthttp.StatusNotModified)
+			return
+		}
+		ctx.SetBody(body)
+	})
+	rd := redistest.Start(t)
+	cfg := testConfig(up)
+	cfg.Cache.L1Size = 512 << 10
+	cfg.Cache.MaxObjectSize = 128 << 10
+	cfg.Redis.Addrs = []string{rd.Addr}
+	g := newTestGateway(t, cfg)
+	rc := redis.NewClient(&redis.Options{Addr: rd.Addr})
+	t.Cleanup(func() { _ = rc.Close() })
+	do := func() *fasthttp.RequestCtx {
+		var ctx fasthttp.RequestCtx
+		serve(g, &ctx, newRequest("GET", "/big", "example.test"), loopbackAddr)
+		return &ctx
+	}
+	// ttls returns the remaining life of the entry's head and the shortest
+	// of its chunks'.
+	ttls := func() (head, chunk time.Duration) {
+		ks, err := rc.Keys(context.Background(), "flowcache:e:*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		chunk = time.Duration(1<<63 - 1)
+		for _, k := range ks {
+			d, err := rc.PTTL(context.Background(), k).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(k, "/big\x00c") {
+				chunk = min(chunk, d)
+			} else {
+				head = d
+			}
+		}
+		return head, chunk
+	}
+	if ctx := do(); string(ctx.Response.Header.Peek("X-Cache")) != "MISS" {
+		t.Fatalf("first GET: X-Cache %q, want MISS", ctx.Response.Header.Peek("X-Cache"))
+	}
+	waitL2Written(t, g)
+	time.Sleep(2100 * time.Millisecond) // stale: the next GET revalidates
+	ctx := do()
+	if !bytes.Equal(ctx.Response.Body(), body) {
+		t.Fatalf("revalidated GET: %d bytes, want the body", len(ctx.Response.Body()))
+	}
+	waitL2Written(t, g)
+	head, chunk := ttls()
+	if head <= 0 || chunk <= 0 || head-chunk > time.Second {
+		t.Errorf("after the refresh: head lives %v in L2, its chunks %v: the chunks were not refreshed", head, chunk)
+	}
+}

@@ -675,13 +675,28 @@ func (g *Gateway) putEntry(x *exchange, e *entry.Entry, key []byte, id uint64) b
 	meta := entry.HeadSize + len(e.ETag) + len(e.LastModified) + len(e.Tags) + len(e.Header)
 	full := e.Body
 	if e.Flags.Has(entry.FlagBodyChunked) && id != 0 {
-		// A refresh of a chunked entry: same chunks, longer life.
+		// A refresh of a chunked entry: same chunks, longer life. L2 has no
+		// touch: its chunks are written again from L1. When one is not in
+		// L1, the L2 copy keeps its old life, head included: a head that
+		// outlived its chunks would read as a miss.
+		var chunk []byte
 		for i, have := 0, int64(len(e.Body)); have < e.BodyLen; i++ {
 			x.ckey = appendChunkKey(x.ckey[:0], key, id, i)
 			if toL1 {
 				g.l1.touch(x.ckey, keep)
 			}
+			if toL2 {
+				var ok bool
+				if chunk, ok = g.l1.get(x.ckey, chunk); ok {
+					g.l2Set(x, x.ckey, chunk, keep, e.Tags)
+				} else {
+					toL2 = false
+				}
+			}
 			have += int64(g.l1.maxKV - len(x.ckey))
+		}
+		if !toL1 && !toL2 {
+			return false
 		}
 	} else if !g.l1.fits(key, recHeadSize+meta+len(full)) {
 		first := g.l1.maxKV - len(key) - recHeadSize - meta
