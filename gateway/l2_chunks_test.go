@@ -30,21 +30,8 @@ func TestGateway_L2ChunkedHit(t *testing.T) {
 		ctx.Response.Header.Set("Cache-Control", "max-age=600")
 		ctx.SetBody(body)
 	})
-	rd := redistest.Start(t)
-	cfg := testConfig(up)
-	cfg.Cache.L1Size = 512 << 10
-	cfg.Cache.MaxObjectSize = 128 << 10
-	cfg.Redis.Addrs = []string{rd.Addr}
-	g := newTestGateway(t, cfg)
-
-	do := func() *fasthttp.RequestCtx {
-		var ctx fasthttp.RequestCtx
-		serve(g, &ctx, newRequest("GET", "/big", "example.test"), loopbackAddr)
-		return &ctx
-	}
+	g, rd, rc, do := chunkedL2Gateway(t, up)
 	do()
-	rc := redis.NewClient(&redis.Options{Addr: rd.Addr})
-	t.Cleanup(func() { _ = rc.Close() })
 	keys := func() []string { // the entry's head and chunk records
 		ks, err := rc.Keys(context.Background(), "flowcache:e:*").Result()
 		if err != nil {
@@ -99,6 +86,27 @@ func TestGateway_L2ChunkedHit(t *testing.T) {
 	}
 }
 
+// chunkedL2Gateway starts a gateway in front of up with a 512KiB L1 (a few
+// KB of body make several chunks) and a Redis L2, and returns it with the
+// Redis server, a client of it, and a function that GETs /big through it.
+func chunkedL2Gateway(t *testing.T, up string) (*Gateway, *redistest.Server, *redis.Client, func() *fasthttp.RequestCtx) {
+	t.Helper()
+	rd := redistest.Start(t)
+	cfg := testConfig(up)
+	cfg.Cache.L1Size = 512 << 10
+	cfg.Cache.MaxObjectSize = 128 << 10
+	cfg.Redis.Addrs = []string{rd.Addr}
+	g := newTestGateway(t, cfg)
+	rc := redis.NewClient(&redis.Options{Addr: rd.Addr})
+	t.Cleanup(func() { _ = rc.Close() })
+	do := func() *fasthttp.RequestCtx {
+		var ctx fasthttp.RequestCtx
+		serve(g, &ctx, newRequest("GET", "/big", "example.test"), loopbackAddr)
+		return &ctx
+	}
+	return g, rd, rc, do
+}
+
 // waitL2Written waits until every write g queued for L2 reached Redis.
 func waitL2Written(tb testing.TB, g *Gateway) {
 	tb.Helper()
@@ -127,19 +135,7 @@ func TestGateway_L2ChunksRefreshed(t *testing.T) {
 		}
 		ctx.SetBody(body)
 	})
-	rd := redistest.Start(t)
-	cfg := testConfig(up)
-	cfg.Cache.L1Size = 512 << 10
-	cfg.Cache.MaxObjectSize = 128 << 10
-	cfg.Redis.Addrs = []string{rd.Addr}
-	g := newTestGateway(t, cfg)
-	rc := redis.NewClient(&redis.Options{Addr: rd.Addr})
-	t.Cleanup(func() { _ = rc.Close() })
-	do := func() *fasthttp.RequestCtx {
-		var ctx fasthttp.RequestCtx
-		serve(g, &ctx, newRequest("GET", "/big", "example.test"), loopbackAddr)
-		return &ctx
-	}
+	g, _, rc, do := chunkedL2Gateway(t, up)
 	// ttls returns the remaining life of the entry's head and the shortest
 	// of its chunks'.
 	ttls := func() (head, chunk time.Duration) {
