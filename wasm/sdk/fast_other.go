@@ -20,8 +20,4 @@ func setSource(*KeyBuilder, uint32, []byte) {}
 
 func finishKey(k *KeyBuilder, out []byte) int { return finishKeyGo(k, out) }
 
-func validTarget(t []byte) bool { return validTargetGo(t) }
-
-func lowerHost(b []byte) bool { return lowerHostGo(b) }
-
 func checkSlots(in []byte) int { return checkSlotsGo(in) }

@@ -44,18 +44,6 @@ func setSource(k *KeyBuilder, src uint32, b []byte) {
 //go:noescape
 func finishKey(k *KeyBuilder, out []byte) int
 
-// validTarget reports whether t starts with '/' and holds no control
-// character, space, DEL or '#' (the host refuses such a target).
-//
-//go:noescape
-func validTarget(t []byte) bool
-
-// lowerHost lower-cases b in place and reports whether it holds only bytes
-// a key host may hold.
-//
-//go:noescape
-func lowerHost(b []byte) bool
-
 // checkSlots is checkSlotsGo (fast.go).
 //
 //go:noescape

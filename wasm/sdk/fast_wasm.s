@@ -129,8 +129,6 @@
 		If; Get D; Get I; I64Add; I32WrapI64; Get S; Get I; I64Add; I32WrapI64; I32Load8U $0; I32Store8 $0; End; \
 	End
 
-#define RETFALSE(name) Get SP; I32Const $0; I32Store8 name; RET
-
 // SLOTBAD(o): push 1 (i32) if the request blob's field at o (u32 offset, u32
 // length; R0 the blob, R1 its length) ends past the blob.
 #define SLOTBAD(o) Get R0; I32WrapI64; I64Load32U $(o); Get R0; I32WrapI64; I64Load32U $(o+4); I64Add; Get R1; I64GtU
@@ -177,59 +175,6 @@ TEXT ·checkSlots(SB), NOSPLIT, $0-32
 	I32Eqz
 	Select
 	I64Store ret+24(FP)
-	RET
-
-// func lowerHost(b []byte) bool
-TEXT ·lowerHost(SB), NOSPLIT, $0-25
-	I64Load b_base+0(FP)
-	Set R0
-	I64Load b_len+8(FP)
-	Get R0
-	I64Add
-	Set R1
-	I64Const $0
-	Set R2
-	LOWERHOST(R0, R1, R2, R3)
-	Get SP
-	Get R2
-	I64Const HIGHS
-	I64And
-	I64Eqz
-	I32Store8 ret+24(FP)
-	RET
-
-// func validTarget(t []byte) bool
-TEXT ·validTarget(SB), NOSPLIT, $0-25
-	I64Load t_base+0(FP)
-	Set R0
-	I64Load t_len+8(FP)
-	Set R1
-	Get R1
-	I64Eqz
-	If
-		RETFALSE(ret+24(FP))
-	End
-	Get R0
-	I32WrapI64
-	I64Load8U $0
-	I64Const $47 // '/'
-	I64Ne
-	If
-		RETFALSE(ret+24(FP))
-	End
-	Get R0
-	Get R1
-	I64Add
-	Set R1
-	I64Const $0
-	Set R2
-	VALIDTARGET(R0, R1, R2, R3)
-	Get SP
-	Get R2
-	I64Const HIGHS
-	I64And
-	I64Eqz
-	I32Store8 ret+24(FP)
 	RET
 
 // func scanQuery(k *KeyBuilder, q []byte, src uint32, drop *ParamFilter) int

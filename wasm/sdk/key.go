@@ -63,12 +63,8 @@ type KeyBuilder struct {
 	// then cost no call, and the copy is the assembly's).
 	hostRec []byte
 	pathRec []byte
-	// queryRec is the first query, given before any parameter, with its
-	// filter: finish scans it.
-	queryRec  []byte
-	queryDrop *ParamFilter
-	variant   []byte
-	pbuf      []byte // bytes of the parameters given to Param and AddParam
+	variant []byte
+	pbuf    []byte // bytes of the parameters given to Param and AddParam
 	// srcs holds what params point into (see srcParams): srcs[0] is pbuf
 	// (set by finish, since pbuf may grow), srcs[1] the input buffer, then
 	// the queries Query references until Key returns. srcLen bounds the
@@ -99,7 +95,7 @@ func (k *KeyBuilder) reset() {
 	// overwritten: clearing them costs more than it saves.
 	k.srcs = k.srcs[:2]
 	k.bypass, k.sorted, k.err, k.np, k.hostLen, k.srcLen = false, false, nil, 0, 0, 0
-	k.hostRec, k.pathRec, k.queryRec, k.queryDrop = nil, nil, nil, nil
+	k.hostRec, k.pathRec = nil, nil
 	k.out, k.variant, k.pbuf = k.out[:abi.KeyHeaderSize], k.variant[:0], k.pbuf[:0]
 }
 
@@ -128,9 +124,7 @@ func (k *KeyBuilder) Host(h []byte) {
 //go:noinline
 func (k *KeyBuilder) hostSlow(h []byte) {
 	k.flush()
-	if n := len(h); n > 0 && h[n-1] == '.' {
-		h = h[:n-1]
-	}
+	h = trimDot(h)
 	if len(k.out) != abi.KeyHeaderSize+k.hostLen {
 		k.hostAfterPath(h)
 		return
@@ -142,9 +136,7 @@ func (k *KeyBuilder) hostSlow(h []byte) {
 // flush copies the host and the path Host and Path recorded into k.out.
 func (k *KeyBuilder) flush() {
 	if h := k.hostRec; h != nil {
-		if n := len(h); n > 0 && h[n-1] == '.' {
-			h = h[:n-1]
-		}
+		h = trimDot(h)
 		k.out = append(k.out, h...)
 		k.hostLen += len(h)
 		k.hostRec = nil
@@ -153,6 +145,15 @@ func (k *KeyBuilder) flush() {
 		k.out = append(k.out, p...)
 		k.pathRec = nil
 	}
+}
+
+// trimDot returns h without a trailing dot (finishKey drops the dot of a
+// recorded host itself).
+func trimDot(h []byte) []byte {
+	if n := len(h); n > 0 && h[n-1] == '.' {
+		return h[:n-1]
+	}
+	return h
 }
 
 // hostAfterPath is Host when the path is already written: the path moves
@@ -207,7 +208,6 @@ func (k *KeyBuilder) AddParam(name, value []byte) {
 // addParam adds the parameter a+'='+b (a alone if b is nil) whose name is
 // nl bytes long, copied into pbuf.
 func (k *KeyBuilder) addParam(a, b []byte, nl int) {
-	k.flushQuery()
 	if k.np == MaxParams {
 		k.fail(ErrTooManyParams)
 		return
@@ -231,33 +231,8 @@ func (k *KeyBuilder) addParam(a, b []byte, nl int) {
 // In a wasm guest the scan is WebAssembly assembly (fast_wasm.s; see
 // fast_wasm.go for why).
 func (k *KeyBuilder) Query(q []byte, drop *ParamFilter) {
-	// Like Host: the first query, given before any parameter, is only
-	// recorded; finish scans it.
-	if k.queryRec != nil || k.np != 0 {
-		k.querySlow(q, drop)
-		return
-	}
-	k.queryRec, k.queryDrop = q, drop
-}
-
-// querySlow is Query when a query was already given or a parameter added:
-// the parameters keep their order.
-//
-//go:noinline
-func (k *KeyBuilder) querySlow(q []byte, drop *ParamFilter) {
-	k.flushQuery()
 	if scanQuery(k, q, srcInput, drop) < 0 {
 		k.queryOwn(q, drop)
-	}
-}
-
-// flushQuery scans the query Query recorded.
-func (k *KeyBuilder) flushQuery() {
-	if q := k.queryRec; q != nil {
-		k.queryRec = nil
-		if scanQuery(k, q, srcInput, k.queryDrop) < 0 {
-			k.queryOwn(q, k.queryDrop)
-		}
 	}
 }
 
@@ -326,12 +301,6 @@ func (k *KeyBuilder) fail(err error) {
 func (k *KeyBuilder) finish() ([]byte, error) {
 	if k.bypass {
 		return nil, nil
-	}
-	if q := k.queryRec; q != nil { // flushQuery, written out: one call less
-		k.queryRec = nil
-		if scanQuery(k, q, srcInput, k.queryDrop) < 0 {
-			k.queryOwn(q, k.queryDrop)
-		}
 	}
 	if k.err != nil {
 		return nil, k.err

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/flowcache/flowcache/wasm/abi"
 )
 
 // normalize is the key of the normalize example: the policy the SDK is
@@ -124,19 +126,35 @@ func TestKeyBuilder(t *testing.T) {
 	}
 }
 
-// TestSWAR checks the word-at-a-time helpers against byte-by-byte
-// references, for every byte value at every position of short and long
-// inputs.
+// TestSWAR checks finishKey's host and target checks (word at a time, in
+// Go or in the assembly) against byte-by-byte references, for every byte
+// value at every position of short and long inputs.
 func TestSWAR(t *testing.T) {
 	t.Parallel()
+	k := newKeyBuilder()
+	// finishHost finishes a key whose host is h (and target "/"), and
+	// returns whether it was accepted and the host as finishKey left it.
+	finishHost := func(h []byte) (bool, string) {
+		k.reset()
+		k.out = append(append(k.out, h...), '/')
+		k.hostLen = len(h)
+		_, err := k.finish()
+		return err == nil, string(k.out[abi.KeyHeaderSize : abi.KeyHeaderSize+len(h)])
+	}
+	finishTarget := func(b []byte) bool {
+		k.reset()
+		k.out = append(k.out, b...)
+		_, err := k.finish()
+		return err == nil
+	}
 	for n := 1; n <= 19; n++ {
 		for pos := 0; pos < n; pos++ {
 			for c := 0; c < 256; c++ {
 				b := []byte(strings.Repeat("/", n))
 				b[pos] = byte(c)
 				wantTarget := pos == 0 && c == '/' || pos > 0 && c > ' ' && c != 0x7f && c != '#'
-				if got := validTarget(b); got != wantTarget {
-					t.Fatalf("validTarget(%q) = %v, want %v", b, got, wantTarget)
+				if got := finishTarget(b); got != wantTarget {
+					t.Fatalf("target %q accepted: %v, want %v", b, got, wantTarget)
 				}
 				h := []byte(strings.Repeat("a", n))
 				h[pos] = byte(c)
@@ -145,8 +163,8 @@ func TestSWAR(t *testing.T) {
 				if c >= 0x80 {
 					wantLower = string(h) // ASCII only
 				}
-				if got := lowerHost(h); got != wantHost || string(h) != wantLower {
-					t.Fatalf("lowerHost = %v %q, want %v %q", got, h, wantHost, wantLower)
+				if got, lower := finishHost(h); got != wantHost || lower != wantLower {
+					t.Fatalf("host %q: accepted %v, lower-cased %q; want %v %q", h, got, lower, wantHost, wantLower)
 				}
 			}
 		}

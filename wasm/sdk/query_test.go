@@ -136,7 +136,6 @@ func TestParamFilter_Match(t *testing.T) {
 func queryParams(f *ParamFilter, q string) []string {
 	k := newKeyBuilder()
 	k.Query([]byte(q), f)
-	k.flushQuery() // Query only records the first query
 	k.srcs[0] = k.pbuf
 	var out []string
 	for _, e := range k.params[:k.np] {
