@@ -257,10 +257,18 @@ func (x *exchange) getChunk(i int) ([]byte, bool) {
 	x.ckey = appendChunkKey(x.ckey[:0], x.ekey, x.gen, i)
 	var ok, fromL2 bool
 	x.chunk, ok, fromL2 = x.g.tierGetFrom(x.ckey, x.chunk)
-	if ok && fromL2 && x.promote {
-		x.g.l1.set(x.ckey, x.chunk, l2PromoteTTL)
+	if ok && fromL2 {
+		x.promoteChunk(x.ckey, x.chunk)
 	}
 	return x.chunk, ok
+}
+
+// promoteChunk copies a chunk read from L2 to L1 when its entry was
+// promoted there, so that the next hit needs no round trip.
+func (x *exchange) promoteChunk(key, v []byte) {
+	if x.promote {
+		x.g.l1.set(key, v, l2PromoteTTL)
+	}
 }
 
 // appendChunks appends to the response body the chunks of the chunked
@@ -281,10 +289,7 @@ func (x *exchange) appendChunks(e *entry.Entry) bool {
 			if m, multi := x.g.l2.(l2MultiGetter); multi {
 				return x.appendChunksL2(m, i, have, e.BodyLen)
 			}
-			x.chunk, ok, _ = x.g.tierGetFrom(x.ckey, x.chunk)
-			if ok && x.promote {
-				x.g.l1.set(x.ckey, x.chunk, l2PromoteTTL)
-			}
+			_, ok = x.getChunk(i)
 		}
 		if !ok || len(x.chunk) == 0 {
 			return false
@@ -319,9 +324,7 @@ func (x *exchange) appendChunksL2(m l2MultiGetter, from int, have, bodyLen int64
 			ok = false
 			return false
 		}
-		if x.promote { // with its head, so the next hit needs no round trip
-			x.g.l1.set(keys[j], v, l2PromoteTTL)
-		}
+		x.promoteChunk(keys[j], v)
 		resp.AppendBody(v)
 		have += int64(len(v))
 		return have < bodyLen

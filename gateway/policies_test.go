@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -576,24 +575,10 @@ func TestPolicies_Metrics(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
-	if calls := metricValue(body, `flowcache_policy_calls_total{policy="tagged"}`); calls < 2 {
+	if calls := g.Metric(t, `flowcache_policy_calls_total{policy="tagged"}`); calls < 2 {
 		t.Errorf("flowcache_policy_calls_total = %v, want at least 2 (a key and a decide)", calls)
 	}
-	if misses := metricValue(body, `flowcache_policy_memo_misses_total{policy="tagged"}`); misses < 1 {
+	if misses := g.Metric(t, `flowcache_policy_memo_misses_total{policy="tagged"}`); misses < 1 {
 		t.Errorf("flowcache_policy_memo_misses_total = %v, want at least 1", misses)
 	}
-}
-
-// metricValue returns the value of the sample named series in a /metrics
-// body, or -1.
-func metricValue(body, series string) float64 {
-	for line := range strings.Lines(body) {
-		if v, ok := strings.CutPrefix(line, series+" "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err == nil {
-				return f
-			}
-		}
-	}
-	return -1
 }

@@ -345,14 +345,20 @@ func (m *Module) put(inst *instance) {
 	m.pool.Put(inst)
 }
 
+// markUsed records a call for the idle check. It writes only when the
+// flag is clear, so that calls from every P do not contend on it.
+func (m *Module) markUsed() {
+	if !m.used.Load() {
+		m.used.Store(true)
+	}
+}
+
 // get takes an instance from the pool, else from a slot, else creates one.
 func (m *Module) get() (*instance, error) {
 	if m.closed.Load() {
 		return nil, &CallError{Policy: m.name, Op: "call", Err: ErrClosed}
 	}
-	if !m.used.Load() {
-		m.used.Store(true)
-	}
+	m.markUsed()
 	if v := m.pool.Get(); v != nil {
 		return v.(*instance), nil
 	}
@@ -490,9 +496,7 @@ func (m *Module) memoKey(r *policy.Request, k *policy.Key) error {
 	h := c.hash(blob)
 	if e := c.lookup(h, blob); e != nil {
 		c.hits.Add(1)
-		if !m.used.Load() { // keep the instances: the module is in use
-			m.used.Store(true)
-		}
+		m.markUsed() // keep the instances: the module is in use
 		e.apply(k)
 		c.release(p, blob)
 		return nil
