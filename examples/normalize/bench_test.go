@@ -22,25 +22,7 @@ func BenchmarkNormalize_Key(b *testing.B) {
 // gateway's host: the pool round trip under load, including the instances
 // it has to create again when a GC drops them.
 func BenchmarkNormalize_KeyParallel(b *testing.B) {
-	benchKeyParallel(b, policytest.Load(b, policytest.Build(b, "."), nil))
-}
-
-// benchKeyParallel measures p.Key on policytest.BenchRequest from every P.
-func benchKeyParallel(b *testing.B, p policy.Policy) {
-	b.ReportAllocs()
-	b.ResetTimer() // RunParallel, unlike b.Loop, does not leave out the setup
-	defer policytest.ReportCPU(b)()
-	b.RunParallel(func(pb *testing.PB) {
-		r := policytest.BenchRequest()
-		var k policy.Key
-		for pb.Next() {
-			k.Reset()
-			if err := p.Key(r, &k); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
+	policytest.BenchKeyParallel(b, policytest.Load(b, policytest.Build(b, "."), nil))
 }
 
 // BenchmarkNormalize_Decide measures a decide call that keeps the default.

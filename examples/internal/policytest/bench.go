@@ -51,6 +51,25 @@ func BenchKey(b *testing.B, p policy.Policy) {
 	}
 }
 
+// BenchKeyParallel measures p.Key on BenchRequest from every P: with a
+// module, the instance pool's round trip under load.
+func BenchKeyParallel(b *testing.B, p policy.Policy) {
+	b.ReportAllocs()
+	b.ResetTimer() // RunParallel, unlike b.Loop, does not leave out the setup
+	defer ReportCPU(b)()
+	b.RunParallel(func(pb *testing.PB) {
+		r := BenchRequest()
+		var k policy.Key
+		for pb.Next() {
+			k.Reset()
+			if err := p.Key(r, &k); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
 // BenchDecide measures p.Decide on BenchRequest and BenchResponse.
 func BenchDecide(b *testing.B, p policy.Policy) {
 	r, resp := BenchRequest(), BenchResponse()
