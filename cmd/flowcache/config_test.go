@@ -12,7 +12,7 @@ import (
 	"github.com/flowcache/flowcache/gateway"
 )
 
-var update = flag.Bool("update", false, "rewrite the .golden files of TestLoadConfig_Errors")
+var update = flag.Bool("update", false, "rewrite the .golden files (checkGolden)")
 
 // TestLoadConfig_Errors checks the message of every broken file in
 // testdata/config against its .golden file. Run with -update to rewrite them.
@@ -33,22 +33,29 @@ func TestLoadConfig_Errors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("loadConfig(%q) = nil error, want one", file)
 			}
-			got := err.Error() + "\n"
-			golden := strings.TrimSuffix(file, ".toml") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("loadConfig(%q) error:\n%s\nwant:\n%s", file, got, want)
-			}
+			checkGolden(t, file, "loadConfig(%q) error", err)
 		})
+	}
+}
+
+// checkGolden compares err's message with the .golden file beside file
+// (rewritten instead with -update); what names the call in a failure.
+func checkGolden(t *testing.T, file, what string, err error) {
+	t.Helper()
+	got := err.Error() + "\n"
+	golden := strings.TrimSuffix(file, ".toml") + ".golden"
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf(what+":\n%s\nwant:\n%s", file, got, want)
 	}
 }
 

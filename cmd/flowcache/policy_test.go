@@ -37,21 +37,7 @@ func TestCheck_PolicyErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("checkPolicies = nil, want an error")
 			}
-			got := err.Error() + "\n"
-			golden := strings.TrimSuffix(file, ".toml") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("checkPolicies(%q):\n%s\nwant:\n%s", file, got, want)
-			}
+			checkGolden(t, file, "checkPolicies(%q)", err)
 		})
 	}
 }
