@@ -4,7 +4,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"testing"
 
 	"github.com/flowcache/flowcache/examples/internal/policytest"
@@ -15,23 +14,9 @@ import (
 // loadMemo loads wasm in plugins with memoize_key = n (0: off).
 func loadMemo(t testing.TB, wasm []byte, n int) *plugins.Module {
 	t.Helper()
-	ctx := context.Background()
-	rt, err := plugins.NewRuntime(plugins.Options{CacheDir: policytest.CacheDir(t)})
-	if err != nil {
-		t.Fatalf("NewRuntime: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := rt.Close(ctx); err != nil {
-			t.Errorf("Runtime.Close: %v", err)
-		}
-	})
 	cfg := plugins.DefaultConfig()
 	cfg.MemoizeKey = n
-	m, err := rt.LoadBytes(ctx, "normalize", wasm, &cfg)
-	if err != nil {
-		t.Fatalf("LoadBytes: %v", err)
-	}
-	return m
+	return policytest.LoadConfig(t, wasm, &cfg)
 }
 
 // TestNormalize_KeyMemo checks that normalize's key is memoisable: with

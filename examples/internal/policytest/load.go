@@ -12,6 +12,15 @@ import (
 // and closes it when the test ends.
 func Load(t testing.TB, wasm []byte, config map[string]any) *plugins.Module {
 	t.Helper()
+	cfg := plugins.DefaultConfig()
+	cfg.Config = config
+	return LoadConfig(t, wasm, &cfg)
+}
+
+// LoadConfig is Load with the whole [policies.NAME] configuration: limits,
+// memoize_key and the policy's config.
+func LoadConfig(t testing.TB, wasm []byte, cfg *plugins.Config) *plugins.Module {
+	t.Helper()
 	ctx := context.Background()
 	rt, err := plugins.NewRuntime(plugins.Options{CacheDir: CacheDir(t)})
 	if err != nil {
@@ -22,9 +31,7 @@ func Load(t testing.TB, wasm []byte, config map[string]any) *plugins.Module {
 			t.Errorf("Runtime.Close: %v", err)
 		}
 	})
-	cfg := plugins.DefaultConfig()
-	cfg.Config = config
-	m, err := rt.LoadBytes(ctx, t.Name(), wasm, &cfg)
+	m, err := rt.LoadBytes(ctx, t.Name(), wasm, cfg)
 	if err != nil {
 		t.Fatalf("LoadBytes: %v", err)
 	}
