@@ -632,8 +632,10 @@ TEXT ·scanQuery(SB), NOSPLIT, $0-56
 	I64Store $KeyBuilder_srcLen
 	RET
 
-// ENT(I, o): push the word at offset o of ents[I] (R0: ents).
-#define ENT(I, o) Get R0; Get I; I64Const $4; I64Shl; I64Add; I32WrapI64; I64Load $(o)
+// ENTAT(I): push the address (i32) of ents[I] (R0: ents).
+#define ENTAT(I) Get R0; Get I; I64Const $4; I64Shl; I64Add; I32WrapI64
+// ENT(I, o): push the word at offset o of ents[I].
+#define ENT(I, o) ENTAT(I); I64Load $(o)
 // PREVENT(I, o): push the word at offset o of ents[I-1].
 #define PREVENT(I, o) Get R0; Get I; I64Const $4; I64Shl; I64Add; I64Const $16; I64Sub; I32WrapI64; I64Load $(o)
 // ADDR(LO): push the address of the bytes of the ent whose first word is
@@ -851,20 +853,10 @@ TEXT ·finishKey(SB), NOSPLIT, $0-40
 				I64Eqz
 				BrIf $1
 				// ents[j] = ents[j-1]
-				Get R0
-				Get R8
-				I64Const $4
-				I64Shl
-				I64Add
-				I32WrapI64
+				ENTAT(R8)
 				PREVENT(R8, 0)
 				I64Store $0
-				Get R0
-				Get R8
-				I64Const $4
-				I64Shl
-				I64Add
-				I32WrapI64
+				ENTAT(R8)
 				PREVENT(R8, 8)
 				I64Store $8
 				Get R8
@@ -875,20 +867,10 @@ TEXT ·finishKey(SB), NOSPLIT, $0-40
 			End
 			End
 			// ents[j] = cur
-			Get R0
-			Get R8
-			I64Const $4
-			I64Shl
-			I64Add
-			I32WrapI64
+			ENTAT(R8)
 			Get R4
 			I64Store $0
-			Get R0
-			Get R8
-			I64Const $4
-			I64Shl
-			I64Add
-			I32WrapI64
+			ENTAT(R8)
 			Get R5
 			I64Store $8
 			Get R3
