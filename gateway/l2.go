@@ -38,6 +38,9 @@ type l2Tier interface {
 	// copy and queue, and drop under pressure). The slices are only valid
 	// during the call, and so is ix.
 	Set(key, value []byte, ttl time.Duration, ix *l2Index)
+	// Touch, like Set, makes the value under key live for ttl without
+	// sending it again (a key that is gone stays gone).
+	Touch(key []byte, ttl time.Duration, ix *l2Index)
 	// Delete removes keys and returns how many existed.
 	Delete(ctx context.Context, keys ...[]byte) (int, error)
 	// Close releases the tier's connections.
@@ -172,6 +175,10 @@ func (r *redisL2) Set(key, value []byte, ttl time.Duration, ix *l2Index) {
 	_ = r.t.Set(key, value, ttl, l2.Index{Tags: ix.Tags, Host: ix.Host, Path: ix.Path, Seq: ix.Seq})
 }
 
+func (r *redisL2) Touch(key []byte, ttl time.Duration, ix *l2Index) {
+	_ = r.t.Touch(key, ttl, l2.Index{Tags: ix.Tags, Host: ix.Host, Path: ix.Path, Seq: ix.Seq})
+}
+
 func (r *redisL2) Delete(ctx context.Context, keys ...[]byte) (int, error) {
 	return r.t.Delete(ctx, keys...)
 }
@@ -227,6 +234,7 @@ func (noL2) Get(_ context.Context, _, dst []byte) ([]byte, bool, error) {
 }
 func (noL2) Seq() uint64                                    { return 0 }
 func (noL2) Set([]byte, []byte, time.Duration, *l2Index)    {}
+func (noL2) Touch([]byte, time.Duration, *l2Index)          {}
 func (noL2) Delete(context.Context, ...[]byte) (int, error) { return 0, nil }
 func (noL2) Close() error                                   { return nil }
 

@@ -675,28 +675,17 @@ func (g *Gateway) putEntry(x *exchange, e *entry.Entry, key []byte, id uint64) b
 	meta := entry.HeadSize + len(e.ETag) + len(e.LastModified) + len(e.Tags) + len(e.Header)
 	full := e.Body
 	if e.Flags.Has(entry.FlagBodyChunked) && id != 0 {
-		// A refresh of a chunked entry: same chunks, longer life. L2 has no
-		// touch: its chunks are written again from L1. When one is not in
-		// L1, the L2 copy keeps its old life, head included: a head that
-		// outlived its chunks would read as a miss.
-		var chunk []byte
+		// A refresh of a chunked entry: same chunks, longer life, in both
+		// tiers (an L2 head outliving its chunks would read as a miss).
 		for i, have := 0, int64(len(e.Body)); have < e.BodyLen; i++ {
 			x.ckey = appendChunkKey(x.ckey[:0], key, id, i)
 			if toL1 {
 				g.l1.touch(x.ckey, keep)
 			}
 			if toL2 {
-				var ok bool
-				if chunk, ok = g.l1.get(x.ckey, chunk); ok {
-					g.l2Set(x, x.ckey, chunk, keep, e.Tags)
-				} else {
-					toL2 = false
-				}
+				g.l2.Touch(x.ckey, keep, g.l2IndexOf(x, e.Tags))
 			}
 			have += int64(g.l1.maxKV - len(x.ckey))
-		}
-		if !toL1 && !toL2 {
-			return false
 		}
 	} else if !g.l1.fits(key, recHeadSize+meta+len(full)) {
 		first := g.l1.maxKV - len(key) - recHeadSize - meta
@@ -739,7 +728,12 @@ func (g *Gateway) putEntry(x *exchange, e *entry.Entry, key []byte, id uint64) b
 
 // l2Set writes a record of x's URL to L2, indexed for purge.
 func (g *Gateway) l2Set(x *exchange, key, value []byte, ttl time.Duration, tags []byte) {
-	g.l2.Set(key, value, ttl, &l2Index{Tags: tags, Host: x.key.Host, Path: x.key.Target, Seq: x.l2seq})
+	g.l2.Set(key, value, ttl, g.l2IndexOf(x, tags))
+}
+
+// l2IndexOf is the purge index of a record of x's URL.
+func (g *Gateway) l2IndexOf(x *exchange, tags []byte) *l2Index {
+	return &l2Index{Tags: tags, Host: x.key.Host, Path: x.key.Target, Seq: x.l2seq}
 }
 
 // putVariant stores e as the variant x.material of the URL x.pkey and

@@ -921,3 +921,34 @@ func TestTier_IndexExpiry(t *testing.T) {
 		t.Errorf("host index ZCARD = %s, %v; want 4 (k0-k2, k4)", n, err)
 	}
 }
+
+// TestTier_Touch: Touch extends a key's life without sending its value, and
+// leaves a missing key missing.
+func TestTier_Touch(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t)
+	tr := newTier(t, ModeStandalone, []string{r.Addr}, func(c *Config) { c.KeyPrefix = "touch:" }, Deps{})
+	setSync(t, tr, "k", "value", 10*time.Second, Index{})
+	in := tr.Stats().BytesIn
+	before := tr.Stats().Written
+	if !tr.Touch([]byte("k"), time.Hour, Index{}) || !tr.Touch([]byte("gone"), time.Hour, Index{}) {
+		t.Fatal("Touch dropped")
+	}
+	waitFor(t, "touches", func() bool { return tr.Stats().Written >= before+2 })
+	pttl, err := r.Do("PTTL", "touch:e:0:k")
+	if err != nil {
+		t.Fatalf("PTTL: %v", err)
+	}
+	if ms, _ := strconv.Atoi(pttl); ms <= 10000 || ms > 3600000 {
+		t.Errorf("PTTL after Touch = %s ms, want (10000, 3600000]", pttl)
+	}
+	if got, err := get(t, tr, "k"); err != nil || got != "value" {
+		t.Errorf("Get after Touch = %q, %v; want the value", got, err)
+	}
+	if _, err := get(t, tr, "gone"); !errors.Is(err, ErrMiss) {
+		t.Errorf("Get of a touched missing key: err = %v, want ErrMiss", err)
+	}
+	if st := tr.Stats(); st.BytesIn != in {
+		t.Errorf("Touch sent %d value bytes", st.BytesIn-in)
+	}
+}

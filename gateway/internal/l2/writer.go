@@ -31,6 +31,7 @@ type writeItem struct {
 	key, value, tags, host, path []byte
 	ttl                          time.Duration
 	seq                          uint64
+	touch                        bool // only extend the key's life (Touch): value is unused
 }
 
 var writeItemPool = sync.Pool{New: func() any { return new(writeItem) }}
@@ -41,6 +42,7 @@ func (it *writeItem) release() {
 	}
 	it.buf = it.buf[:0]
 	it.key, it.value, it.tags, it.host, it.path = nil, nil, nil, nil, nil
+	it.touch = false
 	writeItemPool.Put(it)
 }
 
@@ -53,6 +55,19 @@ func (it *writeItem) release() {
 // A queued write is lost if Redis fails before it is sent; the breaker being
 // open when its turn comes also drops it.
 func (t *Tier) Set(key, value []byte, ttl time.Duration, ix Index) bool {
+	return t.enqueue(key, value, ttl, ix, false)
+}
+
+// Touch queues, like Set, a change of the life of the value under key to
+// ttl (PEXPIRE), without sending the value again: a refreshed entry's body
+// chunks. Its index memberships are extended as Set's are. A key that is
+// gone stays gone.
+func (t *Tier) Touch(key []byte, ttl time.Duration, ix Index) bool {
+	return t.enqueue(key, nil, ttl, ix, true)
+}
+
+// enqueue queues a Set or a Touch.
+func (t *Tier) enqueue(key, value []byte, ttl time.Duration, ix Index, touch bool) bool {
 	if ttl < time.Millisecond || len(value) > t.cfg.MaxValueSize || t.closed.Load() {
 		t.st.dropInvalid.Add(1)
 		return false
@@ -82,7 +97,7 @@ func (t *Tier) Set(key, value []byte, ttl time.Duration, ix Index) bool {
 	if len(ix.Host) > 0 {
 		it.host, it.path = part(ix.Host), part(ix.Path)
 	}
-	it.buf, it.ttl, it.seq = b, ttl, ix.Seq
+	it.buf, it.ttl, it.seq, it.touch = b, ttl, ix.Seq, touch
 	if it.seq == 0 {
 		it.seq = t.invalSeq.Load()
 	}
@@ -192,18 +207,22 @@ func (w *batchWriter) flush() {
 			continue
 		}
 		sent++
-		start := len(w.env)
-		var c bool
-		w.env, c = t.codec.appendEncode(w.env, it.value, softGen)
-		// Slices of earlier envelopes stay valid if env grows: the old
-		// array is kept alive by them until Exec returns.
-		env := w.env[start:len(w.env):len(w.env)]
-		in += uint64(len(it.value))
-		stored += uint64(len(env))
-		if c {
-			compressed++
+		if it.touch {
+			pipe.PExpire(ctx, string(t.appendEntryKey(nil, gen, it.key)), it.ttl)
+		} else {
+			start := len(w.env)
+			var c bool
+			w.env, c = t.codec.appendEncode(w.env, it.value, softGen)
+			// Slices of earlier envelopes stay valid if env grows: the
+			// old array is kept alive by them until Exec returns.
+			env := w.env[start:len(w.env):len(w.env)]
+			in += uint64(len(it.value))
+			stored += uint64(len(env))
+			if c {
+				compressed++
+			}
+			pipe.Set(ctx, string(t.appendEntryKey(nil, gen, it.key)), env, it.ttl)
 		}
-		pipe.Set(ctx, string(t.appendEntryKey(nil, gen, it.key)), env, it.ttl)
 		score := float64(now.Add(it.ttl).UnixMilli())
 		ttlMs := it.ttl.Milliseconds()
 		tags := it.tags
