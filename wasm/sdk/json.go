@@ -169,20 +169,30 @@ func (p *jsonParser) object(depth int) (JSON, error) {
 			return JSON{}, err
 		}
 		v.Keys, v.Values = append(v.Keys, k), append(v.Values, m)
-		p.space()
-		if p.i >= len(p.b) {
-			return JSON{}, p.err("unexpected end")
-		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-		case '}':
-			p.i++
+		if done, err := p.next('}'); err != nil {
+			return JSON{}, err
+		} else if done {
 			return v, nil
-		default:
-			return JSON{}, p.err("want ',' or '}'")
 		}
 	}
+}
+
+// next reads what follows a member or an element: ',' (more follow) or
+// the closing byte (done); anything else is an error.
+func (p *jsonParser) next(closing byte) (done bool, err error) {
+	p.space()
+	if p.i >= len(p.b) {
+		return false, p.err("unexpected end")
+	}
+	switch p.b[p.i] {
+	case ',':
+		p.i++
+		return false, nil
+	case closing:
+		p.i++
+		return true, nil
+	}
+	return false, p.err("want ',' or '" + string(closing) + "'")
 }
 
 func (p *jsonParser) array(depth int) (JSON, error) {
@@ -199,18 +209,10 @@ func (p *jsonParser) array(depth int) (JSON, error) {
 			return JSON{}, err
 		}
 		v.Items = append(v.Items, e)
-		p.space()
-		if p.i >= len(p.b) {
-			return JSON{}, p.err("unexpected end")
-		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-		case ']':
-			p.i++
+		if done, err := p.next(']'); err != nil {
+			return JSON{}, err
+		} else if done {
 			return v, nil
-		default:
-			return JSON{}, p.err("want ',' or ']'")
 		}
 	}
 }
