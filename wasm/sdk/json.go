@@ -169,9 +169,11 @@ func (p *jsonParser) object(depth int) (JSON, error) {
 			return JSON{}, err
 		}
 		v.Keys, v.Values = append(v.Keys, k), append(v.Values, m)
-		if done, err := p.next('}'); err != nil {
+		done, err := p.next('}')
+		if err != nil {
 			return JSON{}, err
-		} else if done {
+		}
+		if done {
 			return v, nil
 		}
 	}
@@ -209,9 +211,11 @@ func (p *jsonParser) array(depth int) (JSON, error) {
 			return JSON{}, err
 		}
 		v.Items = append(v.Items, e)
-		if done, err := p.next(']'); err != nil {
+		done, err := p.next(']')
+		if err != nil {
 			return JSON{}, err
-		} else if done {
+		}
+		if done {
 			return v, nil
 		}
 	}
