@@ -238,7 +238,9 @@ func (g *Gateway) lookup(x *exchange) {
 			return
 		}
 	}
-	if kind != kindEntry || entry.Decode(payload, &x.ent) != nil {
+	if kind != kindEntry || entry.Decode(payload, &x.ent) != nil || !storableStatus(x.ent.Status) {
+		// A 206 or 304 record (written by an older version, or forged in
+		// L2) is never served.
 		x.fwd = fwdMiss
 		return
 	}

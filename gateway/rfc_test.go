@@ -59,6 +59,7 @@ func TestGateway_RFC9111(t *testing.T) {
 	lastModified := func(now time.Time) string { return string(httpdate.Append(nil, now.Add(-100*time.Hour))) }
 	tests := []struct {
 		name   string
+		config func(*gateway.Config) // changes to gatewaytest.Config, if any
 		origin originFunc
 		steps  []step
 	}{
@@ -422,6 +423,37 @@ func TestGateway_RFC9111(t *testing.T) {
 				{status: 200, xcache: "HIT", body: "v1", origin: 2},
 			},
 		},
+		{
+			name:   "a Range miss fetches the whole representation, answers 200 and stores it",
+			origin: rangeOrigin("max-age=60"),
+			steps: []step{
+				{
+					header: []string{"Range: bytes=0-0", `If-Range: "e1"`}, status: 200, xcache: "MISS", body: "whole-v1", origin: 1,
+					check: all(hasHeader("X-Got-Range", ""), hasHeader("X-Got-If-Range", "")),
+				},
+				{status: 200, xcache: "HIT", body: "whole-v1", origin: 1},
+				{header: []string{"Range: bytes=0-0"}, status: 200, xcache: "HIT", body: "whole-v1", origin: 1},
+			},
+		},
+		{
+			name:   "a 206 is never stored, whatever its freshness",
+			origin: func(n int64, _ time.Time, ctx *fasthttp.RequestCtx) { partial(ctx, "max-age=60", n) },
+			steps: []step{
+				{status: 206, xcache: "MISS", origin: 1},
+				{status: 206, xcache: "MISS", origin: 2},
+			},
+		},
+		{
+			name:   "a bypassed request forwards Range and If-Range together",
+			config: func(c *gateway.Config) { c.Routes[0].NoCache = true },
+			origin: rangeOrigin("max-age=60"),
+			steps: []step{
+				{
+					header: []string{"Range: bytes=0-0", `If-Range: "e1"`}, status: 206, xcache: "BYPASS", body: "w", origin: 1,
+					check: all(hasHeader("X-Got-Range", "bytes=0-0"), hasHeader("X-Got-If-Range", `"e1"`)),
+				},
+			},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -431,7 +463,11 @@ func TestGateway_RFC9111(t *testing.T) {
 			o := gatewaytest.StartOrigin(t, func(ctx *fasthttp.RequestCtx) {
 				tc.origin(n.Add(1), clock.Now(), ctx)
 			})
-			g := gatewaytest.StartGateway(t, gatewaytest.Config(o.URL), gateway.Options{Now: clock.Now})
+			cfg := gatewaytest.Config(o.URL)
+			if tc.config != nil {
+				tc.config(cfg)
+			}
+			g := gatewaytest.StartGateway(t, cfg, gateway.Options{Now: clock.Now})
 			for i, s := range tc.steps {
 				clock.Advance(s.advance)
 				method, path := s.method, s.path
@@ -510,4 +546,30 @@ func waitStored(n float64) func(t *testing.T, r *gatewaytest.Response, g *gatewa
 			return g.Metric(t, `flowcache_cache_stores_total{route="api"}`) >= n
 		})
 	}
+}
+
+// rangeOrigin answers "whole-vN" with ETag "e1" and cacheControl, or its
+// first byte as a 206 to a Range request; it echoes the Range and If-Range
+// it received in X-Got-Range and X-Got-If-Range.
+func rangeOrigin(cacheControl string) originFunc {
+	return func(n int64, _ time.Time, ctx *fasthttp.RequestCtx) {
+		ctx.Response.Header.Set("X-Got-Range", string(ctx.Request.Header.Peek("Range")))
+		ctx.Response.Header.Set("X-Got-If-Range", string(ctx.Request.Header.Peek("If-Range")))
+		ctx.Response.Header.Set("ETag", `"e1"`)
+		if len(ctx.Request.Header.Peek("Range")) > 0 {
+			partial(ctx, cacheControl, n)
+			return
+		}
+		ctx.Response.Header.Set("Cache-Control", cacheControl)
+		ctx.SetBodyString("whole-v" + strconv.FormatInt(n, 10))
+	}
+}
+
+// partial answers a 206 with the first byte of "whole-vN".
+func partial(ctx *fasthttp.RequestCtx, cacheControl string, n int64) {
+	whole := "whole-v" + strconv.FormatInt(n, 10)
+	ctx.Response.Header.Set("Cache-Control", cacheControl)
+	ctx.Response.Header.Set("Content-Range", "bytes 0-0/"+strconv.Itoa(len(whole)))
+	ctx.SetStatusCode(fasthttp.StatusPartialContent)
+	ctx.SetBodyString(whole[:1])
 }

@@ -360,7 +360,7 @@ func (x *exchange) copyFrom(src *exchange) {
 
 // decide runs policy.Default's Decide, then the route's policy's (which
 // may override it), and applies what no policy may override: a request
-// no-store, Vary: *.
+// no-store, Vary: *, a 206 or 304 status.
 func (g *Gateway) decide(x *exchange) {
 	x.dec.Reset()
 	if err := x.rt.def.Decide(&x.req, &x.resp, &x.dec); err != nil {
@@ -374,7 +374,7 @@ func (g *Gateway) decide(x *exchange) {
 			x.dec = saved
 		}
 	}
-	if x.reqCC.NoStore || x.dec.TTL < 0 {
+	if x.reqCC.NoStore || x.dec.TTL < 0 || !storableStatus(x.resp.Status) {
 		x.dec.Store = false
 	}
 	for i := range x.resp.Headers {
@@ -382,6 +382,13 @@ func (g *Gateway) decide(x *exchange) {
 			x.dec.Store = false
 		}
 	}
+}
+
+// storableStatus reports whether a response with status may be stored
+// whatever a policy decides: a 206 holds part of a representation and a
+// 304 none of it, so neither can answer a later request on its own.
+func storableStatus(status int) bool {
+	return status != fasthttp.StatusPartialContent && status != fasthttp.StatusNotModified
 }
 
 // loadResponse fills the policy's view of an upstream response (hop-by-hop

@@ -293,12 +293,15 @@ var droppedRequestHeaders = [...]string{
 	"x-http-method-override", "x-http-method", "x-method-override", "x-original-method",
 }
 
-// conditionalHeader reports the request validators that the gateway strips
-// from a cacheable miss (it wants a full answer to store, and answers the
-// client's condition itself).
+// conditionalHeader reports the request validators, and Range, that the
+// gateway strips from a cacheable miss: it wants the full representation to
+// store, and answers the client's condition itself; a Range request gets the
+// full 200, which RFC 9110, Section 14.2 allows. Range and If-Range go
+// together: a bypassed request forwards both unchanged.
 func conditionalHeader(name []byte) bool {
 	return equalFold(name, "if-none-match") || equalFold(name, "if-modified-since") ||
-		equalFold(name, "if-range") || equalFold(name, "if-match") || equalFold(name, "if-unmodified-since")
+		equalFold(name, "if-range") || equalFold(name, "if-match") || equalFold(name, "if-unmodified-since") ||
+		equalFold(name, "range")
 }
 
 // inConnection reports whether name is one of the comma-separated tokens
