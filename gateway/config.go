@@ -83,6 +83,11 @@ type CacheConfig struct {
 	// CoalesceTimeout bounds how long a request waits for a concurrent
 	// request for the same key before making its own upstream request.
 	CoalesceTimeout units.Duration `toml:"coalesce_timeout"`
+	// HonorClientNoCache, true by default (RFC 9111, Section 5.2.1), lets a
+	// request's Cache-Control no-cache or max-age and Pragma: no-cache make
+	// the cache validate with the origin. False ignores them, as Varnish
+	// and CDNs do: such a request is served from the cache like any other.
+	HonorClientNoCache bool `toml:"honor_client_no_cache"`
 }
 
 // RedisConfig is the [redis] section: the shared L2. Empty Addrs disables it.
@@ -196,9 +201,10 @@ func DefaultConfig() Config {
 		},
 		Admin: AdminConfig{Listen: "127.0.0.1:9090"},
 		Cache: CacheConfig{
-			L1Size:          256 << 20,
-			MaxObjectSize:   8 << 20,
-			CoalesceTimeout: units.Duration(10 * time.Second),
+			L1Size:             256 << 20,
+			MaxObjectSize:      8 << 20,
+			CoalesceTimeout:    units.Duration(10 * time.Second),
+			HonorClientNoCache: true,
 		},
 		Redis: RedisConfig{
 			Mode:         "standalone",

@@ -188,6 +188,18 @@ func TestGateway_RFC9111(t *testing.T) {
 			},
 		},
 		{
+			name:   "honor_client_no_cache = false: a request no-cache is a hit",
+			config: func(c *gateway.Config) { c.Cache.HonorClientNoCache = false },
+			origin: etagOrigin("max-age=60"),
+			steps: []step{
+				{status: 200, xcache: "MISS", origin: 1},
+				{header: []string{"Cache-Control: no-cache"}, status: 200, xcache: "HIT", body: "v1", origin: 1},
+				{header: []string{"Pragma: no-cache"}, status: 200, xcache: "HIT", body: "v1", origin: 1},
+				{advance: time.Second, header: []string{"Cache-Control: max-age=0"}, status: 200, xcache: "HIT", body: "v1", origin: 1},
+				{header: []string{"Cache-Control: no-store"}, status: 200, xcache: "HIT", body: "v1", origin: 1},
+			},
+		},
+		{
 			name:   "request only-if-cached with nothing stored is a 504",
 			origin: respond("max-age=60"),
 			steps: []step{

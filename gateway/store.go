@@ -94,8 +94,14 @@ func fetchModeFor(x *exchange) fetchMode {
 // serveIfFresh looks the request up again and answers it if a fresh
 // response is stored now. If not, x.found says whether a (stale) entry was
 // found, for revalidation and stale-if-error.
+//
+// A waiter (collapsed) also takes an entry the origin answered after its
+// own request arrived (x.now, set at arrival): that answer is as new as the
+// one its own fetch would bring, so it satisfies a request no-cache or
+// max-age=0 (and a response no-cache) without a fetch per waiter.
 func (g *Gateway) serveIfFresh(x *exchange, collapsed bool) bool {
 	fwd := x.fwd
+	arrived := x.now
 	x.now = g.now()
 	g.lookup(x)
 	if !x.found {
@@ -103,7 +109,7 @@ func (g *Gateway) serveIfFresh(x *exchange, collapsed bool) bool {
 		return false
 	}
 	age := freshness.CurrentAge(time.Duration(x.ent.InitialAge), time.Unix(0, x.ent.ResponseTime), x.now)
-	if x.assess(age) != freshness.Fresh {
+	if x.assess(age) != freshness.Fresh && !(collapsed && x.answeredSince(arrived)) {
 		x.fwd = fwd
 		return false
 	}
@@ -115,6 +121,14 @@ func (g *Gateway) serveIfFresh(x *exchange, collapsed bool) bool {
 	}
 	x.found, x.fwd = false, fwd
 	return false
+}
+
+// answeredSince reports whether the found entry was received from (or
+// validated by) the origin at or after t, and not invalidated since.
+func (x *exchange) answeredSince(t time.Time) bool {
+	e := &x.ent
+	return e.ResponseTime >= t.UnixNano() && !e.Flags.Has(entry.FlagInvalidated) &&
+		e.ResponseTime > x.g.inv.softAll.Load()
 }
 
 // fetch sends the request upstream and answers the client from the

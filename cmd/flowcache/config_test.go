@@ -101,6 +101,7 @@ func TestLoadConfig_Values(t *testing.T) {
 		{"server.max_body_size", int64(cfg.Server.MaxBodySize), int64(1 << 20)},
 		{"admin.token", cfg.Admin.Token, "s3cret # not a comment"},
 		{"cache.l1_size", int64(cfg.Cache.L1Size), int64(1 << 30)},
+		{"cache.honor_client_no_cache (default)", cfg.Cache.HonorClientNoCache, true},
 		{"log.format", cfg.Log.Format, "json"},
 		{"len(routes)", len(cfg.Routes), 2},
 		{"routes[0].upstreams[1]", cfg.Routes[0].Upstreams[1], "http://10.0.0.2:8080"},
