@@ -102,6 +102,10 @@ type Gateway struct {
 	flights flightGroup
 	records recordLocks
 
+	// fanout bounds the cluster fan-out of invalidations after unsafe
+	// requests (fanout.go).
+	fanout fanoutLimiter
+
 	server *fasthttp.Server
 	admin  *fasthttp.Server
 

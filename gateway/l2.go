@@ -189,8 +189,8 @@ func (r *redisL2) Purge(ctx context.Context, inv l2.Invalidation) (int, error) {
 	return r.t.Purge(ctx, inv)
 }
 
-func (r *redisL2) Publish(ctx context.Context, inv *l2.Invalidation) error {
-	return r.t.Publish(ctx, inv)
+func (r *redisL2) Notify(ctx context.Context, inv *l2.Invalidation) error {
+	return r.t.Notify(ctx, inv)
 }
 
 func (r *redisL2) Health() (state l2.State, subscribed bool) {
@@ -202,8 +202,9 @@ func (r *redisL2) Health() (state l2.State, subscribed bool) {
 type l2Bus interface {
 	// Purge applies inv to L2 and publishes it (package l2, Tier.Purge).
 	Purge(ctx context.Context, inv l2.Invalidation) (int, error)
-	// Publish sends inv to every node without touching L2.
-	Publish(ctx context.Context, inv *l2.Invalidation) error
+	// Notify sends the URL invalidation inv to every node without touching
+	// L2 or the purge epoch (package l2, Tier.Notify).
+	Notify(ctx context.Context, inv *l2.Invalidation) error
 	// Health reports the circuit breaker's state and whether the
 	// invalidation subscriber is connected.
 	Health() (state l2.State, subscribed bool)

@@ -64,6 +64,9 @@ type gatewayMetrics struct {
 	// publishSkipped: invalidations after unsafe requests not published
 	// (L2 breaker not closed, or Redis failed).
 	publishSkipped *metrics.Counter // flowcache_l2_invalidations_unpublished_total
+	// publishSuppressed: invalidations after unsafe requests not published
+	// because this node published the same URL less than a second before.
+	publishSuppressed *metrics.Counter // flowcache_l2_invalidations_suppressed_total
 }
 
 func newGatewayMetrics(set *metrics.Set) gatewayMetrics {
@@ -74,7 +77,8 @@ func newGatewayMetrics(set *metrics.Set) gatewayMetrics {
 		purged:   set.GetOrCreateCounter("flowcache_purge_objects_total"),
 		refresh:  set.GetOrCreateCounter("flowcache_cache_background_refreshes_total"),
 
-		publishSkipped: set.GetOrCreateCounter("flowcache_l2_invalidations_unpublished_total"),
+		publishSkipped:    set.GetOrCreateCounter("flowcache_l2_invalidations_unpublished_total"),
+		publishSuppressed: set.GetOrCreateCounter("flowcache_l2_invalidations_suppressed_total"),
 	}
 }
 

@@ -279,15 +279,27 @@ func (g *Gateway) del(key []byte) bool {
 	return ok
 }
 
-// invalidateAfter removes what a successful unsafe request may have
-// changed: its target URI and the Location and Content-Location URIs on the
-// same host (RFC 9111, Section 4.4).
+// invalidateAfter removes what a successful (2xx or 3xx) unsafe request
+// may have changed (RFC 9111, Section 4.4): its target URI always; after a
+// 2xx only, the Location and Content-Location URIs on the same host.
+//
+// # Why not Location after a 3xx?
+//
+// Section 4.4 lets a cache invalidate them (MAY), never requires it. After
+// a redirect, Location is where the client goes next, not what changed:
+// honouring it would let any anonymous POST /logout answered 303 /home evict
+// /home from every node, at will. After a 201 it names the resource just
+// created, and Content-Location after a 2xx the representation the answer
+// carries: those did change.
 func (g *Gateway) invalidateAfter(ctx *fasthttp.RequestCtx, rt *route, resp *fasthttp.Response) {
 	x := acquireExchange(g, ctx, rt)
 	defer releaseExchange(x)
 	x.loadRequest()
 	host := x.req.Host
 	g.invalidateURI(x, host, x.req.Path, x.req.Query)
+	if status := resp.StatusCode(); status < 200 || status > 299 {
+		return
+	}
 	for _, name := range [...]string{"Location", "Content-Location"} {
 		v := peekResponse(&resp.Header, name)
 		if len(v) == 0 {
@@ -317,13 +329,19 @@ func (g *Gateway) invalidateURI(x *exchange, host, path, query []byte) {
 }
 
 // publishURL tells every other node to drop the URL from its L1 (RFC 9111,
-// Section 4.4, applied cluster-wide). It waits for Redis only while the
-// circuit breaker is closed: with Redis down the message cannot be sent
-// anyway, and the unsafe request must not wait for timeouts. Nodes that
-// miss it keep their L1 copy until it expires (see README, Redis L2).
+// Section 4.4, applied cluster-wide), at most once a second per URL (see
+// fanoutLimiter). It waits for Redis only while the circuit breaker is
+// closed: with Redis down the message cannot be sent anyway, and the unsafe
+// request must not wait for timeouts. The message does not move the purge
+// epoch (l2 Tier.Notify): nodes that miss it keep their L1 copy until it
+// expires (see README, Redis L2).
 func (g *Gateway) publishURL(host, target []byte) {
 	b := g.bus()
 	if b == nil {
+		return
+	}
+	if !g.fanout.allow(g.inv.log.urlHash(host, target), g.now()) {
+		g.gm.publishSuppressed.Inc()
 		return
 	}
 	if st, _ := b.Health(); st != l2.StateClosed {
@@ -332,7 +350,7 @@ func (g *Gateway) publishURL(host, target []byte) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
 	defer cancel()
-	if err := b.Publish(ctx, &l2.Invalidation{Kind: l2.KindURL, Host: string(host), Path: string(target)}); err != nil {
+	if err := b.Notify(ctx, &l2.Invalidation{Kind: l2.KindURL, Host: string(host), Path: string(target)}); err != nil {
 		g.gm.publishSkipped.Inc()
 	}
 }

@@ -421,6 +421,60 @@ func TestGateway_RFC9111(t *testing.T) {
 			},
 		},
 		{
+			name: "POST answered 303 does not invalidate its Location (POST /logout, 303 /hot)",
+			origin: func(n int64, _ time.Time, ctx *fasthttp.RequestCtx) {
+				if ctx.IsPost() {
+					ctx.Response.Header.Set("Location", "/hot")
+					ctx.Response.Header.Set("Content-Location", "/hot")
+					ctx.SetStatusCode(fasthttp.StatusSeeOther)
+					return
+				}
+				ctx.Response.Header.Set("Cache-Control", "max-age=60")
+				ctx.SetBodyString("v" + strconv.FormatInt(n, 10))
+			},
+			steps: []step{
+				{path: "/hot", status: 200, xcache: "MISS", body: "v1", origin: 1},
+				{path: "/logout", method: "POST", status: 303, origin: 2},
+				{path: "/hot", status: 200, xcache: "HIT", body: "v1", origin: 2},
+			},
+		},
+		{
+			name: "unsafe method answered 3xx still invalidates its target URI",
+			origin: func(n int64, _ time.Time, ctx *fasthttp.RequestCtx) {
+				if ctx.IsPost() {
+					ctx.Response.Header.Set("Location", "/elsewhere")
+					ctx.SetStatusCode(fasthttp.StatusFound)
+					return
+				}
+				ctx.Response.Header.Set("Cache-Control", "max-age=60")
+				ctx.SetBodyString("v" + strconv.FormatInt(n, 10))
+			},
+			steps: []step{
+				{status: 200, xcache: "MISS", body: "v1", origin: 1},
+				{method: "POST", status: 302, origin: 2},
+				{status: 200, xcache: "MISS", body: "v3", origin: 3},
+			},
+		},
+		{
+			name: "unsafe method does not invalidate Location or Content-Location on another host",
+			origin: func(n int64, _ time.Time, ctx *fasthttp.RequestCtx) {
+				ctx.Response.Header.Set("Cache-Control", "max-age=60")
+				if ctx.IsPut() {
+					ctx.Response.Header.Set("Location", "http://other.test/a")
+					ctx.Response.Header.Set("Content-Location", "//other.test/b")
+					ctx.SetStatusCode(201)
+				}
+				ctx.SetBodyString("v" + strconv.FormatInt(n, 10))
+			},
+			steps: []step{
+				{path: "/a", status: 200, xcache: "MISS", origin: 1},
+				{path: "/b", status: 200, xcache: "MISS", origin: 2},
+				{path: "/c", method: "PUT", status: 201, origin: 3},
+				{path: "/a", status: 200, xcache: "HIT", origin: 3},
+				{path: "/b", status: 200, xcache: "HIT", origin: 3},
+			},
+		},
+		{
 			name: "failed unsafe method invalidates nothing",
 			origin: func(n int64, _ time.Time, ctx *fasthttp.RequestCtx) {
 				ctx.Response.Header.Set("Cache-Control", "max-age=60")

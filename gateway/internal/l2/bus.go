@@ -63,9 +63,9 @@ redis.call(ARGV[1], ARGV[2], e .. ' ' .. ARGV[3])
 return e`)
 
 // Publish bumps the purge epoch in Redis and publishes inv to every node's
-// subscriber (this node's included). Use it alone for invalidations already
-// applied to L2 (Delete after an unsafe request, RFC 9111 Section 4.4); Purge
-// calls it. It sets inv.Origin and inv.Epoch.
+// subscriber (this node's included). Purge calls it; for the invalidation
+// after an unsafe request, already applied to L2 by Delete, use Notify. It
+// sets inv.Origin and inv.Epoch.
 //
 // # Why classic PUBLISH outside a cluster, SPUBLISH in a cluster?
 //
@@ -94,6 +94,39 @@ func (t *Tier) Publish(ctx context.Context, inv *Invalidation) error {
 		return fmt.Errorf("l2: publish %s invalidation: %w", inv.Kind, err)
 	}
 	inv.Epoch = e
+	t.st.published.Add(1)
+	return nil
+}
+
+// Notify publishes inv, which must be a KindURL invalidation, to every
+// node's subscriber (this node's included) without bumping the purge
+// epoch: it is sent with epoch 0, which no subscriber counts, so a node
+// that is not listening misses it and is not told. It is for the
+// invalidation after an unsafe request (RFC 9111, Section 4.4), which any
+// client can cause: bumping the epoch for each would let a stream of
+// anonymous POSTs make every node that misses one flush its whole L1. It
+// sets inv.Origin.
+func (t *Tier) Notify(ctx context.Context, inv *Invalidation) error {
+	if inv.Kind != KindURL {
+		return fmt.Errorf("l2: notify: %s invalidation: only url may skip the epoch", inv.Kind)
+	}
+	if err := inv.validate(); err != nil {
+		return err
+	}
+	inv.Origin = t.nodeID
+	body, err := json.Marshal(inv)
+	if err != nil {
+		return fmt.Errorf("l2: notify: %w", err)
+	}
+	msg := append([]byte("0 "), body...)
+	if t.sharded {
+		err = t.client.SPublish(ctx, t.channel, msg).Err()
+	} else {
+		err = t.client.Publish(ctx, t.channel, msg).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("l2: notify %s invalidation: %w", inv.Kind, err)
+	}
 	t.st.published.Add(1)
 	return nil
 }
@@ -366,6 +399,12 @@ func (t *Tier) deliver(payload string, tr *epochTracker) {
 	}
 	if err != nil {
 		t.log.LogAttrs(t.stopCtx, slog.LevelWarn, "bad_invalidation_message", slog.String("error", err.Error()))
+		return
+	}
+	if e == 0 && inv.Kind != KindURL {
+		// Only Notify sends epoch 0, and only for one URL: anything wider
+		// must be counted in the epoch, so that a node that misses it knows.
+		t.log.LogAttrs(t.stopCtx, slog.LevelWarn, "bad_invalidation_message", slog.String("error", "untracked "+inv.Kind.String()+" invalidation"))
 		return
 	}
 	inv.Epoch = e

@@ -8,7 +8,7 @@
 //	v, err := t.Get(ctx, key, buf[:0])   // ErrMiss, ErrUnavailable, ErrInvalidated (+value)
 //	ok := t.Set(key, value, ttl, l2.Index{Tags: surrogateKeys, Host: host, Path: target, Seq: seq})
 //	n, err := t.Purge(ctx, l2.Invalidation{Kind: l2.KindTag, Tags: []string{"a"}})
-//	err = t.Publish(ctx, &l2.Invalidation{Kind: l2.KindURL, Host: h, Path: p}) // after Delete
+//	err = t.Notify(ctx, &l2.Invalidation{Kind: l2.KindURL, Host: h, Path: p}) // after Delete, no epoch bump
 //	t.State(); t.Stats(); t.Subscribed()  // /readyz
 //	t.RegisterMetrics(set)                // flowcache_l2_* on the gateway's metrics.Set
 //

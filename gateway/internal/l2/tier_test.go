@@ -952,3 +952,50 @@ func TestTier_Touch(t *testing.T) {
 		t.Errorf("Touch sent %d value bytes", st.BytesIn-in)
 	}
 }
+
+// TestTier_Notify: the invalidation after an unsafe request reaches every
+// node without moving the purge epoch, so that a node that misses one is
+// not made to flush its L1; an epoch-0 message wider than one URL is
+// dropped.
+func TestTier_Notify(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t)
+	ca, cb := newCollector(), newCollector()
+	a := newTier(t, ModeStandalone, []string{r.Addr}, func(c *Config) { c.NodeID = "a" }, ca.deps(Deps{Logger: testLogger(t)}))
+	b := newTier(t, ModeStandalone, []string{r.Addr}, func(c *Config) { c.NodeID = "b" }, cb.deps(Deps{Logger: testLogger(t)}))
+	waitFor(t, "subscribers", func() bool { return a.Subscribed() && b.Subscribed() })
+	epoch := func() string {
+		t.Helper()
+		v, err := r.Do("GET", "fc:{meta}:epoch")
+		if err != nil {
+			t.Fatalf("GET epoch: %v", err)
+		}
+		return v
+	}
+	before := epoch()
+	if err := a.Notify(context.Background(), &Invalidation{Kind: KindAll}); err == nil {
+		t.Error("Notify(all) = nil, want an error: only one URL may skip the epoch")
+	}
+	// A forged untracked purge-all, then a real notification: the first
+	// must be dropped, the second delivered.
+	if _, err := r.Do("PUBLISH", "fc:{meta}:inval", `0 {"k":4,"o":"x"}`); err != nil {
+		t.Fatalf("PUBLISH: %v", err)
+	}
+	inv := Invalidation{Kind: KindURL, Host: "h", Path: "/p"}
+	if err := a.Notify(context.Background(), &inv); err != nil {
+		t.Fatalf("Notify: %v", err)
+	}
+	for name, c := range map[string]*collector{"a": ca, "b": cb} {
+		if got := c.next(t); got.Kind != KindURL || got.Host != "h" || got.Path != "/p" || got.Origin != "a" || got.Epoch != 0 {
+			t.Errorf("%s: delivered %+v, want url h /p from a, epoch 0", name, got)
+		}
+	}
+	if after := epoch(); after != before {
+		t.Errorf("epoch moved from %q to %q", before, after)
+	}
+	select {
+	case got := <-cb.resyncs:
+		t.Errorf("unexpected resync %+v", got)
+	default:
+	}
+}
