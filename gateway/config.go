@@ -88,6 +88,19 @@ type CacheConfig struct {
 	// the cache validate with the origin. False ignores them, as Varnish
 	// and CDNs do: such a request is served from the cache like any other.
 	HonorClientNoCache bool `toml:"honor_client_no_cache"`
+	// IndexSize bounds the memory of the L1 tag and host index, which tag
+	// and prefix purges use to find what L1 holds; 0 means a quarter of
+	// L1Size. Every URL in L1 has a place in it: when it is full, the
+	// oldest URLs leave both the index and L1.
+	IndexSize units.Size `toml:"index_size"`
+}
+
+// indexSize is IndexSize, or its default.
+func (c *CacheConfig) indexSize() units.Size {
+	if c.IndexSize > 0 {
+		return c.IndexSize
+	}
+	return c.L1Size / 4
 }
 
 // RedisConfig is the [redis] section: the shared L2. Empty Addrs disables it.
@@ -299,6 +312,9 @@ func (c *Config) Validate() error {
 		// above that are stored in chunks, but one object must not be able
 		// to take a quarter of the cache.
 		add("cache.max_object_size", "%s is more than a quarter of cache.l1_size (%s)", c.Cache.MaxObjectSize, c.Cache.L1Size)
+	}
+	if c.Cache.IndexSize != 0 && c.Cache.IndexSize < 64<<10 {
+		add("cache.index_size", "must be 0 (a quarter of cache.l1_size) or at least 64KiB, got %s", c.Cache.IndexSize)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -153,7 +153,9 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 
 	g.l1 = newL1Cache(int(cfg.Cache.L1Size), g.now)
 	g.l1.register(g.set)
-	g.inv.ix.init(max(4096, int(cfg.Cache.L1Size)/1024))
+	g.inv.ix.init(int(cfg.Cache.indexSize()))
+	g.set.NewGauge("flowcache_cache_index_bytes", func() float64 { return float64(g.inv.ix.bytes()) })
+	g.set.NewGauge("flowcache_cache_index_evictions_total", func() float64 { return float64(g.inv.ix.evictions.Load()) })
 	g.inv.log.init()
 	l2, err := g.newL2Tier(cfg)
 	if err != nil {

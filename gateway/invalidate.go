@@ -34,63 +34,212 @@ type invalState struct {
 // that tags its answers (Fastly-style purges are frequent), and each flushed
 // entry then costs an L2 round trip (25-45µs) or an upstream request. The
 // index costs a map insert on the store path (a miss, never a hit) and a few
-// tens of bytes per stored URL.
+// hundred bytes per stored URL.
 //
-// The index is bounded by max members. Members are not removed when
-// freecache evicts or expires an entry (stale members are harmless: a purge
-// deletes a key that is gone), so a long-running node fills it: it then
-// drops its maps and marks itself overflowed, and the next tag or prefix
-// purge flushes L1 (correct, conservative), which resets the index.
+// # Bounded by bytes
+//
+// The index holds at most budget bytes, as accounted by memberCost and
+// setCost: the primary key of each URL (the target is a part of it), the
+// names of the hosts and tags, plus estimates of what Go's maps and
+// pointers cost around them. URLs and tags are chosen by clients and
+// origins (a 16KiB URL is a valid one), so a bound in members would not
+// bound memory.
+//
+// Every URL L1 holds has a member: that is what keeps purges correct. When a
+// new member does not fit, the oldest members are evicted, and their URLs
+// with them: they are queued (pending) and removed from L1 by dropEvicted,
+// which the store path calls as soon as it holds no record lock (a purge
+// running in between, a few microseconds, does not see them: the same race
+// as with a purge that arrives while the entry is being stored). A member
+// larger than the whole budget is refused, and its URL leaves L1 the same
+// way (L2 may still hold it; L2 has its own index). Members are not removed
+// when freecache evicts or expires an entry (a stale member is harmless: a
+// purge deletes a key that is gone); being the oldest, they are evicted
+// first.
 type l1Index struct {
-	mu    sync.Mutex
-	max   int
-	n     int
-	over  bool
-	tags  map[string]map[string]struct{} // tag → primary keys
-	hosts map[string]map[string]string   // host → primary key → target
+	mu      sync.Mutex
+	budget  int
+	used    int
+	members map[string]*ixMember // primary key → member
+	hosts   map[string]*ixSet
+	tags    map[string]*ixSet
+	// head is the oldest member, tail the newest.
+	head, tail *ixMember
+	pending    []string // primary keys evicted, to remove from L1
+	evictions  atomic.Uint64
 }
 
-func (ix *l1Index) init(max int) { ix.max = max }
+// ixMember is one URL stored in L1.
+type ixMember struct {
+	pkey       string
+	target     string // a suffix of pkey
+	host       *ixSet
+	tags       []*ixSet
+	size       int
+	prev, next *ixMember
+}
+
+// ixSet is the members of one host or tag.
+type ixSet struct {
+	name string
+	m    map[*ixMember]struct{}
+}
+
+// Accounting estimates, in bytes, of what Go's allocations cost around the
+// strings (checked in TestL1Index_Accounting, with a margin of about 10%):
+// a member's struct and its entries in members and in its host's set; each
+// of its tags' entries in the member and in the tag's set; a host's or
+// tag's set and its map; a string's header (see stringCost for the bytes).
+const (
+	ixMemberOverhead = 208
+	ixTagRefOverhead = 56
+	ixSetOverhead    = 240
+	ixStringOverhead = 16
+)
+
+// stringCost is what a string of n bytes is accounted: Go rounds a small
+// allocation up by at most an eighth, a large one (over 32KiB) to 8KiB pages.
+func stringCost(n int) int {
+	if n > 32<<10 {
+		return ixStringOverhead + (n+8<<10-1)&^(8<<10-1)
+	}
+	return ixStringOverhead + n + n/8
+}
+
+// memberCost is what a member with this primary key and tags is accounted,
+// apart from the sets it needs (setCost).
+func memberCost(pkey, tags []byte) int {
+	n := ixMemberOverhead + stringCost(len(pkey))
+	for len(tags) > 0 {
+		var tag []byte
+		tag, tags = nextTag(tags)
+		if len(tag) > 0 {
+			n += ixTagRefOverhead
+		}
+	}
+	return n
+}
+
+// setCost is what a host's or tag's set with a name of n bytes is
+// accounted.
+func setCost(n int) int { return ixSetOverhead + stringCost(n) }
+
+// setsCost is what the sets of a member with host and tags cost: those the
+// index lacks (onlyNew), or all of them. A tag listed twice is counted
+// twice: an upper bound.
+func (ix *l1Index) setsCost(host, tags []byte, onlyNew bool) int {
+	n := 0
+	if !onlyNew || ix.hosts[string(host)] == nil {
+		n += setCost(len(host))
+	}
+	for len(tags) > 0 {
+		var tag []byte
+		tag, tags = nextTag(tags)
+		if len(tag) > 0 && (!onlyNew || ix.tags[string(tag)] == nil) {
+			n += setCost(len(tag))
+		}
+	}
+	return n
+}
+
+func (ix *l1Index) init(budget int) { ix.budget = budget }
 
 // add records the URL stored at pkey (policy key host and target) and its
-// surrogate keys (space-separated).
-func (ix *l1Index) add(tags, host, target, pkey []byte) {
+// surrogate keys (space-separated). It reports false if the member alone
+// exceeds the budget: the URL must then not be kept in L1, and is queued
+// for dropEvicted (an older copy may be there). The oldest members make
+// room for it; their URLs are queued for dropEvicted.
+func (ix *l1Index) add(tags, host, target, pkey []byte) bool {
+	size := memberCost(pkey, tags)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if ix.over {
-		return
+	if m := ix.members[string(pkey)]; m != nil {
+		ix.remove(m) // added again (refreshed, another variant): newest, with these tags
 	}
-	if ix.hosts == nil {
-		ix.hosts = map[string]map[string]string{}
-		ix.tags = map[string]map[string]struct{}{}
+	if size+ix.setsCost(host, tags, false) > ix.budget {
+		ix.pending = append(ix.pending, string(pkey))
+		return false // more than the whole budget, even into an empty index
 	}
-	hm := ix.hosts[string(host)]
-	if hm == nil {
-		hm = map[string]string{}
-		ix.hosts[string(host)] = hm
+	for ix.head != nil && ix.used+size+ix.setsCost(host, tags, true) > ix.budget {
+		m := ix.head
+		ix.remove(m)
+		ix.pending = append(ix.pending, m.pkey)
+		ix.evictions.Add(1)
 	}
-	if _, ok := hm[string(pkey)]; !ok {
-		hm[string(pkey)] = string(target)
-		ix.n++
+	if ix.members == nil {
+		ix.members = map[string]*ixMember{}
+		ix.hosts = map[string]*ixSet{}
+		ix.tags = map[string]*ixSet{}
 	}
+	m := &ixMember{pkey: string(pkey), size: size}
+	if strings.HasSuffix(m.pkey, string(target)) { // always (appendPrimaryKey): shared, not copied
+		m.target = m.pkey[len(m.pkey)-len(target):]
+	} else {
+		m.target = string(target)
+	}
+	m.host = ix.set(ix.hosts, host)
+	m.host.m[m] = struct{}{}
 	for len(tags) > 0 {
 		var tag []byte
 		tag, tags = nextTag(tags)
 		if len(tag) == 0 {
 			continue
 		}
-		tm := ix.tags[string(tag)]
-		if tm == nil {
-			tm = map[string]struct{}{}
-			ix.tags[string(tag)] = tm
-		}
-		if _, ok := tm[string(pkey)]; !ok {
-			tm[string(pkey)] = struct{}{}
-			ix.n++
+		ts := ix.set(ix.tags, tag)
+		if _, dup := ts.m[m]; !dup {
+			ts.m[m] = struct{}{}
+			m.tags = append(m.tags, ts)
 		}
 	}
-	if ix.n > ix.max {
-		ix.over, ix.n, ix.tags, ix.hosts = true, 0, nil, nil
+	ix.members[m.pkey] = m
+	m.prev = ix.tail
+	if ix.tail != nil {
+		ix.tail.next = m
+	} else {
+		ix.head = m
+	}
+	ix.tail = m
+	ix.used += size
+	return true
+}
+
+// set returns the set named name in sets, created if needed.
+func (ix *l1Index) set(sets map[string]*ixSet, name []byte) *ixSet {
+	s := sets[string(name)]
+	if s == nil {
+		s = &ixSet{name: string(name), m: map[*ixMember]struct{}{}}
+		sets[s.name] = s
+		ix.used += setCost(len(name))
+	}
+	return s
+}
+
+// remove takes m out of the index.
+func (ix *l1Index) remove(m *ixMember) {
+	delete(ix.members, m.pkey)
+	ix.unset(ix.hosts, m.host, m)
+	for _, ts := range m.tags {
+		ix.unset(ix.tags, ts, m)
+	}
+	if m.prev != nil {
+		m.prev.next = m.next
+	} else {
+		ix.head = m.next
+	}
+	if m.next != nil {
+		m.next.prev = m.prev
+	} else {
+		ix.tail = m.prev
+	}
+	m.prev, m.next = nil, nil
+	ix.used -= m.size
+}
+
+func (ix *l1Index) unset(sets map[string]*ixSet, s *ixSet, m *ixMember) {
+	delete(s.m, m)
+	if len(s.m) == 0 {
+		delete(sets, s.name)
+		ix.used -= setCost(len(s.name))
 	}
 }
 
@@ -106,48 +255,100 @@ func nextTag(list []byte) (tag, rest []byte) {
 	return list[:i], list[i:]
 }
 
-// byTags removes and returns the primary keys tagged with any of tags;
-// flush reports that the index overflowed and L1 must be flushed instead.
-func (ix *l1Index) byTags(tags []string) (pkeys []string, flush bool) {
+// byTags returns the primary keys tagged with any of tags. A hard purge
+// (!soft) also removes their members, as their URLs leave L1; a soft one
+// keeps them, as the marked entries stay in L1 and a later purge must still
+// find them.
+func (ix *l1Index) byTags(tags []string, soft bool) (pkeys []string) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if ix.over {
-		return nil, true
-	}
+	var found []*ixMember
 	for _, t := range tags {
-		for k := range ix.tags[t] {
-			pkeys = append(pkeys, k)
+		if ts := ix.tags[t]; ts != nil {
+			for m := range ts.m {
+				found = append(found, m)
+			}
 		}
-		ix.n -= len(ix.tags[t])
-		delete(ix.tags, t)
 	}
-	return pkeys, false
+	return ix.take(found, soft)
 }
 
-// byPrefix removes and returns the primary keys of host's URLs whose target
-// starts with prefix.
-func (ix *l1Index) byPrefix(host, prefix string) (pkeys []string, flush bool) {
+// byPrefix returns the primary keys of host's URLs whose target starts
+// with prefix, removing their members unless soft (see byTags).
+func (ix *l1Index) byPrefix(host, prefix string, soft bool) (pkeys []string) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if ix.over {
-		return nil, true
-	}
-	hm := ix.hosts[host]
-	for k, target := range hm {
-		if strings.HasPrefix(target, prefix) {
-			pkeys = append(pkeys, k)
-			delete(hm, k)
-			ix.n--
+	var found []*ixMember
+	if hs := ix.hosts[host]; hs != nil {
+		for m := range hs.m {
+			if strings.HasPrefix(m.target, prefix) {
+				found = append(found, m)
+			}
 		}
 	}
-	return pkeys, false
+	return ix.take(found, soft)
+}
+
+// take returns the distinct primary keys of found, removing their members
+// unless soft.
+func (ix *l1Index) take(found []*ixMember, soft bool) []string {
+	pkeys := make([]string, 0, len(found))
+	seen := make(map[*ixMember]struct{}, len(found))
+	for _, m := range found {
+		if _, dup := seen[m]; dup {
+			continue // listed under two of the purged tags
+		}
+		seen[m] = struct{}{}
+		pkeys = append(pkeys, m.pkey)
+		if !soft {
+			ix.remove(m)
+		}
+	}
+	return pkeys
+}
+
+// takePending returns the primary keys evicted since the last call.
+func (ix *l1Index) takePending() []string {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	p := ix.pending
+	ix.pending = nil
+	return p
+}
+
+// bytes returns the bytes accounted now.
+func (ix *l1Index) bytes() int {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return ix.used
 }
 
 // reset empties the index (L1 was flushed).
 func (ix *l1Index) reset() {
 	ix.mu.Lock()
-	ix.over, ix.n, ix.tags, ix.hosts = false, 0, nil, nil
+	ix.used, ix.members, ix.hosts, ix.tags, ix.head, ix.tail, ix.pending = 0, nil, nil, nil, nil, nil, nil
 	ix.mu.Unlock()
+}
+
+// indexL1 records x's URL, about to be stored in L1 with tags, in the L1
+// index; false means it must not be stored in L1 (see l1Index.add).
+func (g *Gateway) indexL1(x *exchange, tags []byte) bool {
+	return g.inv.ix.add(tags, x.key.Host, x.key.Target, x.pkey)
+}
+
+// dropEvicted removes from L1 the URLs the index evicted to make room. The
+// caller must hold no record lock (removeURL takes them).
+func (g *Gateway) dropEvicted() {
+	pkeys := g.inv.ix.takePending()
+	if len(pkeys) == 0 {
+		return
+	}
+	x := acquireExchange(g, nil, nil)
+	defer releaseExchange(x)
+	for _, k := range pkeys {
+		x.pkey = append(x.pkey[:0], k...)
+		g.removeURL(x, true)
+	}
 }
 
 // applyL1 applies an invalidation to this node's L1 only and returns how
@@ -163,11 +364,9 @@ func (g *Gateway) applyL1(inv *l2.Invalidation) int {
 	case l2.KindURL:
 		return g.walkL1URL([]byte(inv.Host), []byte(inv.Path), inv.Soft)
 	case l2.KindTag:
-		pkeys, flush := g.inv.ix.byTags(inv.Tags)
-		return g.applyL1Keys(pkeys, flush, inv.Soft)
+		return g.applyL1Keys(g.inv.ix.byTags(inv.Tags, inv.Soft), inv.Soft)
 	case l2.KindPrefix:
-		pkeys, flush := g.inv.ix.byPrefix(inv.Host, inv.Path)
-		return g.applyL1Keys(pkeys, flush, inv.Soft)
+		return g.applyL1Keys(g.inv.ix.byPrefix(inv.Host, inv.Path, inv.Soft), inv.Soft)
 	case l2.KindAll:
 		if inv.Soft {
 			g.inv.softAll.Store(g.now().UnixNano())
@@ -178,11 +377,7 @@ func (g *Gateway) applyL1(inv *l2.Invalidation) int {
 	return 0
 }
 
-func (g *Gateway) applyL1Keys(pkeys []string, flush, soft bool) int {
-	if flush {
-		g.flushL1()
-		return 0
-	}
+func (g *Gateway) applyL1Keys(pkeys []string, soft bool) int {
 	if len(pkeys) == 0 {
 		return 0
 	}

@@ -252,9 +252,10 @@ func (g *Gateway) lookup(x *exchange) {
 	x.gen = id // the entry's chunk id from here on
 	x.found = true
 	if x.fromL2 && x.buf[1]&recAdmitL1 != 0 {
-		// Promoted: index it for tag and prefix purges of L1.
-		g.inv.ix.add(x.ent.Tags, x.key.Host, x.key.Target, x.pkey)
-		x.promote = true
+		// Promoted: index it for tag and prefix purges of L1; a URL too
+		// large to index leaves L1 again (dropEvicted), served from L2.
+		x.promote = g.indexL1(x, x.ent.Tags)
+		g.dropEvicted()
 	}
 }
 

@@ -259,6 +259,7 @@ func (g *Gateway) refreshEntry(x *exchange, resp *fasthttp.Response, reqTime, re
 	stored := false
 	if x.dec.Store {
 		stored = g.putEntry(x, &ne, x.ekey, x.gen)
+		g.dropEvicted()
 	}
 	x.ent = ne
 	return stored
@@ -644,6 +645,7 @@ func (g *Gateway) store(x *exchange, resp *fasthttp.Response, body []byte, reqTi
 	if x.dec.NoCache {
 		e.Flags |= entry.FlagNoCache
 	}
+	defer g.dropEvicted() // what the L1 index evicted for this entry; no record lock held then
 	if len(x.names) == 0 && len(x.key.Variant) == 0 {
 		x.ekey = append(x.ekey[:0], x.pkey...)
 		return g.putEntry(x, &e, x.ekey, 0)
@@ -684,6 +686,11 @@ func (g *Gateway) putEntry(x *exchange, e *entry.Entry, key []byte, id uint64) b
 	if toL1 && g.inv.log.overtaken(x.l1seq, x.key.Host, x.key.Target) {
 		// An invalidation of this URL was applied since the upstream
 		// request: what it brought may be what was purged (see invalLog).
+		toL1 = false
+	}
+	if toL1 && !g.indexL1(x, e.Tags) {
+		// Indexed before it is written, so that a tag or prefix purge
+		// never misses an entry L1 holds; too large to index: not in L1.
 		toL1 = false
 	}
 	if !toL1 && !toL2 {
@@ -734,9 +741,6 @@ func (g *Gateway) putEntry(x *exchange, e *entry.Entry, key []byte, id uint64) b
 	ok := true
 	if toL1 {
 		ok = g.l1.set(key, x.enc, keep)
-		if ok {
-			g.inv.ix.add(e.Tags, x.key.Host, x.key.Target, x.pkey)
-		}
 	}
 	if toL2 {
 		g.l2Set(x, key, x.enc, keep, e.Tags)
