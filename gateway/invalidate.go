@@ -154,7 +154,11 @@ func (ix *l1Index) add(tags, host, target, pkey []byte) bool {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if m := ix.members[string(pkey)]; m != nil {
-		ix.remove(m) // added again (refreshed, another variant): newest, with these tags
+		if m.size == size && m.host.name == string(host) && ix.sameTags(m, tags) {
+			ix.moveToTail(m) // added again (refreshed, another variant): newest
+			return true
+		}
+		ix.remove(m) // with other tags: added anew below
 	}
 	if size+ix.setsCost(host, tags, false) > ix.budget {
 		ix.pending = append(ix.pending, string(pkey))
@@ -192,15 +196,64 @@ func (ix *l1Index) add(tags, host, target, pkey []byte) bool {
 		}
 	}
 	ix.members[m.pkey] = m
-	m.prev = ix.tail
+	ix.link(m)
+	ix.used += size
+	return true
+}
+
+// sameTags reports whether m is listed under exactly the tags of list.
+func (ix *l1Index) sameTags(m *ixMember, list []byte) bool {
+	n := 0
+	for len(list) > 0 {
+		var tag []byte
+		tag, list = nextTag(list)
+		if len(tag) == 0 {
+			continue
+		}
+		ts := ix.tags[string(tag)]
+		if ts == nil {
+			return false
+		}
+		if _, ok := ts.m[m]; !ok {
+			return false
+		}
+		n++
+	}
+	return n == len(m.tags) // a tag listed twice makes it differ: added anew
+}
+
+// link makes m the newest member.
+func (ix *l1Index) link(m *ixMember) {
+	m.prev, m.next = ix.tail, nil
 	if ix.tail != nil {
 		ix.tail.next = m
 	} else {
 		ix.head = m
 	}
 	ix.tail = m
-	ix.used += size
-	return true
+}
+
+// unlink takes m out of the age order.
+func (ix *l1Index) unlink(m *ixMember) {
+	if m.prev != nil {
+		m.prev.next = m.next
+	} else {
+		ix.head = m.next
+	}
+	if m.next != nil {
+		m.next.prev = m.prev
+	} else {
+		ix.tail = m.prev
+	}
+	m.prev, m.next = nil, nil
+}
+
+// moveToTail makes m the newest member.
+func (ix *l1Index) moveToTail(m *ixMember) {
+	if ix.tail != m {
+		ix.unlink(m)
+		ix.link(m)
+	}
 }
 
 // set returns the set named name in sets, created if needed.
@@ -221,17 +274,7 @@ func (ix *l1Index) remove(m *ixMember) {
 	for _, ts := range m.tags {
 		ix.unset(ix.tags, ts, m)
 	}
-	if m.prev != nil {
-		m.prev.next = m.next
-	} else {
-		ix.head = m.next
-	}
-	if m.next != nil {
-		m.next.prev = m.prev
-	} else {
-		ix.tail = m.prev
-	}
-	m.prev, m.next = nil, nil
+	ix.unlink(m)
 	ix.used -= m.size
 }
 
@@ -307,13 +350,14 @@ func (ix *l1Index) take(found []*ixMember, soft bool) []string {
 	return pkeys
 }
 
-// takePending returns the primary keys evicted since the last call.
-func (ix *l1Index) takePending() []string {
+// takePending appends to dst the primary keys evicted since the last call.
+func (ix *l1Index) takePending(dst []string) []string {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	p := ix.pending
-	ix.pending = nil
-	return p
+	dst = append(dst, ix.pending...)
+	clear(ix.pending)
+	ix.pending = ix.pending[:0]
+	return dst
 }
 
 // bytes returns the bytes accounted now.
@@ -339,7 +383,8 @@ func (g *Gateway) indexL1(x *exchange, tags []byte) bool {
 // dropEvicted removes from L1 the URLs the index evicted to make room. The
 // caller must hold no record lock (removeURL takes them).
 func (g *Gateway) dropEvicted() {
-	pkeys := g.inv.ix.takePending()
+	var buf [8]string
+	pkeys := g.inv.ix.takePending(buf[:0])
 	if len(pkeys) == 0 {
 		return
 	}

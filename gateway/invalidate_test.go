@@ -82,6 +82,25 @@ func TestL1Index_HardPurgeRemovesEverywhere(t *testing.T) {
 	}
 }
 
+// TestL1Index_ReAdd: a URL stored again becomes the newest member, with
+// the tags of its latest response.
+func TestL1Index_ReAdd(t *testing.T) {
+	t.Parallel()
+	ix := fillIndex(1 << 20)
+	used := ix.bytes()
+	ix.add([]byte("a b"), []byte("h"), []byte("/x/1"), []byte("k1")) // same tags
+	if ix.tail.pkey != "k1" || ix.bytes() != used {
+		t.Errorf("same tags: newest %q, %d bytes; want k1, %d bytes", ix.tail.pkey, ix.bytes(), used)
+	}
+	ix.add([]byte("z"), []byte("h"), []byte("/x/1"), []byte("k1"))
+	if got := ix.byTags([]string{"a"}, true); slices.Contains(got, "k1") {
+		t.Errorf("tag a after k1 was stored with tag z only: %q", got)
+	}
+	if got := ix.byTags([]string{"z"}, true); !slices.Equal(got, []string{"k1"}) {
+		t.Errorf("tag z: %q, want [k1]", got)
+	}
+}
+
 // TestL1Index_Budget: with many long URLs the accounted bytes stay within
 // the budget; the oldest URLs are evicted (queued for removal from L1);
 // a member larger than the budget is refused; whatever is left is found.
@@ -103,7 +122,7 @@ func TestL1Index_Budget(t *testing.T) {
 			t.Fatalf("after %d URLs: %d bytes accounted, budget %d", n, got, budget)
 		}
 	}
-	evicted := ix.takePending()
+	evicted := ix.takePending(nil)
 	kept := ix.byTags([]string{"t"}, true)
 	if len(evicted)+len(kept) != n || len(evicted) == 0 || len(kept) == 0 {
 		t.Fatalf("evicted %d + kept %d, want %d, both > 0", len(evicted), len(kept), n)
@@ -118,7 +137,7 @@ func TestL1Index_Budget(t *testing.T) {
 	if ix.add(nil, []byte("h"), []byte(huge), []byte(huge)) {
 		t.Error("a member larger than the budget was accepted")
 	}
-	if p := ix.takePending(); len(p) != 1 || p[0] != huge {
+	if p := ix.takePending(nil); len(p) != 1 || p[0] != huge {
 		t.Errorf("refused member: %d URLs queued for removal from L1, want it alone", len(p))
 	}
 	if got := ix.bytes(); got > budget {
