@@ -28,7 +28,7 @@ func (g *Gateway) serveCacheable(x *exchange) {
 			x.reqCC.NoCache = true
 		}
 	}
-	if !x.g.cfg.Cache.HonorClientNoCache {
+	if !g.cfg.Cache.HonorClientNoCache {
 		// The client cannot force a fetch (as Varnish and CDNs): its
 		// no-store, only-if-cached, max-stale and min-fresh still apply.
 		x.reqCC.NoCache, x.reqCC.MaxAge = false, -1 // -1: absent
