@@ -33,7 +33,7 @@
 //	P h:<host>          URL/prefix index (sorted set: path NUL key → expiry ms)
 //	P {meta}:gen        purge-all generation (INCR)
 //	P {meta}:softgen    soft purge-all generation (INCR)
-//	P {meta}:epoch      purge epoch, bumped by every published invalidation
+//	P {meta}:epoch      purge epoch, bumped by every purge (not by Notify)
 //	P {meta}:id         random id of the data set (detects a Redis that lost it)
 //	P {meta}:inval      the invalidation channel
 //
@@ -75,9 +75,10 @@
 //
 // # Invalidation bus and resync
 //
-// Every invalidation bumps the purge epoch and is published with it, in one
-// script. The subscriber tracks the epochs it received. It calls OnResync
-// when invalidations may have been missed:
+// Every purge bumps the purge epoch and is published with it, in one
+// script (Notify, for the invalidation after an unsafe request, is published
+// with epoch 0 and is not tracked). The subscriber tracks the epochs it
+// received. It calls OnResync when purges may have been missed:
 //
 //   - after a reconnection, if the epoch in Redis differs from the last one
 //     it accounted for (read after the new subscription is confirmed, so a
