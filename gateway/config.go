@@ -49,7 +49,8 @@ type ServerConfig struct {
 	MaxHeaderSize units.Size `toml:"max_header_size"`
 	// MaxBodySize bounds a request body; larger bodies get 413.
 	MaxBodySize units.Size `toml:"max_body_size"`
-	// MaxConns bounds concurrent client connections (0 = fasthttp default).
+	// MaxConns bounds concurrent client connections, idle keep-alive ones
+	// included; a connection beyond it is answered 503 and closed.
 	MaxConns int `toml:"max_conns"`
 	// ShutdownTimeout bounds the drain of in-flight requests on SIGTERM.
 	ShutdownTimeout units.Duration `toml:"shutdown_timeout"`
@@ -204,6 +205,7 @@ func DefaultConfig() Config {
 			IdleTimeout:       units.Duration(90 * time.Second),
 			MaxHeaderSize:     16 << 10,
 			MaxBodySize:       10 << 20,
+			MaxConns:          10000,
 			ShutdownTimeout:   units.Duration(15 * time.Second),
 		},
 		Admin: AdminConfig{Listen: "127.0.0.1:9090"},
@@ -294,6 +296,9 @@ func (c *Config) Validate() error {
 	checkAddr("admin.listen", c.Admin.Listen)
 	if c.Server.MaxHeaderSize < 1<<10 {
 		add("server.max_header_size", "must be at least 1KiB, got %s", c.Server.MaxHeaderSize)
+	}
+	if c.Server.MaxConns <= 0 {
+		add("server.max_conns", "must be positive, got %d", c.Server.MaxConns)
 	}
 	if c.Cache.L1Size < 512<<10 {
 		add("cache.l1_size", "must be at least 512KiB, got %s", c.Cache.L1Size)

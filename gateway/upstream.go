@@ -261,6 +261,9 @@ func (p *upstreamPool) do(req *fasthttp.Request, resp *fasthttp.Response, lat *m
 			p.succeeded(t)
 			return nil
 		}
+		if se := (*StatusError)(nil); errors.As(err, &se) {
+			return se // the client's body failed (clientBody), not the target
+		}
 		p.failed(t, now)
 		lastErr = &upstreamError{target: t.url, err: err}
 		// Another target is tried when the request was not sent (a dial
@@ -449,7 +452,7 @@ func (g *Gateway) buildUpstreamRequest(ctx *fasthttp.RequestCtx, rt *route, targ
 	if in.Header.IsGet() || in.Header.IsHead() {
 		return // a GET or HEAD body is never forwarded
 	}
-	out.SetBodyRaw(in.Body())
+	g.setUpstreamBody(ctx, out)
 }
 
 func appendIP(dst []byte, ip net.IP) []byte {
