@@ -51,7 +51,8 @@ func (g *Gateway) bodyLimit(method []byte) int {
 
 // headerReceived runs as soon as a request head is read, before its body.
 // A head declaring a body over its method's limit is made bodiless and
-// Connection: close, so that fasthttp reads nothing more and calls
+// Connection: close (and loses its Expect: 100-continue), so that fasthttp
+// reads nothing more and calls
 // serveData at once, which answers 413; the connection then closes with
 // the body unread. It also gives the body read_timeout (the head had
 // read_header_timeout).
@@ -59,6 +60,7 @@ func (g *Gateway) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConf
 	if h.ContentLength() > g.bodyLimit(h.Method()) {
 		h.SetContentLength(0)
 		h.SetConnectionClose()
+		h.Del("Expect") // no "100 Continue" for a body that is refused
 	}
 	return fasthttp.RequestConfig{ReadTimeout: g.cfg.Server.ReadTimeout.D()}
 }

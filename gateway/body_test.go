@@ -32,24 +32,26 @@ func TestGateway_BodyLimitAtHead(t *testing.T) {
 	tests := []struct {
 		method string
 		length int
+		extra  string // more header lines
 	}{
-		{"GET", 10 << 20},
-		{"GET", 64<<10 + 1},
-		{"HEAD", 1 << 20},
-		{"DELETE", 64<<10 + 1},
-		{"OPTIONS", 1 << 20},
-		{"TRACE", 1 << 20},
-		{"PURGE", 1 << 20},
-		{"POST", 10<<20 + 1},
-		{"PUT", 1 << 30},
-		{"PATCH", 10<<20 + 1},
+		{"POST", 1 << 30, "Expect: 100-continue\r\n"},
+		{"GET", 10 << 20, ""},
+		{"GET", 64<<10 + 1, ""},
+		{"HEAD", 1 << 20, ""},
+		{"DELETE", 64<<10 + 1, ""},
+		{"OPTIONS", 1 << 20, ""},
+		{"TRACE", 1 << 20, ""},
+		{"PURGE", 1 << 20, ""},
+		{"POST", 10<<20 + 1, ""},
+		{"PUT", 1 << 30, ""},
+		{"PATCH", 10<<20 + 1, ""},
 	}
 	for _, tc := range tests {
-		t.Run(fmt.Sprintf("%s %d", tc.method, tc.length), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s %d %s", tc.method, tc.length, tc.extra), func(t *testing.T) {
 			t.Parallel()
 			// Raw reads until the gateway closes the connection: the body
 			// is never sent.
-			status, resp := g.Raw(t, fmt.Sprintf("%s /x HTTP/1.1\r\nHost: example.test\r\nContent-Length: %d\r\n\r\n", tc.method, tc.length))
+			status, resp := g.Raw(t, fmt.Sprintf("%s /x HTTP/1.1\r\nHost: example.test\r\nContent-Length: %d\r\n%s\r\n", tc.method, tc.length, tc.extra))
 			if status != 413 {
 				t.Errorf("status %d, want 413; response:\n%s", status, resp)
 			}
