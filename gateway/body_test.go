@@ -35,6 +35,7 @@ func TestGateway_BodyLimitAtHead(t *testing.T) {
 		extra  string // more header lines
 	}{
 		{"POST", 1 << 30, "Expect: 100-continue\r\n"},
+		{"POST", 1 << 30, "expect: 100-continue\r\n"},
 		{"GET", 10 << 20, ""},
 		{"GET", 64<<10 + 1, ""},
 		{"HEAD", 1 << 20, ""},
