@@ -49,7 +49,8 @@ type ServerConfig struct {
 	MaxHeaderSize units.Size `toml:"max_header_size"`
 	// MaxBodySize bounds a request body; larger bodies get 413.
 	MaxBodySize units.Size `toml:"max_body_size"`
-	// MaxConns bounds concurrent client connections (0 = fasthttp default).
+	// MaxConns bounds concurrent client connections, idle keep-alive ones
+	// included; a connection beyond it is answered 503 and closed.
 	MaxConns int `toml:"max_conns"`
 	// ShutdownTimeout bounds the drain of in-flight requests on SIGTERM.
 	ShutdownTimeout units.Duration `toml:"shutdown_timeout"`
@@ -194,6 +195,18 @@ type RouteConfig struct {
 	NoCache bool `toml:"no_cache"`
 	// DefaultTTL overrides [cache].default_ttl for this route when set.
 	DefaultTTL *units.Duration `toml:"default_ttl"`
+	// TLSCAFile is a PEM file of the certificate authorities trusted for
+	// the route's https upstreams, instead of the system's. cmd makes a
+	// relative path relative to the config file's directory.
+	TLSCAFile string `toml:"tls_ca_file"`
+	// TLSServerName is the name sent in SNI and checked against an https
+	// upstream's certificate; by default the host of the upstream URL. It
+	// does not change the Host header sent upstream.
+	TLSServerName string `toml:"tls_server_name"`
+	// TLSInsecureSkipVerify accepts any certificate from the route's https
+	// upstreams (no chain or name check): for tests only, logged as a
+	// warning at start and on every reload.
+	TLSInsecureSkipVerify bool `toml:"tls_insecure_skip_verify"`
 }
 
 // DefaultConfig returns the configuration used for omitted keys: listeners
@@ -210,6 +223,7 @@ func DefaultConfig() Config {
 			IdleTimeout:       units.Duration(90 * time.Second),
 			MaxHeaderSize:     16 << 10,
 			MaxBodySize:       10 << 20,
+			MaxConns:          10000,
 			ShutdownTimeout:   units.Duration(15 * time.Second),
 		},
 		Admin: AdminConfig{Listen: "127.0.0.1:9090"},
@@ -301,6 +315,9 @@ func (c *Config) Validate() error {
 	checkAddr("admin.listen", c.Admin.Listen)
 	if c.Server.MaxHeaderSize < 1<<10 {
 		add("server.max_header_size", "must be at least 1KiB, got %s", c.Server.MaxHeaderSize)
+	}
+	if c.Server.MaxConns <= 0 {
+		add("server.max_conns", "must be positive, got %d", c.Server.MaxConns)
 	}
 	if c.Cache.L1Size < 512<<10 {
 		add("cache.l1_size", "must be at least 512KiB, got %s", c.Cache.L1Size)
@@ -394,6 +411,7 @@ func (c *Config) Validate() error {
 		if r.MaxFails < 0 {
 			add(p+".max_fails", "must not be negative")
 		}
+		errs = append(errs, r.validateTLS(p)...)
 		if _, ok := c.Policies[r.Policy]; !ok && r.Policy != "default" {
 			add(p+".policy", "%q is neither \"default\" nor a [policies.NAME] section", r.Policy)
 		}
@@ -426,6 +444,27 @@ func flatten(err error) []error {
 		out = append(out, flatten(e)...)
 	}
 	return out
+}
+
+// validateTLS checks the route's tls_* keys: they need an https upstream,
+// and the CA file must be readable and hold at least one certificate.
+func (r *RouteConfig) validateTLS(p string) []error {
+	if r.TLSCAFile == "" && r.TLSServerName == "" && !r.TLSInsecureSkipVerify {
+		return nil
+	}
+	var errs []error
+	if !slices.ContainsFunc(r.Upstreams, func(u string) bool { return strings.HasPrefix(u, "https://") }) {
+		errs = append(errs, fmt.Errorf("%s: tls_ca_file, tls_server_name and tls_insecure_skip_verify need an https upstream", p))
+	}
+	if r.TLSCAFile != "" {
+		if _, err := loadCAFile(r.TLSCAFile); err != nil {
+			errs = append(errs, fmt.Errorf("%s.tls_ca_file: %w", p, err))
+		}
+	}
+	if r.TLSServerName != "" && strings.ContainsAny(r.TLSServerName, ":/ ") {
+		errs = append(errs, fmt.Errorf("%s.tls_server_name: must be a host name without port; got %q", p, r.TLSServerName))
+	}
+	return errs
 }
 
 func checkUpstream(s string) error {

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"errors"
+
 	"github.com/valyala/fasthttp"
 )
 
@@ -23,6 +25,11 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, rt *route, fwd string) {
 	if err != nil {
 		fasthttp.ReleaseResponse(resp)
 		g.writeError(ctx, rt, fwd, err)
+		if se := (*StatusError)(nil); errors.As(err, &se) {
+			// The client's body failed midway (clientBody): what is left
+			// of it cannot be told from a next request.
+			ctx.SetConnectionClose()
+		}
 		return
 	}
 	status := resp.StatusCode()

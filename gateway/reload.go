@@ -98,6 +98,7 @@ func (g *Gateway) reloadLocked(ctx context.Context) error {
 		}
 	}
 	g.st.Store(st)
+	logInsecureUpstreams(g.log, cfg)
 	// Drop the upstream gauges of targets no longer configured, and let
 	// old pools close their idle connections (in-flight requests keep
 	// theirs until they finish).

@@ -23,12 +23,14 @@ const (
 // newDataServer configures the fasthttp server of the data plane with the
 // limits of [server]: the read deadline of a request head is
 // read_header_timeout (the body gets read_timeout once the head is in),
-// heads over max_header_size get 431, bodies over max_body_size 413.
+// heads over max_header_size get 431, bodies over their method's limit 413
+// (see headerReceived), at most max_conns connections are served (one more
+// gets 503 and is closed), and request bodies are streamed, never read whole.
 func (g *Gateway) newDataServer() *fasthttp.Server {
 	sc := &g.cfg.Server
-	readTimeout := sc.ReadTimeout.D()
-	s := &fasthttp.Server{
-		Handler:                       g.handle,
+	return &fasthttp.Server{
+		Handler:                       g.serveData,
+		HeaderReceived:                g.headerReceived,
 		ErrorHandler:                  g.handleParseError,
 		Name:                          "flowcache",
 		ReadBufferSize:                int(sc.MaxHeaderSize),
@@ -36,6 +38,7 @@ func (g *Gateway) newDataServer() *fasthttp.Server {
 		WriteTimeout:                  sc.WriteTimeout.D(),
 		IdleTimeout:                   sc.IdleTimeout.D(),
 		MaxRequestBodySize:            int(sc.MaxBodySize),
+		StreamRequestBody:             true,
 		Concurrency:                   sc.MaxConns,
 		DisablePreParseMultipartForm:  true,
 		DisableHeaderNamesNormalizing: true,
@@ -44,12 +47,6 @@ func (g *Gateway) newDataServer() *fasthttp.Server {
 		SecureErrorLogMessage:         true,
 		Logger:                        slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 	}
-	if readTimeout > 0 {
-		s.HeaderReceived = func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
-			return fasthttp.RequestConfig{ReadTimeout: readTimeout}
-		}
-	}
-	return s
 }
 
 // handleParseError answers a request fasthttp could not read: 431 for a

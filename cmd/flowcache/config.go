@@ -321,11 +321,16 @@ func editDistance(a, b string) int {
 }
 
 // policyDefaults fills the omitted limits of every [policies.NAME] section
-// and makes relative module paths and admin.data_dir relative to the config
-// file's directory.
+// and makes relative module paths, admin.data_dir and routes' tls_ca_file
+// relative to the config file's directory.
 func policyDefaults(file string, cfg *gateway.Config) {
 	if d := cfg.Admin.DataDir; d != "" && !filepath.IsAbs(d) {
 		cfg.Admin.DataDir = filepath.Join(filepath.Dir(file), d)
+	}
+	for i := range cfg.Routes {
+		if f := cfg.Routes[i].TLSCAFile; f != "" && !filepath.IsAbs(f) {
+			cfg.Routes[i].TLSCAFile = filepath.Join(filepath.Dir(file), f)
+		}
 	}
 	for name, pc := range cfg.Policies {
 		gateway.PolicyDefaults(&pc)

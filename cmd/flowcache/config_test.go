@@ -99,6 +99,7 @@ func TestLoadConfig_Values(t *testing.T) {
 		{"server.read_timeout (default)", cfg.Server.ReadTimeout, def.Server.ReadTimeout},
 		{"server.max_header_size", int64(cfg.Server.MaxHeaderSize), int64(32 << 10)},
 		{"server.max_body_size", int64(cfg.Server.MaxBodySize), int64(1 << 20)},
+		{"server.max_conns (default, finite)", cfg.Server.MaxConns, 10000},
 		{"admin.token", cfg.Admin.Token, "s3cret # not a comment"},
 		{"cache.l1_size", int64(cfg.Cache.L1Size), int64(1 << 30)},
 		{"cache.honor_client_no_cache (default)", cfg.Cache.HonorClientNoCache, true},
