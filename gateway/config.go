@@ -53,6 +53,16 @@ type ServerConfig struct {
 	MaxConns int `toml:"max_conns"`
 	// ShutdownTimeout bounds the drain of in-flight requests on SIGTERM.
 	ShutdownTimeout units.Duration `toml:"shutdown_timeout"`
+	// TrustedProxies lists the peers (CIDRs or single addresses) whose
+	// forwarding fields say who the client is: X-Forwarded-For and
+	// X-Forwarded-Proto, or Forwarded (see RealIPHeader). From any other
+	// peer they are ignored (and never forwarded). Default: none.
+	TrustedProxies []string `toml:"trusted_proxies"`
+	// RealIPHeader is the field a trusted proxy writes the client's
+	// address in: "X-Forwarded-For" (default, with X-Forwarded-Proto) or
+	// "Forwarded" (RFC 7239). Only that one is believed: a proxy passes the
+	// other through from the client untouched.
+	RealIPHeader string `toml:"real_ip_header"`
 }
 
 // AdminConfig is the [admin] section: admin API, /metrics, /healthz, /readyz.
@@ -193,6 +203,7 @@ func DefaultConfig() Config {
 			MaxHeaderSize:     16 << 10,
 			MaxBodySize:       10 << 20,
 			ShutdownTimeout:   units.Duration(15 * time.Second),
+			RealIPHeader:      "X-Forwarded-For",
 		},
 		Admin: AdminConfig{Listen: "127.0.0.1:9090"},
 		Cache: CacheConfig{
@@ -282,6 +293,16 @@ func (c *Config) Validate() error {
 	checkAddr("admin.listen", c.Admin.Listen)
 	if c.Server.MaxHeaderSize < 1<<10 {
 		add("server.max_header_size", "must be at least 1KiB, got %s", c.Server.MaxHeaderSize)
+	}
+	for i, p := range c.Server.TrustedProxies {
+		if _, err := parseProxy(p); err != nil {
+			add(fmt.Sprintf("server.trusted_proxies[%d]", i), "%q is neither a CIDR nor an IP address", p)
+		}
+	}
+	switch strings.ToLower(c.Server.RealIPHeader) {
+	case "", "x-forwarded-for", realIPForwarded:
+	default:
+		add("server.real_ip_header", "must be X-Forwarded-For or Forwarded; got %q", c.Server.RealIPHeader)
 	}
 	if c.Cache.L1Size < 512<<10 {
 		add("cache.l1_size", "must be at least 512KiB, got %s", c.Cache.L1Size)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ type route struct {
 	name     []byte
 	prefix   []byte
 	upstream *upstreamPool
+	hostless []byte         // Host sent upstream for an HTTP/1.0 request without one
 	def      policy.Default // native RFC 9111 policy with the route's default TTL
 	m        routeMetrics
 }
@@ -34,6 +36,12 @@ func newRoute(cfg *Config, i int, now func() time.Time, set *metrics.Set) (*rout
 		prefix: []byte(rc.PathPrefix),
 		def:    policy.Default{DefaultTTL: ttl},
 		m:      newRouteMetrics(set, rc.Name),
+	}
+	rt.hostless = []byte(rc.UpstreamHost)
+	if len(rt.hostless) == 0 && len(rc.Upstreams) > 0 {
+		if u, err := url.Parse(rc.Upstreams[0]); err == nil {
+			rt.hostless = []byte(u.Host)
+		}
 	}
 	up, err := newUpstreamPool(rc, now, set)
 	if err != nil {
