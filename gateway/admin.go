@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"log/slog"
 	"strings"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -37,6 +38,7 @@ func (g *Gateway) newAdminServer() *fasthttp.Server {
 		CloseOnShutdown:       true,
 		SecureErrorLogMessage: true,
 		NoDefaultContentType:  true,
+		Logger:                slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 	}
 }
 

@@ -3,6 +3,7 @@
 package gateway
 
 import (
+	"net"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -73,5 +74,24 @@ func TestRouter_MatchAllocs(t *testing.T) {
 	host, path := []byte("A.Example:80"), []byte("/api/x")
 	if got := testing.AllocsPerRun(1000, func() { r.match(host, path) }); got != 0 {
 		t.Errorf("match allocates %v times, want 0", got)
+	}
+}
+
+// TestGateway_ClientAllocs: finding the client behind trusted proxies does
+// not allocate.
+func TestGateway_ClientAllocs(t *testing.T) {
+	cfg := testConfig("http://127.0.0.1:1")
+	cfg.Server.TrustedProxies = []string{"10.0.0.0/8"}
+	g := newTestGateway(t, cfg)
+	req := newRequest("GET", "/p", "example.test",
+		"X-Forwarded-For", "198.51.100.9, 2001:db8::1, 10.1.2.3", "X-Forwarded-Proto", "https, https, http")
+	var ctx fasthttp.RequestCtx
+	ctx.Init(req, &net.TCPAddr{IP: net.IPv4(10, 0, 0, 5), Port: 1}, nil)
+	ip, https := g.client(&ctx)
+	if ip.String() != "2001:db8::1" || !https {
+		t.Fatalf("client = %v, %v; want 2001:db8::1, true", ip, https)
+	}
+	if n := testing.AllocsPerRun(1000, func() { g.client(&ctx) }); n != 0 {
+		t.Errorf("client allocates %v times, want 0", n)
 	}
 }

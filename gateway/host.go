@@ -71,7 +71,7 @@ func normalHost(dst, a []byte) ([]byte, error) {
 		if n := len(host); n > 1 && host[n-1] == '.' {
 			host = host[:n-1]
 		}
-		if len(host) == 0 || len(host) > maxHostLen-1 {
+		if len(host) == 0 || len(host) > maxHostLen-1 || host[len(host)-1] == '.' {
 			return dst, errHost
 		}
 		prev := byte('.') // an empty label (leading dot, "a..b") is refused
