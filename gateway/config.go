@@ -390,6 +390,11 @@ func (c *Config) Validate() error {
 				add(fmt.Sprintf("%s.upstreams[%d]", p, j), "%v", err)
 			}
 		}
+		if r.UpstreamHost != "" {
+			if _, err := normalHost(nil, []byte(r.UpstreamHost)); err != nil {
+				add(p+".upstream_host", "must be a host name or IP literal with an optional port; got %q", r.UpstreamHost)
+			}
+		}
 		if r.MaxFails < 0 {
 			add(p+".max_fails", "must not be negative")
 		}
