@@ -98,6 +98,32 @@ func normalHost(dst, a []byte) ([]byte, error) {
 	return appendLower(dst, host), nil
 }
 
+// isNormalName reports whether a is a reg-name already in normal form:
+// lower-case unreserved characters, no port, no empty label. It is the
+// fast path of normalHost.
+func isNormalName(a []byte) bool {
+	if len(a) == 0 || len(a) > maxHostLen-1 {
+		return false
+	}
+	prev := byte('.')
+	for _, c := range a {
+		if !normalNameChar[c] || (c == '.' && prev == '.') {
+			return false
+		}
+		prev = c
+	}
+	return prev != '.'
+}
+
+// normalNameChar is unreserved without upper-case letters.
+var normalNameChar = func() (t [256]bool) {
+	t = unreserved
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = false
+	}
+	return t
+}()
+
 // validIPv6Literal reports whether s (between the brackets) is an IPv6
 // address without zone. IPvFuture is refused.
 func validIPv6Literal(s []byte) bool {
@@ -161,12 +187,15 @@ func canonicalRequest(req *fasthttp.Request) error {
 	if abs, ok := absoluteAuthority(h.RequestURI()); ok {
 		a = abs
 	}
-	var buf [maxHostLen]byte
-	if len(a) == 0 {
+	switch {
+	case len(a) == 0:
 		if h.IsHTTP11() {
 			return errHost
 		}
-	} else {
+	case isNormalName(a) && string(a) == string(h.Host()):
+		// Already normal, and the Host field itself (the common case).
+	default:
+		var buf [maxHostLen]byte
 		host, err := normalHost(buf[:0], a)
 		if err != nil {
 			return err
@@ -198,17 +227,18 @@ func pathNeedsWork(p []byte) bool {
 		return true
 	}
 	for i, c := range p {
-		switch c {
-		case '%', '\\', ';':
+		if !pathSpecial[c] {
+			continue
+		}
+		if c != '/' || (i+1 < len(p) && (p[i+1] == '/' || p[i+1] == '.')) {
 			return true
-		case '/':
-			if i+1 < len(p) && (p[i+1] == '/' || p[i+1] == '.') {
-				return true
-			}
 		}
 	}
 	return false
 }
+
+// pathSpecial marks the bytes pathNeedsWork looks at.
+var pathSpecial = [256]bool{'%': true, '\\': true, ';': true, '/': true}
 
 // normalPath appends the normal form of the origin-form path p to dst:
 // percent-encoded unreserved characters decoded, other escapes in

@@ -99,6 +99,19 @@ func (r *router) match(host, path []byte) *route {
 	return matchPrefix(r.any, path)
 }
 
+// matchNormal is match for a host already in normal form (lower-case, no
+// port: see canonicalRequest), as handle has it.
+func (r *router) matchNormal(host, path []byte) *route {
+	if len(r.byHost) > 0 {
+		if rts, ok := r.byHost[string(host)]; ok {
+			if rt := matchPrefix(rts, path); rt != nil {
+				return rt
+			}
+		}
+	}
+	return matchPrefix(r.any, path)
+}
+
 func matchPrefix(rts []*route, path []byte) *route {
 	for _, rt := range rts {
 		if bytes.HasPrefix(path, rt.prefix) {

@@ -97,7 +97,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		g.writeError(ctx, nil, fwdBypass, &StatusError{Status: fasthttp.StatusBadRequest, Err: err})
 		return
 	}
-	rt := g.st.Load().router.match(ctx.Request.Header.Host(), ctx.Request.URI().PathOriginal())
+	rt := g.st.Load().router.matchNormal(ctx.Request.Header.Host(), ctx.Request.URI().PathOriginal())
 	if rt == nil {
 		g.noRoute.requests.Inc()
 		g.writeError(ctx, nil, fwdBypass, errNoRoute)
