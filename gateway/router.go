@@ -65,7 +65,7 @@ func newRouter(routes []*route) router {
 			r.any = append(r.any, rt)
 			continue
 		}
-		h := strings.ToLower(rt.cfg.Host)
+		h := normalRouteHost(rt.cfg.Host)
 		r.byHost[h] = append(r.byHost[h], rt)
 	}
 	byLen := func(s []*route) {
@@ -76,6 +76,12 @@ func newRouter(routes []*route) router {
 	}
 	byLen(r.any)
 	return r
+}
+
+// normalRouteHost is a route's host as requests have it after
+// canonicalRequest: lower-case, without a trailing dot.
+func normalRouteHost(h string) string {
+	return strings.TrimSuffix(strings.ToLower(h), ".")
 }
 
 // match returns the route for host (any case, port allowed) and path, or
