@@ -93,6 +93,9 @@ func TestGateway_HostPoisoning(t *testing.T) {
 			t.Errorf("Host %q = %d, want 400:\n%s", host, status, resp)
 		}
 	}
+	if status, resp := g.Raw(t, "GET /bad HTTP/1.1\r\nHost: victim.com\r\nHost: evil.com\r\nConnection: close\r\n\r\n"); status != 400 {
+		t.Errorf("two Host fields = %d, want 400:\n%s", status, resp)
+	}
 	if n := o.Requests() - before; n != 0 {
 		t.Errorf("origin saw %d requests with an invalid Host, want 0", n)
 	}
