@@ -155,8 +155,10 @@ var (
 // before the body is read):
 //
 //   - Sec-Fetch-Site, when present, must be same-origin or none (a
-//     same-site page on another origin is refused too), and Origin, when
-//     present, must be this listener's own origin (http://<Host>): else 403.
+//     same-site page on another origin is refused too); without it (older
+//     browsers), Origin, when present, must be this listener's own origin
+//     (http://<Host>): else 403. Requests with neither come from no
+//     browser. This is the rule of Go's net/http CrossOriginProtection.
 //   - The body must be declared Content-Type: application/json, or
 //     application/wasm for an upload (PUT /policies/NAME): else 415. A web
 //     page can send neither across sites without a CORS preflight, which
@@ -167,11 +169,11 @@ func adminCSRF(h *fasthttp.RequestHeader, path string) (int, error) {
 	if h.IsGet() || h.IsHead() || h.IsOptions() {
 		return 0, nil
 	}
-	if sfs := trimOWS(peekRequest(h, "sec-fetch-site")); len(sfs) > 0 &&
-		!equalFold(sfs, "same-origin") && !equalFold(sfs, "none") {
-		return fasthttp.StatusForbidden, errCrossSite
-	}
-	if o := trimOWS(peekRequest(h, "origin")); len(o) > 0 && !sameOrigin(o, h.Host()) {
+	if sfs := trimOWS(peekRequest(h, "sec-fetch-site")); len(sfs) > 0 {
+		if !equalFold(sfs, "same-origin") && !equalFold(sfs, "none") {
+			return fasthttp.StatusForbidden, errCrossSite
+		}
+	} else if o := trimOWS(peekRequest(h, "origin")); len(o) > 0 && !sameOrigin(o, h.Host()) {
 		return fasthttp.StatusForbidden, errCrossSite
 	}
 	if path == "" || h.IsDelete() {

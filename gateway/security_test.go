@@ -238,6 +238,7 @@ func TestGateway_AdminCSRF(t *testing.T) {
 		{"policy rollback text/plain", "POST", "/policies/p/rollback", "text/plain", nil, 415},
 		{"policy delete cross-site", "DELETE", "/policies/p", "", []string{"Sec-Fetch-Site", "cross-site"}, 403},
 		{"same origin", "POST", "/purge", "application/json", []string{"Origin", "http://{admin}", "Sec-Fetch-Site", "same-origin"}, 200},
+		{"same origin behind a Host-rewriting proxy", "POST", "/purge", "application/json", []string{"Origin", "http://admin.example", "Sec-Fetch-Site", "same-origin"}, 200},
 		{"CLI", "POST", "/purge", "application/json; charset=utf-8", nil, 200},
 	}
 	for _, tc := range tests {
