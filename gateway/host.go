@@ -11,8 +11,8 @@ import (
 // # Host and path: one normal form for routing, key and upstream
 //
 // A request is routed, keyed and sent upstream with the same host and path,
-// computed once by canonicalRequest before routing (see the README, "Host
-// and path handling"):
+// computed once by canonicalRequest before routing (see the README, "Host,
+// path and forwarded fields"):
 //
 //   - The authority is the request target's when the target is in absolute
 //     form (RFC 9112, Section 3.2.2: the Host field is then replaced), else
@@ -191,6 +191,9 @@ func canonicalRequest(req *fasthttp.Request) error {
 	case len(a) == 0:
 		if h.IsHTTP11() {
 			return errHost
+		}
+		if len(h.Host()) > 0 { // "http:///p": the empty authority wins
+			h.SetHostBytes(nil)
 		}
 	case isNormalName(a) && string(a) == string(h.Host()):
 		// Already normal, and the Host field itself (the common case).
