@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"errors"
+	"log/slog"
 	"strings"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -15,10 +17,13 @@ import (
 // bodies are bounded by adminBodyLimit (module uploads).
 //
 // /metrics and every other admin path need "Authorization: Bearer
-// <admin.token>" when a token is set; with no token, only loopback clients
-// whose Host is a loopback name are answered (a browser page can resolve
-// any name to 127.0.0.1). /healthz and /readyz reveal nothing and are open,
-// so that probes need no secret.
+// <admin.token>" when a token is set, from every client; with no token,
+// only loopback clients whose Host is a loopback name are answered (a
+// browser page can resolve any name to 127.0.0.1). /healthz and /readyz
+// reveal nothing and are open, so that probes need no secret. A
+// state-changing request must also pass adminCSRF (same origin, JSON or
+// wasm body). A request that will be refused gets a 403 before its body
+// is read (adminHeaderReceived).
 func (g *Gateway) newAdminServer() *fasthttp.Server {
 	sc := &g.cfg.Server
 	return &fasthttp.Server{
@@ -29,9 +34,11 @@ func (g *Gateway) newAdminServer() *fasthttp.Server {
 		IdleTimeout:           sc.IdleTimeout.D(),
 		ErrorHandler:          g.handleAdminParseError,
 		MaxRequestBodySize:    adminBodyLimit(g.cfg),
+		HeaderReceived:        g.adminHeaderReceived,
 		CloseOnShutdown:       true,
 		SecureErrorLogMessage: true,
 		NoDefaultContentType:  true,
+		Logger:                slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 	}
 }
 
@@ -59,8 +66,11 @@ func (g *Gateway) handleAdmin(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if !g.adminAllowed(ctx) {
-		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="flowcache"`)
-		ctx.Error("forbidden\n", fasthttp.StatusForbidden)
+		adminForbidden(ctx)
+		return
+	}
+	if status, err := adminCSRF(&ctx.Request.Header, path); err != nil {
+		adminError(ctx, status, err)
 		return
 	}
 	switch path {
@@ -88,11 +98,111 @@ func (g *Gateway) handleAdmin(ctx *fasthttp.RequestCtx) {
 	}
 }
 
-// adminAllowed: the token when one is set; otherwise a loopback client
-// with a loopback Host.
+// adminAllowed: the token when one is set, from every client; otherwise a
+// loopback client (the real client behind trusted proxies, see
+// Gateway.client) with a loopback Host.
 func (g *Gateway) adminAllowed(ctx *fasthttp.RequestCtx) bool {
 	if g.cfg.Admin.Token != "" {
 		return g.tokenOK(ctx)
 	}
-	return ctx.RemoteIP().IsLoopback() && loopbackHost(ctx.Request.Header.Host())
+	ip, _ := g.client(ctx)
+	return ip.IsLoopback() && loopbackHost(ctx.Request.Header.Host())
+}
+
+func adminForbidden(ctx *fasthttp.RequestCtx) {
+	ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="flowcache"`)
+	ctx.Error("forbidden\n", fasthttp.StatusForbidden)
+}
+
+// adminUnauthBodyLimit is the body a request may bring before it is
+// authenticated: a request whose head does not carry the token (or, with
+// no token, a loopback Host) or that comes from another site is refused
+// with 403 before more is read (see adminHeaderReceived).
+const adminUnauthBodyLimit = 1 << 10
+
+// adminHeaderReceived runs once a request head is read, before its body:
+// a head that cannot be allowed (adminHeadAllowed) or that comes from
+// another site gets a tiny body limit, so that handleAdminParseError
+// answers 403 without reading a large body.
+func (g *Gateway) adminHeaderReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	if g.adminHeadAllowed(h) {
+		if _, err := adminCSRF(h, ""); err == nil {
+			return fasthttp.RequestConfig{}
+		}
+	}
+	return fasthttp.RequestConfig{MaxRequestBodySize: adminUnauthBodyLimit}
+}
+
+// adminHeadAllowed is what adminAllowed can tell from the head alone: the
+// token, or (with no token) a loopback Host. The peer address is checked
+// by adminAllowed once the request is read.
+func (g *Gateway) adminHeadAllowed(h *fasthttp.RequestHeader) bool {
+	if g.cfg.Admin.Token != "" {
+		return g.headerTokenOK(h)
+	}
+	return loopbackHost(h.Host())
+}
+
+var (
+	errCrossSite   = errors.New("admin: cross-site request refused (Origin or Sec-Fetch-Site names another site)")
+	errContentType = errors.New("admin: Content-Type must be application/json")
+	errWasmType    = errors.New("admin: Content-Type must be application/json or application/wasm")
+)
+
+// adminCSRF applies the admin API's rule against cross-site request
+// forgery to a state-changing request (any method but GET, HEAD and
+// OPTIONS); path is the request path ("" when only the origin is checked,
+// before the body is read):
+//
+//   - Sec-Fetch-Site, when present, must be same-origin or none (a
+//     same-site page on another origin is refused too); without it (older
+//     browsers), Origin, when present, must be this listener's own origin
+//     (http://<Host>): else 403. Requests with neither come from no
+//     browser. This is the rule of Go's net/http CrossOriginProtection.
+//   - The body must be declared Content-Type: application/json, or
+//     application/wasm for an upload (PUT /policies/NAME): else 415. A web
+//     page can send neither across sites without a CORS preflight, which
+//     this API never grants.
+//
+// It returns the status and error to answer, or a nil error.
+func adminCSRF(h *fasthttp.RequestHeader, path string) (int, error) {
+	if h.IsGet() || h.IsHead() || h.IsOptions() {
+		return 0, nil
+	}
+	if sfs := trimOWS(peekRequest(h, "sec-fetch-site")); len(sfs) > 0 {
+		if !equalFold(sfs, "same-origin") && !equalFold(sfs, "none") {
+			return fasthttp.StatusForbidden, errCrossSite
+		}
+	} else if o := trimOWS(peekRequest(h, "origin")); len(o) > 0 && !sameOrigin(o, h.Host()) {
+		return fasthttp.StatusForbidden, errCrossSite
+	}
+	if path == "" || h.IsDelete() {
+		return 0, nil
+	}
+	mt := h.ContentType()
+	if i := indexByte(mt, ';'); i >= 0 {
+		mt = mt[:i]
+	}
+	mt = trimOWS(mt)
+	if equalFold(mt, "application/json") {
+		return 0, nil
+	}
+	if h.IsPut() && strings.HasPrefix(path, "/policies/") {
+		if equalFold(mt, "application/wasm") {
+			return 0, nil
+		}
+		return fasthttp.StatusUnsupportedMediaType, errWasmType
+	}
+	return fasthttp.StatusUnsupportedMediaType, errContentType
+}
+
+// sameOrigin reports whether an Origin field value is http://host or
+// https://host for the request's Host.
+func sameOrigin(origin, host []byte) bool {
+	for _, scheme := range [...]string{"http://", "https://"} {
+		if hasPrefixFold(origin, scheme) {
+			return len(host) > 0 && equalFoldBytes(origin[len(scheme):], host)
+		}
+	}
+	return false
 }

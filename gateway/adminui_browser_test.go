@@ -107,3 +107,37 @@ func TestAdminUI_Browser(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminUI_BrowserCSRF: a page from another origin, in a real browser,
+// sends the admin API the purge-all that a no-cors fetch can send; with no
+// token set, the cached entry survives (see adminCSRF).
+func TestAdminUI_BrowserCSRF(t *testing.T) {
+	t.Parallel()
+	chromium(t)
+	var g *gatewaytest.Gateway
+	o := gatewaytest.StartOrigin(t, func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) == "/attack" {
+			ctx.SetContentType("text/html")
+			ctx.SetBodyString(`<html><body><script>
+var u = "http://` + g.AdminAddr + `/purge", b = '{"all":true}';
+fetch(u, {method: "POST", mode: "no-cors", body: b}).catch(function () {}).then(function () {
+  return fetch(u, {method: "POST", mode: "no-cors", headers: {"Content-Type": "text/plain"}, body: b});
+}).catch(function () {}).then(function () { document.body.setAttribute("data-done", "1"); });
+</script></body></html>`)
+			return
+		}
+		ctx.Response.Header.Set("Cache-Control", "max-age=600")
+		ctx.SetBodyString("hello")
+	})
+	g = gatewaytest.StartGateway(t, gatewaytest.Config(o.URL), gateway.Options{})
+	if r := g.Do(t, "GET", "/page"); r.Status != 200 {
+		t.Fatalf("GET /page = %d", r.Status)
+	}
+	dom := string(runChromium(t, "--dump-dom", o.URL+"/attack"))
+	if !strings.Contains(dom, `data-done="1"`) {
+		t.Fatalf("the attack page did not finish its requests:\n%s", dom)
+	}
+	if r := g.Do(t, "GET", "/page"); r.Get("X-Cache") != "HIT" {
+		t.Errorf("GET /page after the cross-site page = X-Cache %s, want HIT (nothing purged)", r.Get("X-Cache"))
+	}
+}

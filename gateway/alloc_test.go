@@ -3,6 +3,7 @@
 package gateway
 
 import (
+	"net"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -73,5 +74,83 @@ func TestRouter_MatchAllocs(t *testing.T) {
 	host, path := []byte("A.Example:80"), []byte("/api/x")
 	if got := testing.AllocsPerRun(1000, func() { r.match(host, path) }); got != 0 {
 		t.Errorf("match allocates %v times, want 0", got)
+	}
+}
+
+// TestGateway_ClientAllocs: finding the client behind trusted proxies does
+// not allocate.
+func TestGateway_ClientAllocs(t *testing.T) {
+	cfg := testConfig("http://127.0.0.1:1")
+	cfg.Server.TrustedProxies = []string{"10.0.0.0/8"}
+	g := newTestGateway(t, cfg)
+	req := newRequest("GET", "/p", "example.test",
+		"X-Forwarded-For", "198.51.100.9, 2001:db8::1, 10.1.2.3", "X-Forwarded-Proto", "https, https, http")
+	var ctx fasthttp.RequestCtx
+	ctx.Init(req, &net.TCPAddr{IP: net.IPv4(10, 0, 0, 5), Port: 1}, nil)
+	ip, https := g.client(&ctx)
+	if ip.String() != "2001:db8::1" || !https {
+		t.Fatalf("client = %v, %v; want 2001:db8::1, true", ip, https)
+	}
+	if n := testing.AllocsPerRun(1000, func() { g.client(&ctx) }); n != 0 {
+		t.Errorf("client allocates %v times, want 0", n)
+	}
+}
+
+// TestGateway_ClientAllocsForwarded: the same with real_ip_header =
+// "Forwarded".
+func TestGateway_ClientAllocsForwarded(t *testing.T) {
+	cfg := testConfig("http://127.0.0.1:1")
+	cfg.Server.TrustedProxies = []string{"10.0.0.0/8"}
+	cfg.Server.RealIPHeader = "Forwarded"
+	g := newTestGateway(t, cfg)
+	req := newRequest("GET", "/p", "example.test",
+		"Forwarded", `for=198.51.100.9;proto=http, for="[2001:db8::1]:443";proto=https, for=10.1.2.3`)
+	var ctx fasthttp.RequestCtx
+	ctx.Init(req, &net.TCPAddr{IP: net.IPv4(10, 0, 0, 5), Port: 1}, nil)
+	if ip, https := g.client(&ctx); ip.String() != "2001:db8::1" || !https {
+		t.Fatalf("client = %v, %v; want 2001:db8::1, true", ip, https)
+	}
+	if n := testing.AllocsPerRun(1000, func() { g.client(&ctx) }); n != 0 {
+		t.Errorf("client allocates %v times, want 0", n)
+	}
+}
+
+// TestDroppedRequestHeader_Allocs: the header family filter allocates
+// nothing.
+func TestDroppedRequestHeader_Allocs(t *testing.T) {
+	names := [][]byte{[]byte("X-HTTP-Method-Override"), []byte("Accept-Language"), []byte("X-Envoy-Original-Path"), []byte("CF-Connecting-IP")}
+	if n := testing.AllocsPerRun(1000, func() {
+		for _, name := range names {
+			droppedRequestHeader(name)
+		}
+	}); n != 0 {
+		t.Errorf("droppedRequestHeader allocates %v times, want 0", n)
+	}
+}
+
+// TestGateway_HitAllocsTrustedProxy: an L1 hit from behind a trusted proxy
+// (the policy view's scheme comes from X-Forwarded-Proto) allocates
+// nothing either.
+func TestGateway_HitAllocsTrustedProxy(t *testing.T) {
+	up := testOrigin(t, func(ctx *fasthttp.RequestCtx) {
+		ctx.Response.Header.Set("Cache-Control", "max-age=600")
+		ctx.SetBody(make([]byte, 2048))
+	})
+	cfg := testConfig(up)
+	cfg.Server.TrustedProxies = []string{"10.0.0.0/8"}
+	g := newTestGateway(t, cfg)
+	proxy := &net.TCPAddr{IP: net.IPv4(10, 0, 0, 5), Port: 40000}
+	hdr := []string{"X-Forwarded-For", "198.51.100.9, 10.1.2.3", "X-Forwarded-Proto", "https"}
+	var ctx fasthttp.RequestCtx
+	serve(g, &ctx, newRequest("GET", "/hit", "Example.test:8080", hdr...), proxy)
+	serve(g, &ctx, newRequest("GET", "/hit", "Example.test:8080", hdr...), proxy)
+	if got := string(ctx.Response.Header.Peek("X-Cache")); got != "HIT" {
+		t.Fatalf("X-Cache %q, want HIT", got)
+	}
+	if allocs := testing.AllocsPerRun(1000, func() {
+		ctx.Response.Reset()
+		g.handle(&ctx)
+	}); allocs != 0 {
+		t.Errorf("L1 hit behind a trusted proxy allocates %v times per request, want 0", allocs)
 	}
 }

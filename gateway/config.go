@@ -54,6 +54,16 @@ type ServerConfig struct {
 	MaxConns int `toml:"max_conns"`
 	// ShutdownTimeout bounds the drain of in-flight requests on SIGTERM.
 	ShutdownTimeout units.Duration `toml:"shutdown_timeout"`
+	// TrustedProxies lists the peers (CIDRs or single addresses) whose
+	// forwarding fields say who the client is: X-Forwarded-For and
+	// X-Forwarded-Proto, or Forwarded (see RealIPHeader). From any other
+	// peer they are ignored (and never forwarded). Default: none.
+	TrustedProxies []string `toml:"trusted_proxies"`
+	// RealIPHeader is the field a trusted proxy writes the client's
+	// address in: "X-Forwarded-For" (default, with X-Forwarded-Proto) or
+	// "Forwarded" (RFC 7239). Only that one is believed: a proxy passes the
+	// other through from the client untouched.
+	RealIPHeader string `toml:"real_ip_header"`
 }
 
 // AdminConfig is the [admin] section: admin API, /metrics, /healthz, /readyz.
@@ -225,6 +235,7 @@ func DefaultConfig() Config {
 			MaxBodySize:       10 << 20,
 			MaxConns:          10000,
 			ShutdownTimeout:   units.Duration(15 * time.Second),
+			RealIPHeader:      "X-Forwarded-For",
 		},
 		Admin: AdminConfig{Listen: "127.0.0.1:9090"},
 		Cache: CacheConfig{
@@ -319,6 +330,16 @@ func (c *Config) Validate() error {
 	if c.Server.MaxConns <= 0 {
 		add("server.max_conns", "must be positive, got %d", c.Server.MaxConns)
 	}
+	for i, p := range c.Server.TrustedProxies {
+		if _, err := parseProxy(p); err != nil {
+			add(fmt.Sprintf("server.trusted_proxies[%d]", i), "%q is neither a CIDR nor an IP address", p)
+		}
+	}
+	switch strings.ToLower(c.Server.RealIPHeader) {
+	case "", "x-forwarded-for", realIPForwarded:
+	default:
+		add("server.real_ip_header", "must be X-Forwarded-For or Forwarded; got %q", c.Server.RealIPHeader)
+	}
 	if c.Cache.L1Size < 512<<10 {
 		add("cache.l1_size", "must be at least 512KiB, got %s", c.Cache.L1Size)
 	}
@@ -406,6 +427,11 @@ func (c *Config) Validate() error {
 		for j, u := range r.Upstreams {
 			if err := checkUpstream(u); err != nil {
 				add(fmt.Sprintf("%s.upstreams[%d]", p, j), "%v", err)
+			}
+		}
+		if r.UpstreamHost != "" {
+			if _, err := normalHost(nil, []byte(r.UpstreamHost)); err != nil {
+				add(p+".upstream_host", "must be a host name or IP literal with an optional port; got %q", r.UpstreamHost)
 			}
 		}
 		if r.MaxFails < 0 {

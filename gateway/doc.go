@@ -6,6 +6,9 @@
 // File names follow the request path:
 //
 //   - server.go accepts, checks framing, recovers panics and dispatches;
+//   - host.go validates the Host and brings host and path to the one
+//     normal form that routing, the key and the upstream request share;
+//     client.go says who the client is (trusted_proxies);
 //   - router.go matches host and path prefix to a route;
 //   - lookup.go derives the policy key and finds a stored answer (l1.go is
 //     the in-process freecache tier, l2.go the Redis tier of package
@@ -22,7 +25,9 @@
 //     invalidate.go applies purges to L1 (its tag/prefix index, soft
 //     purge-all) for this node and for those other nodes publish through
 //     Redis pub/sub;
-//   - admin.go and metrics.go serve /metrics, /healthz and /readyz;
+//   - admin.go and metrics.go serve /metrics, /healthz and /readyz, and
+//     admin.go checks every admin request (token or loopback, then the
+//     same-origin and JSON rule of state changes, before the body);
 //   - policyadmin.go serves the policy API (/policies: upload, list,
 //     rollback, delete) over a plugins.Store, and reload.go POST /reload
 //     (the routes and policies, swapped as one value);

@@ -7,6 +7,8 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"net"
+	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -109,6 +111,11 @@ type Gateway struct {
 	server *fasthttp.Server
 	admin  *fasthttp.Server
 
+	// trusted holds [server] trusted_proxies; realIPForwarded is set when
+	// real_ip_header is Forwarded (client.go).
+	trusted         []netip.Prefix
+	realIPForwarded bool
+
 	bg       sync.WaitGroup // background refreshes
 	closing  atomic.Bool
 	bgCtx    context.Context
@@ -135,6 +142,8 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 		g.policies = opts.Store
 	}
 	g.reloadOK.Store(1)
+	g.trusted = parseTrustedProxies(cfg.Server.TrustedProxies)
+	g.realIPForwarded = strings.EqualFold(cfg.Server.RealIPHeader, realIPForwarded)
 	g.set.NewGauge("flowcache_config_last_reload_successful", func() float64 { return float64(g.reloadOK.Load()) })
 	g.records.seed = maphash.MakeSeed()
 	if g.log == nil {

@@ -83,8 +83,8 @@ func newRequest(method, uri, host string, header ...string) *fasthttp.Request {
 	return req
 }
 
-// TestGateway_PurgeAuth: PURGE is allowed from loopback, or with the admin
-// token when one is set; 403 otherwise.
+// TestGateway_PurgeAuth: with a token set, PURGE needs it from every
+// client, loopback included; with none, only loopback is allowed.
 func TestGateway_PurgeAuth(t *testing.T) {
 	t.Parallel()
 	up := testOrigin(t, func(ctx *fasthttp.RequestCtx) {
@@ -104,7 +104,11 @@ func TestGateway_PurgeAuth(t *testing.T) {
 		{"remote, wrong token", "s3cret", remoteAddr, "Bearer nope", 403},
 		{"remote, no Authorization", "s3cret", remoteAddr, "", 403},
 		{"remote, Basic scheme", "s3cret", remoteAddr, "Basic s3cret", 403},
-		{"loopback, token configured", "s3cret", loopbackAddr, "", 200},
+		// A configured token is required from everyone: behind a TLS
+		// terminator or a sidecar every client is loopback.
+		{"loopback, token configured, no Authorization", "s3cret", loopbackAddr, "", 403},
+		{"loopback, token configured, wrong token", "s3cret", loopbackAddr, "Bearer nope", 403},
+		{"loopback, token configured, right token", "s3cret", loopbackAddr, "Bearer s3cret", 200},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

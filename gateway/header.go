@@ -70,6 +70,26 @@ func lower(c byte) byte {
 	return c
 }
 
+// hasPrefixFold reports whether b starts with the lower-case s, in any case.
+func hasPrefixFold(b []byte, s string) bool {
+	return len(b) >= len(s) && equalFold(b[:len(s)], s)
+}
+
+// hasSuffixFold reports whether b ends with the lower-case s, in any case.
+func hasSuffixFold(b []byte, s string) bool {
+	return len(b) >= len(s) && equalFold(b[len(b)-len(s):], s)
+}
+
+// containsFold reports whether b contains the lower-case s, in any case.
+func containsFold(b []byte, s string) bool {
+	for i := 0; i+len(s) <= len(b); i++ {
+		if lower(b[i]) == s[0] && equalFold(b[i:i+len(s)], s) {
+			return true
+		}
+	}
+	return false
+}
+
 // trimOWS trims optional whitespace (SP, HTAB) at both ends.
 func trimOWS(b []byte) []byte {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {

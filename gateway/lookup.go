@@ -105,7 +105,7 @@ func (x *exchange) loadRequest() {
 	r := &x.req
 	h := &x.ctx.Request.Header
 	r.Method = h.Method()
-	if x.ctx.IsTLS() {
+	if x.g.https(x.ctx) {
 		r.Scheme = schemeHTTPS
 	} else {
 		r.Scheme = schemeHTTP

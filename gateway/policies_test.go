@@ -138,12 +138,19 @@ func startPolicyGateway(t testing.TB, cfg *gateway.Config, dataDir string, opts 
 }
 
 // admin sends method path with body to the admin listener (loopback, no
-// token) and returns status and body.
+// token) with the Content-Type the CLI sends, and returns status and body.
 func (g *policyGateway) admin(t testing.TB, method, path string, body []byte) (int, string) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(context.Background(), method, "http://"+g.AdminAddr+path, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// What the CLI sends (the admin API's CSRF rule needs a media type).
+	if method != http.MethodGet {
+		req.Header.Set("Content-Type", "application/json")
+		if bytes.HasPrefix(body, []byte("\x00asm")) {
+			req.Header.Set("Content-Type", "application/wasm")
+		}
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -66,8 +66,8 @@ func TestGateway_Framing(t *testing.T) {
 
 // TestGateway_ProxyHeaders: hop-by-hop fields are stripped both ways, the
 // gateway writes its own forwarding fields, override fields and GET bodies
-// are dropped, the Host is preserved, and the upstream receives the key's
-// target.
+// are dropped, the Host is the keyed one, and the upstream receives the
+// key's target.
 func TestGateway_ProxyHeaders(t *testing.T) {
 	t.Parallel()
 	o := gatewaytest.StartOrigin(t, func(ctx *fasthttp.RequestCtx) {
@@ -97,12 +97,13 @@ func TestGateway_ProxyHeaders(t *testing.T) {
 			t.Errorf("upstream got %s: %q, want it dropped", name, v)
 		}
 	}
+	// The Host is the keyed one: lower-case, without port.
 	want := map[string]string{
 		"X-Forwarded-For":   "127.0.0.1",
-		"X-Forwarded-Host":  "Example.test:8080",
+		"X-Forwarded-Host":  "example.test",
 		"X-Forwarded-Proto": "http",
-		"Forwarded":         `for=127.0.0.1;host="Example.test:8080";proto=http`,
-		"Host":              "Example.test:8080",
+		"Forwarded":         `for=127.0.0.1;host="example.test";proto=http`,
+		"Host":              "example.test",
 		"X-End":             "kept",
 	}
 	for k, v := range want {

@@ -25,8 +25,9 @@ import (
 //
 // The answer is 200 {"purged":N}, or 404 {"purged":0} when nothing was
 // stored, 503 with an "error" member when L2 could not be purged (L1 was).
-// It is allowed from a loopback client, or with "Authorization: Bearer
-// <admin.token>" when a token is set; anything else gets 403.
+// With [admin] token set it needs "Authorization: Bearer <token>" from
+// every client, loopback included; with no token it is allowed from a
+// loopback client only. Anything else gets 403.
 func (g *Gateway) purge(ctx *fasthttp.RequestCtx, rt *route) {
 	g.gm.purges.Inc()
 	if !g.purgeAllowed(ctx) {
@@ -147,21 +148,30 @@ func splitTags(v []byte) []string {
 	return tags
 }
 
+// purgeAllowed: with a token configured, the token, from every client;
+// without one, a loopback client (the real client behind trusted proxies,
+// see Gateway.client).
 func (g *Gateway) purgeAllowed(ctx *fasthttp.RequestCtx) bool {
-	if ip := ctx.RemoteIP(); ip.IsLoopback() {
-		return true
+	if g.cfg.Admin.Token != "" {
+		return g.tokenOK(ctx)
 	}
-	return g.tokenOK(ctx)
+	ip, _ := g.client(ctx)
+	return ip.IsLoopback()
 }
 
 // tokenOK reports whether the request carries "Authorization: Bearer
 // <admin.token>" and a token is configured.
 func (g *Gateway) tokenOK(ctx *fasthttp.RequestCtx) bool {
+	return g.headerTokenOK(&ctx.Request.Header)
+}
+
+// headerTokenOK is tokenOK on a request head.
+func (g *Gateway) headerTokenOK(h *fasthttp.RequestHeader) bool {
 	tok := g.cfg.Admin.Token
 	if tok == "" {
 		return false
 	}
-	auth := peekRequest(&ctx.Request.Header, "authorization")
+	auth := peekRequest(h, "authorization")
 	const prefix = "Bearer "
 	if len(auth) <= len(prefix) || !equalFold(auth[:len(prefix)], prefix) {
 		return false

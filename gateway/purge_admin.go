@@ -112,13 +112,18 @@ func (g *Gateway) parsePurgeRequest(body []byte, soft bool) ([]l2.Invalidation, 
 	}
 	var hosts []string
 	if req.Host != "" {
-		hosts = []string{strings.ToLower(string(hostWithoutPort([]byte(req.Host))))}
+		// The host as keys hold it (see canonicalRequest).
+		h, err := normalHost(nil, []byte(req.Host))
+		if err != nil {
+			return nil, fmt.Errorf("%w: host: %q is not a host name or IP literal", errPurgeBody, req.Host)
+		}
+		hosts = []string{string(h)}
 	} else {
 		for _, rt := range g.currentRoutes() {
 			if rt.cfg.Host == "*" {
 				return nil, fmt.Errorf(`%w: host: required, route %q serves any host`, errPurgeBody, rt.cfg.Name)
 			}
-			h := strings.ToLower(rt.cfg.Host)
+			h := normalRouteHost(rt.cfg.Host)
 			if !contains(hosts, h) {
 				hosts = append(hosts, h)
 			}

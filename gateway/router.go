@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ type route struct {
 	name     []byte
 	prefix   []byte
 	upstream *upstreamPool
+	hostless []byte         // Host sent upstream for an HTTP/1.0 request without one
 	def      policy.Default // native RFC 9111 policy with the route's default TTL
 	m        routeMetrics
 }
@@ -34,6 +36,12 @@ func newRoute(cfg *Config, i int, now func() time.Time, set *metrics.Set) (*rout
 		prefix: []byte(rc.PathPrefix),
 		def:    policy.Default{DefaultTTL: ttl},
 		m:      newRouteMetrics(set, rc.Name),
+	}
+	rt.hostless = []byte(rc.UpstreamHost)
+	if len(rt.hostless) == 0 && len(rc.Upstreams) > 0 {
+		if u, err := url.Parse(rc.Upstreams[0]); err == nil {
+			rt.hostless = []byte(u.Host)
+		}
 	}
 	up, err := newUpstreamPool(rc, now, set)
 	if err != nil {
@@ -57,7 +65,7 @@ func newRouter(routes []*route) router {
 			r.any = append(r.any, rt)
 			continue
 		}
-		h := strings.ToLower(rt.cfg.Host)
+		h := normalRouteHost(rt.cfg.Host)
 		r.byHost[h] = append(r.byHost[h], rt)
 	}
 	byLen := func(s []*route) {
@@ -68,6 +76,12 @@ func newRouter(routes []*route) router {
 	}
 	byLen(r.any)
 	return r
+}
+
+// normalRouteHost is a route's host as requests have it after
+// canonicalRequest: lower-case, without a trailing dot.
+func normalRouteHost(h string) string {
+	return strings.TrimSuffix(strings.ToLower(h), ".")
 }
 
 // match returns the route for host (any case, port allowed) and path, or
@@ -83,6 +97,19 @@ func (r *router) match(host, path []byte) *route {
 			}
 		}
 		if rts, ok := r.byHost[string(lower[:n])]; ok {
+			if rt := matchPrefix(rts, path); rt != nil {
+				return rt
+			}
+		}
+	}
+	return matchPrefix(r.any, path)
+}
+
+// matchNormal is match for a host already in normal form (lower-case, no
+// port: see canonicalRequest), as handle has it.
+func (r *router) matchNormal(host, path []byte) *route {
+	if len(r.byHost) > 0 {
+		if rts, ok := r.byHost[string(host)]; ok {
 			if rt := matchPrefix(rts, path); rt != nil {
 				return rt
 			}

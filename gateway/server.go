@@ -70,7 +70,8 @@ func (g *Gateway) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 }
 
 // handle is the data plane's request handler: it recovers panics (fasthttp
-// does not), checks framing, routes, and dispatches by method.
+// does not), checks framing, validates and normalises host and path
+// (canonicalRequest), routes, and dispatches by method.
 func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -87,7 +88,13 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetConnectionClose() // after writeError, which resets the response
 		return
 	}
-	rt := g.st.Load().router.match(ctx.Request.Header.Host(), ctx.Request.URI().PathOriginal())
+	// Route, key and upstream request all read the normal host and path.
+	if err := canonicalRequest(&ctx.Request); err != nil {
+		g.gm.rejected.Inc()
+		g.writeError(ctx, nil, fwdBypass, &StatusError{Status: fasthttp.StatusBadRequest, Err: err})
+		return
+	}
+	rt := g.st.Load().router.matchNormal(ctx.Request.Header.Host(), ctx.Request.URI().PathOriginal())
 	if rt == nil {
 		g.noRoute.requests.Inc()
 		g.writeError(ctx, nil, fwdBypass, errNoRoute)

@@ -10,9 +10,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -335,29 +335,40 @@ func isHopByHop(name []byte) bool {
 }
 
 // droppedRequestHeader reports whether a client request field must not be
-// forwarded: the gateway's own forwarding fields and routing or method
-// overrides an origin framework might trust.
+// forwarded. The fields an origin (or its framework) may believe about
+// who the client is, or about the host, URL, scheme or method it acts on,
+// are a family that grows with every framework; the gateway writes its own
+// X-Forwarded-For/-Proto/-Host and Forwarded, and drops every client field
+// whose name (any case) matches one of these patterns:
+//
+//	Forwarded, X-Forwarded-*               forwarding fields
+//	X-Real-IP, *-Client-IP, *-Connecting-IP client address claims (True-Client-IP, CF-Connecting-IP)
+//	X-*-Host*                              host overrides (X-Host, X-Original-Host, X-HTTP-Host-Override)
+//	X-*-Original-*, X-Original-*           original URL, host or method (X-Original-URL, X-Envoy-Original-Path)
+//	X-Rewrite-*                            rewritten URL (X-Rewrite-URL)
+//	*-Method-Override, X-*-Method          method overrides (X-HTTP-Method-Override, X-HTTP-Method)
+//	X-*-Scheme, X-*-Proto, X-*-Protocol,   scheme overrides (X-Url-Scheme, X-Proto)
+//	Front-End-Https
+//
+// where "*" is any text, "X-*-" includes "X-", and the match is on whole
+// dash-separated words: "X-Ghost" is kept, "X-Hosted-By" is dropped. It
+// does not allocate.
 func droppedRequestHeader(name []byte) bool {
-	if len(name) < 3 {
+	if len(name) < 6 {
 		return false
 	}
-	if c := name[0] | 0x20; c != 'x' && c != 'f' && c != 't' {
-		return false
-	}
-	for _, s := range droppedRequestHeaders {
-		if equalFold(name, s) {
+	x := (name[0]|0x20) == 'x' && name[1] == '-'
+	if x {
+		rest := name[1:] // "-..."
+		if containsFold(rest, "-host") || containsFold(rest, "-original-") ||
+			hasSuffixFold(rest, "-method") || hasSuffixFold(rest, "-scheme") || hasSuffixFold(rest, "-proto") || hasSuffixFold(rest, "-protocol") ||
+			hasPrefixFold(rest, "-forwarded-") || hasPrefixFold(rest, "-rewrite-") || equalFold(rest, "-real-ip") {
 			return true
 		}
 	}
-	return false
-}
-
-var droppedRequestHeaders = [...]string{
-	"forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
-	"x-forwarded-port", "x-forwarded-server", "x-forwarded-prefix", "x-forwarded-uri",
-	"x-forwarded-scheme", "x-forwarded-ssl", "x-real-ip", "x-client-ip", "true-client-ip",
-	"x-original-url", "x-original-uri", "x-rewrite-url", "x-original-host", "x-host",
-	"x-http-method-override", "x-http-method", "x-method-override", "x-original-method",
+	return equalFold(name, "forwarded") || equalFold(name, "front-end-https") ||
+		hasSuffixFold(name, "-client-ip") || hasSuffixFold(name, "-connecting-ip") ||
+		hasSuffixFold(name, "-method-override")
 }
 
 // conditionalHeader reports the request validators, and Range, that the
@@ -421,33 +432,45 @@ func (g *Gateway) buildUpstreamRequest(ctx *fasthttp.RequestCtx, rt *route, targ
 		}
 		out.Header.AddBytesKV(k, v)
 	}
+	// The Host is the one routed and keyed (canonicalRequest), sent as
+	// set: UseHostHeader keeps fasthttp from taking another one from the
+	// parsed URI.
+	out.UseHostHeader = true
 	host := in.Header.Host()
-	if rt.cfg.UpstreamHost != "" {
+	switch {
+	case rt.cfg.UpstreamHost != "":
 		out.Header.SetHost(rt.cfg.UpstreamHost)
-	} else {
+	case len(host) == 0: // HTTP/1.0 without Host: the route's own
+		out.Header.SetHostBytes(rt.hostless)
+	default:
 		out.Header.SetHostBytes(host)
 	}
+	ip, https := g.client(ctx)
 	proto := "http"
-	if ctx.IsTLS() {
+	if https {
 		proto = "https"
 	}
 	var ipBuf [64]byte
-	ip := ctx.RemoteIP().To16()
-	ipStr := appendIP(ipBuf[:0], ctx.RemoteIP())
+	ipStr := appendAddr(ipBuf[:0], ip)
 	out.Header.SetBytesV("X-Forwarded-For", ipStr)
 	out.Header.Set("X-Forwarded-Proto", proto)
-	out.Header.SetBytesV("X-Forwarded-Host", host)
+	if len(host) > 0 {
+		out.Header.SetBytesV("X-Forwarded-Host", host)
+	}
 	fwd := make([]byte, 0, 64+len(host))
 	fwd = append(fwd, "for="...)
-	if ip != nil && ip.To4() == nil {
+	if ip.Is6() {
 		fwd = append(fwd, `"[`...)
 		fwd = append(fwd, ipStr...)
 		fwd = append(fwd, `]"`...)
 	} else {
 		fwd = append(fwd, ipStr...)
 	}
-	fwd = append(fwd, ";host="...)
-	fwd = strconv.AppendQuote(fwd, string(host))
+	if len(host) > 0 { // a normal host: no '"' nor '\\' to escape
+		fwd = append(fwd, `;host="`...)
+		fwd = append(fwd, host...)
+		fwd = append(fwd, '"')
+	}
 	fwd = append(fwd, ";proto="...)
 	fwd = append(fwd, proto...)
 	out.Header.SetBytesV("Forwarded", fwd)
@@ -458,13 +481,11 @@ func (g *Gateway) buildUpstreamRequest(ctx *fasthttp.RequestCtx, rt *route, targ
 	g.setUpstreamBody(ctx, out)
 }
 
-func appendIP(dst []byte, ip net.IP) []byte {
-	if ip == nil {
+// appendAddr appends the text of a client address, or "unknown" when
+// the peer has none (not TCP).
+func appendAddr(dst []byte, ip netip.Addr) []byte {
+	if !ip.IsValid() || ip.IsUnspecified() {
 		return append(dst, "unknown"...)
 	}
-	b, err := ip.AppendText(dst)
-	if err != nil { // only for an IP of invalid length, which RemoteIP never returns
-		return append(dst, "unknown"...)
-	}
-	return b
+	return ip.AppendTo(dst)
 }

@@ -39,9 +39,14 @@ type Request struct {
 	Method []byte
 	// Scheme is "http" or "https", as seen by the gateway.
 	Scheme []byte
-	// Host is the request's host, without port, as sent by the client.
+	// Host is the request's host in the gateway's normal form: lower-case,
+	// without port and trailing dot (empty for an HTTP/1.0 request without
+	// Host).
 	Host []byte
-	// Path is the request path as received (percent-encoding preserved).
+	// Path is the request path in the gateway's normal form (RFC 3986,
+	// Section 6.2.2: unreserved characters decoded, other escapes kept with
+	// upper-case hex, "//" merged, dot-segments removed); the route was
+	// matched on it and the upstream receives it.
 	Path []byte
 	// Query is the raw query string, without the leading '?'; empty if none.
 	Query []byte

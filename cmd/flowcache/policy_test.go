@@ -259,7 +259,7 @@ func Test_run_reload(t *testing.T) {
 		t.Fatal(err)
 	}
 	post := func() (int, string) {
-		resp, err := http.Post("http://"+admin+"/reload", "", nil) //nolint:noctx // a test against a loopback server
+		resp, err := http.Post("http://"+admin+"/reload", "application/json", nil) //nolint:noctx // a test against a loopback server
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -63,10 +63,12 @@ func (r RequestView) Method() []byte { return r.field(reqMethod) }
 // Scheme returns "http" or "https".
 func (r RequestView) Scheme() []byte { return r.field(reqScheme) }
 
-// Host returns the request host, without port, as the client sent it.
+// Host returns the request host in the gateway's normal form: lower-case,
+// without port and trailing dot.
 func (r RequestView) Host() []byte { return r.field(reqHost) }
 
-// Path returns the request path as received (percent-encoding preserved).
+// Path returns the request path in the gateway's normal form (escapes of
+// unreserved characters decoded, "//" merged, dot-segments removed).
 func (r RequestView) Path() []byte { return r.field(reqPath) }
 
 // Query returns the raw query, without '?'; empty if none.
