@@ -109,6 +109,12 @@ type RedisConfig struct {
 	// (mode = "sentinel"); leave empty when the sentinels need no AUTH.
 	SentinelUsername string `toml:"sentinel_username"`
 	SentinelPassword string `toml:"sentinel_password"`
+	// Secret is the cluster secret shared by every node of this Redis:
+	// invalidations and policy events are signed with it (HMAC-SHA256), and
+	// those that do not verify are rejected and counted. Empty means
+	// Redis is trusted (a warning is logged at start). cmd fills it from
+	// $FLOWCACHE_REDIS_SECRET, which wins over the file.
+	Secret string `toml:"secret"`
 
 	// The L2 tuning knobs below default (when zero) to measured values;
 	// see the README's "Redis L2" section.

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"os"
 	"strconv"
 	"time"
@@ -79,34 +80,11 @@ func (g *Gateway) newL2Tier(cfg *Config) (l2Tier, error) {
 	if len(rc.Addrs) == 0 {
 		return noL2{}, nil
 	}
-	lc := l2.Config{
-		Addrs:        rc.Addrs,
-		Mode:         rc.Mode,
-		MasterName:   rc.MasterName,
-		Username:     rc.Username,
-		Password:     rc.Password,
-		DB:           rc.DB,
-		PoolSize:     rc.PoolSize,
-		DialTimeout:  rc.DialTimeout.D(),
-		ReadTimeout:  rc.ReadTimeout.D(),
-		WriteTimeout: rc.WriteTimeout.D(),
-		KeyPrefix:    rc.KeyPrefix,
-		NodeID:       newNodeID(),
-
-		SentinelUsername: rc.SentinelUsername,
-		SentinelPassword: rc.SentinelPassword,
-		Compression:      rc.Compression,
-		CompressMinSize:  int(rc.CompressMinSize),
-		WriteQueue:       rc.WriteQueue,
-		Writers:          rc.Writers,
-		BreakerFailures:  rc.BreakerFailures,
-		BreakerCooldown:  rc.BreakerCooldown.D(),
-		SlowCall:         rc.SlowCall.D(),
-		SyncInterval:     rc.SyncInterval.D(),
-		ResyncAlways:     rc.ResyncAlways,
-	}
-	if rc.TLS {
-		lc.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	lc := l2ConfigOf(rc)
+	lc.NodeID = newNodeID()
+	if lc.Secret == "" {
+		g.log.LogAttrs(context.Background(), slog.LevelWarn, "redis_trusted_without_secret",
+			slog.String("hint", "set [redis] secret (or $FLOWCACHE_REDIS_SECRET) on every node: anyone who can write to this Redis can purge this node's cache and push policy modules to it"))
 	}
 	r := &redisL2{nodeID: lc.NodeID}
 	t, err := l2.New(lc, l2.Deps{
@@ -125,6 +103,42 @@ func (g *Gateway) newL2Tier(cfg *Config) (l2Tier, error) {
 	r.t = t
 	t.RegisterMetrics(g.set)
 	return r, nil
+}
+
+// l2ConfigOf maps the [redis] section onto the L2 tier's configuration:
+// the one source of every Redis client's options (the tier's and the
+// policy syncer's, through l2.Config.UniversalOptions).
+func l2ConfigOf(rc *RedisConfig) l2.Config {
+	lc := l2.Config{
+		Addrs:        rc.Addrs,
+		Mode:         rc.Mode,
+		MasterName:   rc.MasterName,
+		Username:     rc.Username,
+		Password:     rc.Password,
+		DB:           rc.DB,
+		PoolSize:     rc.PoolSize,
+		DialTimeout:  rc.DialTimeout.D(),
+		ReadTimeout:  rc.ReadTimeout.D(),
+		WriteTimeout: rc.WriteTimeout.D(),
+		KeyPrefix:    rc.KeyPrefix,
+		Secret:       rc.Secret,
+
+		SentinelUsername: rc.SentinelUsername,
+		SentinelPassword: rc.SentinelPassword,
+		Compression:      rc.Compression,
+		CompressMinSize:  int(rc.CompressMinSize),
+		WriteQueue:       rc.WriteQueue,
+		Writers:          rc.Writers,
+		BreakerFailures:  rc.BreakerFailures,
+		BreakerCooldown:  rc.BreakerCooldown.D(),
+		SlowCall:         rc.SlowCall.D(),
+		SyncInterval:     rc.SyncInterval.D(),
+		ResyncAlways:     rc.ResyncAlways,
+	}
+	if rc.TLS {
+		lc.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return lc
 }
 
 // newNodeID names this process in published invalidations and in Redis'

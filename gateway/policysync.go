@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/flowcache/flowcache/plugins"
 )
@@ -135,35 +133,9 @@ type policySync struct {
 // (bounded by syncOpTimeout per call; Redis down is not an error: the node
 // starts with its own versions) and starts syncing.
 func newPolicySync(cfg *RedisConfig, store *plugins.Store, log *slog.Logger, set *metrics.Set) *policySync {
-	opts := &redis.UniversalOptions{
-		ClientName:            "flowcache-policysync",
-		Username:              cfg.Username,
-		Password:              cfg.Password,
-		DB:                    cfg.DB,
-		PoolSize:              2,
-		DialTimeout:           cfg.DialTimeout.D(),
-		ReadTimeout:           cfg.ReadTimeout.D(),
-		WriteTimeout:          cfg.WriteTimeout.D(),
-		ContextTimeoutEnabled: true,
-		MaxRetries:            1,
-		// Cluster maintenance notifications are for managed Redis; plain
-		// servers answer the handshake with an error.
-		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-	}
-	if cfg.TLS {
-		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	switch cfg.Mode {
-	case "sentinel":
-		opts.Addrs = cfg.Addrs
-		opts.MasterName = cfg.MasterName
-	case "cluster":
-		opts.Addrs = cfg.Addrs
-		opts.IsClusterMode = true
-		opts.DB = 0
-	default:
-		opts.Addrs = cfg.Addrs[:1]
-	}
+	opts := l2ConfigOf(cfg).UniversalOptions("flowcache-policysync")
+	opts.PoolSize = 2
+	opts.MaxRetries = 1
 	p := &policySync{
 		store:       store,
 		client:      redis.NewUniversalClient(opts),
