@@ -469,7 +469,7 @@ func (w *wireInvalidation) check() error {
 			return errors.New("bad tag")
 		}
 	}
-	if w.Kind == KindAll && (w.Gen == 0 || w.Gen > maxGen || w.Soft && w.Gen > maxSoftGen) {
+	if w.Kind == KindAll && (w.Gen == 0 || w.Gen >= maxGen || w.Soft && w.Gen >= maxSoftGen) {
 		return errors.New("generation out of range")
 	}
 	return nil
