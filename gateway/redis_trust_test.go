@@ -1,0 +1,91 @@
+package gateway_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/flowcache/flowcache/gateway"
+	"github.com/flowcache/flowcache/gateway/gatewaytest"
+	"github.com/flowcache/flowcache/plugins"
+)
+
+const clusterSecret = "test-cluster-secret-0123456789"
+
+func withSecret(cfg *gateway.Config) { cfg.Redis.Secret = clusterSecret }
+
+// TestPolicySync_ForgedEvent: with [redis] secret set, a policy version
+// written to Redis by someone without the secret (module bytes, event
+// key, published event: all the syncer reads) is refused and counted, the
+// nodes keep their version, and it does not stop a real upload from
+// reaching every node.
+func TestPolicySync_ForgedEvent(t *testing.T) {
+	t.Parallel()
+	r := gatewaytest.StartRedis(t)
+	c := newSyncCluster(t, "standalone", []string{r.Addr})
+	a, b := c.node(t, withSecret), c.node(t, withSecret)
+	v0 := a.info(t, "tagged").Active
+	waitServes(t, b, v0, tagName(0))
+
+	forger := redis.NewClient(&redis.Options{Addr: r.Addr})
+	t.Cleanup(func() { _ = forger.Close() }) // the test is over
+	ctx := context.Background()
+	wasm := tagged(t, tagName(9))
+	sum := sha256.Sum256(wasm)
+	sha := hex.EncodeToString(sum[:])
+	ev, err := json.Marshal(plugins.Event{Name: "tagged", Activation: 1000,
+		Version: plugins.VersionInfo{ID: sha[:16], ModuleSHA256: sha, Size: len(wasm), Source: "upload"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := forger.Set(ctx, "psync:policy:module:"+sha, wasm, 0).Err(); err != nil {
+		t.Fatalf("SET module: %v", err)
+	}
+	if err := forger.HSet(ctx, "psync:policy:event:tagged", "activation", 1000, "id", sha[:16], "event", ev).Err(); err != nil {
+		t.Fatalf("HSET event: %v", err)
+	}
+	if err := forger.Publish(ctx, "psync:policy:events", ev).Err(); err != nil {
+		t.Fatalf("PUBLISH: %v", err)
+	}
+	for _, g := range []*policyGateway{a, b} {
+		gatewaytest.WaitFor(t, "forged event rejected", func() bool {
+			return g.Metric(t, "flowcache_policy_sync_rejected_events_total") >= 1
+		})
+		if label, body := served(t, g); label != "tagged@"+v0[:12] || body != tagName(0) {
+			t.Errorf("after a forged event a node serves %q %q, want tagged@%s %s", label, body, v0[:12], tagName(0))
+		}
+	}
+	// A real upload replaces the forged event and reaches the other node.
+	v1 := a.put(t, "tagged", tagged(t, tagName(1)))
+	waitServes(t, b, v1.Version, tagName(1))
+	sameActivation(t, a, b)
+}
+
+// TestPolicySync_SentinelAuth: with sentinels that require a password
+// (sentinel_username / sentinel_password), the policy syncer finds the
+// master as the L2 tier does: an upload on A reaches B.
+func TestPolicySync_SentinelAuth(t *testing.T) {
+	t.Parallel()
+	s := gatewaytest.StartRedisSentinel(t, "flowcache")
+	if _, err := s.Sentinel.Do("ACL", "SETUSER", "sentineluser", "on", ">sentinel-pass", "allchannels", "+@all"); err != nil {
+		t.Fatalf("ACL SETUSER on the sentinel: %v", err)
+	}
+	if _, err := s.Sentinel.Do("ACL", "SETUSER", "default", "off"); err != nil {
+		t.Fatalf("ACL SETUSER default off on the sentinel: %v", err)
+	}
+	c := newSyncCluster(t, "sentinel", []string{s.Sentinel.Addr})
+	edit := func(cfg *gateway.Config) {
+		cfg.Redis.MasterName = s.MasterName
+		cfg.Redis.SentinelUsername, cfg.Redis.SentinelPassword = "sentineluser", "sentinel-pass"
+	}
+	a, b := c.node(t, edit), c.node(t, edit)
+	v1 := a.put(t, "tagged", tagged(t, tagName(1)))
+	waitServes(t, b, v1.Version, tagName(1))
+	if n := b.Metric(t, "flowcache_policy_sync_resyncs_total"); n < 1 {
+		t.Errorf("B: flowcache_policy_sync_resyncs_total = %v, want >= 1", n)
+	}
+}
