@@ -85,6 +85,9 @@ type CacheConfig struct {
 	CoalesceTimeout units.Duration `toml:"coalesce_timeout"`
 }
 
+// minRedisSecret is the shortest [redis] secret accepted.
+const minRedisSecret = 16
+
 // RedisConfig is the [redis] section: the shared L2. Empty Addrs disables it.
 type RedisConfig struct {
 	// Addrs lists Redis addresses (host:port); empty disables L2.
@@ -338,6 +341,9 @@ func (c *Config) Validate() error {
 		}
 		if strings.ContainsAny(c.Redis.KeyPrefix, "{}") {
 			add("redis.key_prefix", "must not contain '{' or '}' (they would change Redis Cluster hash slots)")
+		}
+		if n := len(c.Redis.Secret); n > 0 && n < minRedisSecret {
+			add("redis.secret", "must be at least %d bytes (got %d); use a random string, e.g. openssl rand -hex 32", minRedisSecret, n)
 		}
 	}
 	if len(c.Routes) == 0 {
