@@ -88,6 +88,9 @@ const (
 	// future) a signed message may be: the replay window of a captured
 	// message. Nodes' clocks must agree within it.
 	maxMessageAge = 5 * time.Minute
+	// maxEpochsAhead bounds how far past the last accounted-for epoch a
+	// received one is tracked.
+	maxEpochsAhead = 1 << 16
 )
 
 // Publish bumps the purge epoch in Redis and publishes inv to every node's
@@ -168,7 +171,10 @@ func (tr *epochTracker) missed(e uint64) uint64 {
 }
 
 func (tr *epochTracker) saw(e uint64) {
-	if e <= tr.low {
+	// The epoch prefix is set by Redis' script, outside the signature: one
+	// far ahead is not believed (nor kept: the set stays bounded); if it
+	// was real, the poll finds the gap and resyncs.
+	if e <= tr.low || e > tr.low+maxEpochsAhead {
 		return
 	}
 	if tr.got == nil {
