@@ -89,3 +89,50 @@ func TestPolicySync_SentinelAuth(t *testing.T) {
 		t.Errorf("B: flowcache_policy_sync_resyncs_total = %v, want >= 1", n)
 	}
 }
+
+// TestL2_ForgedInvalidations: with [redis] secret set, invalidations
+// published by someone without it (a purge-all claiming the largest
+// generation, a URL purge) are refused and counted by every node: B keeps
+// its L1 copy, and its generation. A real purge-all on A still reaches B,
+// after which A and B share L2 entries again.
+func TestL2_ForgedInvalidations(t *testing.T) {
+	t.Parallel()
+	r := gatewaytest.StartRedis(t)
+	o := startVersionedOrigin(t)
+	cfg := l2Config(o.URL, "standalone", "forged:", []string{r.Addr})
+	withSecret(cfg)
+	a := gatewaytest.StartGateway(t, cfg, gateway.Options{})
+	b := gatewaytest.StartGateway(t, cfg, gateway.Options{})
+	waitL2Ready(t, a)
+	waitL2Ready(t, b)
+	const path = "/forged/1"
+	prime(t, a, b, path)
+
+	forger := redis.NewClient(&redis.Options{Addr: r.Addr})
+	t.Cleanup(func() { _ = forger.Close() }) // the test is over
+	for i, m := range []string{
+		`1 {"k":4,"g":18446744073709551615}`,
+		`2 {"k":1,"h":"localhost","p":"` + path + `"}`,
+	} {
+		if err := forger.Publish(context.Background(), "forged:{meta}:inval", m).Err(); err != nil {
+			t.Fatalf("PUBLISH: %v", err)
+		}
+		gatewaytest.WaitFor(t, "forged message rejected", func() bool {
+			return b.Metric(t, "flowcache_l2_rejected_messages_total") >= float64(i+1)
+		})
+	}
+	if resp := b.Do(t, "GET", path); resp.Get("X-Cache") != "HIT" {
+		t.Errorf("B GET %s after forged purges: X-Cache %q, want HIT (its L1 copy kept)", path, resp.Get("X-Cache"))
+	}
+
+	before, _ := o.count(path)
+	adminPurge(`{"all":true}`)(t, a, path)
+	gatewaytest.WaitFor(t, "purge-all on A effective on B", func() bool {
+		b.Do(t, "GET", path)
+		n, _ := o.count(path)
+		return n > before
+	})
+	// Both nodes are at the same generation: A's next store is B's L2 hit.
+	const next = "/forged/2"
+	prime(t, a, b, next)
+}
