@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"log/slog"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -135,4 +136,26 @@ func TestL2_ForgedInvalidations(t *testing.T) {
 	// Both nodes are at the same generation: A's next store is B's L2 hit.
 	const next = "/forged/2"
 	prime(t, a, b, next)
+}
+
+// TestL2_NoSecretWarning: Redis without [redis] secret is trusted, and the
+// gateway says so once at start; with a secret it does not.
+func TestL2_NoSecretWarning(t *testing.T) {
+	t.Parallel()
+	r := gatewaytest.StartRedis(t)
+	o := startVersionedOrigin(t)
+	for _, secret := range []string{"", clusterSecret} {
+		var logs logBuffer
+		cfg := l2Config(o.URL, "standalone", "warn:", []string{r.Addr})
+		cfg.Redis.Secret = secret
+		g := gatewaytest.StartGateway(t, cfg, gateway.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		waitL2Ready(t, g) // serving: its Shutdown at cleanup then returns
+		want := 0
+		if secret == "" {
+			want = 1
+		}
+		if n := logs.count("redis_trusted_without_secret"); n != want {
+			t.Errorf("secret %q: %d redis_trusted_without_secret warnings, want %d", secret, n, want)
+		}
+	}
 }
