@@ -75,9 +75,14 @@ func FuzzPolicySync_decodeEvent(f *testing.F) {
 func BenchmarkCheckL2Record(b *testing.B) {
 	var h []byte
 	for _, f := range [][2]string{
-		{"Content-Type", "application/json"}, {"Cache-Control", "max-age=60"}, {"ETag", `"v1"`},
-		{"Last-Modified", "Sun, 06 Nov 1994 08:49:37 GMT"}, {"Vary", "Accept-Encoding"},
-		{"Surrogate-Key", "product-1 catalog"}, {"X-Request-Id", "0123456789abcdef"}, {"Server", "origin"},
+		{"Content-Type", "application/json"},
+		{"Cache-Control", "max-age=60"},
+		{"ETag", `"v1"`},
+		{"Last-Modified", "Sun, 06 Nov 1994 08:49:37 GMT"},
+		{"Vary", "Accept-Encoding"},
+		{"Surrogate-Key", "product-1 catalog"},
+		{"X-Request-Id", "0123456789abcdef"},
+		{"Server", "origin"},
 	} {
 		h = entry.AppendHeader(h, []byte(f[0]), []byte(f[1]))
 	}

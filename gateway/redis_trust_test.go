@@ -38,8 +38,10 @@ func TestPolicySync_ForgedEvent(t *testing.T) {
 	wasm := tagged(t, tagName(9))
 	sum := sha256.Sum256(wasm)
 	sha := hex.EncodeToString(sum[:])
-	ev, err := json.Marshal(plugins.Event{Name: "tagged", Activation: 1000,
-		Version: plugins.VersionInfo{ID: sha[:16], ModuleSHA256: sha, Size: len(wasm), Source: "upload"}})
+	ev, err := json.Marshal(plugins.Event{
+		Name: "tagged", Activation: 1000,
+		Version: plugins.VersionInfo{ID: sha[:16], ModuleSHA256: sha, Size: len(wasm), Source: "upload"},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

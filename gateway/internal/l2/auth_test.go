@@ -150,8 +150,10 @@ func TestTier_SignedBus(t *testing.T) {
 		b.metaMu.Lock()
 		ds := b.redisID
 		b.metaMu.Unlock()
-		body, err := json.Marshal(wireInvalidation{Invalidation: Invalidation{Kind: KindURL, Host: "h", Path: "/y"},
-			Time: time.Now().Add(-time.Hour).UnixMilli(), DataSet: ds})
+		body, err := json.Marshal(wireInvalidation{
+			Invalidation: Invalidation{Kind: KindURL, Host: "h", Path: "/y"},
+			Time:         time.Now().Add(-time.Hour).UnixMilli(), DataSet: ds,
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
