@@ -114,6 +114,9 @@ func (c *CacheConfig) indexSize() units.Size {
 	return c.L1Size / 4
 }
 
+// minRedisSecret is the shortest [redis] secret accepted.
+const minRedisSecret = 16
+
 // RedisConfig is the [redis] section: the shared L2. Empty Addrs disables it.
 type RedisConfig struct {
 	// Addrs lists Redis addresses (host:port); empty disables L2.
@@ -138,6 +141,12 @@ type RedisConfig struct {
 	// (mode = "sentinel"); leave empty when the sentinels need no AUTH.
 	SentinelUsername string `toml:"sentinel_username"`
 	SentinelPassword string `toml:"sentinel_password"`
+	// Secret is the cluster secret shared by every node of this Redis:
+	// invalidations and policy events are signed with it (HMAC-SHA256), and
+	// those that do not verify are rejected and counted. Empty means
+	// Redis is trusted (a warning is logged at start). cmd fills it from
+	// $FLOWCACHE_REDIS_SECRET, which wins over the file.
+	Secret string `toml:"secret"`
 
 	// The L2 tuning knobs below default (when zero) to measured values;
 	// see the README's "Redis L2" section.
@@ -392,6 +401,9 @@ func (c *Config) Validate() error {
 		}
 		if strings.ContainsAny(c.Redis.KeyPrefix, "{}") {
 			add("redis.key_prefix", "must not contain '{' or '}' (they would change Redis Cluster hash slots)")
+		}
+		if n := len(c.Redis.Secret); n > 0 && n < minRedisSecret {
+			add("redis.secret", "must be at least %d bytes (got %d); use a random string, e.g. openssl rand -hex 32", minRedisSecret, n)
 		}
 	}
 	if len(c.Routes) == 0 {

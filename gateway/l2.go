@@ -6,10 +6,14 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"os"
 	"strconv"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/flowcache/flowcache/gateway/internal/entry"
 	"github.com/flowcache/flowcache/gateway/internal/l2"
 )
 
@@ -79,36 +83,13 @@ func (g *Gateway) newL2Tier(cfg *Config) (l2Tier, error) {
 	if len(rc.Addrs) == 0 {
 		return noL2{}, nil
 	}
-	lc := l2.Config{
-		Addrs:        rc.Addrs,
-		Mode:         rc.Mode,
-		MasterName:   rc.MasterName,
-		Username:     rc.Username,
-		Password:     rc.Password,
-		DB:           rc.DB,
-		PoolSize:     rc.PoolSize,
-		DialTimeout:  rc.DialTimeout.D(),
-		ReadTimeout:  rc.ReadTimeout.D(),
-		WriteTimeout: rc.WriteTimeout.D(),
-		KeyPrefix:    rc.KeyPrefix,
-		NodeID:       newNodeID(),
-
-		SentinelUsername: rc.SentinelUsername,
-		SentinelPassword: rc.SentinelPassword,
-		Compression:      rc.Compression,
-		CompressMinSize:  int(rc.CompressMinSize),
-		WriteQueue:       rc.WriteQueue,
-		Writers:          rc.Writers,
-		BreakerFailures:  rc.BreakerFailures,
-		BreakerCooldown:  rc.BreakerCooldown.D(),
-		SlowCall:         rc.SlowCall.D(),
-		SyncInterval:     rc.SyncInterval.D(),
-		ResyncAlways:     rc.ResyncAlways,
+	lc := l2ConfigOf(rc)
+	lc.NodeID = newNodeID()
+	if lc.Secret == "" {
+		g.log.LogAttrs(context.Background(), slog.LevelWarn, "redis_trusted_without_secret",
+			slog.String("hint", "set [redis] secret (or $FLOWCACHE_REDIS_SECRET) on every node: anyone who can write to this Redis can purge this node's cache and push policy modules to it"))
 	}
-	if rc.TLS {
-		lc.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	r := &redisL2{nodeID: lc.NodeID}
+	r := &redisL2{nodeID: lc.NodeID, log: g.log, invalid: g.set.NewCounter("flowcache_l2_invalid_records_total")}
 	t, err := l2.New(lc, l2.Deps{
 		Logger: g.log,
 		OnInvalidate: func(inv l2.Invalidation) {
@@ -127,6 +108,42 @@ func (g *Gateway) newL2Tier(cfg *Config) (l2Tier, error) {
 	return r, nil
 }
 
+// l2ConfigOf maps the [redis] section onto the L2 tier's configuration:
+// the one source of every Redis client's options (the tier's and the
+// policy syncer's, through l2.Config.UniversalOptions).
+func l2ConfigOf(rc *RedisConfig) l2.Config {
+	lc := l2.Config{
+		Addrs:        rc.Addrs,
+		Mode:         rc.Mode,
+		MasterName:   rc.MasterName,
+		Username:     rc.Username,
+		Password:     rc.Password,
+		DB:           rc.DB,
+		PoolSize:     rc.PoolSize,
+		DialTimeout:  rc.DialTimeout.D(),
+		ReadTimeout:  rc.ReadTimeout.D(),
+		WriteTimeout: rc.WriteTimeout.D(),
+		KeyPrefix:    rc.KeyPrefix,
+		Secret:       rc.Secret,
+
+		SentinelUsername: rc.SentinelUsername,
+		SentinelPassword: rc.SentinelPassword,
+		Compression:      rc.Compression,
+		CompressMinSize:  int(rc.CompressMinSize),
+		WriteQueue:       rc.WriteQueue,
+		Writers:          rc.Writers,
+		BreakerFailures:  rc.BreakerFailures,
+		BreakerCooldown:  rc.BreakerCooldown.D(),
+		SlowCall:         rc.SlowCall.D(),
+		SyncInterval:     rc.SyncInterval.D(),
+		ResyncAlways:     rc.ResyncAlways,
+	}
+	if rc.TLS {
+		lc.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return lc
+}
+
 // newNodeID names this process in published invalidations and in Redis'
 // CLIENT LIST: host name, process id and a random suffix.
 func newNodeID() string {
@@ -142,8 +159,103 @@ func newNodeID() string {
 // redisL2 is the Redis tier (package l2) behind the l2Tier seam, with the
 // purge and health calls of l2Bus.
 type redisL2 struct {
-	t      *l2.Tier
-	nodeID string
+	t       *l2.Tier
+	nodeID  string
+	log     *slog.Logger
+	invalid *metrics.Counter // flowcache_l2_invalid_records_total
+	warn    l2.WarnLimiter
+}
+
+// rejectRecord implements l2Untrusted: it counts a refused record and
+// logs it at most once per ten seconds.
+func (r *redisL2) rejectRecord(err error) {
+	r.invalid.Inc()
+	if ok, held := r.warn.Allow(time.Now()); ok {
+		r.log.LogAttrs(context.Background(), slog.LevelWarn, "l2_record_rejected",
+			slog.String("error", err.Error()), slog.Uint64("suppressed", held))
+	}
+}
+
+// l2Untrusted is implemented by an l2Tier whose data anyone with access to
+// it may have written (Redis): the gateway checks every record it reads
+// from it with checkL2Record, and reports the ones it refuses.
+type l2Untrusted interface {
+	rejectRecord(err error)
+}
+
+// maxStoredHeaders bounds the header fields of an entry read from L2.
+const maxStoredHeaders = 1024
+
+// Errors of checkL2Record.
+var (
+	errRecordHead    = errors.New("gateway: l2 record: bad head")
+	errRecordVariant = errors.New("gateway: l2 record: bad variant record")
+)
+
+// checkL2Record reports why v, a record read from L2, is not one the
+// gateway could have written, or nil: a known kind and flags; an entry
+// that decodes and passes entry.Check (status, body length up to maxBody,
+// header names and values); a variant record whose Vary names are
+// lower-case and control-free and whose list holds exactly its count of
+// variants, at most maxVariants. It reads v only and does not allocate.
+func checkL2Record(v []byte, maxBody int64) error {
+	kind, flags, _, payload, ok := parseRecordHead(v)
+	if !ok || flags&^recAdmitL1 != 0 {
+		return errRecordHead
+	}
+	switch kind {
+	case kindEntry:
+		var e entry.Entry
+		if err := entry.Decode(payload, &e); err != nil {
+			return err
+		}
+		return e.Check(entry.Limits{MaxBodyLen: maxBody, MaxHeaders: maxStoredHeaders})
+	case kindVariants:
+		rec, ok := parseVariantRecord(payload)
+		if !ok || rec.n > maxVariants || len(rec.names) > maxVaryLen || !varyNames(rec.names) {
+			return errRecordVariant
+		}
+		l := rec.list
+		for range rec.n {
+			m, rest, ok := nextVariant(l)
+			if !ok || len(m) > maxVaryLen {
+				return errRecordVariant
+			}
+			l = rest
+		}
+		if len(l) != 0 {
+			return errRecordVariant
+		}
+		return nil
+	default:
+		return errRecordHead
+	}
+}
+
+// varyNames reports whether names is a comma-separated list of non-empty,
+// lower-case names free of control characters, as a variant record stores
+// the Vary items (may be empty).
+func varyNames(names []byte) bool {
+	for len(names) > 0 {
+		n := names
+		if i := indexByte(names, ','); i >= 0 {
+			n, names = names[:i], names[i+1:]
+			if len(names) == 0 {
+				return false // a trailing comma
+			}
+		} else {
+			names = nil
+		}
+		if len(n) == 0 {
+			return false
+		}
+		for _, c := range n {
+			if c < 0x20 || c == 0x7f || 'A' <= c && c <= 'Z' {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (r *redisL2) Enabled() bool { return true }
@@ -224,6 +336,7 @@ var (
 	_ l2Tier        = (*redisL2)(nil)
 	_ l2Bus         = (*redisL2)(nil)
 	_ l2MultiGetter = (*redisL2)(nil)
+	_ l2Untrusted   = (*redisL2)(nil)
 )
 
 // noL2 is the tier used when no Redis is configured.

@@ -264,7 +264,7 @@ func (g *Gateway) lookup(x *exchange) {
 func (x *exchange) getChunk(i int) ([]byte, bool) {
 	x.ckey = appendChunkKey(x.ckey[:0], x.ekey, x.gen, i)
 	var ok, fromL2 bool
-	x.chunk, ok, fromL2 = x.g.tierGetFrom(x.ckey, x.chunk)
+	x.chunk, ok, fromL2 = x.g.tierGetChunk(x.ckey, x.chunk)
 	if ok && fromL2 {
 		x.promoteChunk(x.ckey, x.chunk)
 	}
@@ -302,8 +302,10 @@ func (x *exchange) appendChunks(e *entry.Entry) bool {
 		if !ok || len(x.chunk) == 0 {
 			return false
 		}
+		if have += int64(len(x.chunk)); have > e.BodyLen {
+			return false
+		}
 		resp.AppendBody(x.chunk)
-		have += int64(len(x.chunk))
 	}
 	return true
 }
@@ -332,21 +334,32 @@ func (x *exchange) appendChunksL2(m l2MultiGetter, from int, have, bodyLen int64
 			ok = false
 			return false
 		}
+		if have += int64(len(v)); have > bodyLen {
+			ok = false // more bytes than the head says: not what was stored
+			return false
+		}
 		x.promoteChunk(keys[j], v)
 		resp.AppendBody(v)
-		have += int64(len(v))
 		return have < bodyLen
 	})
 	if !ok {
 		return false
 	}
+	// Chunks smaller than this L1's are read one by one; a body in more
+	// than twice as many chunks as expected is not what was stored (L2 is
+	// not trusted): a miss, not a round trip per byte.
 	for i := from + n; have < bodyLen; i++ {
+		if i > from+2*n {
+			return false
+		}
 		c, ok := x.getChunk(i)
 		if !ok || len(c) == 0 {
 			return false
 		}
+		if have += int64(len(c)); have > bodyLen {
+			return false
+		}
 		resp.AppendBody(c)
-		have += int64(len(c))
 	}
 	return true
 }
@@ -360,7 +373,9 @@ func (g *Gateway) tierGet(key, dst []byte) ([]byte, bool) {
 
 // tierGetFrom is tierGet, also reporting whether the record came from L2.
 // An entry L2 holds soft-purged is returned (and promoted) with
-// entry.FlagInvalidated set: servable stale, never fresh.
+// entry.FlagInvalidated set: servable stale, never fresh. A record from
+// an untrusted L2 that the gateway could not have written (checkL2Record)
+// is a miss.
 func (g *Gateway) tierGetFrom(key, dst []byte) (v []byte, ok, fromL2 bool) {
 	v, ok = g.l1.get(key, dst)
 	if ok || !g.l2.Enabled() {
@@ -370,19 +385,37 @@ func (g *Gateway) tierGetFrom(key, dst []byte) (v []byte, ok, fromL2 bool) {
 	if !ok {
 		return v, false, false
 	}
-	if err != nil {
-		if !errors.Is(err, errL2Invalidated) {
+	if err != nil && !errors.Is(err, errL2Invalidated) {
+		return v, false, false
+	}
+	if u, untrusted := g.l2.(l2Untrusted); untrusted {
+		if cerr := checkL2Record(v, int64(g.cfg.Cache.MaxObjectSize)); cerr != nil {
+			u.rejectRecord(cerr)
 			return v, false, false
 		}
+	}
+	if err != nil {
 		if m, marked := appendInvalidated(nil, v); marked {
 			v = append(v[:0], m...)
 		}
 	}
-	if len(v) > 0 && v[0] != kindEntry && v[0] != kindVariants {
-		return v, true, true // a chunk: the caller promotes it with its head (exchange.promote)
-	}
 	if _, flags, _, _, ok := parseRecordHead(v); ok && flags&recAdmitL1 != 0 {
 		g.l1.set(key, v, l2PromoteTTL)
+	}
+	return v, true, true
+}
+
+// tierGetChunk reads the body chunk at key from L1, then from L2; the
+// caller promotes one read from L2 with its head (exchange.promote), and
+// checks its length against the head's.
+func (g *Gateway) tierGetChunk(key, dst []byte) (v []byte, ok, fromL2 bool) {
+	v, ok = g.l1.get(key, dst)
+	if ok || !g.l2.Enabled() {
+		return v, ok, false
+	}
+	v, ok, err := g.l2.Get(context.Background(), key, dst)
+	if !ok || err != nil && !errors.Is(err, errL2Invalidated) {
+		return v, false, false
 	}
 	return v, true, true
 }

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,8 +10,8 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 
+	"github.com/flowcache/flowcache/gateway/internal/l2"
 	"github.com/flowcache/flowcache/plugins"
 )
 
@@ -51,6 +50,16 @@ import (
 // flowcache_policy_sync_resyncs_total counts the full reads that
 // succeeded.
 //
+// Redis is shared, not trusted. With [redis] secret set, every event is
+// stored and published sealed with an HMAC-SHA256 under it (l2.Signer,
+// domain l2.DomainPolicy), and an event that does not verify is refused
+// (flowcache_policy_sync_rejected_events_total, a rate-limited warning):
+// whoever can write to Redis cannot make a node run a module. The module
+// bytes need no MAC of their own: the signed event names them by sha256,
+// which Store.Apply checks, and by size, checked before they are read. A
+// captured event cannot be replayed to any effect: activations only move
+// forward, and an event not newer than what a node runs is ignored.
+//
 // Redis down: the node keeps serving the versions it has; errors are
 // counted in flowcache_policy_sync_errors_total and logged once when Redis
 // fails and once when it answers again, never on the request path.
@@ -82,10 +91,11 @@ const (
 // the hash holds the same or a newer activation; it then returns {0, the
 // stored event}, else {1}. Activation numbers stay far below 2^53, exact in
 // Lua's numbers; ids are lower-case hex and compare as strings, as in
-// plugins.Store.Apply.
+// plugins.Store.Apply. ARGV[5] = "1" replaces the stored event whatever it
+// says: the caller found it forged (its signature does not verify).
 var publishEventScript = redis.NewScript(`
 local cur = redis.call('HMGET', KEYS[1], 'activation', 'id', 'event')
-if cur[1] then
+if cur[1] and ARGV[5] ~= '1' then
   local a, ca = tonumber(ARGV[1]), tonumber(cur[1])
   if ca > a or (ca == a and cur[2] >= ARGV[2]) then
     return {0, cur[3]}
@@ -113,11 +123,14 @@ func (s stamp) newer(than stamp) bool {
 // policySync shares a store's activations with the other nodes through
 // Redis (see above). Everything but PolicyChanged runs on its goroutine.
 type policySync struct {
-	store   *plugins.Store
-	client  redis.UniversalClient
-	log     *slog.Logger
-	errs    *metrics.Counter
-	resyncs *metrics.Counter
+	store    *plugins.Store
+	client   redis.UniversalClient
+	log      *slog.Logger
+	errs     *metrics.Counter
+	resyncs  *metrics.Counter
+	rejected *metrics.Counter
+	signer   *l2.Signer
+	warn     l2.WarnLimiter
 
 	kModule, kEvent, kNames, channel string
 
@@ -135,41 +148,17 @@ type policySync struct {
 // (bounded by syncOpTimeout per call; Redis down is not an error: the node
 // starts with its own versions) and starts syncing.
 func newPolicySync(cfg *RedisConfig, store *plugins.Store, log *slog.Logger, set *metrics.Set) *policySync {
-	opts := &redis.UniversalOptions{
-		ClientName:            "flowcache-policysync",
-		Username:              cfg.Username,
-		Password:              cfg.Password,
-		DB:                    cfg.DB,
-		PoolSize:              2,
-		DialTimeout:           cfg.DialTimeout.D(),
-		ReadTimeout:           cfg.ReadTimeout.D(),
-		WriteTimeout:          cfg.WriteTimeout.D(),
-		ContextTimeoutEnabled: true,
-		MaxRetries:            1,
-		// Cluster maintenance notifications are for managed Redis; plain
-		// servers answer the handshake with an error.
-		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-	}
-	if cfg.TLS {
-		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	switch cfg.Mode {
-	case "sentinel":
-		opts.Addrs = cfg.Addrs
-		opts.MasterName = cfg.MasterName
-	case "cluster":
-		opts.Addrs = cfg.Addrs
-		opts.IsClusterMode = true
-		opts.DB = 0
-	default:
-		opts.Addrs = cfg.Addrs[:1]
-	}
+	opts := l2ConfigOf(cfg).UniversalOptions("flowcache-policysync")
+	opts.PoolSize = 2
+	opts.MaxRetries = 1
 	p := &policySync{
 		store:       store,
 		client:      redis.NewUniversalClient(opts),
 		log:         log.With(slog.String("component", "policysync")),
 		errs:        set.NewCounter("flowcache_policy_sync_errors_total"),
 		resyncs:     set.NewCounter("flowcache_policy_sync_resyncs_total"),
+		rejected:    set.NewCounter("flowcache_policy_sync_rejected_events_total"),
+		signer:      l2.NewSigner(cfg.Secret),
 		kModule:     cfg.KeyPrefix + "policy:module:",
 		kEvent:      cfg.KeyPrefix + "policy:event:",
 		kNames:      cfg.KeyPrefix + "policy:names",
@@ -276,10 +265,9 @@ func (p *policySync) run(ctx context.Context) {
 // receive applies an event published by a node (this one included: Apply
 // ignores what the store already runs).
 func (p *policySync) receive(ctx context.Context, payload []byte) {
-	var ev plugins.Event
-	if err := json.Unmarshal(payload, &ev); err != nil {
-		p.errs.Inc()
-		p.log.LogAttrs(ctx, slog.LevelWarn, "policy_sync_bad_event", slog.String("error", err.Error()))
+	ev, err := p.decodeEvent(payload, "")
+	if err != nil {
+		p.reject(ctx, p.channel, err)
 		return
 	}
 	if p.apply(ctx, &ev) {
@@ -295,6 +283,10 @@ func (p *policySync) apply(ctx context.Context, ev *plugins.Event) bool {
 	err := p.store.Apply(ctx, *ev, func(sha string) ([]byte, error) {
 		octx, cancel := context.WithTimeout(ctx, syncOpTimeout)
 		defer cancel()
+		// The event (verified) gives the size: a larger value is not read.
+		if n, err := p.client.StrLen(octx, p.kModule+sha).Result(); err != nil || n != int64(ev.Version.Size) {
+			return nil, fmt.Errorf("redis STRLEN %s%s = %d, %v; want %d", p.kModule, sha, n, err, ev.Version.Size)
+		}
 		b, err := p.client.Get(octx, p.kModule+sha).Bytes()
 		if err != nil {
 			return nil, fmt.Errorf("redis GET %s%s: %w", p.kModule, sha, err)
@@ -374,10 +366,9 @@ func (p *policySync) readEvents(ctx context.Context) ([]plugins.Event, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redis HGET %s%s: %w", p.kEvent, names[i], err)
 		}
-		var ev plugins.Event
-		if err := json.Unmarshal(b, &ev); err != nil || ev.Name != names[i] {
-			p.errs.Inc()
-			p.log.LogAttrs(ctx, slog.LevelWarn, "policy_sync_bad_event", slog.String("key", p.kEvent+names[i]))
+		ev, err := p.decodeEvent(b, names[i])
+		if err != nil {
+			p.reject(ctx, p.kEvent+names[i], err)
 			continue
 		}
 		evs = append(evs, ev)
@@ -420,6 +411,7 @@ func (p *policySync) publish(ctx context.Context, ev *plugins.Event) (*plugins.E
 	if err != nil {
 		return nil, fmt.Errorf("policy sync: encode event: %w", err)
 	}
+	body = p.signer.Seal(nil, l2.DomainPolicy, body)
 	sha := ev.Version.ModuleSHA256
 	octx, cancel := context.WithTimeout(ctx, syncOpTimeout)
 	defer cancel()
@@ -439,25 +431,68 @@ func (p *policySync) publish(ctx context.Context, ev *plugins.Event) (*plugins.E
 	if err := p.client.SAdd(octx, p.kNames, ev.Name).Err(); err != nil {
 		return nil, fmt.Errorf("redis SADD %s: %w", p.kNames, err)
 	}
-	res, err := publishEventScript.Run(octx, p.client, []string{p.kEvent + ev.Name},
-		ev.Activation, ev.Version.ID, body, p.channel).Slice()
-	if err != nil {
-		return nil, fmt.Errorf("redis publish policy %q event: %w", ev.Name, err)
-	}
-	if len(res) == 2 {
-		if s, ok := res[1].(string); ok {
-			var cur plugins.Event
-			if err := json.Unmarshal([]byte(s), &cur); err == nil && cur.Name == ev.Name {
-				return &cur, nil
-			}
+	force := "0"
+	for {
+		res, err := publishEventScript.Run(octx, p.client, []string{p.kEvent + ev.Name},
+			ev.Activation, ev.Version.ID, body, p.channel, force).Slice()
+		if err != nil {
+			return nil, fmt.Errorf("redis publish policy %q event: %w", ev.Name, err)
 		}
-		return nil, fmt.Errorf("policy sync: policy %q: unreadable event in %s%s", ev.Name, p.kEvent, ev.Name)
+		if len(res) != 2 {
+			break
+		}
+		s, _ := res[1].(string) // not a string: refused below
+		cur, err := p.decodeEvent([]byte(s), ev.Name)
+		if err == nil {
+			return &cur, nil
+		}
+		if force == "1" {
+			return nil, fmt.Errorf("policy sync: policy %q: refused event in %s%s: %w", ev.Name, p.kEvent, ev.Name, err)
+		}
+		// A "newer" event no node made (it does not verify) must not
+		// block this node's activations: replace it.
+		p.reject(ctx, p.kEvent+ev.Name, err)
+		force = "1"
 	}
 	if p.log.Enabled(ctx, slog.LevelDebug) {
 		p.log.LogAttrs(ctx, slog.LevelDebug, "policy_published", slog.String("policy", ev.Name),
 			slog.String("version", ev.Version.ID), slog.Uint64("activation", ev.Activation))
 	}
 	return nil, nil
+}
+
+// maxEventSize bounds a policy event read from Redis (an event is a few
+// hundred bytes plus the version's configuration).
+const maxEventSize = 1 << 20
+
+// decodeEvent opens (see l2.Signer) and decodes an event read from Redis;
+// name, if not empty, is the policy it must be about.
+func (p *policySync) decodeEvent(b []byte, name string) (plugins.Event, error) {
+	var ev plugins.Event
+	if len(b) > maxEventSize {
+		return ev, fmt.Errorf("event of %d bytes", len(b))
+	}
+	msg, err := p.signer.Open(l2.DomainPolicy, b)
+	if err != nil {
+		return ev, err
+	}
+	if err := json.Unmarshal(msg, &ev); err != nil {
+		return ev, err
+	}
+	if name != "" && ev.Name != name {
+		return ev, fmt.Errorf("event of policy %.64q under the key of %.64q", ev.Name, name)
+	}
+	return ev, nil
+}
+
+// reject counts an event refused by decodeEvent (from key, or the channel)
+// and logs it at most once per ten seconds.
+func (p *policySync) reject(ctx context.Context, key string, err error) {
+	p.rejected.Inc()
+	if ok, held := p.warn.Allow(time.Now()); ok {
+		p.log.LogAttrs(ctx, slog.LevelWarn, "policy_sync_event_rejected", slog.String("key", key),
+			slog.String("error", err.Error()), slog.Uint64("suppressed", held))
+	}
 }
 
 // redisFailed counts err and logs it if Redis was answering until now.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 )
 
 // # Sharing versions between nodes
@@ -58,12 +60,19 @@ func (s *Store) Apply(ctx context.Context, ev Event, module func(sha string) ([]
 	if ev.Activation == 0 || len(ev.Version.ID) < 12 {
 		return fmt.Errorf("plugins: apply %q: incomplete event", ev.Name)
 	}
+	if err := checkEvent(&ev); err != nil {
+		return fmt.Errorf("plugins: apply %.64q: %w", ev.Name, err)
+	}
 	if !newer(&ev, s.man.Policies[ev.Name]) {
 		return nil
 	}
 	v := versionRecord(ev.Version)
+	cfg := s.limitsFor(ev.Name)
 	wasm, err := s.getBlob(v.ModuleSHA256)
 	if err != nil {
+		if v.Size > int(cfg.MaxModuleSize) {
+			return fmt.Errorf("plugins: apply %q version %s: module of %d bytes, max_module_size is %d", ev.Name, v.ID, v.Size, int64(cfg.MaxModuleSize))
+		}
 		if wasm, err = module(v.ModuleSHA256); err != nil {
 			return fmt.Errorf("plugins: apply %q version %s: module: %w", ev.Name, v.ID, err)
 		}
@@ -71,7 +80,6 @@ func (s *Store) Apply(ctx context.Context, ev Event, module func(sha string) ([]
 			return fmt.Errorf("plugins: apply %q version %s: module bytes do not match their sha256", ev.Name, v.ID)
 		}
 	}
-	cfg := s.limitsFor(ev.Name)
 	cfg.Module = ""
 	cfg.Config = v.Config
 	m, err := s.rt.LoadBytes(ctx, ev.Name, wasm, &cfg)
@@ -83,6 +91,35 @@ func (s *Store) Apply(ctx context.Context, ev Event, module func(sha string) ([]
 		return err
 	}
 	return nil
+}
+
+// checkEvent bounds the fields of an event received from another node
+// (through a shared store that is not trusted): names and ids are what
+// this store makes, the module is named by a sha256.
+func checkEvent(ev *Event) error {
+	if n := len(ev.Name); n == 0 || n > 64 || !allIn(ev.Name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") {
+		return errors.New("malformed policy name")
+	}
+	if len(ev.Version.ID) > 64 || !allIn(ev.Version.ID, "0123456789abcdef") {
+		return errors.New("malformed version id")
+	}
+	if len(ev.Version.ModuleSHA256) != 64 || !allIn(ev.Version.ModuleSHA256, "0123456789abcdef") {
+		return errors.New("malformed module sha256")
+	}
+	if ev.Version.Size <= 0 {
+		return errors.New("malformed module size")
+	}
+	return nil
+}
+
+// allIn reports whether every byte of s is in set.
+func allIn(s, set string) bool {
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(set, s[i]) < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // State returns the current activation of every policy, sorted by name:

@@ -163,3 +163,40 @@ func TestStore_ApplyRollingConfig(t *testing.T) {
 		t.Errorf("c runs %s, want %s", got, want)
 	}
 }
+
+// TestStore_Apply_malformed: an event whose fields are not what a store
+// makes (it came through a shared store anyone may write to) is refused
+// before its module is fetched, and so is one announcing a module larger
+// than max_module_size.
+func TestStore_Apply_malformed(t *testing.T) {
+	t.Parallel()
+	_, nodes := newNodes(t, 1)
+	const sha = "0f343b0931126a20f133d67c2b018a3b5dbe1f7a08f5a2d3b6c3a8c0e1d2f3a4"
+	good := Event{Name: "p", Activation: 1, Version: VersionInfo{ID: "0123456789ab", ModuleSHA256: sha, Size: 100}}
+	tests := []struct {
+		name   string
+		mutate func(*Event)
+	}{
+		{name: "name_empty", mutate: func(ev *Event) { ev.Name = "" }},
+		{name: "name_path", mutate: func(ev *Event) { ev.Name = "../x" }},
+		{name: "name_long", mutate: func(ev *Event) { ev.Name = string(make([]byte, 65)) }},
+		{name: "id_not_hex", mutate: func(ev *Event) { ev.Version.ID = "0123456789ab\r\n" }},
+		{name: "sha_short", mutate: func(ev *Event) { ev.Version.ModuleSHA256 = "abc" }},
+		{name: "size_zero", mutate: func(ev *Event) { ev.Version.Size = 0 }},
+		{name: "size_huge", mutate: func(ev *Event) { ev.Version.Size = 1 << 40 }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := good
+			tc.mutate(&ev)
+			fetched := false
+			err := nodes[0].Apply(context.Background(), ev, func(string) ([]byte, error) {
+				fetched = true
+				return nil, os.ErrNotExist
+			})
+			if err == nil || fetched {
+				t.Errorf("Apply(%+v) = %v, module fetched %t; want an error before any fetch", ev, err, fetched)
+			}
+		})
+	}
+}

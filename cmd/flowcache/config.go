@@ -56,6 +56,7 @@ func decodeConfig(name string, src []byte) (gateway.Config, error) {
 		return gateway.Config{}, &configError{file: name, problems: []problem{decodeProblem(ix, err)}}
 	}
 	problems := undecodedProblems(ix, &md)
+	redisSecretFromEnv(&cfg)
 	for i := range cfg.Routes {
 		gateway.RouteDefaults(&cfg.Routes[i])
 	}
@@ -65,6 +66,19 @@ func decodeConfig(name string, src []byte) (gateway.Config, error) {
 		return gateway.Config{}, &configError{file: name, problems: problems}
 	}
 	return cfg, nil
+}
+
+// redisSecretEnv names the environment variable holding the cluster
+// secret of [redis] secret; set, it wins over the file, so that the
+// secret need not be written in it.
+const redisSecretEnv = "FLOWCACHE_REDIS_SECRET"
+
+// redisSecretFromEnv sets cfg.Redis.Secret from $FLOWCACHE_REDIS_SECRET
+// when that is set.
+func redisSecretFromEnv(cfg *gateway.Config) {
+	if v := os.Getenv(redisSecretEnv); v != "" {
+		cfg.Redis.Secret = v
+	}
 }
 
 // configError is every problem found in one config file.

@@ -255,3 +255,87 @@ func field(b []byte) (f, rest []byte, ok bool) {
 	end := k + int(n)
 	return b[k:end:end], b[end:], true
 }
+
+// Errors returned by Check, beside ErrStatus and ErrBodyLen.
+var (
+	// ErrField: a header name that is not a token, or a header, validator
+	// or tags value with a control character (CR, LF, NUL...).
+	ErrField = errors.New("entry: header field not valid")
+	// ErrBounds: more header fields than allowed.
+	ErrBounds = errors.New("entry: field out of bounds")
+)
+
+// Limits bound what Check accepts.
+type Limits struct {
+	// MaxBodyLen bounds BodyLen: the largest body the gateway stores.
+	MaxBodyLen int64
+	// MaxHeaders bounds the number of header fields.
+	MaxHeaders int
+}
+
+// Check reports whether the decoded entry e is one the gateway could have
+// stored, for entries read from outside the process (Redis): a final
+// status (200..599), BodyLen within lim, at most
+// lim.MaxHeaders header fields, each name a token (RFC 9110, Section
+// 5.1) and each value, like the validators and tags, free of control
+// characters other than HTAB (Section 5.5), so that nothing read can
+// split or inject a header. It does not allocate.
+func (e *Entry) Check(lim Limits) error {
+	if e.Status < 200 || e.Status > 599 {
+		return ErrStatus
+	}
+	if e.BodyLen > lim.MaxBodyLen {
+		return ErrBodyLen
+	}
+	if !fieldValue(e.ETag) || !fieldValue(e.LastModified) || !fieldValue(e.Tags) {
+		return ErrField
+	}
+	n := 0
+	for name, value, rest, ok := NextHeader(e.Header); ok; name, value, rest, ok = NextHeader(rest) {
+		if n++; n > lim.MaxHeaders {
+			return ErrBounds
+		}
+		if !Token(name) || !fieldValue(value) {
+			return ErrField
+		}
+	}
+	return nil
+}
+
+// Token reports whether b is a non-empty RFC 9110 token (a field name).
+func Token(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if c >= 0x80 || !tchar[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// tchar marks the token characters of RFC 9110, Section 5.6.2.
+var tchar = func() (t [0x80]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+// fieldValue reports whether b holds no control character but HTAB
+// (RFC 9110, Section 5.5: field-vchar, SP, HTAB, obs-text).
+func fieldValue(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}

@@ -248,3 +248,77 @@ func FuzzEntry_roundTrip(f *testing.F) {
 		}
 	})
 }
+
+// TestEntry_Check: what an entry read from Redis may hold.
+func TestEntry_Check(t *testing.T) {
+	t.Parallel()
+	lim := Limits{MaxBodyLen: 1 << 20, MaxHeaders: 4}
+	hdr := func(name, value string) []byte { return AppendHeader(nil, []byte(name), []byte(value)) }
+	tests := []struct {
+		name   string
+		mutate func(*Entry)
+		want   error
+	}{
+		{name: "sample", mutate: func(*Entry) {}},
+		{name: "obs_text_and_tab", mutate: func(e *Entry) { e.Header = hdr("X-A", "caf\xc3\xa9\tok") }},
+		{name: "status_0", mutate: func(e *Entry) { e.Status = 0 }, want: ErrStatus},
+		{name: "status_1xx", mutate: func(e *Entry) { e.Status = 101 }, want: ErrStatus},
+		{name: "status_600", mutate: func(e *Entry) { e.Status = 600 }, want: ErrStatus},
+		{name: "body_len_huge", mutate: func(e *Entry) { e.BodyLen = 1 << 62; e.Flags |= FlagBodyChunked }, want: ErrBodyLen},
+		{name: "name_space", mutate: func(e *Entry) { e.Header = hdr("X A", "v") }, want: ErrField},
+		{name: "name_colon", mutate: func(e *Entry) { e.Header = hdr("X-A:", "v") }, want: ErrField},
+		{name: "name_empty", mutate: func(e *Entry) { e.Header = hdr("", "v") }, want: ErrField},
+		{name: "name_crlf", mutate: func(e *Entry) { e.Header = hdr("X-A\r\nSet-Cookie", "v") }, want: ErrField},
+		{name: "value_crlf", mutate: func(e *Entry) { e.Header = hdr("X-A", "v\r\nSet-Cookie: a=b") }, want: ErrField},
+		{name: "value_nul", mutate: func(e *Entry) { e.Header = hdr("X-A", "v\x00") }, want: ErrField},
+		{name: "value_del", mutate: func(e *Entry) { e.Header = hdr("X-A", "v\x7f") }, want: ErrField},
+		{name: "etag_lf", mutate: func(e *Entry) { e.ETag = []byte("\"a\"\n") }, want: ErrField},
+		{name: "tags_cr", mutate: func(e *Entry) { e.Tags = []byte("a\rb") }, want: ErrField},
+		{name: "too_many_headers", mutate: func(e *Entry) {
+			e.Header = nil
+			for range 5 {
+				e.Header = AppendHeader(e.Header, []byte("X-A"), []byte("v"))
+			}
+		}, want: ErrBounds},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := sample()
+			tc.mutate(e)
+			// Through the encoding, as read from Redis.
+			var got Entry
+			if err := Decode(e.AppendEncode(nil), &got); err != nil {
+				if tc.want != nil && errors.Is(err, tc.want) {
+					return // refused already
+				}
+				t.Fatalf("Decode: %v", err)
+			}
+			if err := got.Check(lim); !errors.Is(err, tc.want) {
+				t.Errorf("Check() = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzEntry_Check: any bytes either fail Decode or Check, or give an entry
+// whose header block holds only tokens and control-free values.
+func FuzzEntry_Check(f *testing.F) {
+	f.Add(sample().AppendEncode(nil))
+	f.Add((&Entry{Status: 200, Header: AppendHeader(nil, []byte("A\r\n"), []byte("b"))}).AppendEncode(nil))
+	f.Add([]byte("garbage"))
+	lim := Limits{MaxBodyLen: 1 << 20, MaxHeaders: 64}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var e Entry
+		if Decode(b, &e) != nil || e.Check(lim) != nil {
+			return
+		}
+		if e.Status < 200 || e.Status > 599 || e.BodyLen > lim.MaxBodyLen {
+			t.Fatalf("Check accepted status %d, body length %d", e.Status, e.BodyLen)
+		}
+		for name, value, rest, ok := NextHeader(e.Header); ok; name, value, rest, ok = NextHeader(rest) {
+			if bytes.ContainsAny(name, "\r\n\x00: ") || bytes.ContainsAny(value, "\r\n\x00") {
+				t.Fatalf("Check accepted header %q: %q", name, value)
+			}
+		}
+	})
+}

@@ -57,15 +57,47 @@ type Resync struct {
 // with the new epoch, atomically: no node can see the epoch move without
 // the message being sent, so a missed message is always detectable.
 // ARGV[1] is PUBLISH or SPUBLISH; the channel shares the epoch's hash slot.
-var publishScript = redis.NewScript(`
-local e = redis.call('INCR', KEYS[1])
+// An epoch that is not a plausible counter (see stateScriptLib) starts
+// again from 1: the nodes then resync, as after a lost message.
+var publishScript = redis.NewScript(stateScriptLib + `
+local e = nextCounter(KEYS[1], 0)
 redis.call(ARGV[1], ARGV[2], e .. ' ' .. ARGV[3])
 return e`)
+
+// wireInvalidation is an Invalidation as published: with the time it was
+// sent and the data set it applies to, both covered by the signature, so
+// that a captured message is refused once it is older than maxMessageAge
+// or once Redis has lost the data set it was about.
+type wireInvalidation struct {
+	Invalidation
+	// Time is when the message was published, unix milliseconds.
+	Time int64 `json:"ts"`
+	// DataSet is the publisher's id of the Redis data set ({meta}:id).
+	DataSet string `json:"ds,omitempty"`
+}
+
+// Bounds of a received invalidation message; larger ones are rejected.
+const (
+	maxMessageSize = 1 << 20
+	maxMessageTags = 4096
+	maxMessageHost = 1024
+	maxMessagePath = 64 << 10
+	maxMessageTag  = 1024
+	maxOriginLen   = 256
+	// maxMessageAge bounds how old (or, for clock skew, how far in the
+	// future) a signed message may be: the replay window of a captured
+	// message. Nodes' clocks must agree within it.
+	maxMessageAge = 5 * time.Minute
+	// maxEpochsAhead bounds how far past the last accounted-for epoch a
+	// received one is tracked.
+	maxEpochsAhead = 1 << 16
+)
 
 // Publish bumps the purge epoch in Redis and publishes inv to every node's
 // subscriber (this node's included). Purge calls it; for the invalidation
 // after an unsafe request, already applied to L2 by Delete, use Notify. It
-// sets inv.Origin and inv.Epoch.
+// sets inv.Origin and inv.Epoch. With Config.Secret the message is signed
+// (see Signer).
 //
 // # Why classic PUBLISH outside a cluster, SPUBLISH in a cluster?
 //
@@ -81,7 +113,7 @@ func (t *Tier) Publish(ctx context.Context, inv *Invalidation) error {
 		return err
 	}
 	inv.Origin = t.nodeID
-	body, err := json.Marshal(inv)
+	body, err := t.seal(nil, inv)
 	if err != nil {
 		return fmt.Errorf("l2: publish: %w", err)
 	}
@@ -114,11 +146,10 @@ func (t *Tier) Notify(ctx context.Context, inv *Invalidation) error {
 		return err
 	}
 	inv.Origin = t.nodeID
-	body, err := json.Marshal(inv)
+	msg, err := t.seal([]byte("0 "), inv)
 	if err != nil {
 		return fmt.Errorf("l2: notify: %w", err)
 	}
-	msg := append([]byte("0 "), body...)
 	if t.sharded {
 		err = t.client.SPublish(ctx, t.channel, msg).Err()
 	} else {
@@ -129,6 +160,19 @@ func (t *Tier) Notify(ctx context.Context, inv *Invalidation) error {
 	}
 	t.st.published.Add(1)
 	return nil
+}
+
+// seal appends inv to dst as published: with its send time and this
+// node's Redis data set (wireInvalidation), signed when a secret is set.
+func (t *Tier) seal(dst []byte, inv *Invalidation) ([]byte, error) {
+	t.metaMu.Lock()
+	ds := t.redisID
+	t.metaMu.Unlock()
+	body, err := json.Marshal(wireInvalidation{Invalidation: *inv, Time: time.Now().UnixMilli(), DataSet: ds})
+	if err != nil {
+		return nil, err
+	}
+	return t.signer.Seal(dst, DomainInvalidation, body), nil
 }
 
 // Subscribed reports whether the invalidation subscriber is connected now.
@@ -168,7 +212,10 @@ func (tr *epochTracker) missed(e uint64) uint64 {
 }
 
 func (tr *epochTracker) saw(e uint64) {
-	if e <= tr.low {
+	// The epoch prefix is set by Redis' script, outside the signature: one
+	// far ahead is not believed (nor kept: the set stays bounded); if it
+	// was real, the poll finds the gap and resyncs.
+	if e <= tr.low || e > tr.low+maxEpochsAhead {
 		return
 	}
 	if tr.got == nil {
@@ -385,37 +432,107 @@ func (t *Tier) resync(ctx context.Context, r Resync) {
 	}
 }
 
-// deliver decodes one message ("epoch json") and hands it to OnInvalidate.
+// deliver decodes one message ("epoch json [mac]"), checks it and hands
+// it to OnInvalidate. A message that fails a check is counted, logged (at
+// most once per warnEvery) and dropped; its epoch is not marked received,
+// so if it stood for a real invalidation the next poll notices the gap and
+// resyncs, which is the safe side.
 func (t *Tier) deliver(payload string, tr *epochTracker) {
-	sp := strings.IndexByte(payload, ' ')
-	if sp < 0 {
-		t.log.LogAttrs(t.stopCtx, slog.LevelWarn, "bad_invalidation_message", slog.Int("len", len(payload)))
-		return
-	}
-	e, err := strconv.ParseUint(payload[:sp], 10, 64)
-	var inv Invalidation
-	if err == nil {
-		err = json.Unmarshal([]byte(payload[sp+1:]), &inv)
-	}
+	inv, err := t.decodeMessage(payload, time.Now())
 	if err != nil {
-		t.log.LogAttrs(t.stopCtx, slog.LevelWarn, "bad_invalidation_message", slog.String("error", err.Error()))
+		t.reject("invalidation_message_rejected", err, len(payload))
 		return
 	}
-	if e == 0 && inv.Kind != KindURL {
-		// Only Notify sends epoch 0, and only for one URL: anything wider
-		// must be counted in the epoch, so that a node that misses it knows.
-		t.log.LogAttrs(t.stopCtx, slog.LevelWarn, "bad_invalidation_message", slog.String("error", "untracked "+inv.Kind.String()+" invalidation"))
-		return
-	}
-	inv.Epoch = e
 	if inv.Origin != t.nodeID {
 		// This node's own purges moved the sequence when they started.
 		t.invalSeq.Add(1)
 	}
 	t.st.received.Add(1)
-	tr.saw(e)
-	t.applyGen(&inv)
+	tr.saw(inv.Epoch)
+	if !t.applyGen(&inv) {
+		// A generation more than one step ahead: messages were lost, or
+		// the claim is forged. Redis' own counter decides (bounded there).
+		if m, ok := t.readMeta(t.stopCtx); ok {
+			t.applyMeta(m)
+		}
+	}
 	if t.deps.OnInvalidate != nil {
 		t.deps.OnInvalidate(inv)
+	}
+}
+
+// decodeMessage parses and checks one bus message received at now.
+func (t *Tier) decodeMessage(payload string, now time.Time) (Invalidation, error) {
+	if len(payload) > maxMessageSize {
+		return Invalidation{}, fmt.Errorf("message of %d bytes", len(payload))
+	}
+	sp := strings.IndexByte(payload, ' ')
+	if sp < 0 || sp > 20 {
+		return Invalidation{}, errors.New("no epoch")
+	}
+	e, err := strconv.ParseUint(payload[:sp], 10, 64)
+	if err != nil {
+		return Invalidation{}, errors.New("bad epoch")
+	}
+	body, err := t.signer.Open(DomainInvalidation, []byte(payload[sp+1:]))
+	if err != nil {
+		return Invalidation{}, err
+	}
+	var w wireInvalidation
+	if err := json.Unmarshal(body, &w); err != nil {
+		return Invalidation{}, err
+	}
+	if err := w.check(); err != nil {
+		return Invalidation{}, err
+	}
+	if t.signer.Enabled() {
+		// Only a signed message's time and data set mean anything.
+		if age := now.Sub(time.UnixMilli(w.Time)); age > maxMessageAge || age < -maxMessageAge {
+			return Invalidation{}, fmt.Errorf("message sent %s ago, outside the replay window", age.Round(time.Second))
+		}
+		t.metaMu.Lock()
+		ds := t.redisID
+		t.metaMu.Unlock()
+		if w.DataSet != ds {
+			return Invalidation{}, errors.New("message for another Redis data set")
+		}
+	}
+	if e == 0 && w.Kind != KindURL {
+		// Only Notify sends epoch 0, and only for one URL: anything wider
+		// must be counted in the epoch, so that a node that misses it knows.
+		return Invalidation{}, fmt.Errorf("untracked %s invalidation", w.Kind)
+	}
+	inv := w.Invalidation
+	inv.Epoch = e
+	return inv, nil
+}
+
+// check bounds a received message's fields.
+func (w *wireInvalidation) check() error {
+	if err := w.validate(); err != nil {
+		return err
+	}
+	if len(w.Host) > maxMessageHost || len(w.Path) > maxMessagePath || len(w.Origin) > maxOriginLen ||
+		len(w.Tags) > maxMessageTags {
+		return errors.New("field too long")
+	}
+	for _, tag := range w.Tags {
+		if tag == "" || len(tag) > maxMessageTag {
+			return errors.New("bad tag")
+		}
+	}
+	if w.Kind == KindAll && (w.Gen == 0 || w.Gen >= maxGen || w.Soft && w.Gen >= maxSoftGen) {
+		return errors.New("generation out of range")
+	}
+	return nil
+}
+
+// reject counts data from Redis that failed a check, and logs it at most
+// once per warnEvery.
+func (t *Tier) reject(msg string, err error, size int) {
+	t.st.rejectedMsgs.Add(1)
+	if ok, held := t.warn.Allow(time.Now()); ok {
+		t.log.LogAttrs(t.stopCtx, slog.LevelWarn, msg, slog.String("error", err.Error()),
+			slog.Int("len", size), slog.Uint64("suppressed", held))
 	}
 }

@@ -140,6 +140,9 @@ func (c *codec) decode(dst, stored []byte) ([]byte, envelope, error) {
 	payload := stored[envHeaderLen:]
 	switch stored[0] & envCodecMask {
 	case codecNone:
+		if len(payload) > c.maxSize {
+			return dst, env, errCorrupt
+		}
 		return append(dst, payload...), env, nil
 	case codecS2:
 		n, err := s2.DecodedLen(payload)

@@ -3,6 +3,7 @@ package l2
 import (
 	"bytes"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -118,4 +119,50 @@ func BenchmarkCompression(b *testing.B) {
 			c.close()
 		}
 	}
+}
+
+// FuzzCodec_decode: any stored value (read from Redis, which anyone may
+// write) either fails to decode or decodes to at most MaxValueSize bytes;
+// never a panic.
+func FuzzCodec_decode(f *testing.F) {
+	const maxSize = 1 << 20
+	for _, name := range []string{CompressionNone, CompressionS2, CompressionZstd} {
+		c, err := newCodec(name, 16, maxSize)
+		if err != nil {
+			f.Fatal(err)
+		}
+		v, _ := c.appendEncode(nil, []byte(strings.Repeat("compressible ", 20)), 3)
+		f.Add(v)
+		c.close()
+	}
+	f.Add([]byte{envVersion | codecS2, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Add([]byte{envVersion | codecZstd, 0, 0, 0, 0, 0x28, 0xb5, 0x2f, 0xfd})
+	c, err := newCodec(CompressionNone, 16, maxSize)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(c.close)
+	f.Fuzz(func(t *testing.T, stored []byte) {
+		out, _, err := c.decode(nil, stored)
+		if err == nil && len(out) > maxSize {
+			t.Fatalf("decoded %d bytes from %d", len(out), len(stored))
+		}
+	})
+}
+
+// FuzzParseCounter: a {meta} counter is accepted only as what the scripts
+// write: decimal digits below the limit.
+func FuzzParseCounter(f *testing.F) {
+	for _, s := range []string{"", "0", "1", "999999999999999", "18446744073709551615", "-1", "1e3", " 1", "0x10"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := parseCounter(s, maxGen)
+		if err != nil {
+			return
+		}
+		if n >= maxGen || s != "" && strconv.FormatUint(n, 10) != strings.TrimLeft(s, "0") && n != 0 {
+			t.Fatalf("parseCounter(%q) = %d", s, n)
+		}
+	})
 }

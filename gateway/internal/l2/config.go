@@ -8,6 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // Modes of [Config].Mode.
@@ -97,6 +100,11 @@ type Config struct {
 	// NodeID names this node in published invalidations (Origin) and in
 	// CLIENT LIST. Empty means host name, process id and a random suffix.
 	NodeID string
+	// Secret is the cluster secret: invalidations are published signed
+	// with it (HMAC-SHA256) and only those it verifies are applied. Empty
+	// means Redis is trusted: messages are only checked for shape and
+	// bounds. Every node sharing the Redis must have the same secret.
+	Secret string
 }
 
 // DefaultConfig returns the defaults used for zero fields of a Config.
@@ -201,6 +209,47 @@ func (c Config) Validate() error {
 		add("timeouts", "durations must not be negative")
 	}
 	return errors.Join(errs...)
+}
+
+// UniversalOptions returns the go-redis options of a client of the Redis
+// that c names (after defaults): mode and addresses, credentials (the
+// sentinels' too), database, TLS, pool size and timeouts, named clientName
+// in CLIENT LIST. Every client of the gateway is built from it, so that
+// they all reach Redis the same way; a caller may tune retries and pool
+// size on the result, which is its own.
+func (c Config) UniversalOptions(clientName string) *redis.UniversalOptions {
+	c = c.withDefaults()
+	opts := &redis.UniversalOptions{
+		ClientName:            clientName,
+		Username:              c.Username,
+		Password:              c.Password,
+		SentinelUsername:      c.SentinelUsername,
+		SentinelPassword:      c.SentinelPassword,
+		DB:                    c.DB,
+		TLSConfig:             c.TLS,
+		PoolSize:              c.PoolSize,
+		DialTimeout:           c.DialTimeout,
+		ReadTimeout:           c.ReadTimeout,
+		WriteTimeout:          c.WriteTimeout,
+		ContextTimeoutEnabled: true,
+		// Cluster maintenance notifications are for managed Redis; plain
+		// servers answer the handshake with an error.
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	}
+	switch c.Mode {
+	case ModeSentinel:
+		opts.Addrs = c.Addrs
+		opts.MasterName = c.MasterName
+	case ModeCluster:
+		opts.Addrs = c.Addrs
+		opts.IsClusterMode = true
+		opts.DB = 0
+	default:
+		if len(c.Addrs) > 0 {
+			opts.Addrs = c.Addrs[:1]
+		}
+	}
+	return opts
 }
 
 // Deps are the collaborators of a [Tier]. All fields are optional.

@@ -28,14 +28,28 @@
 //
 // With KeyPrefix P (default "flowcache:"):
 //
-//	P e:<gen>:<key>     an entry (string: envelope + value), TTL = Set's ttl
-//	P t:<tag>           surrogate-key index (sorted set: entry key → expiry ms)
-//	P h:<host>          URL/prefix index (sorted set: path NUL key → expiry ms)
-//	P {meta}:gen        purge-all generation (INCR)
-//	P {meta}:softgen    soft purge-all generation (INCR)
-//	P {meta}:epoch      purge epoch, bumped by every purge (not by Notify)
+//	P e:{}<gen>:<key>   an entry (string: envelope + value), TTL = Set's ttl
+//	P t:{}<tag>         surrogate-key index (sorted set: entry key → expiry ms)
+//	P h:{}<host>        URL/prefix index (sorted set: path NUL key → expiry ms)
+//	P {meta}:gen        purge-all generation (bumped by one, see bumpScript)
+//	P {meta}:softgen    soft purge-all generation (likewise)
+//	P {meta}:epoch      purge epoch, bumped by every published invalidation (not by Notify)
 //	P {meta}:id         random id of the data set (detects a Redis that lost it)
 //	P {meta}:inval      the invalidation channel
+//
+// The empty "{}" keeps request bytes out of hash tags (see appendEntryKey).
+//
+// # What Redis is trusted with
+//
+// Nothing read from Redis is trusted. With Config.Secret, invalidations are
+// published sealed with an HMAC-SHA256 ([Signer]) over the message, its
+// send time and the data set id; a node drops (and counts in
+// Stats.RejectedMessages) what does not verify, is older than five
+// minutes, or names another data set. Without a secret, messages are only
+// bounded. Either way a message moves a generation by one step at most (a
+// larger claim makes the node read Redis' counter), and the counters read
+// from Redis must be 1 to 15 digits: a purge-all can never be stopped by a
+// counter pushed to its limit. Values are bounded by MaxValueSize.
 //
 // # Why hash tags only on {meta}?
 //

@@ -34,6 +34,7 @@ import (
 //	flowcache_l2_invalidations_published_total, _received_total
 //	flowcache_l2_resyncs_total                 OnResync calls
 //	flowcache_l2_subscriber_disconnects_total  subscriber connection losses
+//	flowcache_l2_rejected_messages_total       invalidations and shared state from Redis that failed a check
 func (t *Tier) RegisterMetrics(set *metrics.Set) {
 	s := &t.st
 	counter := func(name string, v *atomic.Uint64) {
@@ -71,4 +72,5 @@ func (t *Tier) RegisterMetrics(set *metrics.Set) {
 	counter("flowcache_l2_invalidations_received_total", &s.received)
 	counter("flowcache_l2_resyncs_total", &s.resyncs)
 	counter("flowcache_l2_subscriber_disconnects_total", &s.disconnects)
+	counter("flowcache_l2_rejected_messages_total", &s.rejectedMsgs)
 }

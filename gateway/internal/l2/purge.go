@@ -134,29 +134,76 @@ func (t *Tier) Purge(ctx context.Context, inv Invalidation) (int, error) {
 // Old entries are never read again (hard: their keys hold the old
 // generation; soft: their envelope does) and expire with their TTL.
 func (t *Tier) purgeAll(ctx context.Context, inv *Invalidation) (int, error) {
-	key := t.kGen
+	key, limit, cur := t.kGen, uint64(maxGen), t.gen.Load()
 	if inv.Soft {
-		key = t.kSoftGen
+		key, limit, cur = t.kSoftGen, maxSoftGen, uint64(t.softGen.Load())
 	}
-	g, err := t.client.Incr(ctx, key).Uint64()
+	g, err := bumpScript.Run(ctx, t.client, []string{key}, min(cur, limit-1), limit).Uint64()
 	if err != nil {
 		return 0, err
 	}
 	inv.Gen = g
-	t.applyGen(inv)
+	t.setGen(inv)
 	return 0, nil
 }
 
-// applyGen raises the local generation after a KindAll invalidation.
-func (t *Tier) applyGen(inv *Invalidation) {
-	if inv.Kind != KindAll {
-		return
-	}
+// bumpScript moves the counter KEYS[1] one step (see stateScriptLib);
+// ARGV[1] is this node's value, used if the stored one is not plausible.
+var bumpScript = redis.NewScript(stateScriptLib + `
+return nextCounter(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))`)
+
+// stateScriptLib defines nextCounter(key, fallback, limit), the INCR of
+// the {meta} counters: a stored value that is not 1 to 15 decimal digits
+// below limit (nodes refuse to read such a value; see parseCounter) is
+// replaced by fallback before the increment, so that a corrupt or hostile
+// value can never stop purges from moving the counter on.
+const stateScriptLib = `
+local function nextCounter(key, fallback, limit)
+  limit = limit or 999999999999999
+  local v = redis.call('GET', key)
+  local n = nil
+  if v and string.len(v) <= 15 and string.match(v, '^%d+$') then n = tonumber(v) end
+  if not n or n >= limit then n = fallback end
+  n = n + 1
+  redis.call('SET', key, string.format('%d', n))
+  return n
+end
+`
+
+// Bounds of the {meta} counters. A purge moves a generation by one, so a
+// real one never comes near them.
+const (
+	maxGen     = 999_999_999_999_999 // 15 digits: exact in Lua's numbers
+	maxSoftGen = 1<<32 - 1
+)
+
+// setGen installs the generation a purge-all of this node moved Redis to.
+func (t *Tier) setGen(inv *Invalidation) {
 	if inv.Soft {
-		t.raiseGen(0, uint32(inv.Gen))
+		t.raiseGen(0, uint32(inv.Gen)) //nolint:gosec // bounded by maxSoftGen in the script
 	} else {
 		t.raiseGen(inv.Gen, 0)
 	}
+}
+
+// applyGen raises the local generation after a received KindAll
+// invalidation, by one step at most: it reports false, changing nothing,
+// when the message claims a generation more than one step ahead of this
+// node's (the caller then reads the generation from Redis). A generation
+// at or below this node's is already applied.
+func (t *Tier) applyGen(inv *Invalidation) bool {
+	if inv.Kind != KindAll {
+		return true
+	}
+	cur := t.gen.Load()
+	if inv.Soft {
+		cur = uint64(t.softGen.Load())
+	}
+	if inv.Gen > cur+1 {
+		return false
+	}
+	t.setGen(inv)
+	return true
 }
 
 // purgeTags removes (or marks) every live entry of each tag. The tag's set

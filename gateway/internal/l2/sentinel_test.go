@@ -19,7 +19,7 @@ func TestTier_Sentinel(t *testing.T) {
 		t.Fatalf("Get = %q, %v; want \"v\"", v, err)
 	}
 	// The value is on the master the sentinel named.
-	if got, err := s.Master.Do("EXISTS", "fc:e:0:k"); err != nil || got != "1" {
+	if got, err := s.Master.Do("EXISTS", "fc:e:{}0:k"); err != nil || got != "1" {
 		t.Errorf("EXISTS on the master = %q, %v; want 1", got, err)
 	}
 	t.Run("pubsub", func(t *testing.T) {
@@ -48,7 +48,7 @@ func TestTier_SentinelFailover(t *testing.T) {
 	// Replication is asynchronous: let the replica have k (and the shared
 	// state) before promoting it, or the failover may lose them.
 	waitFor(t, "replication", func() bool {
-		v, err := s.Replica.Do("GET", "fc:e:0:k")
+		v, err := s.Replica.Do("GET", "fc:e:{}0:k")
 		return err == nil && v != ""
 	})
 	s.Failover()

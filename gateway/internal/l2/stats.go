@@ -10,7 +10,7 @@ type counters struct {
 	dropOpen, dropInvalid, bytesIn, bytesStored   atomic.Uint64
 	compressed, commands, dials, probeFailures    atomic.Uint64
 	received, published, resyncs, disconnects     atomic.Uint64
-	dropStale                                     atomic.Uint64
+	dropStale, rejectedMsgs                       atomic.Uint64
 	subscribed                                    atomic.Bool
 }
 
@@ -52,6 +52,9 @@ type Stats struct {
 	// Received and Published count invalidation messages; Resyncs counts
 	// OnResync calls; Disconnects counts subscriber connection losses.
 	Received, Published, Resyncs, Disconnects uint64
+	// RejectedMessages counts invalidation messages and shared state read
+	// from Redis that failed a check (signature, replay window, bounds).
+	RejectedMessages uint64
 }
 
 // Stats returns a snapshot of the counters. Safe for concurrent use.
@@ -70,5 +73,6 @@ func (t *Tier) Stats() Stats {
 		Subscribed: s.subscribed.Load(),
 		Received:   s.received.Load(), Published: s.published.Load(),
 		Resyncs: s.resyncs.Load(), Disconnects: s.disconnects.Load(),
+		RejectedMessages: s.rejectedMsgs.Load(),
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"unsafe"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // Errors returned by a Tier. Branch on them with errors.Is.
@@ -47,6 +46,8 @@ type Tier struct {
 	codec  *codec
 	br     *breaker
 	nodeID string
+	signer *Signer
+	warn   WarnLimiter // rejected messages and state
 
 	// Redis key names, built once.
 	kGen, kSoftGen, kEpoch, kID, channel string
@@ -100,40 +101,13 @@ func New(cfg Config, deps Deps) (*Tier, error) {
 		return nil, err
 	}
 
-	opts := &redis.UniversalOptions{
-		ClientName:            "flowcache-" + nodeID,
-		Username:              cfg.Username,
-		Password:              cfg.Password,
-		SentinelUsername:      cfg.SentinelUsername,
-		SentinelPassword:      cfg.SentinelPassword,
-		DB:                    cfg.DB,
-		TLSConfig:             cfg.TLS,
-		PoolSize:              cfg.PoolSize,
-		DialTimeout:           cfg.DialTimeout,
-		ReadTimeout:           cfg.ReadTimeout,
-		WriteTimeout:          cfg.WriteTimeout,
-		ContextTimeoutEnabled: true,
-		// A cache read is worth one attempt: the breaker, not retries,
-		// handles a sick Redis. go-redis' own defaults (3 retries, 5 dial
-		// attempts 100ms apart) would hold a request for seconds.
-		MaxRetries:    -1,
-		DialerRetries: 1,
-		Dialer:        deps.Dialer,
-		// Cluster maintenance notifications are for managed Redis; plain
-		// servers answer the handshake with an error.
-		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-	}
-	switch cfg.Mode {
-	case ModeStandalone:
-		opts.Addrs = cfg.Addrs[:1]
-	case ModeSentinel:
-		opts.Addrs = cfg.Addrs
-		opts.MasterName = cfg.MasterName
-	case ModeCluster:
-		opts.Addrs = cfg.Addrs
-		opts.IsClusterMode = true
-		opts.DB = 0
-	}
+	opts := cfg.UniversalOptions("flowcache-" + nodeID)
+	// A cache read is worth one attempt: the breaker, not retries, handles
+	// a sick Redis. go-redis' own defaults (3 retries, 5 dial attempts
+	// 100ms apart) would hold a request for seconds.
+	opts.MaxRetries = -1
+	opts.DialerRetries = 1
+	opts.Dialer = deps.Dialer
 
 	ctx, cancel := context.WithCancel(context.Background())
 	meta := cfg.KeyPrefix + "{meta}:"
@@ -145,6 +119,7 @@ func New(cfg Config, deps Deps) (*Tier, error) {
 		codec:     cd,
 		br:        newBreaker(cfg.BreakerFailures),
 		nodeID:    nodeID,
+		signer:    NewSigner(cfg.Secret),
 		kGen:      meta + "gen",
 		kSoftGen:  meta + "softgen",
 		kEpoch:    meta + "epoch",
@@ -377,18 +352,27 @@ func (t *Tier) callFailed(ctx context.Context, err error) {
 	}
 }
 
-// appendEntryKey appends the Redis key of an entry: prefix "e:" gen ":" key.
-// Entry keys carry no hash tag: they spread over every cluster slot.
+// appendEntryKey appends the Redis key of an entry: prefix "e:{}" gen ":"
+// key.
+//
+// # Why "{}"?
+//
+// key comes from the request (its path, its Vary values): a "{x}" in it
+// would be a Redis Cluster hash tag, letting a client choose the slot of
+// its keys (all on one shard, or next to a key it targets). Redis hashes
+// the whole key when the first '{' is followed at once by '}', so this
+// empty tag, before any byte of key, turns every later one off. Tag and
+// host index keys get it too; KeyPrefix may not hold braces.
 func (t *Tier) appendEntryKey(dst []byte, gen uint64, key []byte) []byte {
 	dst = append(dst, t.cfg.KeyPrefix...)
-	dst = append(dst, 'e', ':')
+	dst = append(dst, "e:{}"...)
 	dst = strconv.AppendUint(dst, gen, 10)
 	dst = append(dst, ':')
 	return append(dst, key...)
 }
 
-func (t *Tier) tagKey(tag []byte) string   { return t.cfg.KeyPrefix + "t:" + string(tag) }
-func (t *Tier) hostKey(host []byte) string { return t.cfg.KeyPrefix + "h:" + string(host) }
+func (t *Tier) tagKey(tag []byte) string   { return t.cfg.KeyPrefix + "t:{}" + string(tag) }
+func (t *Tier) hostKey(host []byte) string { return t.cfg.KeyPrefix + "h:{}" + string(host) }
 
 func (t *Tier) acquireKey() *[]byte {
 	if b, ok := t.keyPool.Get().(*[]byte); ok {
@@ -426,14 +410,52 @@ func (t *Tier) loadMeta(ctx context.Context) (meta, error) {
 	if len(vals) != 4 {
 		return m, fmt.Errorf("l2: load state: MGET returned %d values", len(vals))
 	}
-	num := func(v any) uint64 {
+	var errs []error
+	num := func(name string, v any, limit uint64) uint64 {
 		s, _ := v.(string) // nil (missing key) reads as 0
-		n, _ := strconv.ParseUint(s, 10, 64)
+		n, err := parseCounter(s, limit)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
 		return n
 	}
-	m.gen, m.softGen, m.epoch = num(vals[0]), uint32(num(vals[1])), num(vals[2])
+	m.gen = num("gen", vals[0], maxGen)
+	m.softGen = uint32(num("softgen", vals[1], maxSoftGen)) //nolint:gosec // bounded by maxSoftGen
+	m.epoch = num("epoch", vals[2], maxGen)
 	m.id, _ = vals[3].(string) // set by the SETNX just before
+	if len(m.id) == 0 || len(m.id) > 64 {
+		errs = append(errs, fmt.Errorf("id: %d bytes", len(m.id)))
+	}
+	if err := errors.Join(errs...); err != nil {
+		// Not a Redis failure: Redis holds what no node wrote. Reading
+		// with a wrong generation could serve purged entries, so the state
+		// counts as unreadable until a purge (whose script repairs the
+		// counter) or an operator fixes it.
+		t.reject("redis_state_rejected", err, 0)
+		return meta{}, fmt.Errorf("l2: load state: %w", err)
+	}
 	return m, nil
+}
+
+// parseCounter reads a {meta} counter as stateScriptLib writes it: empty
+// (missing) is 0, else 1 to 15 decimal digits below limit.
+func parseCounter(s string, limit uint64) (uint64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	if len(s) > 15 {
+		return 0, errors.New("implausible counter")
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, errors.New("not a counter")
+		}
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || n >= limit {
+		return 0, errors.New("implausible counter")
+	}
+	return n, nil
 }
 
 // applyMeta installs loaded state. Generations only move forward within one

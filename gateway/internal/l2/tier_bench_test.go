@@ -66,7 +66,7 @@ func BenchmarkRedisGetRaw(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := tr.client.Get(ctx, "fc:e:0:k").Bytes(); err != nil {
+		if _, err := tr.client.Get(ctx, "fc:e:{}0:k").Bytes(); err != nil {
 			b.Fatal(err)
 		}
 	}

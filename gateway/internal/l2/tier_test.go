@@ -147,7 +147,7 @@ func TestTier_GetSet(t *testing.T) {
 				t.Errorf("stored %d bytes for %d: compression did not pay", st.BytesStored, st.BytesIn)
 			}
 			// The Redis TTL is the one given to Set.
-			pttl, err := r.Do("PTTL", "getset-"+tc.name+":e:0:k")
+			pttl, err := r.Do("PTTL", "getset-"+tc.name+":e:{}0:k")
 			if err != nil {
 				t.Fatalf("PTTL: %v", err)
 			}
@@ -902,7 +902,7 @@ func TestTier_IndexExpiry(t *testing.T) {
 		}
 	}
 	waitFor(t, "the writes", func() bool { return tr.Stats().Written >= before+4 })
-	for _, key := range []string{"ixexp:h:h.test", "ixexp:t:t1", "ixexp:t:t2"} {
+	for _, key := range []string{"ixexp:h:{}h.test", "ixexp:t:{}t1", "ixexp:t:{}t2"} {
 		pttl, err := r.Do("PTTL", key)
 		if err != nil {
 			t.Fatal(err)
@@ -914,10 +914,10 @@ func TestTier_IndexExpiry(t *testing.T) {
 	// k3 expires; the next write to the sets trims it.
 	waitFor(t, "k3 to expire and be trimmed", func() bool {
 		setSync(t, tr, "k4", "v", time.Minute, ix)
-		n, err := r.Do("ZCARD", "ixexp:t:t1")
+		n, err := r.Do("ZCARD", "ixexp:t:{}t1")
 		return err == nil && n == "4"
 	})
-	if n, err := r.Do("ZCARD", "ixexp:h:h.test"); err != nil || n != "4" {
+	if n, err := r.Do("ZCARD", "ixexp:h:{}h.test"); err != nil || n != "4" {
 		t.Errorf("host index ZCARD = %s, %v; want 4 (k0-k2, k4)", n, err)
 	}
 }
@@ -935,7 +935,7 @@ func TestTier_Touch(t *testing.T) {
 		t.Fatal("Touch dropped")
 	}
 	waitFor(t, "touches", func() bool { return tr.Stats().Written >= before+2 })
-	pttl, err := r.Do("PTTL", "touch:e:0:k")
+	pttl, err := r.Do("PTTL", "touch:e:{}0:k")
 	if err != nil {
 		t.Fatalf("PTTL: %v", err)
 	}
