@@ -312,3 +312,44 @@ func BenchmarkSigner_Open(b *testing.B) {
 		}
 	}
 }
+
+// TestTier_NotifySigned: Notify's untracked URL invalidation is signed like
+// Publish's; an unsigned one, or a signed one wider than a URL, is refused.
+func TestTier_NotifySigned(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t)
+	ca, cb := newCollector(), newCollector()
+	secret := func(id string) func(*Config) {
+		return func(c *Config) { c.NodeID, c.Secret, c.KeyPrefix = id, testSecret, "notify:" }
+	}
+	a := newTier(t, ModeStandalone, []string{r.Addr}, secret("a"), ca.deps(Deps{Logger: testLogger(t)}))
+	b := newTier(t, ModeStandalone, []string{r.Addr}, secret("b"), cb.deps(Deps{Logger: testLogger(t)}))
+	waitFor(t, "subscribers", func() bool { return a.Subscribed() && b.Subscribed() })
+
+	b.metaMu.Lock()
+	ds := b.redisID
+	b.metaMu.Unlock()
+	all, err := json.Marshal(wireInvalidation{Invalidation: Invalidation{Kind: KindAll, Gen: 2}, Time: time.Now().UnixMilli(), DataSet: ds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := rawClient(t, r.Addr)
+	for i, m := range []string{
+		`0 {"k":1,"h":"h","p":"/z"}`, // unsigned
+		"0 " + string(NewSigner(testSecret).Seal(nil, DomainInvalidation, all)), // signed, but untracked and wider than a URL
+	} {
+		if err := raw.Publish(context.Background(), "notify:{meta}:inval", m).Err(); err != nil {
+			t.Fatalf("PUBLISH: %v", err)
+		}
+		waitFor(t, "rejection", func() bool { return b.Stats().RejectedMessages >= uint64(1+i) })
+	}
+	inv := Invalidation{Kind: KindURL, Host: "h", Path: "/p"}
+	if err := a.Notify(context.Background(), &inv); err != nil {
+		t.Fatalf("Notify: %v", err)
+	}
+	for name, c := range map[string]*collector{"a": ca, "b": cb} {
+		if got := c.next(t); got.Kind != KindURL || got.Host != "h" || got.Path != "/p" || got.Origin != "a" || got.Epoch != 0 {
+			t.Errorf("%s: delivered %+v, want url h /p from a, epoch 0", name, got)
+		}
+	}
+}
