@@ -34,4 +34,6 @@ var (
 	initfailWasm []byte
 	//go:embed testdata/startloop.wasm
 	startloopWasm []byte
+	//go:embed testdata/hostile.wasm
+	hostileWasm []byte
 )
