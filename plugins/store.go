@@ -268,6 +268,7 @@ type Active struct {
 }
 
 func newActive(n *named, m *Module, id string, activation uint64) *Active {
+	m.version = id[:12] // before the module serves: the swap publishes it
 	a := &Active{
 		mod:   m,
 		n:     n,
@@ -374,12 +375,18 @@ type Info struct {
 	Errors uint64 `json:"errors"`
 	// Stats are the active module's counters.
 	Stats InfoStats `json:"stats"`
+	// LastError is the error of the active version's last failed call
+	// (trap, fuel exhausted, wall-clock backstop, ...), at LastErrorAt;
+	// empty if none failed.
+	LastError   string     `json:"last_error,omitempty"`
+	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
 }
 
 // InfoStats is [Stats] with JSON names.
 type InfoStats struct {
 	Traps              uint64 `json:"traps"`
 	FuelExhausted      uint64 `json:"fuel_exhausted"`
+	Backstops          uint64 `json:"backstops"`
 	Exits              uint64 `json:"exits"`
 	BadResults         uint64 `json:"bad_results"`
 	GuestErrors        uint64 `json:"guest_errors"`
@@ -430,6 +437,9 @@ func (s *Store) info(n *named) Info {
 		// A conversion: a field added to Stats breaks the build here, so
 		// that InfoStats follows it.
 		in.Stats = InfoStats(a.mod.Stats())
+		if err, at := a.mod.LastFailure(); err != nil {
+			in.LastError, in.LastErrorAt = err.Error(), &at
+		}
 	}
 	return in
 }
@@ -494,7 +504,7 @@ func (s *Store) Put(ctx context.Context, name string, wasm []byte, config map[st
 		_ = m.Close(ctx) // the store closed meanwhile
 		return Result{}, errRuntimeClosed
 	}
-	if now := s.limitsFor(name); now.MaxMemory != cfg.MaxMemory || now.Fuel != cfg.Fuel || now.MaxModuleSize != cfg.MaxModuleSize || now.MemoizeKey != cfg.MemoizeKey {
+	if now := s.limitsFor(name); now.MaxMemory != cfg.MaxMemory || now.Fuel != cfg.Fuel || now.MaxModuleSize != cfg.MaxModuleSize || now.MemoizeKey != cfg.MemoizeKey || now.CallTimeout != cfg.CallTimeout {
 		_ = m.Close(ctx) // loaded with limits a reload has just changed
 		return Result{}, fmt.Errorf("%w: policy %q: its limits changed during the upload; upload again", ErrConflict, name)
 	}

@@ -147,7 +147,8 @@ func withModule(err error, module string) error {
 
 func sameLimits(a, b *Config) bool {
 	return a.Module == b.Module && a.MaxMemory == b.MaxMemory && a.Fuel == b.Fuel &&
-		a.MaxModuleSize == b.MaxModuleSize && a.MemoizeKey == b.MemoizeKey && reflect.DeepEqual(a.Config, b.Config)
+		a.MaxModuleSize == b.MaxModuleSize && a.MemoizeKey == b.MemoizeKey && a.CallTimeout == b.CallTimeout &&
+		reflect.DeepEqual(a.Config, b.Config)
 }
 
 // Commit activates what Prepare loaded and records the new limits. An
