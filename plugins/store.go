@@ -490,7 +490,7 @@ func (s *Store) Put(ctx context.Context, name string, wasm []byte, config map[st
 	if err != nil {
 		return Result{}, err
 	}
-	if err := dryRun(m); err != nil {
+	if err := dryRun(m, dryRunCases(dryRunRequests)); err != nil {
 		_ = m.Close(ctx) // never used
 		return Result{}, &LoadError{Policy: name, Err: err}
 	}
@@ -820,39 +820,6 @@ func (s *Store) Close() {
 			a.retire()
 		}
 	}
-}
-
-// dryRun calls Key and Decide on a sample request. A guest error result
-// (the policy choosing the fallback) is accepted; a trap, exhausted fuel,
-// exit or malformed result is not.
-func dryRun(m *Module) error {
-	req := policy.Request{
-		Method: []byte("GET"), Scheme: []byte("http"), Host: []byte("example.com"),
-		Path: []byte("/flowcache/dry-run"), Query: []byte("a=1&b=2"), Route: []byte("dry-run"),
-		Headers: policy.Headers{
-			{Name: []byte("Host"), Value: []byte("example.com")},
-			{Name: []byte("User-Agent"), Value: []byte("flowcache-dry-run")},
-			{Name: []byte("Accept"), Value: []byte("*/*")},
-		},
-	}
-	var k policy.Key
-	if err := m.Key(&req, &k); err != nil && !errors.Is(err, ErrGuest) {
-		return fmt.Errorf("%w: key: %w", ErrDryRun, unwrapCall(err))
-	}
-	resp := policy.Response{
-		Status: 200, BodySize: 2, Now: time.Now(),
-		Headers: policy.Headers{
-			{Name: []byte("Cache-Control"), Value: []byte("max-age=60")},
-			{Name: []byte("Content-Type"), Value: []byte("application/json")},
-		},
-	}
-	var d policy.Decision
-	d.Reset()
-	d.Store, d.TTL = true, time.Minute
-	if err := m.Decide(&req, &resp, &d); err != nil && !errors.Is(err, ErrGuest) {
-		return fmt.Errorf("%w: decide: %w", ErrDryRun, unwrapCall(err))
-	}
-	return nil
 }
 
 // unwrapCall drops the CallError's "plugins: policy ...:" prefix: the

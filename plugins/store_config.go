@@ -100,7 +100,7 @@ func (c *Change) prepareConfigured(ctx context.Context, name string, cfg *Config
 		if err != nil {
 			return withModule(err, cfg.Module)
 		}
-		if err := dryRun(m); err != nil {
+		if err := dryRun(m, dryRunCases(dryRunRequests)); err != nil {
 			_ = m.Close(ctx) // refused
 			return &LoadError{Policy: name, Module: cfg.Module, Err: err}
 		}

@@ -34,6 +34,8 @@ var (
 	initfailWasm []byte
 	//go:embed testdata/startloop.wasm
 	startloopWasm []byte
+	//go:embed testdata/cloak.wasm
+	cloakWasm []byte
 	//go:embed testdata/hostile.wasm
 	hostileWasm []byte
 )
