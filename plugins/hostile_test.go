@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flowcache/flowcache/policy"
+	"github.com/flowcache/flowcache/wasm/abi"
 )
 
 // hostileShapes are the shapes of testdata/hostile.wat, selected by the
@@ -74,5 +75,33 @@ func BenchmarkModule_Hostile(b *testing.B) {
 			b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
 			b.Logf("%s: %v (fuel: %v)", tt.name, err, errors.Is(err, ErrFuel))
 		})
+	}
+}
+
+// TestModule_FuelUse logs the fuel a realistic key call uses, for a WAT
+// and a Go guest, and checks that it is a small part of the default
+// budget: the weights bound hostile code without starving normal code.
+func TestModule_FuelUse(t *testing.T) {
+	t.Parallel()
+	rt := newTestRuntime(t, Options{})
+	for _, tt := range parallelGuests {
+		m := mustLoad(t, rt, tt.name, tt.wasm(t), nil)
+		inst, err := m.get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := benchRequest()
+		r := requestFields(req)
+		blob := abi.AppendRequest(inst.input(), &r)
+		blob = m.appendRequestHeaders(blob, 0, req)
+		if _, err := inst.call(m.ctx, inst.key, DefaultFuel, uint32(len(blob))); err != nil { //nolint:gosec // a small blob
+			t.Fatalf("%s: key: %v", tt.name, err)
+		}
+		used := DefaultFuel - int64(inst.fuel.Get()) //nolint:gosec // the fuel global is an i64
+		t.Logf("%s guest: a key call uses %d fuel (%.2f%% of the default budget)", tt.name, used, 100*float64(used)/DefaultFuel)
+		if used <= 0 || used > DefaultFuel/100 {
+			t.Errorf("%s guest: a key call uses %d fuel, want (0, %d]", tt.name, used, DefaultFuel/100)
+		}
+		m.put(inst)
 	}
 }
