@@ -37,13 +37,13 @@ func dryRun(m *Module, cases []dryRunCase) error {
 		c := &cases[i]
 		var k policy.Key
 		if err := m.Key(&c.req, &k); err != nil && !errors.Is(err, ErrGuest) {
-			return fmt.Errorf("%w: key: %w (request %s %s)", ErrDryRun, unwrapCall(err), c.req.Method, c.req.Path)
+			return fmt.Errorf("%w: key: %w", ErrDryRun, unwrapCall(err))
 		}
 		var d policy.Decision
 		d.Reset()
 		d.Store, d.TTL = true, time.Minute
 		if err := m.Decide(&c.req, &c.resp, &d); err != nil && !errors.Is(err, ErrGuest) {
-			return fmt.Errorf("%w: decide: %w (request %s %s)", ErrDryRun, unwrapCall(err), c.req.Method, c.req.Path)
+			return fmt.Errorf("%w: decide: %w", ErrDryRun, unwrapCall(err))
 		}
 	}
 	return nil
