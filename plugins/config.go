@@ -23,14 +23,15 @@ type Config struct {
 	MaxMemory units.Size `toml:"max_memory"`
 	// Fuel is the CPU budget of one Key or Decide call, in units of about
 	// one simple instruction: each instruction costs its weight (1 for most,
-	// 2 for a multiplication, 6 to 10 for a division or square root, 16 for
+	// 2 for a multiplication, 6 to 10 for a division or square root, 32 for
 	// a function entry, 12 for an indirect call), memory.fill and
 	// memory.copy 1 per 4 bytes, memory.grow 1 per 4 bytes of the memory it
 	// asks for. Default 2,000,000: about a millisecond of CPU whatever the
-	// code (0.2 to 0.9 ms for hostile loops on the reference machine; a
-	// deep recursion, whose stack grows, about 2 ms). The budget also
-	// bounds how long a Go stop-the-world pause can wait for a call:
-	// compiled guest code cannot be preempted.
+	// instructions (0.15 to 0.9 ms for hostile loops and recursions on the
+	// reference machine; loads that miss every cache, which instructions do
+	// not show, about 24 ms). The budget also bounds how long a Go
+	// stop-the-world pause can wait for a call: compiled guest code cannot
+	// be preempted.
 	Fuel int64 `toml:"fuel"`
 	// CallTimeout is the wall-clock backstop of one call, for what the fuel
 	// does not see (a call descheduled by the OS, memory that misses every

@@ -18,7 +18,7 @@ var hostileShapes = []struct {
 	shape int
 }{
 	{"spin", 0}, {"mul", 1}, {"div", 2}, {"fdiv", 3}, {"copy", 4},
-	{"recurse", 5}, {"indirect", 6}, {"growfill", 7}, {"deep", 8},
+	{"recurse", 5}, {"indirect", 6}, {"growfill", 7}, {"deep", 8}, {"chase", 9},
 }
 
 // loadHostile loads testdata/hostile.wasm with shape and cfg (the defaults

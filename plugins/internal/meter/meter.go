@@ -21,7 +21,7 @@ const StopName = "flowcache_fuel_stop"
 const (
 	// DefaultEntryCost is the fuel charged at each function entry, on top of its instructions:
 	// a call's frame setup and stack check, and the fresh stack a deep recursion touches.
-	DefaultEntryCost = 16
+	DefaultEntryCost = 32
 	// DefaultLoopCost is the fuel charged at each loop header, that is once per iteration, on
 	// top of the instructions of the iteration.
 	DefaultLoopCost = 1
