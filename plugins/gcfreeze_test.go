@@ -13,16 +13,17 @@ import (
 )
 
 // TestModule_GCDuringHostileCalls runs hostile key calls (a loop of
-// multiplications, each call stopped by its budget) in one goroutine while
+// divisions, each call stopped by its budget) in one goroutine while
 // another forces GCs and a third serves HTTP requests on loopback: every
 // GC's stop-the-world waits for the call in flight, so each is bounded by
 // a call's budget, and everything completes. The times are logged, not
 // asserted; the test fails only if the work does not complete within a
-// generous bound (the old metering took 1.5s per call of this shape).
+// generous bound (the old metering, 1 unit per loop iteration, let a call
+// of this shape run 8s).
 func TestModule_GCDuringHostileCalls(t *testing.T) {
 	t.Parallel()
 	const rounds = 20
-	m := loadHostile(t, newTestRuntime(t, Options{}), 1, nil)
+	m := loadHostile(t, newTestRuntime(t, Options{}), 2, nil)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok")
 	}))
