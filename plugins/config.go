@@ -29,7 +29,7 @@ type Config struct {
 	// asks for. Default 2,000,000: about a millisecond of CPU whatever the
 	// instructions (0.15 to 0.9 ms for hostile loops and recursions on the
 	// reference machine; loads that miss every cache, which instructions do
-	// not show, about 24 ms). The budget also bounds how long a Go
+	// not show, 16 to 24 ms). The budget also bounds how long a Go
 	// stop-the-world pause can wait for a call: compiled guest code cannot
 	// be preempted.
 	Fuel int64 `toml:"fuel"`

@@ -50,9 +50,18 @@ func hostileRequest() *policy.Request {
 //	go test ./plugins -run '^$' -bench 'Module_Hostile' -benchtime 20x
 func BenchmarkModule_Hostile(b *testing.B) {
 	rt := newTestRuntime(b, Options{})
-	for _, tt := range hostileShapes {
+	shapes := append(hostileShapes[:len(hostileShapes):len(hostileShapes)], struct {
+		name  string
+		shape int
+	}{"growfill-small", -1})
+	for _, tt := range shapes {
 		b.Run(tt.name, func(b *testing.B) {
-			m := loadHostile(b, rt, tt.shape, nil)
+			var m *Module
+			if tt.shape < 0 { // testdata/growfill.wasm: growfill from 2 pages
+				m = mustLoad(b, rt, "growfill", growfillWasm, nil)
+			} else {
+				m = loadHostile(b, rt, tt.shape, nil)
+			}
 			req := hostileRequest()
 			var k policy.Key
 			runtime.LockOSThread()

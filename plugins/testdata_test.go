@@ -36,6 +36,8 @@ var (
 	startloopWasm []byte
 	//go:embed testdata/cloak.wasm
 	cloakWasm []byte
+	//go:embed testdata/growfill.wasm
+	growfillWasm []byte
 	//go:embed testdata/hostile.wasm
 	hostileWasm []byte
 )
