@@ -93,6 +93,7 @@ var policyMetrics = []struct {
 	{"flowcache_policy_errors_total", "Calls of a WebAssembly policy that failed: the request used the route's fallback.", func(in *plugins.Info) uint64 { return in.Errors }},
 	{"flowcache_policy_traps_total", "Calls of the active version that trapped.", func(in *plugins.Info) uint64 { return in.Stats.Traps }},
 	{"flowcache_policy_fuel_exhausted_total", "Calls of the active version that ran out of their CPU budget.", func(in *plugins.Info) uint64 { return in.Stats.FuelExhausted }},
+	{"flowcache_policy_backstops_total", "Calls of the active version stopped by their wall-clock backstop (call_timeout).", func(in *plugins.Info) uint64 { return in.Stats.Backstops }},
 	{"flowcache_policy_exits_total", "Calls of the active version that exited.", func(in *plugins.Info) uint64 { return in.Stats.Exits }},
 	{"flowcache_policy_bad_results_total", "Calls of the active version that returned a malformed result.", func(in *plugins.Info) uint64 { return in.Stats.BadResults }},
 	{"flowcache_policy_guest_errors_total", "Calls of the active version that returned the error result.", func(in *plugins.Info) uint64 { return in.Stats.GuestErrors }},

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/flowcache/flowcache/internal/units"
 )
@@ -20,14 +21,24 @@ type Config struct {
 	// whole 64KiB pages). A module whose minimum memory is larger is refused;
 	// memory.grow beyond it fails. Default 32MiB.
 	MaxMemory units.Size `toml:"max_memory"`
-	// Fuel is the CPU budget of one Key or Decide call, in units of one
-	// function entry or one loop iteration. Default 2,000,000: a key call
-	// takes tens of units (17 for a WAT policy, 76 for a Go one), a Go
-	// guest's garbage collection of a few MiB about 200,000; a runaway loop
-	// is stopped after about 1.5ms of CPU, exponential recursion after 6ms.
-	// The budget also bounds how long a Go stop-the-world pause can wait for
-	// a call: compiled guest code cannot be preempted.
+	// Fuel is the CPU budget of one Key or Decide call, in units of about
+	// one simple instruction: each instruction costs its weight (1 for most,
+	// 2 for a multiplication, 6 to 10 for a division or square root, 32 for
+	// a function entry, 12 for an indirect call), memory.fill and
+	// memory.copy 1 per 4 bytes, memory.grow 1 per 4 bytes of the memory it
+	// asks for. Default 2,000,000: about a millisecond of CPU whatever the
+	// instructions (0.15 to 0.9 ms for hostile loops and recursions on the
+	// reference machine; loads that miss every cache, which instructions do
+	// not show, 16 to 24 ms). The budget also bounds how long a Go
+	// stop-the-world pause can wait for a call: compiled guest code cannot
+	// be preempted.
 	Fuel int64 `toml:"fuel"`
+	// CallTimeout is the wall-clock backstop of one call, for what the fuel
+	// does not see (a call descheduled by the OS, memory that misses every
+	// cache, a host function): a call still running after it is stopped at
+	// its next fuel charge (within 10ms more), the request uses the
+	// fallback policy and the instance is discarded. Default 50ms.
+	CallTimeout units.Duration `toml:"call_timeout"`
 	// MaxModuleSize bounds the size of the .wasm file. Default 16MiB.
 	MaxModuleSize units.Size `toml:"max_module_size"`
 	// MemoizeKey, when positive, remembers up to that many flowcache_key
@@ -47,6 +58,7 @@ type Config struct {
 const (
 	DefaultMaxMemory     = 32 << 20
 	DefaultFuel          = 2_000_000
+	DefaultCallTimeout   = 50 * time.Millisecond
 	DefaultMaxModuleSize = 16 << 20
 
 	pageSize      = 64 << 10
@@ -62,6 +74,7 @@ func DefaultConfig() Config {
 	return Config{
 		MaxMemory:     DefaultMaxMemory,
 		Fuel:          DefaultFuel,
+		CallTimeout:   units.Duration(DefaultCallTimeout),
 		MaxModuleSize: DefaultMaxModuleSize,
 	}
 }
@@ -91,6 +104,9 @@ func (c *Config) validateLimits() error {
 	if c.Fuel <= 0 {
 		errs = append(errs, fmt.Errorf("fuel: %d must be positive", c.Fuel))
 	}
+	if c.CallTimeout < 0 || c.CallTimeout.D() > time.Minute || (c.CallTimeout != 0 && c.CallTimeout.D() < time.Millisecond) {
+		errs = append(errs, fmt.Errorf("call_timeout: %v is outside [1ms, 1m]", c.CallTimeout))
+	}
 	if c.MaxModuleSize <= 0 || c.MaxModuleSize > maxModuleCap {
 		errs = append(errs, fmt.Errorf("max_module_size: %v is outside (0, 256MiB]", c.MaxModuleSize))
 	}
@@ -110,6 +126,14 @@ func (c *Config) initJSON() ([]byte, error) {
 		return nil, fmt.Errorf("config: not representable as JSON: %w", err)
 	}
 	return b, nil
+}
+
+// callTimeout returns CallTimeout, or its default when zero.
+func (c *Config) callTimeout() time.Duration {
+	if c.CallTimeout == 0 {
+		return DefaultCallTimeout
+	}
+	return c.CallTimeout.D()
 }
 
 // memoryPages returns MaxMemory in whole pages.

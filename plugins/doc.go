@@ -17,18 +17,26 @@
 // module size, the linear memory of each instance (a module whose minimum is
 // above it is refused; memory.grow past it fails), and the CPU spent per
 // call. The CPU budget is load-time fuel metering (plugins/internal/meter):
-// every function entry and loop iteration costs one unit of fuel, a
-// memory.grow a thousand; running out traps. It stops infinite loops and loop-free exponential recursion alike,
-// costs no goroutine or context per call, and never freezes the process: a Go
-// stop-the-world, which cannot preempt compiled guest code, waits at most one
-// call's budget (wazero's WithCloseOnContextDone costs 5-20x per call and
-// misses recursion).
+// every instruction costs its weight (1 for most, more for multiplication,
+// division, square root, indirect calls and function entries), charged by
+// segments of straight-line code at function entries, loop headers, the
+// arms of an if and the joins after branch targets; bulk memory costs by
+// its length, memory.grow by the memory it asks for; running out traps.
+// It stops infinite loops and loop-free exponential recursion alike,
+// costs no goroutine or context per call, and never freezes the process
+// for long: a Go stop-the-world, which cannot preempt compiled guest code,
+// waits at most one call's budget, about a millisecond by default
+// (BenchmarkModule_Hostile measures hostile shapes). A wall-clock backstop
+// ([Config].CallTimeout) stops what fuel does not see: one watchdog
+// goroutine per Runtime, and per call an atomic store when it begins and an
+// atomic swap when it ends (see watchdog.go).
 //
 // # Failures
 //
-// Any trap, exit, fuel exhaustion or malformed result makes Key or Decide
-// return a [*CallError]; after a trap, exit or fuel exhaustion the instance
-// it ran on is closed and never reused.
+// Any trap, exit, fuel exhaustion, backstop or malformed result makes Key
+// or Decide return a [*CallError]; after a trap, exit, fuel exhaustion or
+// backstop the instance it ran on is closed and never reused.
+// [Module.LastFailure] keeps the last one for the admin API.
 // Failures are counted ([Module.Stats]) and logged at most once per minute per
 // policy. Load failures are [*LoadError]s that wrap one of the sentinel errors
 // ([ErrTooLarge], [ErrMalformed], [ErrImport], [ErrExport], [ErrABIVersion],
@@ -104,6 +112,7 @@
 // # Why no deadline per call?
 //
 // The context given to guest calls has no deadline, and wazero's
-// WithCloseOnContextDone is off: the fuel budget already bounds every call,
-// and the context watch would cost a goroutine per call.
+// WithCloseOnContextDone is off: it would cost a goroutine per call. The
+// fuel bounds every call, and the watchdog's backstop raises the guest's
+// stop global, which every fuel charge reads.
 package plugins

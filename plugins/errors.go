@@ -63,6 +63,9 @@ var (
 	ErrTrap = errors.New("trap")
 	// ErrFuel: the call ran out of its CPU budget (the policy's fuel).
 	ErrFuel = errors.New("fuel exhausted")
+	// ErrBackstop: the call ran longer than its wall-clock backstop (the
+	// policy's call_timeout) and was stopped.
+	ErrBackstop = errors.New("stopped")
 	// ErrExit: the guest called proc_exit (a Go guest that panicked does).
 	ErrExit = errors.New("exit")
 	// ErrResult: the guest returned a malformed result, or could not
@@ -79,6 +82,9 @@ var (
 type CallError struct {
 	// Policy is the policy name.
 	Policy string
+	// Version is the first 12 characters of the version id, empty for a
+	// module loaded outside a Store.
+	Version string
 	// Op is "key" or "decide".
 	Op string
 	// Err wraps one of the call failure kinds with the details.
@@ -87,7 +93,11 @@ type CallError struct {
 
 // Error implements error.
 func (e *CallError) Error() string {
-	return "plugins: policy " + strconv.Quote(e.Policy) + ": " + e.Op + ": " + e.Err.Error()
+	s := "plugins: policy " + strconv.Quote(e.Policy)
+	if e.Version != "" {
+		s += " version " + e.Version
+	}
+	return s + ": " + e.Op + ": " + e.Err.Error()
 }
 
 // Unwrap returns e.Err.

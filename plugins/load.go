@@ -202,10 +202,13 @@ func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Conf
 			WithStdout(io.Discard).WithStderr(stderr).WithRandSource(rand.Reader),
 		fuel:     cfg.Fuel,
 		metered:  metered,
+		timeout:  cfg.callTimeout(),
+		live:     map[*core]struct{}{},
 		initJSON: initJSON,
 		ctx:      context.Background(),
 		memo:     newKeyMemo(cfg.MemoizeKey),
 	}
+	m.timeoutTicks = timeoutTicks(m.timeout)
 	first, err := m.newInstance(ctx, true)
 	if err != nil {
 		return nil, err
@@ -261,16 +264,17 @@ func (m *Module) newInstance(ctx context.Context, first bool) (_ *instance, err 
 	}()
 	if m.metered {
 		g, ok := mod.ExportedGlobal(fuelGlobal).(api.MutableGlobal)
-		if !ok || g.Type() != api.ValueTypeI64 {
-			return nil, fmt.Errorf("%w: instrumented module has no mutable i64 %s", ErrInit, fuelGlobal)
+		stop, sok := mod.ExportedGlobal(stopGlobal).(api.MutableGlobal)
+		if !ok || !sok || g.Type() != api.ValueTypeI64 || stop.Type() != api.ValueTypeI64 {
+			return nil, fmt.Errorf("%w: instrumented module has no mutable i64 %s and %s", ErrInit, fuelGlobal, stopGlobal)
 		}
-		inst.fuel = g
+		inst.fuel, inst.stop = g, stop
 	}
 	initCall := func(what string, fn api.Function, params ...uint64) (uint64, error) {
 		inst.setFuel(initFuel)
 		res, err := fn.Call(ctx, params...)
 		if err != nil {
-			return 0, fmt.Errorf("%w: %s: %w", ErrInit, what, describe(inst, err))
+			return 0, fmt.Errorf("%w: %s: %w", ErrInit, what, describe(inst, err, initFuel))
 		}
 		if len(res) == 0 {
 			return 0, nil
@@ -292,7 +296,7 @@ func (m *Module) newInstance(ctx context.Context, first bool) (_ *instance, err 
 		}
 	}
 	if fn := mod.ExportedFunction(abi.ExportInit); fn != nil {
-		ptr, err := inst.allocate(m.ctx, uint32(len(m.initJSON)), initFuel) //nolint:gosec // the config JSON is far below 4GiB
+		ptr, err := inst.allocate(m.ctx, uint32(len(m.initJSON)), initFuel, false) //nolint:gosec // the config JSON is far below 4GiB
 		if err != nil {
 			return nil, fmt.Errorf("%w: config buffer: %w", ErrInit, err)
 		}
@@ -333,29 +337,54 @@ func (m *Module) newInstance(ctx context.Context, first bool) (_ *instance, err 
 			}
 		}
 	}
-	if inst.buf, err = inst.allocate(m.ctx, minBufferSize, initFuel); err != nil {
+	if inst.buf, err = inst.allocate(m.ctx, minBufferSize, initFuel, false); err != nil {
 		return nil, fmt.Errorf("%w: input buffer: %w", ErrInit, err)
 	}
 	inst.bufLen = minBufferSize
 	m.stats.created.Add(1)
+	m.track(inst)
 	return wrap(inst), nil
 }
 
-// describe names a failed guest call: fuel exhaustion, exit or trap. An
-// error already named (by allocate, or a result check) is returned as is.
-func describe(inst *core, err error) error {
+// describe names a failed guest call that ran with budget: fuel
+// exhaustion, exit or trap. An error already named (by allocate, or a
+// result check) is returned as is.
+func describe(inst *core, err error, budget int64) error {
 	var exit *sys.ExitError
 	switch {
-	case errors.Is(err, ErrResult) || errors.Is(err, ErrFuel) || errors.Is(err, ErrExit) || errors.Is(err, ErrTrap):
+	case errors.Is(err, ErrResult) || errors.Is(err, ErrFuel) || errors.Is(err, ErrExit) || errors.Is(err, ErrTrap) || errors.Is(err, ErrBackstop):
 		return err
 	case inst.fuel != nil && int64(inst.fuel.Get()) < 0: //nolint:gosec // the fuel global is an i64
-		return fmt.Errorf("%w: %w", ErrFuel, oneLine{err})
+		return &fuelError{budget: budget}
 	case errors.As(err, &exit):
 		return fmt.Errorf("%w: code %d", ErrExit, exit.ExitCode())
 	default:
 		return fmt.Errorf("%w: %w", ErrTrap, oneLine{err})
 	}
 }
+
+// fuelPerMillisecond is the fuel that hostile code burns in about a
+// millisecond of CPU on the reference machine (BenchmarkModule_Hostile):
+// an estimate for error messages, which round it.
+const fuelPerMillisecond = 2_000_000
+
+// fuelError is ErrFuel with the budget that ran out.
+type fuelError struct{ budget int64 }
+
+func (e *fuelError) Error() string {
+	d := time.Duration(float64(e.budget) / fuelPerMillisecond * float64(time.Millisecond))
+	switch {
+	case d >= 10*time.Millisecond:
+		d = d.Round(time.Millisecond)
+	case d >= time.Millisecond:
+		d = d.Round(100 * time.Microsecond)
+	default:
+		d = d.Round(time.Microsecond)
+	}
+	return fmt.Sprintf("%v (budget %d units, ~%v of CPU)", ErrFuel, e.budget, d)
+}
+
+func (e *fuelError) Unwrap() error { return ErrFuel }
 
 // oneLine shows only the first line of a wazero error (not the wasm stack
 // trace), so that load and call errors fit one log line or API message.

@@ -34,6 +34,13 @@ type Module struct {
 	modCfg   wazero.ModuleConfig
 	fuel     int64
 	metered  bool
+	// timeout is the wall-clock backstop of a call (call_timeout), in
+	// watchdog ticks in timeoutTicks.
+	timeout      time.Duration
+	timeoutTicks int64
+	// version is the version id (12 characters) of the store's version
+	// this module runs, for errors; set before it serves (newActive).
+	version  string
 	initJSON []byte
 	stderr   *tailWriter
 	ctx      context.Context // for calls: no deadline, see the package doc
@@ -43,6 +50,10 @@ type Module struct {
 	headers    []string
 	allHeaders bool
 	headerLens uint64 // bit n set: a declared name has length n (n < 64)
+
+	// live holds every open core, for the watchdog (see Runtime.tick).
+	liveMu sync.Mutex
+	live   map[*core]struct{}
 
 	pool sync.Pool // of *instance
 	// slots hold instances that sync.Pool dropped at a GC while the module
@@ -61,20 +72,28 @@ type Module struct {
 	memo *keyMemo
 
 	stats   counters
-	lastLog atomic.Int64 // unix nanoseconds of the last failure log
+	lastErr atomic.Pointer[failure] // the last failed call
+	lastLog atomic.Int64            // unix nanoseconds of the last failure log
 	muted   atomic.Uint64
 }
 
+// failure is a failed call and when it failed.
+type failure struct {
+	err *CallError
+	at  time.Time
+}
+
 type counters struct {
-	traps, fuel, exits, results, guest, instantiate atomic.Uint64
-	created, discarded, closed                      atomic.Uint64
+	traps, fuel, backstops, exits, results, guest, instantiate atomic.Uint64
+	created, discarded, closed                                 atomic.Uint64
 }
 
 // Stats counts a Module's failures and instances since it was loaded.
 type Stats struct {
-	// Traps, FuelExhausted, Exits, BadResults and GuestErrors count failed
-	// calls by kind (ErrTrap, ErrFuel, ErrExit, ErrResult, ErrGuest).
-	Traps, FuelExhausted, Exits, BadResults, GuestErrors uint64
+	// Traps, FuelExhausted, Backstops, Exits, BadResults and GuestErrors
+	// count failed calls by kind (ErrTrap, ErrFuel, ErrBackstop, ErrExit,
+	// ErrResult, ErrGuest).
+	Traps, FuelExhausted, Backstops, Exits, BadResults, GuestErrors uint64
 	// InstantiateErrors counts failures to create an instance on demand.
 	InstantiateErrors uint64
 	// InstancesCreated counts instances created; InstancesDiscarded those
@@ -90,14 +109,14 @@ type Stats struct {
 
 // Failures returns the number of calls that returned an error.
 func (s Stats) Failures() uint64 {
-	return s.Traps + s.FuelExhausted + s.Exits + s.BadResults + s.GuestErrors + s.InstantiateErrors
+	return s.Traps + s.FuelExhausted + s.Backstops + s.Exits + s.BadResults + s.GuestErrors + s.InstantiateErrors
 }
 
 // Stats returns the counters. It is cheap enough for a metrics scrape.
 func (m *Module) Stats() Stats {
 	c := &m.stats
 	s := Stats{
-		Traps: c.traps.Load(), FuelExhausted: c.fuel.Load(), Exits: c.exits.Load(),
+		Traps: c.traps.Load(), FuelExhausted: c.fuel.Load(), Backstops: c.backstops.Load(), Exits: c.exits.Load(),
 		BadResults: c.results.Load(), GuestErrors: c.guest.Load(), InstantiateErrors: c.instantiate.Load(),
 		InstancesCreated: c.created.Load(), InstancesDiscarded: c.discarded.Load(), InstancesDropped: c.closed.Load(),
 	}
@@ -105,6 +124,16 @@ func (m *Module) Stats() Stats {
 		s.MemoHits, s.MemoMisses = m.memo.hits.Load(), m.memo.misses.Load()
 	}
 	return s
+}
+
+// LastFailure returns the error of the last failed call and when it
+// failed; nil if no call failed.
+func (m *Module) LastFailure() (*CallError, time.Time) {
+	f := m.lastErr.Load()
+	if f == nil {
+		return nil, time.Time{}
+	}
+	return f.err, f.at
 }
 
 // Name returns the policy name given to Load.
@@ -157,9 +186,12 @@ type core struct {
 	mod                api.Module
 	mem                api.Memory
 	key, decide, alloc api.Function
-	fuel               api.MutableGlobal // nil if not metered
+	fuel, stop         api.MutableGlobal // nil if not metered
 	buf, bufLen        uint32            // the guest's input buffer
 	stack              [2]uint64
+	// busy is the watchdog tick at which the running call began, 0
+	// between calls, busyStopped once the watchdog stopped it.
+	busy atomic.Int64
 }
 
 // idleTimeout is how long a module must go without calls before the
@@ -187,7 +219,7 @@ func dropped(c *core) {
 		return
 	}
 	m.stats.closed.Add(1)
-	_ = c.mod.Close(context.Background()) // nothing to report to: the instance was idle
+	c.shut()
 }
 
 // park puts inst in a free slot; false if there is none (inst is then
@@ -258,7 +290,7 @@ func armTick(w weak.Pointer[Module]) {
 // close closes the instance now and cancels its cleanup.
 func (inst *instance) close() {
 	inst.cleanup.Stop()
-	_ = inst.mod.Close(context.Background()) // a failed instance: its error was reported
+	inst.shut()
 }
 
 func (inst *core) setFuel(fuel int64) {
@@ -267,22 +299,37 @@ func (inst *core) setFuel(fuel int64) {
 	}
 }
 
-// call runs fn(buf, n) with a fresh budget and returns its result.
+// call runs fn(buf, n) with a fresh budget, under the watchdog, and returns
+// its result.
 func (inst *core) call(ctx context.Context, fn api.Function, fuel int64, n uint32) (uint64, error) {
 	inst.setFuel(fuel)
 	inst.stack[0], inst.stack[1] = uint64(inst.buf), uint64(n)
-	if err := fn.CallWithStack(ctx, inst.stack[:]); err != nil {
-		return 0, err
+	inst.begin()
+	err := fn.CallWithStack(ctx, inst.stack[:])
+	if inst.end() {
+		return 0, inst.m.backstopError()
+	}
+	if err != nil {
+		return 0, describe(inst, err, fuel)
 	}
 	return inst.stack[0], nil
 }
 
 // allocate asks the guest for n bytes, within fuel, and checks the answer.
-func (inst *core) allocate(ctx context.Context, n uint32, fuel int64) (uint32, error) {
+// watched says whether the call runs under the watchdog (not the init
+// calls).
+func (inst *core) allocate(ctx context.Context, n uint32, fuel int64, watched bool) (uint32, error) {
 	inst.setFuel(fuel)
 	inst.stack[0] = uint64(n)
-	if err := inst.alloc.CallWithStack(ctx, inst.stack[:]); err != nil {
-		return 0, describe(inst, err)
+	if watched {
+		inst.begin()
+	}
+	err := inst.alloc.CallWithStack(ctx, inst.stack[:])
+	if watched && inst.end() {
+		return 0, inst.m.backstopError()
+	}
+	if err != nil {
+		return 0, describe(inst, err, fuel)
 	}
 	ptr := uint32(inst.stack[0]) //nolint:gosec // the i32 result of a wasm call
 	if ptr == 0 {
@@ -314,7 +361,7 @@ func (inst *core) commit(ctx context.Context, blob []byte, fuel int64) error {
 		return fmt.Errorf("%w: input of %d bytes", ErrResult, len(blob))
 	}
 	size := (uint32(len(blob)) + minBufferSize - 1) / minBufferSize * minBufferSize //nolint:gosec // len(blob) <= 1<<30, checked above
-	ptr, err := inst.allocate(ctx, size, fuel)
+	ptr, err := inst.allocate(ctx, size, fuel, true)
 	if err != nil {
 		return err
 	}
@@ -356,7 +403,7 @@ func (m *Module) markUsed() {
 // get takes an instance from the pool, else from a slot, else creates one.
 func (m *Module) get() (*instance, error) {
 	if m.closed.Load() {
-		return nil, &CallError{Policy: m.name, Op: "call", Err: ErrClosed}
+		return nil, &CallError{Policy: m.name, Version: m.version, Op: "call", Err: ErrClosed}
 	}
 	m.markUsed()
 	if v := m.pool.Get(); v != nil {
@@ -373,7 +420,7 @@ func (m *Module) get() (*instance, error) {
 	inst, err := m.newInstance(m.ctx, false)
 	if err != nil {
 		m.stats.instantiate.Add(1)
-		ce := &CallError{Policy: m.name, Op: "instantiate", Err: err}
+		ce := &CallError{Policy: m.name, Version: m.version, Op: "instantiate", Err: err}
 		m.logFailure(ce)
 		return nil, ce
 	}
@@ -386,8 +433,7 @@ func (m *Module) get() (*instance, error) {
 // throwing away instances on a guest bug that a client can trigger would
 // turn it into a denial of service (a Go guest takes milliseconds to start).
 func (m *Module) fail(inst *instance, op string, err error) error {
-	err = describe(inst.core, err)
-	ce := &CallError{Policy: m.name, Op: op, Err: err}
+	ce := &CallError{Policy: m.name, Version: m.version, Op: op, Err: err}
 	if errors.Is(err, ErrResult) {
 		m.put(inst)
 		m.stats.results.Add(1)
@@ -397,6 +443,8 @@ func (m *Module) fail(inst *instance, op string, err error) error {
 	switch {
 	case errors.Is(err, ErrFuel):
 		m.stats.fuel.Add(1)
+	case errors.Is(err, ErrBackstop):
+		m.stats.backstops.Add(1)
 	case errors.Is(err, ErrExit):
 		m.stats.exits.Add(1)
 	default:
@@ -413,15 +461,18 @@ func (m *Module) fail(inst *instance, op string, err error) error {
 func (m *Module) guestError(inst *instance, op string) error {
 	m.put(inst)
 	m.stats.guest.Add(1)
-	ce := &CallError{Policy: m.name, Op: op, Err: fmt.Errorf("%w: %s returned -1", ErrGuest, op)}
+	ce := &CallError{Policy: m.name, Version: m.version, Op: op, Err: fmt.Errorf("%w: %s returned -1", ErrGuest, op)}
 	m.logFailure(ce)
 	return ce
 }
 
-// logFailure logs ce unless a failure of this policy was logged less than a
-// minute ago; the next log says how many were not.
+// logFailure records ce as the last failure, and logs it unless a failure
+// of this policy was logged less than a minute ago; the next log says how
+// many were not.
 func (m *Module) logFailure(ce *CallError) {
-	now := time.Now().UnixNano()
+	at := time.Now()
+	m.lastErr.Store(&failure{err: ce, at: at})
+	now := at.UnixNano()
 	last := m.lastLog.Load()
 	if (last != 0 && now-last < int64(time.Minute)) || !m.lastLog.CompareAndSwap(last, now) {
 		m.muted.Add(1)

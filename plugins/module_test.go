@@ -137,9 +137,11 @@ func TestModule_Hostile(t *testing.T) {
 		decideErr  error
 		wantDetail string
 	}{
-		{"infinite loop", loopWasm, ErrFuel, ErrFuel, "fuel exhausted: wasm error: unreachable"},
-		{"exponential recursion", recursionWasm, ErrFuel, ErrFuel, "fuel exhausted"},
-		{"memory bomb", membombWasm, nil, ErrFuel, "fuel exhausted"},
+		{"infinite loop", loopWasm, ErrFuel, ErrFuel, `plugins: policy "infinite loop": key: fuel exhausted (budget 500000 units, ~250µs of CPU)`},
+		{"exponential recursion", recursionWasm, ErrFuel, ErrFuel, "fuel exhausted (budget 500000 units"},
+		// memory.grow costs the memory it asks for: 64 pages more are
+		// over the budget.
+		{"memory bomb", membombWasm, ErrFuel, ErrFuel, "fuel exhausted (budget 500000 units"},
 		{"trap on every call", trapWasm, ErrTrap, ErrTrap, "trap: wasm error: unreachable"},
 		{"exit", exitWasm, ErrExit, ErrExit, "exit: code 3"},
 		{"bad results", badresultWasm, ErrResult, ErrResult, "bad result: abi: key result: at offset 0: unknown flags 0x38"},
@@ -162,6 +164,8 @@ func TestModule_Hostile(t *testing.T) {
 					t.Fatalf("call %d: Key = %v, want %v", i, err, tt.keyErr)
 				case tt.keyErr != nil && i == 0 && !strings.Contains(err.Error(), tt.wantDetail):
 					t.Errorf("Key error %q does not contain %q", err, tt.wantDetail)
+				case errors.Is(err, ErrFuel) && strings.Contains(err.Error(), "unreachable"):
+					t.Errorf("Key error %q: fuel exhaustion reads as a trap", err)
 				}
 				if err != nil { // the gateway's fallback
 					k.Reset()

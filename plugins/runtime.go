@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 )
@@ -25,6 +26,8 @@ type Options struct {
 
 	// noMeter disables fuel metering (benchmarks of its overhead only).
 	noMeter bool
+	// noWatchdog starts no watchdog goroutine: tests call tick.
+	noWatchdog bool
 }
 
 // Runtime compiles and runs policy modules. It owns the compilation cache
@@ -34,6 +37,11 @@ type Runtime struct {
 	cache   wazero.CompilationCache
 	tempDir string // removed by Close; "" if CacheDir was given
 	noMeter bool
+
+	// epoch is the watchdog's clock, in ticks since NewRuntime (from 1);
+	// done stops the watchdog goroutine (nil without one).
+	epoch atomic.Int64
+	done  chan struct{}
 
 	// life is held for reading by each load, for writing by Close: a load
 	// never compiles with a closed cache (wazero would panic).
@@ -85,6 +93,11 @@ func NewRuntime(opts Options) (*Runtime, error) {
 		return nil, errors.Join(fmt.Errorf("plugins: compilation cache %s: %w", dir, err), rt.removeTemp())
 	}
 	rt.cache = cache
+	rt.epoch.Store(1)
+	if !opts.noWatchdog {
+		rt.done = make(chan struct{})
+		go rt.watch(rt.done)
+	}
 	return rt, nil
 }
 
@@ -162,6 +175,9 @@ func (rt *Runtime) Close(ctx context.Context) error {
 		return nil
 	}
 	rt.closed = true
+	if rt.done != nil {
+		close(rt.done)
+	}
 	rt.mu.Lock()
 	mods := make([]*Module, 0, len(rt.modules))
 	for m := range rt.modules {

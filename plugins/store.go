@@ -268,6 +268,7 @@ type Active struct {
 }
 
 func newActive(n *named, m *Module, id string, activation uint64) *Active {
+	m.version = id[:12] // before the module serves: the swap publishes it
 	a := &Active{
 		mod:   m,
 		n:     n,
@@ -374,12 +375,18 @@ type Info struct {
 	Errors uint64 `json:"errors"`
 	// Stats are the active module's counters.
 	Stats InfoStats `json:"stats"`
+	// LastError is the error of the active version's last failed call
+	// (trap, fuel exhausted, wall-clock backstop, ...), at LastErrorAt;
+	// empty if none failed.
+	LastError   string     `json:"last_error,omitempty"`
+	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
 }
 
 // InfoStats is [Stats] with JSON names.
 type InfoStats struct {
 	Traps              uint64 `json:"traps"`
 	FuelExhausted      uint64 `json:"fuel_exhausted"`
+	Backstops          uint64 `json:"backstops"`
 	Exits              uint64 `json:"exits"`
 	BadResults         uint64 `json:"bad_results"`
 	GuestErrors        uint64 `json:"guest_errors"`
@@ -430,6 +437,9 @@ func (s *Store) info(n *named) Info {
 		// A conversion: a field added to Stats breaks the build here, so
 		// that InfoStats follows it.
 		in.Stats = InfoStats(a.mod.Stats())
+		if err, at := a.mod.LastFailure(); err != nil {
+			in.LastError, in.LastErrorAt = err.Error(), &at
+		}
 	}
 	return in
 }
@@ -480,7 +490,7 @@ func (s *Store) Put(ctx context.Context, name string, wasm []byte, config map[st
 	if err != nil {
 		return Result{}, err
 	}
-	if err := dryRun(m); err != nil {
+	if err := dryRun(m, dryRunCases(dryRunRequests)); err != nil {
 		_ = m.Close(ctx) // never used
 		return Result{}, &LoadError{Policy: name, Err: err}
 	}
@@ -494,7 +504,7 @@ func (s *Store) Put(ctx context.Context, name string, wasm []byte, config map[st
 		_ = m.Close(ctx) // the store closed meanwhile
 		return Result{}, errRuntimeClosed
 	}
-	if now := s.limitsFor(name); now.MaxMemory != cfg.MaxMemory || now.Fuel != cfg.Fuel || now.MaxModuleSize != cfg.MaxModuleSize || now.MemoizeKey != cfg.MemoizeKey {
+	if now := s.limitsFor(name); now.MaxMemory != cfg.MaxMemory || now.Fuel != cfg.Fuel || now.MaxModuleSize != cfg.MaxModuleSize || now.MemoizeKey != cfg.MemoizeKey || now.CallTimeout != cfg.CallTimeout {
 		_ = m.Close(ctx) // loaded with limits a reload has just changed
 		return Result{}, fmt.Errorf("%w: policy %q: its limits changed during the upload; upload again", ErrConflict, name)
 	}
@@ -810,39 +820,6 @@ func (s *Store) Close() {
 			a.retire()
 		}
 	}
-}
-
-// dryRun calls Key and Decide on a sample request. A guest error result
-// (the policy choosing the fallback) is accepted; a trap, exhausted fuel,
-// exit or malformed result is not.
-func dryRun(m *Module) error {
-	req := policy.Request{
-		Method: []byte("GET"), Scheme: []byte("http"), Host: []byte("example.com"),
-		Path: []byte("/flowcache/dry-run"), Query: []byte("a=1&b=2"), Route: []byte("dry-run"),
-		Headers: policy.Headers{
-			{Name: []byte("Host"), Value: []byte("example.com")},
-			{Name: []byte("User-Agent"), Value: []byte("flowcache-dry-run")},
-			{Name: []byte("Accept"), Value: []byte("*/*")},
-		},
-	}
-	var k policy.Key
-	if err := m.Key(&req, &k); err != nil && !errors.Is(err, ErrGuest) {
-		return fmt.Errorf("%w: key: %w", ErrDryRun, unwrapCall(err))
-	}
-	resp := policy.Response{
-		Status: 200, BodySize: 2, Now: time.Now(),
-		Headers: policy.Headers{
-			{Name: []byte("Cache-Control"), Value: []byte("max-age=60")},
-			{Name: []byte("Content-Type"), Value: []byte("application/json")},
-		},
-	}
-	var d policy.Decision
-	d.Reset()
-	d.Store, d.TTL = true, time.Minute
-	if err := m.Decide(&req, &resp, &d); err != nil && !errors.Is(err, ErrGuest) {
-		return fmt.Errorf("%w: decide: %w", ErrDryRun, unwrapCall(err))
-	}
-	return nil
 }
 
 // unwrapCall drops the CallError's "plugins: policy ...:" prefix: the

@@ -100,7 +100,7 @@ func (c *Change) prepareConfigured(ctx context.Context, name string, cfg *Config
 		if err != nil {
 			return withModule(err, cfg.Module)
 		}
-		if err := dryRun(m); err != nil {
+		if err := dryRun(m, dryRunCases(dryRunRequests)); err != nil {
 			_ = m.Close(ctx) // refused
 			return &LoadError{Policy: name, Module: cfg.Module, Err: err}
 		}
@@ -147,7 +147,8 @@ func withModule(err error, module string) error {
 
 func sameLimits(a, b *Config) bool {
 	return a.Module == b.Module && a.MaxMemory == b.MaxMemory && a.Fuel == b.Fuel &&
-		a.MaxModuleSize == b.MaxModuleSize && a.MemoizeKey == b.MemoizeKey && reflect.DeepEqual(a.Config, b.Config)
+		a.MaxModuleSize == b.MaxModuleSize && a.MemoizeKey == b.MemoizeKey && a.CallTimeout == b.CallTimeout &&
+		reflect.DeepEqual(a.Config, b.Config)
 }
 
 // Commit activates what Prepare loaded and records the new limits. An

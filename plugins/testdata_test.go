@@ -34,4 +34,10 @@ var (
 	initfailWasm []byte
 	//go:embed testdata/startloop.wasm
 	startloopWasm []byte
+	//go:embed testdata/cloak.wasm
+	cloakWasm []byte
+	//go:embed testdata/growfill.wasm
+	growfillWasm []byte
+	//go:embed testdata/hostile.wasm
+	hostileWasm []byte
 )

@@ -11,14 +11,27 @@ import (
 // a trap with a negative fuel means the budget ran out.
 const GlobalName = "flowcache_fuel"
 
+// StopName is the export name of the mutable i64 global that every charge compares the fuel
+// left with: a charge traps when the fuel falls below it. It starts at 0. Another goroutine may
+// set it to math.MaxInt64 while a call runs, to stop the call at its next charge (a wall-clock
+// backstop); the instance must then be discarded.
+const StopName = "flowcache_fuel_stop"
+
 // Defaults used by [Options] fields left at zero.
 const (
-	// DefaultEntryCost is the fuel charged at each function entry.
-	DefaultEntryCost = 1
-	// DefaultLoopCost is the fuel charged at each loop header, that is once per iteration.
+	// DefaultEntryCost is the fuel charged at each function entry, on top of its instructions:
+	// a call's frame setup and stack check, and the fresh stack a deep recursion touches.
+	DefaultEntryCost = 32
+	// DefaultLoopCost is the fuel charged at each loop header, that is once per iteration, on
+	// top of the instructions of the iteration.
 	DefaultLoopCost = 1
-	// DefaultGrowCost is the fuel charged for each memory.grow and table.grow.
+	// DefaultGrowCost is the fuel charged for each memory.grow and table.grow, on top of the
+	// pages or elements it adds.
 	DefaultGrowCost = 1000
+	// DefaultPageCost is the fuel charged per 64KiB page of the memory a memory.grow asks for
+	// (the pages it has and the pages it adds): the runtime allocates, zeroes and may copy the
+	// whole memory, at about 4 bytes per unit (as the bulk memory instructions, see Instrument).
+	DefaultPageCost = 1 << 14
 	// DefaultInitialFuel is the initial value of the fuel global: the budget of the module's
 	// start function and of any call made before the host first sets the global.
 	DefaultInitialFuel = 1 << 32
@@ -32,8 +45,8 @@ var (
 	// ErrUnsupported reports a well-formed construct this package does not know: a binary
 	// version other than 1, an unknown section or opcode, memory64.
 	ErrUnsupported = errors.New("meter: unsupported module")
-	// ErrNameTaken reports a module that already exports GlobalName.
-	ErrNameTaken = errors.New("meter: export name " + GlobalName + " already used")
+	// ErrNameTaken reports a module that already exports GlobalName or StopName.
+	ErrNameTaken = errors.New("meter: export name " + GlobalName + " or " + StopName + " already used")
 	// ErrOptions reports a negative cost or fuel in Options.
 	ErrOptions = errors.New("meter: invalid options")
 )
@@ -49,6 +62,10 @@ type Options struct {
 	// runtime much longer than an instruction (a failing memory.grow leaves the compiled code);
 	// 0 means DefaultGrowCost.
 	GrowCost int64
+	// PageCost is the fuel charged per 64KiB page of the memory size a memory.grow asks for,
+	// even if it fails (a table.grow is charged 1 per element); 0 means DefaultPageCost. It must be a power of two:
+	// the charge is a shift.
+	PageCost int64
 	// InitialFuel is the initial value of the fuel global; 0 means DefaultInitialFuel.
 	InitialFuel int64
 }
@@ -57,6 +74,12 @@ func (o Options) withDefaults() (Options, error) {
 	if o.EntryCost < 0 || o.LoopCost < 0 || o.GrowCost < 0 || o.InitialFuel < 0 {
 		return o, fmt.Errorf("%w: EntryCost %d, LoopCost %d, GrowCost %d, InitialFuel %d: must not be negative",
 			ErrOptions, o.EntryCost, o.LoopCost, o.GrowCost, o.InitialFuel)
+	}
+	if o.PageCost < 0 || o.PageCost > 1<<20 || o.PageCost&(o.PageCost-1) != 0 {
+		return o, fmt.Errorf("%w: PageCost %d: must be a power of two up to 2^20", ErrOptions, o.PageCost)
+	}
+	if o.PageCost == 0 {
+		o.PageCost = DefaultPageCost
 	}
 	if o.EntryCost == 0 {
 		o.EntryCost = DefaultEntryCost
@@ -300,13 +323,13 @@ func (in *instrumenter) flushBefore(id byte) {
 		order = sectionOrder[id]
 	}
 	if !in.globalDone && order > sectionOrder[secGlobal] {
-		body := appendU32(nil, 1)
+		body := appendU32(nil, 2)
 		body = in.appendFuelGlobal(body)
 		in.out = appendSection(in.out, secGlobal, body)
 		in.globalDone = true
 	}
 	if !in.exportDone && order > sectionOrder[secExport] {
-		body := appendU32(nil, 1)
+		body := appendU32(nil, 2)
 		body = in.appendFuelExport(body)
 		in.out = appendSection(in.out, secExport, body)
 		in.exportDone = true
@@ -322,15 +345,21 @@ func appendSection(dst []byte, id byte, body []byte) []byte {
 // fuelIndex is the index of the fuel global: after the imported and the defined ones.
 func (in *instrumenter) fuelIndex() uint32 { return in.importedGlobal + in.definedGlobal }
 
+// appendFuelGlobal appends the fuel global and the stop global (its index follows).
 func (in *instrumenter) appendFuelGlobal(dst []byte) []byte {
 	dst = append(dst, valI64, 0x01, opI64Const) // i64, mutable, init expr
 	dst = appendS64(dst, in.opts.InitialFuel)
-	return append(dst, opEnd)
+	dst = append(dst, opEnd)
+	return append(dst, valI64, 0x01, opI64Const, 0x00, opEnd)
 }
 
+// appendFuelExport appends the exports of the fuel and stop globals.
 func (in *instrumenter) appendFuelExport(dst []byte) []byte {
-	dst = appendU32(dst, uint32(len(GlobalName)))
-	dst = append(dst, GlobalName...)
-	dst = append(dst, externGlobal)
-	return appendU32(dst, in.fuelIndex())
+	for i, name := range [2]string{GlobalName, StopName} {
+		dst = appendU32(dst, uint32(len(name)))
+		dst = append(dst, name...)
+		dst = append(dst, externGlobal)
+		dst = appendU32(dst, in.fuelIndex()+uint32(i)) //nolint:gosec // 0 or 1
+	}
+	return dst
 }

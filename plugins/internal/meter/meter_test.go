@@ -194,8 +194,10 @@ func TestInstrument_Runaway(t *testing.T) {
 	}
 }
 
-// TestInstrument_Fuel checks the exact charge: a loop that runs n times enters its header n+1
-// times, after one function entry.
+// TestInstrument_Fuel checks the exact charge of runaway.wat's count(n): one function entry,
+// whose segment holds the final local.get (the code after a block a branch targets, merged into
+// the entry's), and n+1 loop headers, each charging the 9 instructions of the loop body
+// (local.get local.get i32.ge_s br_if local.get i32.const i32.add local.set br).
 func TestInstrument_Fuel(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -215,7 +217,7 @@ func TestInstrument_Fuel(t *testing.T) {
 			r := newRuntime(t, wazero.NewRuntimeConfigCompiler())
 			mod := instantiate(t, r, mustInstrument(t, fixture(t, "runaway.wasm"), tt.opts), "metered")
 			opts, _ := tt.opts.withDefaults() // the options are valid
-			need := opts.EntryCost + (tt.n+1)*opts.LoopCost
+			need := opts.EntryCost + 1 + (tt.n+1)*(opts.LoopCost+9)
 			fuel := fuelGlobal(t, mod)
 			count := mod.ExportedFunction("count")
 
@@ -238,25 +240,29 @@ func TestInstrument_Fuel(t *testing.T) {
 }
 
 // TestInstrument_Accounting checks that the fuel global is exact after a function that keeps its
-// fuel in a local leaves by every way there is, and that a host function can charge fuel.
+// fuel in a local leaves by every way there is, that a host function can charge fuel, and the
+// weights: each want is E (entry) + L (loop header) per iteration + the instructions' weights
+// (1 each, 4 for a call, 0 for block, loop and end) + the grow and bulk charges (G + (pages
+// before + pages asked)*P for memory.grow, G + elements for table.grow, bytes/4 for bulk memory,
+// elements for bulk tables).
 func TestInstrument_Accounting(t *testing.T) {
 	t.Parallel()
-	const n, e, l, g = 10, 7, 3, 50
+	const n, e, l, g, p = 10, 7, 3, 50, 4
 	tests := []struct {
 		fn   string
 		want int64
 	}{
-		{"grow", e + g},
-		{"growloop", e + (n+1)*l + n*g},
-		{"tablegrow", e + g},
-		{"bulkmem", e + n + 2*n + 1},
-		{"bulktable", e + l + n + 2 + 4},
-		{"calls", e + (n+1)*l + n*e},
-		{"host", e + (n+1)*l + 100*n},
-		{"early", e + (n+1)*l},
-		{"brout", e + (n+1)*l},
-		{"tableout", e + (n+1)*l},
-		{"tail", e + n*l + e},
+		{"grow", e + 3 + g + (1+n)*p},                    // from 1 page
+		{"growloop", e + (n+1)*(l+12) + n*(g+(1+100)*p)}, // every grow fails
+		{"tablegrow", e + 4 + g + n},
+		{"bulkmem", e + 16 + 64*n/4 + 128*n/4 + 64/4},
+		{"bulktable", e + 12 + l + n + 2 + 4},
+		{"calls", e + (n+1)*(l+13) + n*e},
+		{"host", e + (n+1)*(l+14) + 100*n},
+		{"early", e + 1 + (n+1)*(l+11)},
+		{"brout", e + 1 + (n+1)*(l+10)},
+		{"tableout", e + (n+1)*(l+8)},
+		{"tail", e + 5 + n*(l+8) + e + 1},
 	}
 	for _, v := range []variant{standard, globalOnly} {
 		for _, tt := range tests {
@@ -273,7 +279,7 @@ func TestInstrument_Accounting(t *testing.T) {
 					Export("charge").Instantiate(ctx); err != nil {
 					t.Fatal(err)
 				}
-				out, err := instrument(fixture(t, "accounting.wasm"), Options{EntryCost: e, LoopCost: l, GrowCost: g}, v)
+				out, err := instrument(fixture(t, "accounting.wasm"), Options{EntryCost: e, LoopCost: l, GrowCost: g, PageCost: p}, v)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -592,11 +598,13 @@ func TestInstrument_Exceptions(t *testing.T) {
 	if err != nil || got[0] != n*(n-1)/2 {
 		t.Fatalf("eh(%d) = %v, %v; want %d", n, got, err, n*(n-1)/2)
 	}
-	if used, want := budget-int64(fuel.Get()), int64(1+n+n); used != want { // entry, loop, thrower entries
+	// The entry and the final local.get, n loop iterations of 17 units (try_table, local.get, call,
+	// i32.const, 3 to add, 7 to count and branch), n calls of the thrower (local.get, throw).
+	if used, want := budget-int64(fuel.Get()), int64(DefaultEntryCost+1+n*(DefaultLoopCost+17)+n*(DefaultEntryCost+2)); used != want {
 		t.Errorf("eh(%d) used %d fuel, want %d", n, used, want)
 	}
-	fuel.Set(15)
+	fuel.Set(DefaultEntryCost)
 	if _, err := mod.ExportedFunction("eh").Call(ctx, n); err == nil || int64(fuel.Get()) >= 0 {
-		t.Errorf("eh(%d) with 15 fuel: err = %v, fuel = %d; want an out-of-fuel trap", n, err, int64(fuel.Get()))
+		t.Errorf("eh(%d) with %d fuel: err = %v, fuel = %d; want an out-of-fuel trap", n, DefaultEntryCost, err, int64(fuel.Get()))
 	}
 }

@@ -1,5 +1,7 @@
 package meter
 
+import "math/bits"
+
 // Value and external kinds.
 const (
 	valI32       = 0x7f
@@ -246,11 +248,11 @@ func (in *instrumenter) instrumentGlobals(end int) {
 	if d.err != nil {
 		return
 	}
-	if in.importedGlobal+in.definedGlobal == 1<<32-1 {
-		d.fail(ErrUnsupported, first, "no global index left for the fuel global")
+	if in.importedGlobal+in.definedGlobal >= 1<<32-2 {
+		d.fail(ErrUnsupported, first, "no global index left for the fuel globals")
 		return
 	}
-	body := appendU32(make([]byte, 0, 5+end-first+32), in.definedGlobal+1)
+	body := appendU32(make([]byte, 0, 5+end-first+32), in.definedGlobal+2)
 	body = append(body, d.b[first:end]...)
 	body = in.appendFuelGlobal(body)
 	in.out = appendSection(in.out, secGlobal, body)
@@ -264,7 +266,7 @@ func (in *instrumenter) instrumentExports(end int) {
 	first := d.pos
 	for i := uint32(0); i < n && d.err == nil; i++ {
 		start := d.pos
-		if name := d.name(end, "export name"); string(name) == GlobalName {
+		if name := d.name(end, "export name"); string(name) == GlobalName || string(name) == StopName {
 			d.fail(ErrNameTaken, start, "export %d", i)
 			return
 		}
@@ -278,11 +280,11 @@ func (in *instrumenter) instrumentExports(end int) {
 	if d.err != nil {
 		return
 	}
-	if n == 1<<32-1 {
+	if n >= 1<<32-2 {
 		d.fail(ErrUnsupported, first, "export count overflow")
 		return
 	}
-	body := appendU32(make([]byte, 0, 5+end-first+32), n+1)
+	body := appendU32(make([]byte, 0, 5+end-first+48), n+2)
 	body = append(body, d.b[first:end]...)
 	body = in.appendFuelExport(body)
 	in.out = appendSection(in.out, secExport, body)
@@ -374,8 +376,9 @@ func (in *instrumenter) instrumentCode(end int) {
 		d.fail(ErrMalformed, start, "%d function bodies for %d declared functions", n, in.numFuncs)
 		return
 	}
-	in.rw.fuel = in.fuelIndex()
+	in.rw.fuel, in.rw.stop = in.fuelIndex(), in.fuelIndex()+1
 	in.rw.entryCost, in.rw.loopCost, in.rw.growCost = in.opts.EntryCost, in.opts.LoopCost, in.opts.GrowCost
+	in.rw.pageShift = byte(bits.TrailingZeros64(uint64(in.opts.PageCost))) //nolint:gosec // PageCost is a power of two up to 2^20
 
 	// The section and body sizes are only known once written: reserve the longest LEB128,
 	// write, then move the content back over the unused bytes.
