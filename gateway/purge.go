@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -306,6 +307,9 @@ func (g *Gateway) invalidateAfter(ctx *fasthttp.RequestCtx, rt *route, resp *fas
 	defer releaseExchange(x)
 	x.loadRequest()
 	host := x.req.Host
+	// invalidateURI reuses x.req: keep the request path, the base of
+	// relative references.
+	base := append([]byte(nil), x.req.Path...)
 	g.invalidateURI(x, host, x.req.Path, x.req.Query)
 	if status := resp.StatusCode(); status < 200 || status > 299 {
 		return
@@ -315,7 +319,7 @@ func (g *Gateway) invalidateAfter(ctx *fasthttp.RequestCtx, rt *route, resp *fas
 		if len(v) == 0 {
 			continue
 		}
-		path, query, ok := sameHostTarget(v, host)
+		path, query, ok := sameHostTarget(v, host, base)
 		if ok {
 			g.invalidateURI(x, host, path, query)
 		}
@@ -368,26 +372,74 @@ func (g *Gateway) publishURL(host, target []byte) {
 // publishTimeout bounds the invalidation message after an unsafe request.
 const publishTimeout = time.Second
 
-// sameHostTarget returns the path and query of a URI reference if it is
-// relative ("/p?q") or absolute with the given host.
-func sameHostTarget(ref, host []byte) (path, query []byte, ok bool) {
-	if len(ref) > 1 && ref[0] == '/' && ref[1] == '/' {
-		return nil, nil, false // network-path reference: another authority
-	}
-	if len(ref) == 0 || ref[0] != '/' {
-		var u fasthttp.URI
-		if err := u.Parse(nil, ref); err != nil || !equalFoldBytes(hostWithoutPort(u.Host()), host) {
-			return nil, nil, false
-		}
-		return append([]byte(nil), u.PathOriginal()...), append([]byte(nil), u.QueryString()...), true
-	}
+// sameHostTarget resolves ref, a Location or Content-Location value,
+// against the request path base (RFC 3986, Section 5.2) and returns the
+// result's path in normal form (normalPath, as routing and keys use) and
+// its query, if the result is on host, the request's normal host: an
+// absolute URI whose authority normalises to host, an absolute path
+// ("/p?q") or a relative path ("p", "../p"). RFC 9111, Section 4.4 allows
+// no other host. A reference that does not normalise is not followed.
+func sameHostTarget(ref, host, base []byte) (path, query []byte, ok bool) {
 	if i := indexByte(ref, '#'); i >= 0 {
 		ref = ref[:i]
 	}
-	if i := indexByte(ref, '?'); i >= 0 {
-		return ref[:i], ref[i+1:], true
+	var target []byte
+	switch {
+	case len(ref) == 0:
+		return nil, nil, false // the request target itself
+	case len(ref) > 1 && ref[0] == '/' && ref[1] == '/':
+		return nil, nil, false // network-path reference: another authority
+	case ref[0] == '/':
+		target = ref
+	case hasScheme(ref):
+		var u fasthttp.URI
+		if err := u.Parse(nil, ref); err != nil {
+			return nil, nil, false
+		}
+		if s := u.Scheme(); !equalFold(s, "http") && !equalFold(s, "https") {
+			return nil, nil, false
+		}
+		var hb [64]byte
+		h, err := normalHost(hb[:0], u.Host())
+		if err != nil || !bytes.Equal(h, host) {
+			return nil, nil, false
+		}
+		target = append(target, u.PathOriginal()...)
+		if len(target) == 0 {
+			target = append(target, '/')
+		}
+		if q := u.QueryString(); len(q) > 0 {
+			target = append(append(target, '?'), q...)
+		}
+	default: // relative path: merged with the base's directory
+		dir := base[:bytes.LastIndexByte(base, '/')+1]
+		target = append(append(make([]byte, 0, len(dir)+len(ref)), dir...), ref...)
 	}
-	return ref, nil, true
+	if i := indexByte(target, '?'); i >= 0 {
+		target, query = target[:i], target[i+1:]
+	}
+	path, err := normalPath(nil, target)
+	if err != nil {
+		return nil, nil, false
+	}
+	return path, query, true
+}
+
+// hasScheme reports whether a URI reference starts with a scheme
+// (RFC 3986, Section 3.1): a letter, then letters, digits, "+", "-" or
+// ".", up to a ":" before any "/", "?" or "#".
+func hasScheme(ref []byte) bool {
+	for i, c := range ref {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		case i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'):
+		case i > 0 && c == ':':
+			return true
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // loopbackHost reports whether a Host header names the loopback interface.

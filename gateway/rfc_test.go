@@ -421,6 +421,27 @@ func TestGateway_RFC9111(t *testing.T) {
 			},
 		},
 		{
+			name: "unsafe method invalidates relative and non-normal Location and Content-Location as keyed",
+			origin: func(n int64, _ time.Time, ctx *fasthttp.RequestCtx) {
+				ctx.Response.Header.Set("Cache-Control", "max-age=60")
+				if ctx.IsPut() {
+					ctx.Response.Header.Set("Location", "a")
+					ctx.Response.Header.Set("Content-Location", "HTTP://Example.Test.:80/dir/..//b")
+					ctx.SetStatusCode(201)
+				}
+				ctx.SetBodyString("v" + strconv.FormatInt(n, 10))
+			},
+			steps: []step{
+				{path: "/dir/a", status: 200, xcache: "MISS", origin: 1},
+				{path: "/b", status: 200, xcache: "MISS", origin: 2},
+				{path: "/x", status: 200, xcache: "MISS", origin: 3},
+				{path: "/dir/c", method: "PUT", status: 201, origin: 4},
+				{path: "/dir/a", status: 200, xcache: "MISS", origin: 5},
+				{path: "/b", status: 200, xcache: "MISS", origin: 6},
+				{path: "/x", status: 200, xcache: "HIT", origin: 6},
+			},
+		},
+		{
 			name: "POST answered 303 does not invalidate its Location (POST /logout, 303 /hot)",
 			origin: func(n int64, _ time.Time, ctx *fasthttp.RequestCtx) {
 				if ctx.IsPost() {

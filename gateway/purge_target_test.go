@@ -1,0 +1,34 @@
+package gateway
+
+import "testing"
+
+func TestSameHostTarget(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		ref, path, query string
+		ok               bool
+	}{
+		{ref: "/a?q=1", path: "/a", query: "q=1", ok: true},
+		{ref: "/a#frag", path: "/a", ok: true},
+		{ref: "a", path: "/dir/a", ok: true},
+		{ref: "../a", path: "/a", ok: true},
+		{ref: "./x/../y?z", path: "/dir/y", query: "z", ok: true},
+		{ref: "/dir/%7Ea//b", path: "/dir/~a/b", ok: true},
+		{ref: "http://example.test/p", path: "/p", ok: true},
+		{ref: "https://EXAMPLE.test.:8443/p?q", path: "/p", query: "q", ok: true},
+		{ref: "http://example.test", path: "/", ok: true},
+		{ref: "http://other.test/p"},
+		{ref: "//example.test/p"},
+		{ref: "ftp://example.test/p"},
+		{ref: "http://user@example.test/p", path: "/p", ok: true}, // userinfo is not the host
+		{ref: "/a/..%2f/b"},
+		{ref: ""},
+		{ref: "#frag"},
+	}
+	for _, tt := range tests {
+		path, query, ok := sameHostTarget([]byte(tt.ref), []byte("example.test"), []byte("/dir/c"))
+		if ok != tt.ok || string(path) != tt.path || string(query) != tt.query {
+			t.Errorf("sameHostTarget(%q) = %q, %q, %v; want %q, %q, %v", tt.ref, path, query, ok, tt.path, tt.query, tt.ok)
+		}
+	}
+}
