@@ -57,7 +57,7 @@ func TestL1Index(t *testing.T) {
 			if got := purge(false); !slices.Equal(got, tt.want) {
 				t.Errorf("hard after soft: got %q, want %q (a soft purge keeps the members)", got, tt.want)
 			}
-			if got := purge(false); got != nil && len(got) != 0 {
+			if got := purge(false); len(got) != 0 {
 				t.Errorf("hard again: got %q, want none (a hard purge removes the members)", got)
 			}
 		})
