@@ -144,10 +144,8 @@ func checkFraming(h *fasthttp.RequestHeader) error {
 			return fmt.Errorf("%w: header line without field name", errFraming)
 		}
 		name, value := line[:colon], line[colon+1:]
-		for _, c := range name {
-			if !tchar[c] {
-				return fmt.Errorf("%w: invalid field name %q", errFraming, name)
-			}
+		if !entry.Token(name) {
+			return fmt.Errorf("%w: invalid field name %q", errFraming, name)
 		}
 		for _, c := range value {
 			if (c < 0x20 && c != '\t') || c == 0x7f {
@@ -178,20 +176,6 @@ func indexByte(b []byte, c byte) int {
 	}
 	return -1
 }
-
-// tchar is RFC 9110's token character set (Section 5.6.2).
-var tchar = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
 
 // exchange is the per-request state of a cacheable request, pooled. It
 // holds the policy views and every buffer the hit path needs, so that a
