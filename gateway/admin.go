@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 
@@ -34,6 +36,7 @@ func (g *Gateway) newAdminServer() *fasthttp.Server {
 		IdleTimeout:           sc.IdleTimeout.D(),
 		ErrorHandler:          g.handleAdminParseError,
 		MaxRequestBodySize:    adminBodyLimit(g.cfg),
+		StreamRequestBody:     true, // read by readAdminBody, once the client is allowed
 		HeaderReceived:        g.adminHeaderReceived,
 		CloseOnShutdown:       true,
 		SecureErrorLogMessage: true,
@@ -71,6 +74,16 @@ func (g *Gateway) handleAdmin(ctx *fasthttp.RequestCtx) {
 	}
 	if status, err := adminCSRF(&ctx.Request.Header, path); err != nil {
 		adminError(ctx, status, err)
+		return
+	}
+	if err := g.readAdminBody(ctx); err != nil {
+		var se *StatusError
+		status := fasthttp.StatusBadRequest
+		if errors.As(err, &se) {
+			status = se.Status
+		}
+		adminError(ctx, status, err)
+		ctx.SetConnectionClose()
 		return
 	}
 	switch path {
@@ -114,23 +127,50 @@ func adminForbidden(ctx *fasthttp.RequestCtx) {
 	ctx.Error("forbidden\n", fasthttp.StatusForbidden)
 }
 
-// adminUnauthBodyLimit is the body a request may bring before it is
-// authenticated: a request whose head does not carry the token (or, with
-// no token, a loopback Host) or that comes from another site is refused
-// with 403 before more is read (see adminHeaderReceived).
-const adminUnauthBodyLimit = 1 << 10
-
-// adminHeaderReceived runs once a request head is read, before its body:
-// a head that cannot be allowed (adminHeadAllowed) or that comes from
-// another site gets a tiny body limit, so that handleAdminParseError
-// answers 403 without reading a large body.
+// adminHeaderReceived runs once a request head is read, before its body.
+// The admin server streams bodies: the handler reads one (readAdminBody)
+// only once adminAllowed and adminCSRF have passed, which need the peer's
+// address, so nothing past fasthttp's 8KiB read-ahead is read for a client
+// that is refused. A head that cannot be allowed already (adminHeadAllowed,
+// adminCSRF without the path's media type rule) is made bodiless and
+// Connection: close, and loses its Expect: 100-continue, so that not even
+// the read-ahead waits for a body: the handler answers 403 at once and the
+// connection closes with the body unread.
 func (g *Gateway) adminHeaderReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 	if g.adminHeadAllowed(h) {
 		if _, err := adminCSRF(h, ""); err == nil {
 			return fasthttp.RequestConfig{}
 		}
 	}
-	return fasthttp.RequestConfig{MaxRequestBodySize: adminUnauthBodyLimit}
+	if h.ContentLength() != 0 {
+		h.SetContentLength(0)
+		h.SetConnectionClose()
+		h.Del("Expect")
+	}
+	return fasthttp.RequestConfig{}
+}
+
+// readAdminBody reads the streamed body of an allowed admin request into
+// the request (where the handlers' PostBody finds it): at most
+// adminBodyLimit bytes, else a 413 StatusError.
+func (g *Gateway) readAdminBody(ctx *fasthttp.RequestCtx) error {
+	limit := adminBodyLimit(g.cfg)
+	if cl := ctx.Request.Header.ContentLength(); cl > limit {
+		return &StatusError{Status: fasthttp.StatusRequestEntityTooLarge, Err: fmt.Errorf("admin: body of %d bytes over the limit of %d", cl, limit)}
+	}
+	s := ctx.RequestBodyStream()
+	if s == nil {
+		return nil
+	}
+	b, err := io.ReadAll(io.LimitReader(s, int64(limit)+1))
+	if err != nil {
+		return fmt.Errorf("admin: read body: %w", err)
+	}
+	if len(b) > limit {
+		return &StatusError{Status: fasthttp.StatusRequestEntityTooLarge, Err: fmt.Errorf("admin: body over the limit of %d bytes", limit)}
+	}
+	ctx.Request.SetBodyRaw(b)
+	return nil
 }
 
 // adminHeadAllowed is what adminAllowed can tell from the head alone: the

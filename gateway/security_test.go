@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -298,6 +299,72 @@ func TestGateway_AdminAuthBeforeBody(t *testing.T) {
 			if !strings.HasPrefix(string(b), "HTTP/1.1 403 ") {
 				t.Errorf("answer %q (%v), want 403 before the body", b, err)
 			}
+		})
+	}
+}
+
+// TestGateway_AdminPeerBeforeBody: with no token, a client that is not on
+// loopback (here behind a trusted proxy) is refused before its body is
+// read, even when its head looks allowed (a loopback Host); an allowed
+// client's body is bounded as it is read.
+func TestGateway_AdminPeerBeforeBody(t *testing.T) {
+	t.Parallel()
+	o := hostEchoOrigin(t)
+	cfg := gatewaytest.Config(o.URL)
+	cfg.Server.TrustedProxies = []string{"127.0.0.1", "::1"}
+	g := gatewaytest.StartGateway(t, cfg, gateway.Options{})
+	tests := []struct{ name, head, want string }{
+		{
+			name: "remote client, loopback Host",
+			head: "POST /purge HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: 203.0.113.5\r\nContent-Type: application/json\r\nContent-Length: 23068672\r\n\r\n",
+			want: "HTTP/1.1 403 ",
+		},
+		{
+			name: "loopback client, chunked body over the limit",
+			head: "POST /purge HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+			want: "HTTP/1.1 413 ",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := net.Dial("tcp", g.AdminAddr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.WriteString(c, tc.head); err != nil {
+				t.Fatal(err)
+			}
+			// Some body, then keep sending in the background (bounded):
+			// the answer must not wait for the 22MiB announced, and a
+			// chunked body must be cut at the limit.
+			chunk := strings.Repeat("x", 64<<10)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for range 512 { // 32MiB at most
+					var err error
+					if strings.Contains(tc.head, "chunked") {
+						_, err = fmt.Fprintf(c, "%x\r\n%s\r\n", len(chunk), chunk)
+					} else {
+						_, err = io.WriteString(c, chunk[:1024])
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+			b := make([]byte, 64)
+			n, err := io.ReadAtLeast(c, b, len(tc.want))
+			if !strings.HasPrefix(string(b[:n]), tc.want) {
+				t.Errorf("answer %q (%v), want %q", b[:n], err, tc.want)
+			}
+			c.Close()
+			<-done
 		})
 	}
 }
