@@ -1,10 +1,13 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
 	"strings"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -245,4 +248,37 @@ func sameOrigin(origin, host []byte) bool {
 		}
 	}
 	return false
+}
+
+// logOpenAdmin warns at start when no admin token is
+// set while a listener takes connections from beyond loopback: PURGE and
+// the admin API then trust any loopback client, and behind a proxy, TLS
+// terminator or sidecar on the same host that is every client unless the
+// proxy is in trusted_proxies.
+func logOpenAdmin(log *slog.Logger, cfg *Config) {
+	if cfg.Admin.Token != "" {
+		return
+	}
+	for _, l := range [...]struct{ key, addr string }{{"server.listen", cfg.Server.Listen}, {"admin.listen", cfg.Admin.Listen}} {
+		if !loopbackListen(l.addr) {
+			log.LogAttrs(context.Background(), warnLevel, "admin_token_unset",
+				slog.String("listen", l.key+"="+l.addr),
+				slog.String("risk", "PURGE and the admin API trust loopback clients: behind a proxy or sidecar on this host every client is loopback unless trusted_proxies names it; set [admin] token"))
+			return
+		}
+	}
+}
+
+// loopbackListen reports whether a listen address (host:port) only takes
+// connections from loopback: a loopback IP or "localhost".
+func loopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

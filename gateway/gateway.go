@@ -181,6 +181,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	}
 	g.st.Store(st)
 	logInsecureUpstreams(g.log, cfg)
+	logOpenAdmin(g.log, cfg)
 	if opts.Store != nil && len(cfg.Redis.Addrs) > 0 {
 		g.psync = newPolicySync(&cfg.Redis, opts.Store, g.log, g.set)
 	}

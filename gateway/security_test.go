@@ -1,8 +1,10 @@
 package gateway_test
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -365,6 +367,37 @@ func TestGateway_AdminPeerBeforeBody(t *testing.T) {
 			}
 			c.Close()
 			<-done
+		})
+	}
+}
+
+// TestGateway_OpenAdminWarning: with no token, a listener beyond loopback
+// gets a warning at start that loopback clients are trusted.
+func TestGateway_OpenAdminWarning(t *testing.T) {
+	t.Parallel()
+	o := hostEchoOrigin(t)
+	tests := []struct {
+		name, listen, token string
+		want                int
+	}{
+		{"loopback, no token", "127.0.0.1:0", "", 0},
+		{"all interfaces, no token", "0.0.0.0:0", "", 1},
+		{"all interfaces, token", "0.0.0.0:0", "s3cret", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var logs logBuffer
+			cfg := gatewaytest.Config(o.URL)
+			cfg.Server.Listen, cfg.Admin.Token = tc.listen, tc.token
+			g, err := gateway.New(cfg, gateway.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = g.Shutdown(context.Background()) }) // never served: nothing to report
+			if n := logs.count("admin_token_unset"); n != tc.want {
+				t.Errorf("%d admin_token_unset warnings, want %d", n, tc.want)
+			}
 		})
 	}
 }
