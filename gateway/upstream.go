@@ -91,8 +91,12 @@ func newUpstreamPool(rc *RouteConfig, now func() time.Time, set *metrics.Set) (*
 				}
 				return trackConn(c), nil
 			},
-			MaxConns:                      rc.MaxConnsPerUpstream,
-			MaxConnWaitTimeout:            p.timeout,
+			MaxConns: rc.MaxConnsPerUpstream,
+			// A wait for a free connection ends before the request's
+			// deadline, so that it fails as ErrNoFreeConns (this
+			// gateway's limit, not the target's fault: see do) rather
+			// than as a timeout, which counts against the target.
+			MaxConnWaitTimeout:            p.timeout * 9 / 10,
 			ReadTimeout:                   p.timeout,
 			WriteTimeout:                  p.timeout,
 			MaxIdleConnDuration:           60 * time.Second,
@@ -264,7 +268,12 @@ func (p *upstreamPool) do(req *fasthttp.Request, resp *fasthttp.Response, lat *m
 		if se := (*StatusError)(nil); errors.As(err, &se) {
 			return se // the client's body failed (clientBody), not the target
 		}
-		p.failed(t, now)
+		if !errors.Is(err, fasthttp.ErrNoFreeConns) {
+			// ErrNoFreeConns is this gateway's own limit
+			// (max_conns_per_upstream) reached: it says nothing of the
+			// target's health, as nginx's max_conns does not.
+			p.failed(t, now)
+		}
 		lastErr = &upstreamError{target: t.url, err: err}
 		// Another target is tried when the request was not sent (a dial
 		// error), or for a GET or HEAD after any failure but a timeout
