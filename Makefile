@@ -90,7 +90,7 @@ check: wasm-embed imports ## fail if formatting, vet, staticcheck, import bounda
 	$(GO) mod tidy -diff
 	git diff --exit-code go.mod go.sum
 
-# imports enforces the import direction of DESIGN.md:
+# imports enforces the import direction of the packages (CONTRIBUTING.md, Layout and import direction):
 # cmd -> gateway -> plugins -> policy (stdlib only); wasm/* stands alone.
 imports:
 	@fail=0; \

@@ -316,8 +316,8 @@ func (p *upstreamPool) close() {
 
 // # Header filtering
 //
-// What the key does not hold must not reach the upstream (see DESIGN.md,
-// Security rules): hop-by-hop fields (RFC 9110, Section 7.6.1) and the
+// What the key does not hold must not reach the upstream (see README,
+// Security model): hop-by-hop fields (RFC 9110, Section 7.6.1) and the
 // fields a Connection header names are dropped both ways; the client's
 // forwarding and override headers are dropped and the gateway writes its
 // own X-Forwarded-For/-Proto/-Host and Forwarded.
