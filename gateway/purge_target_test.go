@@ -32,3 +32,25 @@ func TestSameHostTarget(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSameHostTarget: whatever a Location or Content-Location holds,
+// sameHostTarget does not panic, and what it follows is an origin-form
+// path already in normal form (the form keys are made of).
+func FuzzSameHostTarget(f *testing.F) {
+	for _, s := range []string{"/a?q", "a", "../../a", "http://example.test", "HTTP://Example.Test.:80/x/..//y#f", "//x/y", "/%2e%2e/a", "mailto:x@example.test", "http://[::1]/p"} {
+		f.Add(s, "/dir/c")
+	}
+	f.Fuzz(func(t *testing.T, ref, base string) {
+		if len(base) == 0 || base[0] != '/' {
+			return // the base is a request path: normalised, origin-form
+		}
+		path, _, ok := sameHostTarget([]byte(ref), []byte("example.test"), []byte(base))
+		if !ok {
+			return
+		}
+		again, err := normalPath(nil, path)
+		if err != nil || string(again) != string(path) {
+			t.Fatalf("sameHostTarget(%q, base %q) = path %q, not normal (%q, %v)", ref, base, path, again, err)
+		}
+	})
+}
