@@ -327,7 +327,7 @@ func (g *Gateway) invalidateAfter(ctx *fasthttp.RequestCtx, rt *route, resp *fas
 }
 
 func (g *Gateway) invalidateURI(x *exchange, host, path, query []byte) {
-	rt := g.st.Load().router.match(host, path)
+	rt := g.st.Load().router.matchNormal(host, path) // host: the request's, normal
 	if rt == nil {
 		return
 	}

@@ -85,28 +85,26 @@ func normalRouteHost(h string) string {
 }
 
 // match returns the route for host (any case, port allowed) and path, or
-// nil. It does not allocate.
+// nil: matchNormal once the host is lower-cased and without its port. It
+// does not allocate.
 func (r *router) match(host, path []byte) *route {
 	var lower [256]byte
 	h := hostWithoutPort(host)
-	if len(h) <= len(lower) && len(r.byHost) > 0 {
-		n := copy(lower[:], h)
-		for i := 0; i < n; i++ {
-			if c := lower[i]; 'A' <= c && c <= 'Z' {
-				lower[i] = c + 'a' - 'A'
-			}
-		}
-		if rts, ok := r.byHost[string(lower[:n])]; ok {
-			if rt := matchPrefix(rts, path); rt != nil {
-				return rt
-			}
+	if len(h) > len(lower) {
+		return matchPrefix(r.any, path)
+	}
+	n := copy(lower[:], h)
+	for i := 0; i < n; i++ {
+		if c := lower[i]; 'A' <= c && c <= 'Z' {
+			lower[i] = c + 'a' - 'A'
 		}
 	}
-	return matchPrefix(r.any, path)
+	return r.matchNormal(lower[:n], path)
 }
 
-// matchNormal is match for a host already in normal form (lower-case, no
-// port: see canonicalRequest), as handle has it.
+// matchNormal returns the route for a host already in normal form
+// (lower-case, no port: see canonicalRequest), as handle has it, and path,
+// or nil: exact host first, then "*", the longest prefix winning.
 func (r *router) matchNormal(host, path []byte) *route {
 	if len(r.byHost) > 0 {
 		if rts, ok := r.byHost[string(host)]; ok {

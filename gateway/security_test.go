@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -285,14 +284,7 @@ func TestGateway_AdminAuthBeforeBody(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c, err := net.Dial("tcp", g.AdminAddr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
-				t.Fatal(err)
-			}
+			c := dial(t, g.AdminAddr)
 			// 22MiB announced, none sent: the answer must come anyway.
 			if _, err := io.WriteString(c, tc.head+"Content-Length: 23068672\r\n\r\n"); err != nil {
 				t.Fatal(err)
@@ -330,14 +322,7 @@ func TestGateway_AdminPeerBeforeBody(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c, err := net.Dial("tcp", g.AdminAddr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
-				t.Fatal(err)
-			}
+			c := dial(t, g.AdminAddr)
 			if _, err := io.WriteString(c, tc.head); err != nil {
 				t.Fatal(err)
 			}
