@@ -52,12 +52,21 @@ func servePolicies(t *testing.T, extra string) (cfgPath, listen, admin string) {
 		_, _ = io.WriteString(w, r.URL.Query().Get("tag")) // read back by the test
 	}))
 	t.Cleanup(origin.Close)
+	return servePolicy(t, origin.URL, "testdata/policies/tagged.wasm", "tagged", "warn", extra)
+}
+
+// servePolicy runs `flowcache serve` in front of originURL with the module
+// at modulePath as policy NAME on route "api" (extra: more keys of
+// [policies.NAME]) and a data_dir, until the test ends, and returns the
+// config path and the data and admin addresses.
+func servePolicy(t *testing.T, originURL, modulePath, name, logLevel, extra string) (cfgPath, listen, admin string) {
+	t.Helper()
 	dir := t.TempDir()
-	wasm, err := os.ReadFile("testdata/policies/tagged.wasm")
+	wasm, err := os.ReadFile(modulePath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "tagged.wasm"), wasm, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name+".wasm"), wasm, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	listen, admin = freeAddr(t), freeAddr(t)
@@ -69,14 +78,14 @@ shutdown_timeout = "5s"
 listen = %q
 data_dir = %q
 [log]
-level = "warn"
+level = %q
 [[routes]]
 name = "api"
 upstreams = [%q]
-policy = "tagged"
-[policies.tagged]
-module = "tagged.wasm"
-%s`, listen, admin, filepath.Join(dir, "data"), origin.URL, extra)
+policy = %q
+[policies.%s]
+module = "%s.wasm"
+%s`, listen, admin, filepath.Join(dir, "data"), logLevel, originURL, name, name, name, extra)
 	if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -26,38 +24,8 @@ func Test_run_hostilePolicy(t *testing.T) {
 		_, _ = io.WriteString(w, "ok:"+r.URL.Path)
 	}))
 	t.Cleanup(origin.Close)
-	dir := t.TempDir()
-	wasm, err := os.ReadFile("../../plugins/testdata/hostile.wasm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "hostile.wasm"), wasm, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	listen, admin := freeAddr(t), freeAddr(t)
-	cfgPath := filepath.Join(dir, "config.toml")
-	src := fmt.Sprintf(`[server]
-listen = %q
-shutdown_timeout = "5s"
-[admin]
-listen = %q
-data_dir = %q
-[log]
-level = "error"
-[[routes]]
-name = "api"
-upstreams = [%q]
-policy = "hostile"
-[policies.hostile]
-module = "hostile.wasm"
-call_timeout = "50ms"
-config = { s = 2 }
-`, listen, admin, filepath.Join(dir, "data"), origin.URL)
-	if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	stop := startServe(t, cfgPath, listen, admin)
-	t.Cleanup(stop)
+	_, listen, admin := servePolicy(t, origin.URL, "../../plugins/testdata/hostile.wasm", "hostile", "error",
+		"call_timeout = \"50ms\"\nconfig = { s = 2 }\n")
 
 	const workers, perWorker = 2, 10
 	var wg sync.WaitGroup
