@@ -146,9 +146,7 @@ func (g *Gateway) adminHeaderReceived(h *fasthttp.RequestHeader) fasthttp.Reques
 		}
 	}
 	if h.ContentLength() != 0 {
-		h.SetContentLength(0)
-		h.SetConnectionClose()
-		h.Del("Expect")
+		refuseBody(h)
 	}
 	return fasthttp.RequestConfig{}
 }

@@ -58,11 +58,19 @@ func (g *Gateway) bodyLimit(method []byte) int {
 // read_header_timeout).
 func (g *Gateway) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 	if h.ContentLength() > g.bodyLimit(h.Method()) {
-		h.SetContentLength(0)
-		h.SetConnectionClose()
-		h.Del("Expect") // no "100 Continue" for a body that is refused
+		refuseBody(h)
 	}
 	return fasthttp.RequestConfig{ReadTimeout: g.cfg.Server.ReadTimeout.D()}
+}
+
+// refuseBody makes a request head bodiless and Connection: close, and
+// drops its Expect (no "100 Continue" for a body that is refused), so that
+// fasthttp reads nothing past the head and the connection closes after
+// the answer with the body unread. For HeaderReceived hooks.
+func refuseBody(h *fasthttp.RequestHeader) {
+	h.SetContentLength(0)
+	h.SetConnectionClose()
+	h.Del("Expect")
 }
 
 // serveData is the data plane's handler: it refuses what headerReceived
