@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 )
 
@@ -92,11 +91,7 @@ func (g *Gateway) handleAdmin(ctx *fasthttp.RequestCtx) {
 	switch path {
 	case "/metrics":
 		ctx.SetContentType("text/plain; version=0.0.4")
-		g.set.WritePrometheus(ctx)
-		if g.pstore != nil {
-			writePolicyMetrics(ctx, g.pstore.List())
-		}
-		metrics.WriteProcessMetrics(ctx)
+		g.writeMetrics(ctx)
 	case "/reload":
 		g.handleReload(ctx)
 	case "/purge":

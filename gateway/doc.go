@@ -25,7 +25,9 @@
 //     invalidate.go applies purges to L1 (its tag/prefix index, soft
 //     purge-all) for this node and for those other nodes publish through
 //     Redis pub/sub;
-//   - admin.go and metrics.go serve /metrics, /healthz and /readyz, and
+//   - admin.go and metrics.go serve /metrics, /healthz and /readyz
+//     (promtext.go adds HELP and TYPE to every family; observe.go times
+//     each request by route and outcome), and
 //     admin.go checks every admin request (token or loopback, then the
 //     same-origin and JSON rule of state changes, before the body);
 //   - policyadmin.go serves the policy API (/policies: upload, list,

@@ -89,6 +89,8 @@ type Gateway struct {
 	set     *metrics.Set
 	noRoute routeMetrics
 	gm      gatewayMetrics
+	// policyCounters keeps the policy counters monotonic (metrics.go).
+	policyCounters policyCounters
 
 	// st holds what a reload swaps: the configuration's routes.
 	st       atomic.Pointer[gwState]

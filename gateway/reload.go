@@ -116,6 +116,7 @@ func (g *Gateway) reloadLocked(ctx context.Context) error {
 		}
 		rt.upstream.close()
 	}
+	dropRouteMetrics(g.set, old.routes, st.routes)
 	g.log.LogAttrs(ctx, slog.LevelInfo, "config reloaded",
 		slog.Int("routes", len(cfg.Routes)), slog.Int("policies", len(cfg.Policies)))
 	return nil

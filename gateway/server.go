@@ -98,6 +98,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	if rt == nil {
 		g.noRoute.requests.Inc()
 		g.writeError(ctx, nil, fwdBypass, errNoRoute)
+		g.observe(ctx, &g.noRoute)
 		return
 	}
 	rt.m.requests.Inc()
@@ -116,6 +117,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	default:
 		g.forward(ctx, rt, fwdMethod)
 	}
+	g.observe(ctx, &rt.m)
 }
 
 // checkFraming refuses what fasthttp tolerates but RFC 9112 forbids in a

@@ -237,7 +237,7 @@ func (p *upstreamPool) pick(now time.Time, skip uint64) (int, *target) {
 // resp.CloseBodyStream). A target that cannot be connected to is marked
 // failed and the next one tried; any other failure is returned, wrapped in
 // *upstreamError.
-func (p *upstreamPool) do(req *fasthttp.Request, resp *fasthttp.Response, lat *metrics.Histogram) error {
+func (p *upstreamPool) do(req *fasthttp.Request, resp *fasthttp.Response, lat *metrics.PrometheusHistogram) error {
 	var skip uint64
 	var lastErr error
 	for range p.targets {
