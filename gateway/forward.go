@@ -20,7 +20,7 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, rt *route, fwd string) {
 	resp := fasthttp.AcquireResponse()
 	resp.StreamBody = true
 	g.buildUpstreamRequest(ctx, rt, originForm(ctx), false, req)
-	err := rt.upstream.do(req, resp, rt.m.upstreamLatency)
+	err := rt.upstream.do(ctx, req, resp, rt.m.upstreamLatency)
 	fasthttp.ReleaseRequest(req)
 	if err != nil {
 		fasthttp.ReleaseResponse(resp)

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,6 +46,9 @@ type Options struct {
 	// cmd): it returns a decoded, defaulted and validated Config, or an
 	// error saying precisely what is wrong. Nil disables /reload.
 	Reload func(ctx context.Context) (*Config, error)
+	// AccessLog receives the access log ([log] access) when no
+	// access_file is set; nil means os.Stderr.
+	AccessLog io.Writer
 }
 
 // PolicySource resolves a policy name to the policy currently serving it.
@@ -91,6 +96,7 @@ type Gateway struct {
 	gm      gatewayMetrics
 	// policyCounters keeps the policy counters monotonic (metrics.go).
 	policyCounters policyCounters
+	access         *accessLog // nil when [log] access is off
 
 	// st holds what a reload swaps: the configuration's routes.
 	st       atomic.Pointer[gwState]
@@ -181,6 +187,14 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 		_ = g.l2.Close() // best effort: New failed, the error above is what matters
 		return nil, err
 	}
+	if opts.AccessLog == nil {
+		opts.AccessLog = os.Stderr
+	}
+	if g.access, err = newAccessLog(&cfg.Log, opts.AccessLog, g.set, g.log); err != nil {
+		g.bgCancel()
+		_ = g.l2.Close() // best effort: New failed, the error above is what matters
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	g.st.Store(st)
 	logInsecureUpstreams(g.log, cfg)
 	logOpenAdmin(g.log, cfg)
@@ -234,6 +248,11 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		}
 	}
 	g.bgCancel()
+	if g.access != nil {
+		if err := g.access.close(); err != nil {
+			errs = append(errs, fmt.Errorf("gateway: close the access log: %w", err))
+		}
+	}
 	if err := g.admin.ShutdownWithContext(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("gateway: shutdown admin: %w", err))
 	}

@@ -41,10 +41,19 @@ func outcomeOf(xcache []byte) outcome {
 }
 
 // observe records a request once its handler has answered: its latency by
-// route and outcome. It runs on every request, the hit path included, and
-// allocates nothing. The time is from the handler's call to its return:
-// the response head is ready then, a streamed body may take longer.
-func (g *Gateway) observe(ctx *fasthttp.RequestCtx, m *routeMetrics) {
+// route and outcome, and its access log line. rt is nil for a request that
+// matched no route. It runs on every request, the hit path included, and
+// allocates nothing (past the access line's pooled buffer). The time is
+// from the handler's call to its return: the response head is ready then,
+// a streamed body may take longer.
+func (g *Gateway) observe(ctx *fasthttp.RequestCtx, rt *route) {
+	m := &g.noRoute
+	if rt != nil {
+		m = &rt.m
+	}
 	o := outcomeOf(ctx.Response.Header.PeekBytes(headerXCache))
 	m.latency[o].UpdateDuration(ctx.Time())
+	if g.access != nil {
+		g.access.logAccess(g, ctx, rt)
+	}
 }

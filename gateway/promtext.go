@@ -95,6 +95,7 @@ var metricFamilies = map[string]metricFamily{
 	"flowcache_l2_resyncs_total":                   {"counter", "L1 flushes because invalidations may have been missed."},
 	"flowcache_l2_subscriber_disconnects_total":    {"counter", "Invalidation subscriber connection losses."},
 	"flowcache_l2_rejected_messages_total":         {"counter", "Invalidation messages and generation counters from Redis that failed a check."},
+	"flowcache_access_log_dropped_total":           {"counter", "Access log lines not written: every line buffer waited for the writer."},
 	"flowcache_l2_invalid_records_total":           {"counter", "Records read from L2 that the gateway could not have written (read as misses)."},
 }
 

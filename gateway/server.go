@@ -98,7 +98,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	if rt == nil {
 		g.noRoute.requests.Inc()
 		g.writeError(ctx, nil, fwdBypass, errNoRoute)
-		g.observe(ctx, &g.noRoute)
+		g.observe(ctx, nil)
 		return
 	}
 	rt.m.requests.Inc()
@@ -117,7 +117,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	default:
 		g.forward(ctx, rt, fwdMethod)
 	}
-	g.observe(ctx, &rt.m)
+	g.observe(ctx, rt)
 }
 
 // checkFraming refuses what fasthttp tolerates but RFC 9112 forbids in a

@@ -147,7 +147,7 @@ func (g *Gateway) fetch(x *exchange, mode fetchMode, collapsed bool) {
 	}
 	x.l2seq, x.l1seq = g.l2.Seq(), g.inv.log.current()
 	reqTime := g.now()
-	err := rt.upstream.do(req, resp, rt.m.upstreamLatency)
+	err := rt.upstream.do(ctx, req, resp, rt.m.upstreamLatency)
 	fasthttp.ReleaseRequest(req)
 	if err != nil {
 		fasthttp.ReleaseResponse(resp)
@@ -295,7 +295,7 @@ func (g *Gateway) backgroundRefresh(x *exchange, req *fasthttp.Request, f *fligh
 	resp.StreamBody = true
 	x.l2seq, x.l1seq = g.l2.Seq(), g.inv.log.current()
 	reqTime := g.now()
-	err := x.rt.upstream.do(req, resp, x.rt.m.upstreamLatency)
+	err := x.rt.upstream.do(nil, req, resp, x.rt.m.upstreamLatency)
 	fasthttp.ReleaseRequest(req)
 	if err != nil {
 		fasthttp.ReleaseResponse(resp)
