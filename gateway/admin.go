@@ -88,6 +88,7 @@ func (g *Gateway) handleAdmin(ctx *fasthttp.RequestCtx) {
 		ctx.SetConnectionClose()
 		return
 	}
+	defer g.auditAdmin(ctx, path)
 	switch path {
 	case "/metrics":
 		ctx.SetContentType("text/plain; version=0.0.4")
@@ -100,6 +101,8 @@ func (g *Gateway) handleAdmin(ctx *fasthttp.RequestCtx) {
 		g.handleAdminUI(ctx)
 	case "/routes":
 		g.handleRoutes(ctx)
+	case "/audit":
+		g.handleAudit(ctx)
 	default:
 		if path == "/policies" || strings.HasPrefix(path, "/policies/") {
 			g.handlePolicies(ctx, path)

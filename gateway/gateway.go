@@ -97,6 +97,7 @@ type Gateway struct {
 	// policyCounters keeps the policy counters monotonic (metrics.go).
 	policyCounters policyCounters
 	access         *accessLog // nil when [log] access is off
+	audit          *auditLog
 
 	// st holds what a reload swaps: the configuration's routes.
 	st       atomic.Pointer[gwState]
@@ -180,6 +181,11 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: l2: %w", err)
 	}
 	g.l2 = l2
+	node, _ := os.Hostname() // without Redis the host names the node; "" if unknown
+	if r, ok := l2.(*redisL2); ok {
+		node = r.nodeID
+	}
+	g.audit = newAuditLog(&cfg.Redis, node, g.set, g.log)
 
 	st, err := newState(cfg, g.now, g.set)
 	if err != nil {
@@ -263,6 +269,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		if err := g.psync.close(); err != nil {
 			errs = append(errs, fmt.Errorf("gateway: %w", err))
 		}
+	}
+	if err := g.audit.close(); err != nil {
+		errs = append(errs, fmt.Errorf("gateway: %w", err))
 	}
 	if err := g.l2.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("gateway: close l2: %w", err))

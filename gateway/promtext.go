@@ -96,6 +96,9 @@ var metricFamilies = map[string]metricFamily{
 	"flowcache_l2_subscriber_disconnects_total":    {"counter", "Invalidation subscriber connection losses."},
 	"flowcache_l2_rejected_messages_total":         {"counter", "Invalidation messages and generation counters from Redis that failed a check."},
 	"flowcache_access_log_dropped_total":           {"counter", "Access log lines not written: every line buffer waited for the writer."},
+	"flowcache_audit_events_total":                 {"counter", "Audit events recorded by this node (purges, policy changes, reloads)."},
+	"flowcache_audit_stream_errors_total":          {"counter", "Audit events not added to the Redis stream (Redis failed or the writer fell behind)."},
+	"flowcache_audit_rejected_total":               {"counter", "Audit stream entries read from Redis that failed the [redis] secret's check."},
 	"flowcache_l2_invalid_records_total":           {"counter", "Records read from L2 that the gateway could not have written (read as misses)."},
 }
 

@@ -114,6 +114,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		releaseExchange(x)
 	case string(h.Method()) == "PURGE":
 		g.purge(ctx, rt)
+		g.auditPurge(ctx)
 	default:
 		g.forward(ctx, rt, fwdMethod)
 	}
