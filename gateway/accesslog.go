@@ -280,17 +280,7 @@ func fieldsOf(ctx *fasthttp.RequestCtx, rt *route) accessFields {
 	} else if len(f.policy) == 0 {
 		f.policy = dash
 	}
-	switch {
-	case ctx.IsHead():
-		f.bytes = 0
-	case resp.IsBodyStream():
-		f.bytes = int64(resp.Header.ContentLength())
-		if f.bytes < 0 {
-			f.bytes = -1
-		}
-	default:
-		f.bytes = int64(len(resp.Body()))
-	}
+	f.bytes = responseBytes(ctx)
 	if d, ok := ctx.UserValue(upstreamTookKey).(time.Duration); ok {
 		f.upstream, f.upstreamMeasured = d, true
 	}

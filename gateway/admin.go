@@ -103,6 +103,8 @@ func (g *Gateway) handleAdmin(ctx *fasthttp.RequestCtx) {
 		g.handleRoutes(ctx)
 	case "/audit":
 		g.handleAudit(ctx)
+	case "/cache/hot":
+		g.handleHot(ctx)
 	default:
 		if path == "/policies" || strings.HasPrefix(path, "/policies/") {
 			g.handlePolicies(ctx, path)

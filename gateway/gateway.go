@@ -98,6 +98,7 @@ type Gateway struct {
 	policyCounters policyCounters
 	access         *accessLog // nil when [log] access is off
 	audit          *auditLog
+	hot            *hotKeys
 
 	// st holds what a reload swaps: the configuration's routes.
 	st       atomic.Pointer[gwState]
@@ -167,6 +168,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	}
 	g.bgCtx, g.bgCancel = context.WithCancel(context.Background())
 	g.gm = newGatewayMetrics(g.set)
+	g.hot = newHotKeys(g.now)
 	g.noRoute = newRouteMetrics(g.set, "")
 
 	g.l1 = newL1Cache(int(cfg.Cache.L1Size), g.now)

@@ -41,7 +41,8 @@ func outcomeOf(xcache []byte) outcome {
 }
 
 // observe records a request once its handler has answered: its latency by
-// route and outcome, and its access log line. rt is nil for a request that
+// route and outcome, its hot-key counts (hotkeys.go) and its access log
+// line. rt is nil for a request that
 // matched no route. It runs on every request, the hit path included, and
 // allocates nothing (past the access line's pooled buffer). The time is
 // from the handler's call to its return: the response head is ready then,
@@ -53,6 +54,7 @@ func (g *Gateway) observe(ctx *fasthttp.RequestCtx, rt *route) {
 	}
 	o := outcomeOf(ctx.Response.Header.PeekBytes(headerXCache))
 	m.latency[o].UpdateDuration(ctx.Time())
+	g.hot.observe(ctx, rt, o)
 	if g.access != nil {
 		g.access.logAccess(g, ctx, rt)
 	}

@@ -17,31 +17,9 @@ import (
 // lines go to a new one at the path.
 func Test_run_accessLogReopen(t *testing.T) {
 	t.Parallel()
-	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Cache-Control", "max-age=60")
-	}))
-	t.Cleanup(origin.Close)
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "access.log")
-	listen, admin := freeAddr(t), freeAddr(t)
-	cfgPath := filepath.Join(dir, "config.toml")
-	src := fmt.Sprintf(`[server]
-listen = %q
-shutdown_timeout = "5s"
-[admin]
-listen = %q
-[log]
-level = "warn"
-access = "combined"
-access_file = %q
-[[routes]]
-name = "api"
-upstreams = [%q]
-`, listen, admin, logPath, origin.URL)
-	if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	startServe(t, cfgPath, listen, admin)
+	listen, _ := serveSimple(t, dir, fmt.Sprintf("access = \"combined\"\naccess_file = %q\n", logPath))
 	waitLine := func(path, want string) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
@@ -80,4 +58,34 @@ upstreams = [%q]
 	if b, _ := os.ReadFile(logPath + ".1"); strings.Count(string(b), "\n") < 1 || !strings.Contains(string(b), "/before") { //nolint:errcheck // checked by the assertion
 		t.Errorf("rotated file = %q, want the /before line", b)
 	}
+}
+
+// serveSimple runs `flowcache serve` with one cached route in front of a
+// local origin, with extraLog added to [log], until the test ends, and
+// returns the data and admin addresses.
+func serveSimple(t *testing.T, dir, extraLog string) (listen, admin string) {
+	t.Helper()
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		_, _ = w.Write([]byte("hello")) // the test reads the answers
+	}))
+	t.Cleanup(origin.Close)
+	listen, admin = freeAddr(t), freeAddr(t)
+	cfgPath := filepath.Join(dir, "config.toml")
+	src := fmt.Sprintf(`[server]
+listen = %q
+shutdown_timeout = "5s"
+[admin]
+listen = %q
+[log]
+level = "warn"
+%s[[routes]]
+name = "api"
+upstreams = [%q]
+`, listen, admin, extraLog, origin.URL)
+	if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startServe(t, cfgPath, listen, admin)
+	return listen, admin
 }
