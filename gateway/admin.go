@@ -105,6 +105,8 @@ func (g *Gateway) handleAdmin(ctx *fasthttp.RequestCtx) {
 		g.handleAudit(ctx)
 	case "/cache/hot":
 		g.handleHot(ctx)
+	case "/cache/lookup":
+		g.handleLookup(ctx)
 	default:
 		if path == "/policies" || strings.HasPrefix(path, "/policies/") {
 			g.handlePolicies(ctx, path)

@@ -37,6 +37,7 @@ func commands() []command {
 		{"version", "print the version and exit", runVersion},
 		{"policy", "push, list and roll back policies (admin API)", runPolicy},
 		{"top", "show the hottest URLs, refreshed (admin API)", runTop},
+		{"inspect", "show what the cache holds for a URL (admin API)", runInspect},
 	}
 }
 
