@@ -70,12 +70,24 @@ func (g *Gateway) handleAdmin(ctx *fasthttp.RequestCtx) {
 		ctx.SetBodyString(g.readyBody())
 		return
 	}
+	if path == "/login" {
+		g.handleLogin(ctx) // session.go: open to all, same origin only
+		return
+	}
 	if !g.adminAllowed(ctx) {
+		if (path == "/" || path == "/ui") && g.cfg.Admin.Token != "" && (ctx.IsGet() || ctx.IsHead()) {
+			g.loginPage(ctx, fasthttp.StatusOK, "")
+			return
+		}
 		adminForbidden(ctx)
 		return
 	}
 	if status, err := adminCSRF(&ctx.Request.Header, path); err != nil {
 		adminError(ctx, status, err)
+		return
+	}
+	if !g.sessionCSRF(ctx) {
+		adminError(ctx, fasthttp.StatusForbidden, errSessionCSRF)
 		return
 	}
 	if err := g.readAdminBody(ctx); err != nil {
@@ -107,9 +119,17 @@ func (g *Gateway) handleAdmin(ctx *fasthttp.RequestCtx) {
 		g.handleHot(ctx)
 	case "/cache/lookup":
 		g.handleLookup(ctx)
+	case "/session":
+		g.handleSession(ctx)
+	case "/logout":
+		g.handleLogout(ctx)
 	default:
 		if path == "/policies" || strings.HasPrefix(path, "/policies/") {
 			g.handlePolicies(ctx, path)
+			return
+		}
+		if path == "/debug/pprof" || strings.HasPrefix(path, "/debug/pprof/") {
+			handlePprof(ctx, path)
 			return
 		}
 		ctx.Error("not found\n", fasthttp.StatusNotFound)
@@ -121,7 +141,7 @@ func (g *Gateway) handleAdmin(ctx *fasthttp.RequestCtx) {
 // Gateway.client) with a loopback Host.
 func (g *Gateway) adminAllowed(ctx *fasthttp.RequestCtx) bool {
 	if g.cfg.Admin.Token != "" {
-		return g.tokenOK(ctx)
+		return g.tokenOK(ctx) || g.session(&ctx.Request.Header) != nil
 	}
 	ip, _ := g.client(ctx)
 	return ip.IsLoopback() && loopbackHost(ctx.Request.Header.Host())
@@ -146,6 +166,9 @@ func (g *Gateway) adminHeaderReceived(h *fasthttp.RequestHeader) fasthttp.Reques
 		if _, err := adminCSRF(h, ""); err == nil {
 			return fasthttp.RequestConfig{}
 		}
+	}
+	if cl := h.ContentLength(); string(h.RequestURI()) == "/login" && cl >= 0 && cl <= adminLoginBodyMax {
+		return fasthttp.RequestConfig{} // the login form: small, read by handleLogin
 	}
 	if h.ContentLength() != 0 {
 		refuseBody(h)
@@ -181,7 +204,7 @@ func (g *Gateway) readAdminBody(ctx *fasthttp.RequestCtx) error {
 // by adminAllowed once the request is read.
 func (g *Gateway) adminHeadAllowed(h *fasthttp.RequestHeader) bool {
 	if g.cfg.Admin.Token != "" {
-		return g.headerTokenOK(h)
+		return g.headerTokenOK(h) || g.session(h) != nil
 	}
 	return loopbackHost(h.Host())
 }

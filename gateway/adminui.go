@@ -39,13 +39,7 @@ func (g *Gateway) handleAdminUI(ctx *fasthttp.RequestCtx) {
 		adminMethodNotAllowed(ctx, "GET, HEAD")
 		return
 	}
-	h := &ctx.Response.Header
-	h.Set("Content-Security-Policy", adminUICSP)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Frame-Options", "DENY")
-	ctx.SetContentType("text/html; charset=utf-8")
+	setPageHeaders(ctx)
 	ctx.SetBody(adminUIPage)
 }
 

@@ -99,6 +99,7 @@ type Gateway struct {
 	access         *accessLog // nil when [log] access is off
 	audit          *auditLog
 	hot            *hotKeys
+	sessions       sessionStore // browser logins (session.go)
 
 	// st holds what a reload swaps: the configuration's routes.
 	st       atomic.Pointer[gwState]
