@@ -111,6 +111,8 @@ func (g *Gateway) handleAdmin(ctx *fasthttp.RequestCtx) {
 		g.handlePurgeAPI(ctx)
 	case "/", "/ui":
 		g.handleAdminUI(ctx)
+	case "/ui/console.js":
+		g.handleAdminUIConsole(ctx)
 	case "/routes":
 		g.handleRoutes(ctx)
 	case "/audit":

@@ -137,3 +137,25 @@ func TestGateway_AdminRoutes(t *testing.T) {
 		t.Errorf("/routes with a foreign Host = %d, want 403", resp.StatusCode())
 	}
 }
+
+// TestGateway_AdminUIConsole: /ui/console.js is served behind the admin
+// check, as a script, and builds the DOM without HTML strings.
+func TestGateway_AdminUIConsole(t *testing.T) {
+	t.Parallel()
+	cfg := gatewaytest.Config("http://127.0.0.1:1")
+	cfg.Admin.Token = "s3cret"
+	g := gatewaytest.StartGateway(t, cfg, gateway.Options{})
+	if resp := adminGet(t, g, "/ui/console.js", "localhost", ""); resp.StatusCode() != 403 {
+		t.Errorf("console.js without the token = %d, want 403", resp.StatusCode())
+	}
+	resp := adminGet(t, g, "/ui/console.js", "localhost", "s3cret")
+	body := string(resp.Body())
+	if resp.StatusCode() != 200 || string(resp.Header.ContentType()) != "text/javascript; charset=utf-8" || !strings.Contains(body, `"/cache/lookup?url="`) {
+		t.Fatalf("console.js = %d %s", resp.StatusCode(), resp.Header.ContentType())
+	}
+	for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "https://"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("console.js contains %q", bad)
+		}
+	}
+}
