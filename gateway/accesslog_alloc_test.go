@@ -5,6 +5,7 @@ package gateway
 import (
 	"io"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -47,5 +48,27 @@ func TestAccessLog_HitAllocs(t *testing.T) {
 		if err := g.access.close(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestHotKeys_ObserveAllocs: counting a request in the hot-key summaries
+// allocates nothing once its URL has a slot, sampled or not.
+//
+// Not parallel: AllocsPerRun counts the whole process's allocations.
+func TestHotKeys_ObserveAllocs(t *testing.T) {
+	h := newHotKeys(time.Now)
+	rt := &route{cfg: &RouteConfig{Name: "api"}, name: []byte("api")}
+	var ctx fasthttp.RequestCtx
+	ctx.Init(newRequest("GET", "/hit?a=1", "example.test"), loopbackAddr, nil)
+	ctx.SetBody(make([]byte, 100))
+	for range 40 * hotSample { // sampled for sure: the URL takes its slots
+		h.observe(&ctx, rt, outcomeMiss)
+	}
+	var n int
+	for range 1000 {
+		n += int(testing.AllocsPerRun(1, func() { h.observe(&ctx, rt, outcomeMiss) }))
+	}
+	if n != 0 {
+		t.Errorf("1000 observations allocated %d times, want 0", n)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -53,7 +54,7 @@ func waitLines(t *testing.T, read func() string, n int) []string {
 }
 
 // accessGateway is a gateway whose access log (format, to out) is on.
-func accessGateway(t *testing.T, format string, out *lockedBuffer, edit func(*Config)) *Gateway {
+func accessGateway(t *testing.T, format string, out io.Writer, edit func(*Config)) *Gateway {
 	t.Helper()
 	up := testOrigin(t, func(ctx *fasthttp.RequestCtx) {
 		ctx.Response.Header.Set("Cache-Control", "max-age=600")
@@ -181,7 +182,7 @@ func TestAccessLog_NoRoute(t *testing.T) {
 func TestAccessLog_Reopen(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "access.log")
-	g := accessGateway(t, accessJSON, nil, func(c *Config) { c.Log.AccessFile = path })
+	g := accessGateway(t, accessJSON, io.Discard, func(c *Config) { c.Log.AccessFile = path })
 	read := func(p string) func() string {
 		return func() string { b, _ := os.ReadFile(p); return string(b) } //nolint:errcheck // a missing file reads as empty until written
 	}
@@ -289,23 +290,9 @@ func (w blockedWriter) Write(p []byte) (int, error) { <-w.release; return len(p)
 // answered; the lines that find no free buffer are dropped and counted.
 func TestAccessLog_Drops(t *testing.T) {
 	t.Parallel()
-	up := testOrigin(t, func(ctx *fasthttp.RequestCtx) {
-		ctx.Response.Header.Set("Cache-Control", "max-age=600")
-		ctx.SetBodyString("hello")
-	})
-	cfg := testConfig(up)
-	cfg.Log.Access = accessJSON
 	w := blockedWriter{release: make(chan struct{})}
-	g, err := New(cfg, Options{AccessLog: w})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		close(w.release)
-		if err := g.Shutdown(context.Background()); err != nil {
-			t.Error(err)
-		}
-	}()
+	g := accessGateway(t, accessJSON, w, nil)
+	defer close(w.release) // before the cleanup's Shutdown, which flushes
 	var ctx fasthttp.RequestCtx
 	const n = 3 * accessLines
 	for range n {
