@@ -33,9 +33,10 @@ type AuditEvent struct {
 	// "session" (a browser login), "loopback" (no token configured), or
 	// "process" (SIGHUP, or the program embedding the gateway).
 	Auth string `json:"auth"`
-	// Action names the change: purge_url, purge_tags (PURGE), purge
-	// (POST /purge), policy_upload, policy_rollback, policy_delete,
-	// reload, or "METHOD /path" for another admin request.
+	// Action names the change: purge_url, purge_tags (PURGE, with _soft
+	// for a soft purge), purge or purge_soft (POST /purge),
+	// policy_upload, policy_rollback, policy_delete, reload, login,
+	// logout, or "METHOD /path" for another admin request.
 	Action string `json:"action"`
 	// Target is what was changed: the URL, the tags, the POST /purge
 	// body, the policy and version.
@@ -282,6 +283,8 @@ func (g *Gateway) auditAdmin(ctx *fasthttp.RequestCtx, path string) {
 		}
 	case path == "/reload":
 		e.Action = "reload"
+	case path == "/logout":
+		e.Action = "logout"
 	case strings.HasPrefix(path, "/policies/"):
 		name, sub, _ := strings.Cut(strings.TrimPrefix(path, "/policies/"), "/")
 		e.Target = name
@@ -316,7 +319,8 @@ func (g *Gateway) auditPurge(ctx *fasthttp.RequestCtx) {
 	} else {
 		e.Target = string(h.Host()) + string(h.RequestURI())
 	}
-	if string(trimOWS(peekRequest(h, "fastly-soft-purge"))) == "1" || strings.Contains(e.Target, "soft=1") {
+	_, softParam := cutSoftParam(ctx.Request.URI().QueryString())
+	if softParam || string(trimOWS(peekRequest(h, "fastly-soft-purge"))) == "1" {
 		e.Action += "_soft"
 	}
 	auditResult(ctx, &e)

@@ -83,6 +83,7 @@ func TestAudit_Node(t *testing.T) {
 	if r := g.Do(t, "PURGE", "/a", "Authorization: Bearer "+tok); r.Status != 200 {
 		t.Fatalf("PURGE /a = %d", r.Status)
 	}
+	g.Do(t, "PURGE", "/b?soft=1", "Authorization: Bearer "+tok)
 	g.Do(t, "PURGE", "/", "Authorization: Bearer "+tok, "Surrogate-Key: red")
 	if status, body := adminRequest(t, g, "POST", "/purge", tok, `{"tags":["red"]}`); status != 200 {
 		t.Fatalf("POST /purge = %d %s", status, body)
@@ -106,6 +107,7 @@ func TestAudit_Node(t *testing.T) {
 		{"purge", `{"bogus":1}`, "token", "", 400, 0},
 		{"purge", `{"tags":["red"]}`, "token", "ok", 200, 0},
 		{"purge_tags", "red", "token", "ok", 200, 1},
+		{"purge_url_soft", "example.test/b?soft=1", "token", "ok", 200, 1},
 		{"purge_url", "example.test/a", "token", "ok", 200, 1},
 	}
 	if len(a.Events) != len(wants) {
@@ -135,8 +137,8 @@ func TestAudit_Node(t *testing.T) {
 			t.Errorf("GET /audit%s = %d %s, want 400", q, status, body)
 		}
 	}
-	if _, m := adminRequest(t, g, "GET", "/metrics", tok, ""); !strings.Contains(m, "\nflowcache_audit_events_total 6\n") {
-		t.Errorf("/metrics lacks flowcache_audit_events_total 6:\n%s", grepLines(m, "audit"))
+	if _, m := adminRequest(t, g, "GET", "/metrics", tok, ""); !strings.Contains(m, "\nflowcache_audit_events_total 7\n") {
+		t.Errorf("/metrics lacks flowcache_audit_events_total 7:\n%s", grepLines(m, "audit"))
 	}
 }
 
