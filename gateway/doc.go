@@ -30,6 +30,11 @@
 //     each request by route and outcome), and
 //     admin.go checks every admin request (token or loopback, then the
 //     same-origin and JSON rule of state changes, before the body);
+//   - the operator console on the admin listener: accesslog.go writes the
+//     access log, audit.go records every change (GET /audit), hotkeys.go
+//     ranks the hottest URLs (GET /cache/hot), inspect.go answers what is
+//     cached for a URL (GET /cache/lookup), session.go logs browsers in,
+//     pprof.go serves /debug/pprof;
 //   - policyadmin.go serves the policy API (/policies: upload, list,
 //     rollback, delete) over a plugins.Store, and reload.go POST /reload
 //     (the routes and policies, swapped as one value);
