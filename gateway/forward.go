@@ -37,6 +37,7 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, rt *route, fwd string) {
 		g.invalidateAfter(ctx, rt, resp)
 	}
 	out := &ctx.Response
+	startWithDate(&out.Header, peekResponse(&resp.Header, "date"), g.now())
 	out.SetStatusCode(status)
 	copyResponseHeaders(out, resp, false)
 	setCacheHeaders(ctx, xcacheBypass, cacheStatusForward(fwd, status))

@@ -1,7 +1,10 @@
 package gateway
 
 import (
+	"bufio"
+	"bytes"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -111,8 +114,9 @@ func appendCacheStatus(dst []byte, fwd string, fwdStatus int, stored, collapsed 
 }
 
 // storedHeaderSkipped reports the fields of a stored header block that are
-// not sent to the client: framing (recomputed), Date (the server's own),
-// Age (recomputed), and the targeted fields meant for this cache.
+// not sent to the client: framing (recomputed), Date (sent first, see
+// startWithDate), Age (recomputed), and the targeted fields meant for this
+// cache.
 func storedHeaderSkipped(name []byte) bool {
 	switch len(name) {
 	case 3:
@@ -147,6 +151,7 @@ func (g *Gateway) writeEntry(x *exchange, age int64, xcache string, cacheStatus 
 	e := &x.ent
 	resp := &x.ctx.Response
 	notModified := e.Status == fasthttp.StatusOK && x.conditional() && freshness.NotModified(x.req.Headers, e.ETag, e.LastModified)
+	startWithDate(&resp.Header, storedDate(e.Header), time.Unix(0, e.ResponseTime))
 	if notModified {
 		resp.SetStatusCode(fasthttp.StatusNotModified)
 	} else {
@@ -182,6 +187,63 @@ func (g *Gateway) writeEntry(x *exchange, age int64, xcache string, cacheStatus 
 		return false
 	}
 	return true
+}
+
+// storedDate returns the Date of a stored header block, or nil.
+func storedDate(block []byte) []byte {
+	for name, value, rest, ok := entry.NextHeader(block); ok; name, value, rest, ok = entry.NextHeader(rest) {
+		if len(name) == 4 && equalFold(name, "date") {
+			return value
+		}
+	}
+	return nil
+}
+
+// # Why is Date parsed?
+//
+// fasthttp v1.77 manages Date itself: ResponseHeader.Set and Add drop a
+// "Date" field, and the server writes the current time unless
+// Server.NoDefaultDate is set. The data plane sets NoDefaultDate, so that
+// a cached or forwarded answer keeps the origin's Date (RFC 9110, Section
+// 6.6.1); the only way left to put a Date field into a header is to parse
+// one, which ResponseHeader.Read does without clearing NoDefaultDate. An
+// answer the gateway makes itself (an error, PURGE) resets its header,
+// which turns fasthttp's own Date back on.
+
+// dateHead parses a response head holding only Date into a header.
+type dateHead struct {
+	raw []byte
+	br  bytes.Reader
+	r   *bufio.Reader
+}
+
+var dateHeads = sync.Pool{New: func() any {
+	d := &dateHead{raw: make([]byte, 0, 128)}
+	d.r = bufio.NewReaderSize(&d.br, 256)
+	return d
+}}
+
+// startWithDate replaces h with a 200 head holding only "Date: date", or
+// t when date is nil or cannot be sent as it is. It must come before any
+// other change to h. It does not allocate once the pool is warm.
+func startWithDate(h *fasthttp.ResponseHeader, date []byte, t time.Time) {
+	d, _ := dateHeads.Get().(*dateHead)
+	for range 2 {
+		d.raw = append(d.raw[:0], "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nDate: "...)
+		if date == nil || len(date) > 64 {
+			d.raw = freshness.AppendHTTPDate(d.raw, t)
+		} else {
+			d.raw = append(d.raw, date...)
+		}
+		d.raw = append(d.raw, "\r\n\r\n"...)
+		d.br.Reset(d.raw)
+		d.r.Reset(&d.br)
+		if h.Read(d.r) == nil {
+			break
+		}
+		date = nil // not a field value fasthttp reads back: the time instead
+	}
+	dateHeads.Put(d)
 }
 
 // conditional reports whether the client's request carries a validator.

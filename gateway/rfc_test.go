@@ -57,12 +57,7 @@ func hasHeader(name, want string) func(t *testing.T, r *gatewaytest.Response, g 
 func TestGateway_RFC9111(t *testing.T) {
 	t.Parallel()
 	lastModified := func(now time.Time) string { return string(httpdate.Append(nil, now.Add(-100*time.Hour))) }
-	tests := []struct {
-		name   string
-		config func(*gateway.Config) // changes to gatewaytest.Config, if any
-		origin originFunc
-		steps  []step
-	}{
+	tests := []rfcCase{
 		{
 			name:   "max-age gives the freshness lifetime",
 			origin: respond("max-age=60"),
@@ -545,46 +540,62 @@ func TestGateway_RFC9111(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clock := gatewaytest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-			var n atomic.Int64
-			o := gatewaytest.StartOrigin(t, func(ctx *fasthttp.RequestCtx) {
-				tc.origin(n.Add(1), clock.Now(), ctx)
-			})
-			cfg := gatewaytest.Config(o.URL)
-			if tc.config != nil {
-				tc.config(cfg)
-			}
-			g := gatewaytest.StartGateway(t, cfg, gateway.Options{Now: clock.Now})
-			for i, s := range tc.steps {
-				clock.Advance(s.advance)
-				method, path := s.method, s.path
-				if method == "" {
-					method = "GET"
-				}
-				if path == "" {
-					path = "/r"
-				}
-				r := g.Do(t, method, path, s.header...)
-				if r.Status != s.status {
-					t.Errorf("step %d: %s %s: status %d, want %d (Cache-Status %q)", i, method, path, r.Status, s.status, r.Get("Cache-Status"))
-				}
-				if s.xcache != "" && r.Get("X-Cache") != s.xcache {
-					t.Errorf("step %d: X-Cache = %q, want %q (Cache-Status %q)", i, r.Get("X-Cache"), s.xcache, r.Get("Cache-Status"))
-				}
-				if r.Get("X-Cache") == "" || r.Get("Cache-Status") == "" {
-					t.Errorf("step %d: missing X-Cache or Cache-Status", i)
-				}
-				if s.body != "" && string(r.Body) != s.body {
-					t.Errorf("step %d: body %q, want %q", i, r.Body, s.body)
-				}
-				if s.check != nil {
-					s.check(t, r, g)
-				}
-				if got := o.Requests(); s.origin >= 0 && got != s.origin {
-					t.Errorf("step %d: origin saw %d requests, want %d", i, got, s.origin)
-				}
-			}
+			playRFC(t, tc)
 		})
+	}
+}
+
+// rfcCase is one RFC rule: an origin, a gateway configuration and the
+// requests that show the rule.
+type rfcCase struct {
+	name   string
+	config func(*gateway.Config) // changes to gatewaytest.Config, if any
+	origin originFunc
+	steps  []step
+}
+
+// playRFC plays tc's steps against a real origin on loopback through a
+// real gateway, with an injected clock.
+func playRFC(t *testing.T, tc rfcCase) {
+	t.Helper()
+	clock := gatewaytest.NewClock(testStart)
+	var n atomic.Int64
+	o := gatewaytest.StartOrigin(t, func(ctx *fasthttp.RequestCtx) {
+		tc.origin(n.Add(1), clock.Now(), ctx)
+	})
+	cfg := gatewaytest.Config(o.URL)
+	if tc.config != nil {
+		tc.config(cfg)
+	}
+	g := gatewaytest.StartGateway(t, cfg, gateway.Options{Now: clock.Now})
+	for i, s := range tc.steps {
+		clock.Advance(s.advance)
+		method, path := s.method, s.path
+		if method == "" {
+			method = "GET"
+		}
+		if path == "" {
+			path = "/r"
+		}
+		r := g.Do(t, method, path, s.header...)
+		if r.Status != s.status {
+			t.Errorf("step %d: %s %s: status %d, want %d (Cache-Status %q)", i, method, path, r.Status, s.status, r.Get("Cache-Status"))
+		}
+		if s.xcache != "" && r.Get("X-Cache") != s.xcache {
+			t.Errorf("step %d: X-Cache = %q, want %q (Cache-Status %q)", i, r.Get("X-Cache"), s.xcache, r.Get("Cache-Status"))
+		}
+		if r.Get("X-Cache") == "" || r.Get("Cache-Status") == "" {
+			t.Errorf("step %d: missing X-Cache or Cache-Status", i)
+		}
+		if s.body != "" && string(r.Body) != s.body {
+			t.Errorf("step %d: body %q, want %q", i, r.Body, s.body)
+		}
+		if s.check != nil {
+			s.check(t, r, g)
+		}
+		if got := o.Requests(); s.origin >= 0 && got != s.origin {
+			t.Errorf("step %d: origin saw %d requests, want %d", i, got, s.origin)
+		}
 	}
 }
 

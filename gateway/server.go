@@ -46,6 +46,10 @@ func (g *Gateway) newDataServer() *fasthttp.Server {
 		CloseOnShutdown:               true,
 		SecureErrorLogMessage:         true,
 		Logger:                        slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+		// Date is the origin's on a cached or forwarded answer (RFC 9110,
+		// Section 6.6.1); the gateway sets its own only where it makes
+		// the answer or the origin sent none (see startWithDate).
+		NoDefaultDate: true,
 	}
 }
 
@@ -112,6 +116,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		g.serveCacheable(x)
 		releaseExchange(x)
 	case string(h.Method()) == "PURGE":
+		ctx.Response.Header.Reset() // a PURGE answer is the gateway's own: fasthttp's Date (see startWithDate)
 		g.purge(ctx, rt)
 	default:
 		g.forward(ctx, rt, fwdMethod)

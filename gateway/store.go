@@ -464,6 +464,7 @@ func (g *Gateway) respond(x *exchange, resp *fasthttp.Response, reqTime, respTim
 	status := resp.StatusCode()
 	notModified := complete && ctx.IsGet() && status == fasthttp.StatusOK && x.conditional() &&
 		freshness.NotModified(x.req.Headers, peekResponse(&resp.Header, "etag"), peekResponse(&resp.Header, "last-modified"))
+	startWithDate(&out.Header, peekResponse(&resp.Header, "date"), respTime)
 	if notModified {
 		out.SetStatusCode(fasthttp.StatusNotModified)
 	} else {
@@ -501,7 +502,7 @@ func detailFor(complete bool) string {
 func copyResponseHeaders(out *fasthttp.Response, resp *fasthttp.Response, notModified bool) {
 	conn := peekResponse(&resp.Header, "connection")
 	for k, v := range resp.Header.All() {
-		if droppedResponseHeader(k, conn) || equalFold(k, "content-length") || equalFold(k, "date") ||
+		if droppedResponseHeader(k, conn) || equalFold(k, "content-length") ||
 			(notModified && !notModifiedHeader(k)) {
 			continue
 		}

@@ -1,0 +1,98 @@
+package gateway_test
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/flowcache/flowcache/gateway"
+	"github.com/flowcache/flowcache/gateway/gatewaytest"
+	"github.com/flowcache/flowcache/policy/httpdate"
+)
+
+// originDate is the Date an origin of these tests sends: two seconds
+// before its clock, so that it can be told from the gateway's own.
+func originDate(now time.Time) string {
+	return string(httpdate.Append(nil, now.Add(-2*time.Second)))
+}
+
+// testStart is the time playRFC's clock starts at.
+var testStart = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// TestGateway_RFCCompleteness has one row per rule of issue 11, each
+// naming its RFC section, played like TestGateway_RFC9111.
+func TestGateway_RFCCompleteness(t *testing.T) {
+	t.Parallel()
+	tests := []rfcCase{
+		{
+			name: "RFC 9110 6.6.1: a cached answer keeps the origin's Date",
+			origin: func(n int64, now time.Time, ctx *fasthttp.RequestCtx) {
+				gatewaytest.SetDate(t, ctx, originDate(now))
+				ctx.Response.Header.Set("Cache-Control", "max-age=60")
+				ctx.SetBodyString("v" + strconv.FormatInt(n, 10))
+			},
+			steps: []step{
+				{status: 200, xcache: "MISS", origin: 1, check: hasHeader("Date", originDate(testStart))},
+				{advance: 30 * time.Second, status: 200, xcache: "HIT", origin: 1, check: all(hasHeader("Date", originDate(testStart)), hasHeader("Age", "32"))},
+				{method: "HEAD", status: 200, xcache: "HIT", origin: 1, check: hasHeader("Date", originDate(testStart))},
+			},
+		},
+		{
+			name: "RFC 9110 6.6.1: a 304 from the cache carries the stored Date",
+			origin: func(_ int64, now time.Time, ctx *fasthttp.RequestCtx) {
+				gatewaytest.SetDate(t, ctx, originDate(now))
+				ctx.Response.Header.Set("Cache-Control", "max-age=60")
+				ctx.Response.Header.Set("ETag", `"e1"`)
+				ctx.SetBodyString("v")
+			},
+			steps: []step{
+				{status: 200, xcache: "MISS", origin: 1},
+				{advance: 10 * time.Second, header: []string{`If-None-Match: "e1"`}, status: 304, xcache: "HIT", origin: 1, check: hasHeader("Date", originDate(testStart))},
+			},
+		},
+		{
+			name:   "RFC 9110 6.6.1: an origin answer without Date gets the time it was received",
+			origin: respond("max-age=60"),
+			steps: []step{
+				{status: 200, xcache: "MISS", origin: 1, check: hasHeader("Date", httpDate(testStart))},
+				{advance: 10 * time.Second, status: 200, xcache: "HIT", origin: 1, check: hasHeader("Date", httpDate(testStart))},
+			},
+		},
+		{
+			name:   "RFC 9110 6.6.1: a forwarded answer keeps the origin's Date",
+			config: func(c *gateway.Config) { c.Routes[0].NoCache = true },
+			origin: func(_ int64, now time.Time, ctx *fasthttp.RequestCtx) {
+				gatewaytest.SetDate(t, ctx, originDate(now))
+			},
+			steps: []step{
+				{status: 200, xcache: "BYPASS", origin: 1, check: hasHeader("Date", originDate(testStart))},
+			},
+		},
+		{
+			name:   "RFC 9110 6.6.1: an answer the gateway makes has the gateway's Date",
+			origin: func(_ int64, _ time.Time, ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(200) },
+			steps: []step{
+				{header: []string{"Cache-Control: only-if-cached"}, status: 504, origin: 0, check: validDate},
+				{method: "PURGE", status: 404, origin: 0, check: validDate},
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			playRFC(t, tc)
+		})
+	}
+}
+
+func httpDate(t time.Time) string { return string(httpdate.Append(nil, t)) }
+
+// validDate checks that the answer has a Date, an HTTP date.
+func validDate(t *testing.T, r *gatewaytest.Response, _ *gatewaytest.Gateway) {
+	t.Helper()
+	if _, ok := httpdate.Parse(r.Header.Peek("Date")); !ok {
+		t.Errorf("Date = %q, want an HTTP date", r.Get("Date"))
+	}
+}
