@@ -71,12 +71,14 @@ func cacheStatusForward(fwd string, status int) []byte {
 	return appendCacheStatus(make([]byte, 0, 48), fwd, status, false, false, "")
 }
 
-// isUnsafe reports the methods whose success invalidates (RFC 9111,
-// Section 4.4; RFC 9110, Section 9.2.1).
+// isUnsafe reports the methods whose success invalidates: every method not
+// known to be safe (RFC 9111, Section 4.4; RFC 9110, Section 9.2.1), so
+// that PROPFIND, M-SEARCH or a custom method invalidates like POST. GET and
+// HEAD never come here; PURGE is handled before.
 func isUnsafe(m []byte) bool {
 	switch string(m) {
-	case "POST", "PUT", "PATCH", "DELETE":
-		return true
+	case "GET", "HEAD", "OPTIONS", "TRACE":
+		return false
 	}
-	return false
+	return true
 }

@@ -79,6 +79,26 @@ func TestGateway_RFCCompleteness(t *testing.T) {
 			},
 		},
 	}
+	for _, m := range []string{"PROPFIND", "M-SEARCH", "FLOWTEST"} {
+		tests = append(tests, rfcCase{
+			name:   "RFC 9111 4.4: a successful unknown method " + m + " invalidates the target URI",
+			origin: respond("max-age=60"),
+			steps: []step{
+				{status: 200, xcache: "MISS", body: "v1", origin: 1},
+				{method: m, status: 200, xcache: "BYPASS", origin: 2},
+				{status: 200, xcache: "MISS", body: "v3", origin: 3},
+			},
+		})
+	}
+	tests = append(tests, rfcCase{
+		name:   "RFC 9110 9.2.1: OPTIONS, a safe method, invalidates nothing",
+		origin: respond("max-age=60"),
+		steps: []step{
+			{status: 200, xcache: "MISS", body: "v1", origin: 1},
+			{method: "OPTIONS", status: 200, xcache: "BYPASS", origin: 2},
+			{status: 200, xcache: "HIT", body: "v1", origin: 2},
+		},
+	})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
