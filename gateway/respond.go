@@ -17,6 +17,9 @@ import (
 const (
 	xcacheHit    = "HIT"
 	xcacheHitL2  = "HIT-L2"
+	// xcacheRevalidated: answered from a stored response the origin has
+	// just confirmed with a 304.
+	xcacheRevalidated = "REVALIDATED"
 	xcacheMiss   = "MISS"
 	xcacheStale  = "STALE"
 	xcacheBypass = "BYPASS"
@@ -50,6 +53,7 @@ var (
 	headerAge         = []byte("Age")
 	valueHit          = []byte(xcacheHit)
 	valueHitL2        = []byte(xcacheHitL2)
+	valueRevalidated  = []byte(xcacheRevalidated)
 	valueMiss         = []byte(xcacheMiss)
 	valueStale        = []byte(xcacheStale)
 	valueBypass       = []byte(xcacheBypass)
@@ -61,6 +65,8 @@ func xcacheValue(xcache string) []byte {
 		return valueHit
 	case xcacheHitL2:
 		return valueHitL2
+	case xcacheRevalidated:
+		return valueRevalidated
 	case xcacheStale:
 		return valueStale
 	case xcacheBypass:
@@ -75,19 +81,23 @@ func setCacheHeaders(ctx *fasthttp.RequestCtx, xcache string, cacheStatus []byte
 	ctx.Response.Header.SetCanonical(headerCacheStatus, cacheStatus)
 }
 
-// cacheStatusError is the Cache-Status of an answer made from an error.
-func cacheStatusError(fwd string, status int) []byte {
+// cacheStatusError is the Cache-Status of an answer made from an error:
+// "flowcache; fwd=X; detail=D", D a token naming the cause.
+func cacheStatusError(fwd, detail string) []byte {
 	b := make([]byte, 0, 64)
 	b = append(b, cacheName...)
 	b = append(b, "; fwd="...)
 	b = append(b, fwd...)
 	b = append(b, "; detail="...)
-	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, detail...)
 	return b
 }
 
 // appendCacheStatus builds "flowcache; hit" or "flowcache; fwd=X[;
 // fwd-status=N][; stored][; collapsed][; detail=D]" (RFC 9211, Section 2).
+// detail must be a token (RFC 8941, Section 3.3.4): its first character a
+// letter or "*", the rest tchar, ":" or "/"; never a bare number, which
+// would parse as an Integer.
 func appendCacheStatus(dst []byte, fwd string, fwdStatus int, stored, collapsed bool, detail string) []byte {
 	dst = append(dst, cacheName...)
 	if fwd == "" {

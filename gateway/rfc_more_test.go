@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,6 +79,25 @@ func TestGateway_RFCCompleteness(t *testing.T) {
 				{method: "PURGE", status: 404, origin: 0, check: validDate},
 			},
 		},
+		{
+			name:   "RFC 9111 4.3.4: an answer refreshed by a 304 says X-Cache REVALIDATED, then HIT",
+			origin: etagOrigin("max-age=10"),
+			steps: []step{
+				{status: 200, xcache: "MISS", body: "v1", origin: 1},
+				{advance: 20 * time.Second, status: 200, xcache: "REVALIDATED", body: "v1", origin: 2, check: hasHeader("Cache-Status", "flowcache; fwd=stale; fwd-status=304; stored")},
+				{status: 200, xcache: "HIT", body: "v1", origin: 2},
+			},
+		},
+		{
+			name:   "RFC 9211 2.8: detail of an error answer is a token, not an Integer",
+			config: func(c *gateway.Config) { c.Routes[0].Upstreams = []string{"http://127.0.0.1:1"} },
+			origin: respond("max-age=60"),
+			steps: []step{
+				{status: 502, xcache: "MISS", origin: 0, check: all(hasHeader("Cache-Status", "flowcache; fwd=uri-miss; detail=upstream-error"), sfTokenDetail)},
+				{header: []string{"Cache-Control: only-if-cached"}, status: 504, origin: 0, check: all(hasHeader("Cache-Status", "flowcache; fwd=uri-miss; detail=only-if-cached"), sfTokenDetail)},
+				{method: "POST", status: 502, xcache: "BYPASS", origin: 0, check: all(hasHeader("Cache-Status", "flowcache; fwd=method; detail=upstream-error"), sfTokenDetail)},
+			},
+		},
 	}
 	for _, m := range []string{"PROPFIND", "M-SEARCH", "FLOWTEST"} {
 		tests = append(tests, rfcCase{
@@ -105,6 +125,33 @@ func TestGateway_RFCCompleteness(t *testing.T) {
 			playRFC(t, tc)
 		})
 	}
+}
+
+// sfTokenDetail checks that the detail parameter of Cache-Status, if any,
+// is an RFC 8941 Token (Section 3.3.4) or String (Section 3.3.3).
+func sfTokenDetail(t *testing.T, r *gatewaytest.Response, _ *gatewaytest.Gateway) {
+	t.Helper()
+	cs := r.Get("Cache-Status")
+	_, d, ok := strings.Cut(cs, "; detail=")
+	if !ok {
+		return
+	}
+	d, _, _ = strings.Cut(d, ";")
+	if !sfToken(d) && !(len(d) >= 2 && d[0] == '"' && d[len(d)-1] == '"') {
+		t.Errorf("Cache-Status %q: detail %q is neither a Token nor a String", cs, d)
+	}
+}
+
+func sfToken(s string) bool {
+	if s == "" || !(s[0] == '*' || s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~:/", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 func httpDate(t time.Time) string { return string(httpdate.Append(nil, t)) }

@@ -143,7 +143,7 @@ func TestGateway_RFC9111(t *testing.T) {
 			origin: etagOrigin("no-cache"),
 			steps: []step{
 				{status: 200, xcache: "MISS", body: "v1", origin: 1},
-				{status: 200, xcache: "HIT", body: "v1", origin: 2, check: hasHeader("Cache-Status", "flowcache; fwd=stale; fwd-status=304; stored")},
+				{status: 200, xcache: "REVALIDATED", body: "v1", origin: 2, check: hasHeader("Cache-Status", "flowcache; fwd=stale; fwd-status=304; stored")},
 			},
 		},
 		{
@@ -152,7 +152,7 @@ func TestGateway_RFC9111(t *testing.T) {
 			steps: []step{
 				{status: 200, xcache: "MISS", origin: 1},
 				{
-					header: []string{"Cache-Control: no-cache"}, status: 200, xcache: "HIT", body: "v1", origin: 2,
+					header: []string{"Cache-Control: no-cache"}, status: 200, xcache: "REVALIDATED", body: "v1", origin: 2,
 					check: hasHeader("Cache-Status", "flowcache; fwd=request; fwd-status=304; stored"),
 				},
 			},
@@ -315,7 +315,7 @@ func TestGateway_RFC9111(t *testing.T) {
 			steps: []step{
 				{status: 200, xcache: "MISS", body: "v1", origin: 1},
 				{
-					advance: 20 * time.Second, status: 200, xcache: "HIT", body: "v1", origin: 2,
+					advance: 20 * time.Second, status: 200, xcache: "REVALIDATED", body: "v1", origin: 2,
 					check: hasHeader("Cache-Status", "flowcache; fwd=stale; fwd-status=304; stored"),
 				},
 				{advance: 5 * time.Second, status: 200, xcache: "HIT", body: "v1", origin: 2, check: hasHeader("Age", "5")},
@@ -335,7 +335,7 @@ func TestGateway_RFC9111(t *testing.T) {
 			},
 			steps: []step{
 				{status: 200, xcache: "MISS", origin: 1},
-				{advance: 20 * time.Second, status: 200, xcache: "HIT", body: "v1", origin: 2},
+				{advance: 20 * time.Second, status: 200, xcache: "REVALIDATED", body: "v1", origin: 2},
 			},
 		},
 		{

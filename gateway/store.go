@@ -204,7 +204,7 @@ func (g *Gateway) refreshed(x *exchange, resp *fasthttp.Response, reqTime, respT
 	stored := g.refreshEntry(x, resp, reqTime, respTime)
 	age := freshness.CurrentAge(time.Duration(x.ent.InitialAge), respTime, g.now())
 	x.cs = appendCacheStatus(x.cs[:0], x.fwd, fasthttp.StatusNotModified, stored, false, "")
-	if !g.writeEntry(x, int64(age/time.Second), xcacheHit, x.cs) {
+	if !g.writeEntry(x, int64(age/time.Second), xcacheRevalidated, x.cs) {
 		g.writeError(x.ctx, x.rt, x.fwd, &StatusError{Status: fasthttp.StatusBadGateway, Err: errors.New("gateway: body chunk lost during revalidation")})
 	}
 }
