@@ -98,6 +98,30 @@ func TestGateway_RFCCompleteness(t *testing.T) {
 				{method: "POST", status: 502, xcache: "BYPASS", origin: 0, check: all(hasHeader("Cache-Status", "flowcache; fwd=method; detail=upstream-error"), sfTokenDetail)},
 			},
 		},
+		{
+			name:   "RFC 9213 2.1: CDN-Cache-Control is forwarded downstream unchanged, bypass included",
+			config: func(c *gateway.Config) { c.Routes[0].NoCache = true },
+			origin: respond("no-store", "CDN-Cache-Control", `max-age=60, foo="bar";p=1`),
+			steps: []step{
+				{status: 200, xcache: "BYPASS", origin: 1, check: hasHeader("CDN-Cache-Control", `max-age=60, foo="bar";p=1`)},
+			},
+		},
+		{
+			name:   "RFC 9213 2.1: an invalid CDN-Cache-Control is ignored whole, Cache-Control applies",
+			origin: respond("max-age=0", "CDN-Cache-Control", "max-age=60, no-store=yes"),
+			steps: []step{
+				{status: 200, xcache: "MISS", origin: 1, check: hasHeader("CDN-Cache-Control", "max-age=60, no-store=yes")},
+				{status: 200, xcache: "MISS", origin: 2},
+			},
+		},
+		{
+			name:   "RFC 9213 2.1: CDN-Cache-Control max-age as a Decimal is the wrong type: ignored",
+			origin: respond("max-age=60", "CDN-Cache-Control", "max-age=0.5"),
+			steps: []step{
+				{status: 200, xcache: "MISS", origin: 1},
+				{advance: 30 * time.Second, status: 200, xcache: "HIT", origin: 1},
+			},
+		},
 	}
 	for _, m := range []string{"PROPFIND", "M-SEARCH", "FLOWTEST"} {
 		tests = append(tests, rfcCase{

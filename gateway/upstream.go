@@ -410,8 +410,9 @@ func inConnection(conn, name []byte) bool {
 
 // droppedResponseHeader reports whether an upstream response field is not
 // passed to the client: hop-by-hop fields, the ones named in Connection,
-// and the fields meant for this cache only (RFC 9213 CDN-Cache-Control,
-// Surrogate-Control, Surrogate-Key).
+// and the fields meant for this cache only (Surrogate-Control,
+// Surrogate-Key). CDN-Cache-Control (RFC 9213) is meant for every CDN
+// cache, a CDN in front of this one included: it is passed on unchanged.
 func droppedResponseHeader(name, conn []byte) bool {
 	return isHopByHop(name) || forCacheOnly(name) || (len(conn) > 0 && inConnection(conn, name))
 }
@@ -419,7 +420,7 @@ func droppedResponseHeader(name, conn []byte) bool {
 // forCacheOnly reports the response fields addressed to this cache and
 // removed before the client.
 func forCacheOnly(name []byte) bool {
-	return (len(name) == 17 && (equalFold(name, "cdn-cache-control") || equalFold(name, "surrogate-control"))) ||
+	return (len(name) == 17 && equalFold(name, "surrogate-control")) ||
 		(len(name) == 13 && equalFold(name, "surrogate-key"))
 }
 
