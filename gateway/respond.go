@@ -15,14 +15,14 @@ import (
 
 // X-Cache values.
 const (
-	xcacheHit    = "HIT"
-	xcacheHitL2  = "HIT-L2"
+	xcacheHit   = "HIT"
+	xcacheHitL2 = "HIT-L2"
 	// xcacheRevalidated: answered from a stored response the origin has
 	// just confirmed with a 304.
 	xcacheRevalidated = "REVALIDATED"
-	xcacheMiss   = "MISS"
-	xcacheStale  = "STALE"
-	xcacheBypass = "BYPASS"
+	xcacheMiss        = "MISS"
+	xcacheStale       = "STALE"
+	xcacheBypass      = "BYPASS"
 )
 
 // Cache-Status fwd reasons (RFC 9211, Section 2.2).
