@@ -10,6 +10,7 @@ import (
 
 	"github.com/flowcache/flowcache/gateway"
 	"github.com/flowcache/flowcache/gateway/gatewaytest"
+	"github.com/flowcache/flowcache/internal/units"
 	"github.com/flowcache/flowcache/policy/httpdate"
 )
 
@@ -122,6 +123,82 @@ func TestGateway_RFCCompleteness(t *testing.T) {
 				{advance: 30 * time.Second, status: 200, xcache: "HIT", origin: 1},
 			},
 		},
+		{
+			name:   "RFC 9111 4.2.4: [cache] stale_if_error serves a stale entry when the upstream answers 5xx",
+			config: func(c *gateway.Config) { c.Cache.StaleIfError = units.Duration(time.Hour) },
+			origin: failAfter(1, "max-age=10"),
+			steps: []step{
+				{status: 200, xcache: "MISS", body: "v1", origin: 1},
+				{
+					advance: 20 * time.Second, status: 200, xcache: "STALE", body: "v1", origin: 2,
+					check: all(hasHeader("Cache-Status", "flowcache; fwd=stale; fwd-status=503; detail=stale-on-error"), hasHeader("Age", "20")),
+				},
+				{advance: time.Hour, status: 503, origin: 3},
+			},
+		},
+		{
+			name:   "RFC 9111 4.2.4: [cache] stale_if_error serves a stale entry when the upstream cannot be reached",
+			config: func(c *gateway.Config) { c.Cache.StaleIfError = units.Duration(time.Minute) },
+			origin: func(n int64, _ time.Time, ctx *fasthttp.RequestCtx) {
+				if n > 1 {
+					_ = ctx.Conn().Close() // no answer at all
+					return
+				}
+				ctx.Response.Header.Set("Cache-Control", "max-age=10")
+				ctx.SetBodyString("v1")
+			},
+			steps: []step{
+				{status: 200, xcache: "MISS", body: "v1", origin: 1},
+				{advance: 20 * time.Second, status: 200, xcache: "STALE", body: "v1", origin: -1, check: hasHeader("Cache-Status", "flowcache; fwd=stale; detail=stale-on-error")},
+			},
+		},
+		{
+			name: "RFC 9111 4.2.4: a route's stale_if_error overrides [cache]'s",
+			config: func(c *gateway.Config) {
+				c.Cache.StaleIfError = units.Duration(time.Hour)
+				off := units.Duration(0)
+				c.Routes[0].StaleIfError = &off
+			},
+			origin: failAfter(1, "max-age=10"),
+			steps: []step{
+				{status: 200, xcache: "MISS", origin: 1},
+				{advance: 20 * time.Second, status: 503, origin: 2},
+			},
+		},
+		{
+			name: "RFC 9111 4.2.4: a route's stale_if_error without one in [cache]",
+			config: func(c *gateway.Config) {
+				on := units.Duration(time.Minute)
+				c.Routes[0].StaleIfError = &on
+			},
+			origin: failAfter(1, "max-age=10"),
+			steps: []step{
+				{status: 200, xcache: "MISS", origin: 1},
+				{advance: 20 * time.Second, status: 200, xcache: "STALE", body: "v1", origin: 2},
+				{advance: time.Minute, status: 503, origin: 3},
+			},
+		},
+		{
+			name:   "RFC 5861 4: the response's stale-if-error still applies, and is named",
+			config: func(c *gateway.Config) { c.Cache.StaleIfError = units.Duration(time.Hour) },
+			origin: failAfter(1, "max-age=10, stale-if-error=60"),
+			steps: []step{
+				{status: 200, xcache: "MISS", origin: 1},
+				{advance: 20 * time.Second, status: 200, xcache: "STALE", origin: 2, check: hasHeader("Cache-Status", "flowcache; fwd=stale; fwd-status=503; detail=stale-if-error")},
+				{advance: 2 * time.Minute, status: 200, xcache: "STALE", origin: 3, check: hasHeader("Cache-Status", "flowcache; fwd=stale; fwd-status=503; detail=stale-on-error")},
+			},
+		},
+	}
+	for _, cc := range []string{"must-revalidate", "proxy-revalidate", "s-maxage=10", "no-cache"} {
+		tests = append(tests, rfcCase{
+			name:   "RFC 9111 4.2.4: [cache] stale_if_error is refused by " + cc,
+			config: func(c *gateway.Config) { c.Cache.StaleIfError = units.Duration(time.Hour) },
+			origin: failAfter(1, "max-age=10, "+cc),
+			steps: []step{
+				{status: 200, xcache: "MISS", origin: 1},
+				{advance: 20 * time.Second, status: 503, xcache: "MISS", origin: 2},
+			},
+		})
 	}
 	for _, m := range []string{"PROPFIND", "M-SEARCH", "FLOWTEST"} {
 		tests = append(tests, rfcCase{

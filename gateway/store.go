@@ -174,18 +174,38 @@ func (g *Gateway) fetch(x *exchange, mode fetchMode, collapsed bool) {
 	g.respond(x, resp, reqTime, respTime, collapsed)
 }
 
-// serveStaleIfError answers with the stale entry if its stale-if-error
-// window allows (RFC 5861, Section 4).
+// serveStaleIfError answers with the stale entry, the upstream having
+// failed (upstreamStatus 0) or answered 5xx, if its stale-if-error window
+// allows (RFC 5861, Section 4), or else the route's stale_if_error (RFC
+// 9111, Section 4.2.4) where the response allows that (see
+// operatorStaleIfError). Cache-Status says which: detail=stale-if-error or
+// detail=stale-on-error.
 func (g *Gateway) serveStaleIfError(x *exchange, upstreamStatus int) bool {
 	e := &x.ent
 	age := freshness.CurrentAge(time.Duration(e.InitialAge), time.Unix(0, e.ResponseTime), g.now())
-	if e.SIE <= 0 || age > time.Duration(e.TTL+e.SIE) {
-		return false
+	staleness := age - time.Duration(e.TTL)
+	detail := "stale-if-error"
+	if e.SIE <= 0 || staleness > time.Duration(e.SIE) {
+		if staleness > operatorStaleIfError(e, x.rt.staleIfError) {
+			return false
+		}
+		detail = "stale-on-error"
 	}
 	x.rt.m.stale.Inc()
 	x.rt.m.upstreamErrors.Inc()
-	x.cs = appendCacheStatus(x.cs[:0], fwdStale, upstreamStatus, false, false, "stale-if-error")
+	x.cs = appendCacheStatus(x.cs[:0], fwdStale, upstreamStatus, false, false, detail)
 	return g.writeEntry(x, int64(age/time.Second), xcacheStale, x.cs)
+}
+
+// operatorStaleIfError is the route's stale_if_error window for e, or 0
+// when e forbids serving it stale: must-revalidate, proxy-revalidate and
+// s-maxage (RFC 9111, Sections 5.2.2.2, 5.2.2.8, 5.2.2.10: all three set
+// FlagMustRevalidate) and no-cache (Section 5.2.2.4).
+func operatorStaleIfError(e *entry.Entry, window time.Duration) time.Duration {
+	if e.Flags.Has(entry.FlagMustRevalidate) || e.Flags.Has(entry.FlagNoCache) {
+		return 0
+	}
+	return window
 }
 
 func addValidators(req *fasthttp.Request, e *entry.Entry) {
@@ -663,11 +683,12 @@ func (g *Gateway) store(x *exchange, resp *fasthttp.Response, body []byte, reqTi
 const maxVaryLen = 8 << 10
 
 // keepFor is how long an entry stays in the cache tiers: its freshness
-// lifetime and stale windows from now, plus revalidateKeep when it has
-// validators; <= 0 means not worth storing.
-func keepFor(e *entry.Entry, now time.Time) time.Duration {
+// lifetime and stale windows (the route's stale_if_error, sie, included
+// when e allows it) from now, plus revalidateKeep when it has validators;
+// <= 0 means not worth storing.
+func keepFor(e *entry.Entry, now time.Time, sie time.Duration) time.Duration {
 	age := freshness.CurrentAge(time.Duration(e.InitialAge), time.Unix(0, e.ResponseTime), now)
-	keep := time.Duration(e.TTL+max(e.SWR, e.SIE)) - age
+	keep := time.Duration(e.TTL+max(e.SWR, e.SIE, int64(operatorStaleIfError(e, sie)))) - age
 	if len(e.ETag) > 0 || len(e.LastModified) > 0 {
 		keep = max(keep, 0) + revalidateKeep
 	}
@@ -678,7 +699,7 @@ func keepFor(e *entry.Entry, now time.Time) time.Duration {
 // freecache entry) into the tiers of x.dec. id is the chunk id to reuse
 // (a refreshed entry keeps its chunks), 0 for a new one.
 func (g *Gateway) putEntry(x *exchange, e *entry.Entry, key []byte, id uint64) bool {
-	keep := keepFor(e, g.now())
+	keep := keepFor(e, g.now(), x.rt.staleIfError)
 	if keep <= 0 {
 		return false
 	}
@@ -798,7 +819,7 @@ func (g *Gateway) putVariant(x *exchange, e *entry.Entry) bool {
 	}
 	rec := appendRecordHead(x.hdr[len(x.hdr):], kindVariants, flags, gen) // x.hdr's spare capacity; e no longer needed
 	rec = appendVariantRecord(rec, x.names, old, extra)
-	keep := max(keepFor(e, g.now()), revalidateKeep)
+	keep := max(keepFor(e, g.now(), x.rt.staleIfError), revalidateKeep)
 	if x.dec.Tier != policy.TierL2 {
 		g.l1.set(x.pkey, rec, keep)
 	}
