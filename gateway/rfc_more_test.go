@@ -188,6 +188,40 @@ func TestGateway_RFCCompleteness(t *testing.T) {
 				{advance: 2 * time.Minute, status: 200, xcache: "STALE", origin: 3, check: hasHeader("Cache-Status", "flowcache; fwd=stale; fwd-status=503; detail=stale-on-error")},
 			},
 		},
+		{
+			name: "RFC 9110 9.3.2: a HEAD miss is fetched with GET and fills the cache",
+			origin: func(n int64, _ time.Time, ctx *fasthttp.RequestCtx) {
+				ctx.Response.Header.Set("Cache-Control", "max-age=60")
+				ctx.Response.Header.Set("X-Got-Method", string(ctx.Method()))
+				ctx.SetBodyString("body-v" + strconv.FormatInt(n, 10))
+			},
+			steps: []step{
+				{
+					method: "HEAD", status: 200, xcache: "MISS", body: "", origin: 1,
+					check: all(hasHeader("X-Got-Method", "GET"), hasHeader("Content-Length", "7"), hasHeader("Cache-Status", "flowcache; fwd=uri-miss; fwd-status=200; stored")),
+				},
+				{status: 200, xcache: "HIT", body: "body-v1", origin: 1},
+				{method: "HEAD", status: 200, xcache: "HIT", origin: 1, check: hasHeader("Content-Length", "7")},
+			},
+		},
+		{
+			name:   "RFC 9110 9.3.2: a stale entry is revalidated for a HEAD with a conditional GET",
+			origin: etagOrigin("max-age=10"),
+			steps: []step{
+				{status: 200, xcache: "MISS", body: "v1", origin: 1},
+				{advance: 20 * time.Second, method: "HEAD", status: 200, xcache: "REVALIDATED", origin: 2, check: hasHeader("Content-Length", "2")},
+				{status: 200, xcache: "HIT", body: "v1", origin: 2},
+			},
+		},
+		{
+			name:   "RFC 9110 9.3.2: a HEAD miss too large to store gets the GET's length",
+			config: func(c *gateway.Config) { c.Cache.MaxObjectSize = 1 },
+			origin: respond("max-age=60"),
+			steps: []step{
+				{method: "HEAD", status: 200, xcache: "MISS", origin: 1, check: all(hasHeader("Content-Length", "2"), hasHeader("Cache-Status", "flowcache; fwd=uri-miss; fwd-status=200; detail=too-large"))},
+				{status: 200, xcache: "MISS", body: "v2", origin: 2},
+			},
+		},
 	}
 	for _, cc := range []string{"must-revalidate", "proxy-revalidate", "s-maxage=10", "no-cache"} {
 		tests = append(tests, rfcCase{
@@ -262,5 +296,43 @@ func validDate(t *testing.T, r *gatewaytest.Response, _ *gatewaytest.Gateway) {
 	t.Helper()
 	if _, ok := httpdate.Parse(r.Header.Peek("Date")); !ok {
 		t.Errorf("Date = %q, want an HTTP date", r.Get("Date"))
+	}
+}
+
+// TestGateway_HEADMissCoalescedWithGET_RFC9110_9_3_2: a HEAD and a GET
+// missing the same key at once make one upstream request, a GET, whose
+// answer both get.
+func TestGateway_HEADMissCoalescedWithGET_RFC9110_9_3_2(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	o := gatewaytest.StartOrigin(t, func(ctx *fasthttp.RequestCtx) {
+		<-release
+		ctx.Response.Header.Set("Cache-Control", "max-age=60")
+		ctx.Response.Header.Set("X-Got-Method", string(ctx.Method()))
+		ctx.SetBodyString("shared")
+	})
+	g := gatewaytest.StartGateway(t, gatewaytest.Config(o.URL), gateway.Options{})
+	answers := make(chan *gatewaytest.Response, 2)
+	for _, m := range []string{"HEAD", "GET"} {
+		go func() { answers <- g.Do(t, m, "/both") }()
+		if m == "HEAD" {
+			gatewaytest.WaitFor(t, "the HEAD at the origin", func() bool { return o.Requests() == 1 })
+		}
+	}
+	gatewaytest.WaitFor(t, "the GET waiting on the HEAD's fetch", func() bool {
+		return g.Metric(t, `flowcache_coalesce_waits_total{route="api"}`) == 1
+	})
+	close(release)
+	for range 2 {
+		r := <-answers
+		if r.Status != 200 || r.Get("X-Got-Method") != "GET" || r.Get("Content-Length") != "6" {
+			t.Errorf("answer %d, X-Got-Method %q, Content-Length %q; want 200, GET, 6", r.Status, r.Get("X-Got-Method"), r.Get("Content-Length"))
+		}
+		if len(r.Body) != 0 && string(r.Body) != "shared" {
+			t.Errorf("body %q, want \"shared\" (GET) or none (HEAD)", r.Body)
+		}
+	}
+	if got := o.Requests(); got != 1 {
+		t.Errorf("origin saw %d requests, want 1", got)
 	}
 }

@@ -30,15 +30,11 @@ const (
 const revalidateKeep = time.Hour
 
 // miss fetches a cacheable request that found nothing usable, joining
-// concurrent requests for the same key (see flightGroup).
+// concurrent requests for the same key (see flightGroup). A HEAD is
+// fetched with a GET, as Varnish does, so that it fills the cache for the
+// GETs that follow; it joins their flight and they join its.
 func (g *Gateway) miss(x *exchange) {
 	x.rt.m.misses.Inc()
-	if x.ctx.IsHead() {
-		// A HEAD miss is forwarded as a HEAD and stores nothing; a cached
-		// GET answers later HEADs.
-		g.fetch(x, modeMiss, false)
-		return
-	}
 	g.coalesced(x)
 }
 
@@ -46,10 +42,6 @@ func (g *Gateway) miss(x *exchange) {
 // validators (stale-if-error on failure), joined with concurrent requests
 // for the same key like a miss.
 func (g *Gateway) revalidate(x *exchange) {
-	if x.ctx.IsHead() {
-		g.fetch(x, fetchModeFor(x), false)
-		return
-	}
 	g.coalesced(x)
 }
 
@@ -141,7 +133,7 @@ func (g *Gateway) fetch(x *exchange, mode fetchMode, collapsed bool) {
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	resp.StreamBody = true
-	g.buildUpstreamRequest(ctx, rt, x.key.Target, true, req)
+	g.buildCacheRequest(ctx, rt, x.key.Target, req)
 	if mode == modeRevalidate {
 		addValidators(req, &x.ent)
 	}
@@ -206,6 +198,17 @@ func operatorStaleIfError(e *entry.Entry, window time.Duration) time.Duration {
 		return 0
 	}
 	return window
+}
+
+// buildCacheRequest builds the upstream request of a cacheable miss,
+// revalidation or refresh: the client's validators and Range are left
+// out, and a HEAD is sent as a GET, whose answer can be stored (RFC 9110,
+// Section 9.3.2 lets a cache answer HEAD from a stored GET).
+func (g *Gateway) buildCacheRequest(ctx *fasthttp.RequestCtx, rt *route, target []byte, out *fasthttp.Request) {
+	g.buildUpstreamRequest(ctx, rt, target, true, out)
+	if out.Header.IsHead() {
+		out.Header.SetMethod(fasthttp.MethodGet)
+	}
 }
 
 func addValidators(req *fasthttp.Request, e *entry.Entry) {
@@ -300,7 +303,7 @@ func (g *Gateway) refreshInBackground(x *exchange) {
 	bx := acquireExchange(g, nil, x.rt)
 	bx.copyFrom(x)
 	req := fasthttp.AcquireRequest()
-	g.buildUpstreamRequest(x.ctx, x.rt, x.key.Target, true, req)
+	g.buildCacheRequest(x.ctx, x.rt, x.key.Target, req)
 	addValidators(req, &x.ent)
 	g.gm.refresh.Inc()
 	g.bg.Add(1)
@@ -451,11 +454,8 @@ func (x *exchange) loadResponse(resp *fasthttp.Response, now time.Time) {
 func (g *Gateway) respond(x *exchange, resp *fasthttp.Response, reqTime, respTime time.Time, collapsed bool) {
 	ctx := x.ctx
 	x.loadResponse(resp, respTime)
-	storable := ctx.IsGet()
-	if storable {
-		g.decide(x)
-		storable = x.dec.Store
-	}
+	g.decide(x)
+	storable := x.dec.Store
 	maxObj := int(g.cfg.Cache.MaxObjectSize)
 	cl := resp.Header.ContentLength()
 	stream := resp.BodyStream()
@@ -482,7 +482,7 @@ func (g *Gateway) respond(x *exchange, resp *fasthttp.Response, reqTime, respTim
 	// Headers to the client.
 	out := &ctx.Response
 	status := resp.StatusCode()
-	notModified := complete && ctx.IsGet() && status == fasthttp.StatusOK && x.conditional() &&
+	notModified := complete && status == fasthttp.StatusOK && x.conditional() &&
 		freshness.NotModified(x.req.Headers, peekResponse(&resp.Header, "etag"), peekResponse(&resp.Header, "last-modified"))
 	startWithDate(&out.Header, peekResponse(&resp.Header, "date"), respTime)
 	if notModified {
@@ -498,6 +498,19 @@ func (g *Gateway) respond(x *exchange, resp *fasthttp.Response, reqTime, respTim
 	case notModified:
 		closeUpstream(resp)
 		out.SkipBody = true
+	case ctx.IsHead():
+		// Fetched with a GET: the HEAD gets its head only, with the
+		// length the GET's body has (RFC 9110, Section 9.3.2).
+		closeUpstream(resp)
+		out.SkipBody = true
+		switch {
+		case complete:
+			out.Header.SetContentLength(len(x.body))
+		case cl >= 0:
+			out.Header.SetContentLength(cl)
+		default:
+			out.Header.SetContentLength(-1) // chunked, like the GET
+		}
 	case !complete:
 		prefix := bytes.Clone(x.body)
 		out.SetBodyStream(&upstreamBody{r: io.MultiReader(bytes.NewReader(prefix), stream), resp: resp, cl: cl}, cl)
