@@ -161,15 +161,23 @@ func (g *Gateway) writeEntry(x *exchange, age int64, xcache string, cacheStatus 
 	e := &x.ent
 	resp := &x.ctx.Response
 	notModified := e.Status == fasthttp.StatusOK && x.conditional() && freshness.NotModified(x.req.Headers, e.ETag, e.LastModified)
+	rng := rangeIgnore
+	if !notModified && e.Status == fasthttp.StatusOK {
+		rng = x.rangesFor(e.BodyLen, e.ETag, e.LastModified)
+	}
 	startWithDate(&resp.Header, storedDate(e.Header), time.Unix(0, e.ResponseTime))
 	if notModified {
 		resp.SetStatusCode(fasthttp.StatusNotModified)
 	} else {
 		resp.SetStatusCode(e.Status)
 	}
+	var contentType []byte
 	for name, value, rest, ok := entry.NextHeader(e.Header); ok; name, value, rest, ok = entry.NextHeader(rest) {
 		if storedHeaderSkipped(name) || (notModified && !notModifiedHeader(name)) {
 			continue
+		}
+		if len(name) == 12 && equalFold(name, "content-type") {
+			contentType = value
 		}
 		resp.Header.AddBytesKV(name, value)
 	}
@@ -179,13 +187,19 @@ func (g *Gateway) writeEntry(x *exchange, age int64, xcache string, cacheStatus 
 	resp.Header.SetCanonical(headerAge, fasthttp.AppendUint(x.num[:0], int(age)))
 	setCacheHeaders(x.ctx, xcache, cacheStatus)
 	x.setPolicyHeader()
-	if notModified {
+	switch {
+	case notModified:
 		resp.SkipBody = true
 		return true
-	}
-	if x.ctx.IsHead() {
+	case x.ctx.IsHead():
 		resp.ResetBody()
 		resp.Header.SetContentLength(int(e.BodyLen))
+		return true
+	case rng == rangeUnsatisfiable:
+		x.setUnsatisfiable(resp, e.BodyLen)
+		return true
+	case rng == rangeOK && !e.Flags.Has(entry.FlagBodyChunked):
+		x.writeRanges(resp, e.Body, contentType)
 		return true
 	}
 	resp.SetBody(e.Body)
@@ -195,6 +209,10 @@ func (g *Gateway) writeEntry(x *exchange, age int64, xcache string, cacheStatus 
 	if !x.appendChunks(e) {
 		resp.Reset()
 		return false
+	}
+	if rng == rangeOK {
+		x.rbuf = append(x.rbuf[:0], resp.Body()...) // writeRanges rewrites the body
+		x.writeRanges(resp, x.rbuf, contentType)
 	}
 	return true
 }

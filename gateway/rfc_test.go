@@ -506,15 +506,15 @@ func TestGateway_RFC9111(t *testing.T) {
 			},
 		},
 		{
-			name:   "a Range miss fetches the whole representation, answers 200 and stores it",
+			name:   "a Range miss fetches the whole representation, stores it and answers the range (RFC 9110 14.2)",
 			origin: rangeOrigin("max-age=60"),
 			steps: []step{
 				{
-					header: []string{"Range: bytes=0-0", `If-Range: "e1"`}, status: 200, xcache: "MISS", body: "whole-v1", origin: 1,
-					check: all(hasHeader("X-Got-Range", ""), hasHeader("X-Got-If-Range", "")),
+					header: []string{"Range: bytes=0-0", `If-Range: "e1"`}, status: 206, xcache: "MISS", body: "w", origin: 1,
+					check: all(hasHeader("X-Got-Range", ""), hasHeader("X-Got-If-Range", ""), hasHeader("Content-Range", "bytes 0-0/8")),
 				},
 				{status: 200, xcache: "HIT", body: "whole-v1", origin: 1},
-				{header: []string{"Range: bytes=0-0"}, status: 200, xcache: "HIT", body: "whole-v1", origin: 1},
+				{header: []string{"Range: bytes=0-0"}, status: 206, xcache: "HIT", body: "w", origin: 1},
 			},
 		},
 		{

@@ -475,6 +475,12 @@ func (g *Gateway) respond(x *exchange, resp *fasthttp.Response, reqTime, respTim
 			return
 		}
 	}
+	if !complete && x.rangeHdr != nil && ctx.IsGet() && resp.StatusCode() == fasthttp.StatusOK {
+		// Too large to store: the range is the upstream's to answer.
+		closeUpstream(resp)
+		g.forwardRange(x)
+		return
+	}
 	stored := false
 	if storable && complete {
 		stored = g.store(x, resp, x.body, reqTime, respTime)
@@ -484,6 +490,10 @@ func (g *Gateway) respond(x *exchange, resp *fasthttp.Response, reqTime, respTim
 	status := resp.StatusCode()
 	notModified := complete && status == fasthttp.StatusOK && x.conditional() &&
 		freshness.NotModified(x.req.Headers, peekResponse(&resp.Header, "etag"), peekResponse(&resp.Header, "last-modified"))
+	rng := rangeIgnore
+	if complete && !notModified && status == fasthttp.StatusOK {
+		rng = x.rangesFor(int64(len(x.body)), peekResponse(&resp.Header, "etag"), peekResponse(&resp.Header, "last-modified"))
+	}
 	startWithDate(&out.Header, peekResponse(&resp.Header, "date"), respTime)
 	if notModified {
 		out.SetStatusCode(fasthttp.StatusNotModified)
@@ -511,6 +521,12 @@ func (g *Gateway) respond(x *exchange, resp *fasthttp.Response, reqTime, respTim
 		default:
 			out.Header.SetContentLength(-1) // chunked, like the GET
 		}
+	case rng == rangeUnsatisfiable:
+		closeUpstream(resp)
+		x.setUnsatisfiable(out, int64(len(x.body)))
+	case rng == rangeOK:
+		x.writeRanges(out, x.body, peekResponse(&resp.Header, "content-type"))
+		closeUpstream(resp)
 	case !complete:
 		prefix := bytes.Clone(x.body)
 		out.SetBodyStream(&upstreamBody{r: io.MultiReader(bytes.NewReader(prefix), stream), resp: resp, cl: cl}, cl)
