@@ -183,6 +183,23 @@ func TestGateway_Ranges(t *testing.T) {
 				},
 			},
 		},
+		{
+			name: "RFC 9111 3.2: a 304 replaces the stored fields it carries and keeps the others",
+			origin: func(n int64, now time.Time, ctx *fasthttp.RequestCtx) {
+				if n == 1 {
+					ctx.Response.Header.Set("X-Keep", "a")
+				}
+				revalidatingDigits(n, now, ctx)
+			},
+			steps: []step{
+				{status: 200, xcache: "MISS", body: rangeBody, origin: 1, check: hasHeader("X-Version", "1")},
+				{advance: 20 * time.Second, status: 200, xcache: "REVALIDATED", body: rangeBody, origin: 2},
+				{
+					status: 200, xcache: "HIT", body: rangeBody, origin: 2,
+					check: all(hasHeader("X-Version", "2"), hasHeader("X-Keep", "a"), hasHeader("Content-Length", "10")),
+				},
+			},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
