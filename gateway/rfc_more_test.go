@@ -336,3 +336,35 @@ func TestGateway_HEADMissCoalescedWithGET_RFC9110_9_3_2(t *testing.T) {
 		t.Errorf("origin saw %d requests, want 1", got)
 	}
 }
+
+// TestGateway_InterimResponses_RFC9110_15_2: a 103 Early Hints the origin
+// sends before its final response is never stored nor replayed from the
+// cache, and none of its fields leak into the stored response. (It is not
+// relayed on the miss either: fasthttp's client consumes interim
+// responses inside Response.Read; see README, RFC behaviour.)
+func TestGateway_InterimResponses_RFC9110_15_2(t *testing.T) {
+	t.Parallel()
+	o := gatewaytest.StartOrigin(t, func(ctx *fasthttp.RequestCtx) {
+		ctx.Response.Header.Add("Link", "</style.css>; rel=preload; as=style")
+		if err := ctx.EarlyHints(); err != nil {
+			t.Errorf("origin: EarlyHints: %v", err)
+		}
+		ctx.Response.Header.Del("Link")
+		ctx.Response.Header.Set("Cache-Control", "max-age=60")
+		ctx.SetBodyString("final")
+	})
+	g := gatewaytest.StartGateway(t, gatewaytest.Config(o.URL), gateway.Options{})
+	const req = "GET /hints HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n"
+	for i, want := range []string{"X-Cache: MISS", "X-Cache: HIT"} {
+		status, raw := g.Raw(t, req)
+		if status != 200 || !strings.HasPrefix(raw, "HTTP/1.1 200") || !strings.Contains(raw, want) || !strings.HasSuffix(raw, "final") {
+			t.Errorf("request %d: status %d, want a 200 with %s and the final body:\n%s", i, status, want, raw)
+		}
+		if strings.Contains(raw, "HTTP/1.1 103") || strings.Contains(strings.ToLower(raw), "link:") {
+			t.Errorf("request %d: the interim response or its fields reached the answer:\n%s", i, raw)
+		}
+	}
+	if got := o.Requests(); got != 1 {
+		t.Errorf("origin saw %d requests, want 1 (the final response stored)", got)
+	}
+}
