@@ -201,12 +201,7 @@ func TestGateway_Ranges(t *testing.T) {
 			},
 		},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			playRFC(t, tc)
-		})
-	}
+	runRFC(t, tests)
 }
 
 // revalidatingDigits answers rangeBody with ETag "e1" and max-age=10, and

@@ -537,12 +537,7 @@ func TestGateway_RFC9111(t *testing.T) {
 			},
 		},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			playRFC(t, tc)
-		})
-	}
+	runRFC(t, tests)
 }
 
 // rfcCase is one RFC rule: an origin, a gateway configuration and the
@@ -552,6 +547,17 @@ type rfcCase struct {
 	config func(*gateway.Config) // changes to gatewaytest.Config, if any
 	origin originFunc
 	steps  []step
+}
+
+// runRFC plays each case in a parallel subtest.
+func runRFC(t *testing.T, tests []rfcCase) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			playRFC(t, tc)
+		})
+	}
 }
 
 // playRFC plays tc's steps against a real origin on loopback through a
