@@ -1,6 +1,8 @@
 package gateway_test
 
 import (
+	"bufio"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -335,14 +337,15 @@ func TestGateway_HEADMissCoalescedWithGET_RFC9110_9_3_2(t *testing.T) {
 }
 
 // TestGateway_InterimResponses_RFC9110_15_2: a 103 Early Hints the origin
-// sends before its final response is never stored nor replayed from the
-// cache, and none of its fields leak into the stored response. (It is not
-// relayed on the miss either: fasthttp's client consumes interim
-// responses inside Response.Read; see README, RFC behaviour.)
+// sends before its final response reaches the client on a miss, with its
+// Link fields only, before the final response; it is never stored nor
+// replayed from the cache, and none of its fields leak into the stored
+// response. Other interim responses are not relayed.
 func TestGateway_InterimResponses_RFC9110_15_2(t *testing.T) {
 	t.Parallel()
 	o := gatewaytest.StartOrigin(t, func(ctx *fasthttp.RequestCtx) {
 		ctx.Response.Header.Add("Link", "</style.css>; rel=preload; as=style")
+		ctx.Response.Header.Add("Link", "</app.js>; rel=preload; as=script")
 		if err := ctx.EarlyHints(); err != nil {
 			t.Errorf("origin: EarlyHints: %v", err)
 		}
@@ -352,16 +355,96 @@ func TestGateway_InterimResponses_RFC9110_15_2(t *testing.T) {
 	})
 	g := gatewaytest.StartGateway(t, gatewaytest.Config(o.URL), gateway.Options{})
 	const req = "GET /hints HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n"
-	for i, want := range []string{"X-Cache: MISS", "X-Cache: HIT"} {
-		status, raw := g.Raw(t, req)
-		if status != 200 || !strings.HasPrefix(raw, "HTTP/1.1 200") || !strings.Contains(raw, want) || !strings.HasSuffix(raw, "final") {
-			t.Errorf("request %d: status %d, want a 200 with %s and the final body:\n%s", i, status, want, raw)
-		}
-		if strings.Contains(raw, "HTTP/1.1 103") || strings.Contains(strings.ToLower(raw), "link:") {
-			t.Errorf("request %d: the interim response or its fields reached the answer:\n%s", i, raw)
-		}
+	const hints = "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style\r\nLink: </app.js>; rel=preload; as=script\r\n\r\n"
+
+	status, raw := g.Raw(t, req)
+	final, ok := strings.CutPrefix(raw, hints)
+	if status != 103 || !ok {
+		t.Fatalf("miss: want the 103 with both Link fields first, got:\n%s", raw)
+	}
+	if !strings.HasPrefix(final, "HTTP/1.1 200") || !strings.Contains(final, "X-Cache: MISS") || !strings.HasSuffix(final, "final") ||
+		strings.Contains(strings.ToLower(final), "link:") {
+		t.Errorf("miss: want a 200 MISS with the final body and no Link after the 103:\n%s", final)
+	}
+
+	status, raw = g.Raw(t, req)
+	if status != 200 || !strings.Contains(raw, "X-Cache: HIT") || !strings.HasSuffix(raw, "final") ||
+		strings.Contains(raw, "HTTP/1.1 103") || strings.Contains(strings.ToLower(raw), "link:") {
+		t.Errorf("hit: want a 200 HIT without the interim response or its fields:\n%s", raw)
 	}
 	if got := o.Requests(); got != 1 {
 		t.Errorf("origin saw %d requests, want 1 (the final response stored)", got)
+	}
+
+	// An HTTP/1.0 client cannot take a 1xx (RFC 9110, Section 15.2).
+	status, raw = g.Raw(t, "GET /hints10 HTTP/1.0\r\nHost: example.test\r\n\r\n")
+	if status != 200 || strings.Contains(raw, "103") {
+		t.Errorf("HTTP/1.0 miss: want a 200 without the 103:\n%s", raw)
+	}
+}
+
+// TestGateway_InterimThenBody_RFC9112_7_1: after a relayed 103, the final
+// body is read with its framing: a chunked body (with a trailer) is stored
+// whole and its upstream connection reused; one cut short is a 502 and is
+// not stored.
+func TestGateway_InterimThenBody_RFC9112_7_1(t *testing.T) {
+	t.Parallel()
+	const hints = "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+	o := gatewaytest.StartOrigin(t, func(ctx *fasthttp.RequestCtx) {
+		switch string(ctx.Path()) {
+		case "/cut", "/trailer":
+			ctx.HijackSetNoResponse(true)
+			path := string(ctx.Path())
+			ctx.Hijack(func(c net.Conn) {
+				head := hints + "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+				if path == "/trailer" {
+					head += "6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n"
+				}
+				_, _ = io.WriteString(c, head) // the test reads what arrived
+				_ = c.Close()                  // the end of the body, or its cut
+			})
+			return
+		}
+		ctx.Response.Header.Add("Link", "</a.css>; rel=preload")
+		if err := ctx.EarlyHints(); err != nil {
+			t.Errorf("origin: EarlyHints: %v", err)
+		}
+		ctx.Response.Header.Del("Link")
+		ctx.Response.Header.Set("Cache-Control", "max-age=60")
+		ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+			_, _ = w.WriteString("chunked ") // errors end the body; the test sees them
+			_ = w.Flush()
+			_, _ = w.WriteString("body")
+		})
+	})
+	g := gatewaytest.StartGateway(t, gatewaytest.Config(o.URL), gateway.Options{})
+	for _, path := range []string{"/a", "/b"} {
+		status, raw := g.Raw(t, "GET "+path+" HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n")
+		if status != 103 || !strings.Contains(raw, "X-Cache: MISS") || !strings.HasSuffix(raw, "chunked body") {
+			t.Errorf("GET %s: want the 103, then the whole chunked body:\n%s", path, raw)
+		}
+		if r := g.Do(t, "GET", path); r.Get("X-Cache") != "HIT" || string(r.Body) != "chunked body" {
+			t.Errorf("GET %s again: X-Cache %q, body %q; want HIT, the whole body", path, r.Get("X-Cache"), r.Body)
+		}
+	}
+	if got := o.Conns(); got != 1 {
+		t.Errorf("origin accepted %d connections, want 1 (reused after each relayed body)", got)
+	}
+
+	_, raw := g.Raw(t, "GET /trailer HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n")
+	if !strings.HasSuffix(raw, "hello world") {
+		t.Errorf("GET /trailer: want the body without its trailer:\n%s", raw)
+	}
+	if r := g.Do(t, "GET", "/trailer"); r.Get("X-Cache") != "HIT" {
+		t.Errorf("GET /trailer again: X-Cache %q, want HIT", r.Get("X-Cache"))
+	}
+
+	_, raw = g.Raw(t, "GET /cut HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n")
+	if !strings.Contains(raw, "HTTP/1.1 502") {
+		t.Errorf("GET /cut: want a 502 after the 103:\n%s", raw)
+	}
+	before := o.Requests()
+	if r := g.Do(t, "GET", "/cut"); r.Status != 502 || o.Requests() != before+1 {
+		t.Errorf("GET /cut again: status %d, origin requests %d→%d; want 502 from the origin (nothing stored)", r.Status, before, o.Requests())
 	}
 }

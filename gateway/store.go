@@ -139,7 +139,11 @@ func (g *Gateway) fetch(x *exchange, mode fetchMode, collapsed bool) {
 	}
 	x.l2seq, x.l1seq = g.l2.Seq(), g.inv.log.current()
 	reqTime := g.now()
+	if ctx.Request.Header.IsHTTP11() {
+		rt.upstream.relays.Store(req, x.relayInterim)
+	}
 	err := rt.upstream.do(req, resp, rt.m.upstreamLatency)
+	rt.upstream.relays.Delete(req) // before req goes back to its pool
 	fasthttp.ReleaseRequest(req)
 	if err != nil {
 		fasthttp.ReleaseResponse(resp)
@@ -165,6 +169,33 @@ func (g *Gateway) fetch(x *exchange, mode fetchMode, collapsed bool) {
 	x.found = false
 	g.respond(x, resp, reqTime, respTime, collapsed)
 }
+
+// relayInterim sends the client a 103 Early Hints with the Link fields of
+// an upstream's 103 (RFC 9110, Section 15.2; RFC 8297). Other interim
+// responses are dropped; none is stored. Called by interimTransport while
+// the final response is awaited, before anything else is written.
+func (x *exchange) relayInterim(h *fasthttp.ResponseHeader) {
+	if h.StatusCode() != fasthttp.StatusEarlyHints {
+		return
+	}
+	out := &x.ctx.Response.Header
+	n := 0
+	for k, v := range h.All() {
+		if len(k) == 4 && equalFold(k, "link") {
+			out.AddBytesKV(headerLink, v)
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	// A client that went away fails the final answer too; nothing to
+	// do about it here.
+	_ = x.ctx.EarlyHints()
+	out.Del(string(headerLink))
+}
+
+var headerLink = []byte("Link")
 
 // serveStaleIfError answers with the stale entry, the upstream having
 // failed (upstreamStatus 0) or answered 5xx, if its stale-if-error window

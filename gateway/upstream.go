@@ -33,6 +33,10 @@ type upstreamPool struct {
 	timeout     time.Duration
 	now         func() time.Time
 	gauges      []string // metric names registered for the targets
+	// relays maps an upstream request (*fasthttp.Request) to the function
+	// that relays its interim responses to the client (see
+	// interimTransport), while it is in flight.
+	relays sync.Map
 }
 
 // upstreamHeadLimit bounds an upstream response head (fasthttp's default,
@@ -111,6 +115,7 @@ func newUpstreamPool(rc *RouteConfig, now func() time.Time, set *metrics.Set) (*
 			// passive health is tracked.
 			MaxIdemponentCallAttempts: 2,
 			RetryIfErr:                retryClosedIdle,
+			Transport:                 &interimTransport{pool: p},
 		}
 		p.targets = append(p.targets, t)
 		// A reload builds a new pool for the same route and target: the
