@@ -142,9 +142,9 @@ type relayedBody struct {
 	keep func() // returns the connection to the pool
 	drop func() // closes it
 	br   *bufio.Reader
-	r  io.Reader
-	cl int   // Content-Length, -1 chunked, -2 until close
-	n  int64 // bytes read
+	r    io.Reader
+	cl   int   // Content-Length, -1 chunked, -2 until close
+	n    int64 // bytes read
 
 	mu        sync.Mutex
 	done      bool // read to its end, trailer included
