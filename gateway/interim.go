@@ -121,7 +121,10 @@ func (p *upstreamPool) roundTrip(hc *fasthttp.HostClient, req *fasthttp.Request,
 		return false, nil
 	}
 	switch {
-	case b.cl >= 0:
+	case b.cl == 0:
+		b.done = true
+		b.r = io.LimitReader(br, 0)
+	case b.cl > 0:
 		b.r = io.LimitReader(br, int64(b.cl))
 	case b.cl == -1:
 		b.r = httputil.NewChunkedReader(br)
@@ -160,6 +163,9 @@ func (b *relayedBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.r.Read(p)
 	b.n += int64(n)
+	if b.cl >= 0 && b.n == int64(b.cl) {
+		b.done = true // all of it: a reader that stops at the length sees no io.EOF
+	}
 	if !errors.Is(err, io.EOF) {
 		return n, err
 	}
