@@ -112,7 +112,8 @@ func (p *upstreamPool) roundTrip(hc *fasthttp.HostClient, req *fasthttp.Request,
 	b := &relayedBody{
 		hc: hc, conn: conn, br: br, cl: resp.Header.ContentLength(),
 		keep: func() { hc.ReleaseConn(cc) }, drop: func() { hc.CloseConn(cc) },
-		closeConn: req.ConnectionClose() || resp.ConnectionClose(),
+		// A 101 hands the connection to another protocol: never reused.
+		closeConn: req.ConnectionClose() || resp.ConnectionClose() || resp.StatusCode() == fasthttp.StatusSwitchingProtocols,
 	}
 	status := resp.StatusCode()
 	if resp.SkipBody || req.Header.IsHead() || status < 200 || status == fasthttp.StatusNoContent || status == fasthttp.StatusNotModified {
