@@ -52,7 +52,7 @@ func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, rt *route, target []byte, fwd,
 		g.invalidateAfter(ctx, rt, resp)
 	}
 	out := &ctx.Response
-	startWithDate(&out.Header, peekResponse(&resp.Header, "date"), g.now())
+	g.dates.startWithDate(&out.Header, peekResponse(&resp.Header, "date"), g.now())
 	out.SetStatusCode(status)
 	copyResponseHeaders(out, resp, false)
 	setCacheHeaders(ctx, xcache, appendCacheStatus(make([]byte, 0, 64), fwd, status, false, false, detail))

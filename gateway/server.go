@@ -48,7 +48,7 @@ func (g *Gateway) newDataServer() *fasthttp.Server {
 		Logger:                        slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 		// Date is the origin's on a cached or forwarded answer (RFC 9110,
 		// Section 6.6.1); the gateway sets its own only where it makes
-		// the answer or the origin sent none (see startWithDate).
+		// the answer or the origin sent none (see dateHeads).
 		NoDefaultDate: true,
 	}
 }
@@ -86,6 +86,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 			ctx.SetConnectionClose()
 		}
 	}()
+	g.dates.capture(&ctx.Response.Header)
 	if err := checkFraming(&ctx.Request.Header); err != nil {
 		g.gm.rejected.Inc()
 		g.writeError(ctx, nil, fwdBypass, &StatusError{Status: fasthttp.StatusBadRequest, Err: err})
@@ -116,7 +117,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		g.serveCacheable(x)
 		releaseExchange(x)
 	case string(h.Method()) == "PURGE":
-		ctx.Response.Header.Reset() // a PURGE answer is the gateway's own: fasthttp's Date (see startWithDate)
+		ctx.Response.Header.Reset() // a PURGE answer is the gateway's own: fasthttp's Date (see dateHeads)
 		g.purge(ctx, rt)
 	default:
 		g.forward(ctx, rt, fwdMethod)

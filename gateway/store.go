@@ -525,7 +525,7 @@ func (g *Gateway) respond(x *exchange, resp *fasthttp.Response, reqTime, respTim
 	if complete && !notModified && status == fasthttp.StatusOK {
 		rng = x.rangesFor(int64(len(x.body)), peekResponse(&resp.Header, "etag"), peekResponse(&resp.Header, "last-modified"))
 	}
-	startWithDate(&out.Header, peekResponse(&resp.Header, "date"), respTime)
+	g.dates.startWithDate(&out.Header, peekResponse(&resp.Header, "date"), respTime)
 	if notModified {
 		out.SetStatusCode(fasthttp.StatusNotModified)
 	} else {
