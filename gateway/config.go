@@ -104,7 +104,19 @@ type CacheConfig struct {
 	// L1Size. Every URL in L1 has a place in it: when it is full, the
 	// oldest URLs leave both the index and L1.
 	IndexSize units.Size `toml:"index_size"`
+	// StaleIfError is the operator's stale-if-error window (RFC 9111,
+	// Section 4.2.4; Varnish's grace, nginx's proxy_cache_use_stale): when
+	// the upstream cannot be reached, times out or answers 5xx, a stored
+	// response stale by at most this long is served instead of the error,
+	// unless it has must-revalidate, proxy-revalidate, s-maxage or
+	// no-cache. 0 (the default) leaves it to the response's own
+	// stale-if-error. A route's stale_if_error overrides it.
+	StaleIfError units.Duration `toml:"stale_if_error"`
 }
+
+// maxStaleIfError bounds [cache] and route stale_if_error: entries are kept
+// that much longer in both tiers.
+const maxStaleIfError = 30 * 24 * time.Hour
 
 // indexSize is IndexSize, or its default.
 func (c *CacheConfig) indexSize() units.Size {
@@ -214,6 +226,8 @@ type RouteConfig struct {
 	NoCache bool `toml:"no_cache"`
 	// DefaultTTL overrides [cache].default_ttl for this route when set.
 	DefaultTTL *units.Duration `toml:"default_ttl"`
+	// StaleIfError overrides [cache].stale_if_error for this route when set.
+	StaleIfError *units.Duration `toml:"stale_if_error"`
 	// TLSCAFile is a PEM file of the certificate authorities trusted for
 	// the route's https upstreams, instead of the system's. cmd makes a
 	// relative path relative to the config file's directory.
@@ -360,6 +374,12 @@ func (c *Config) Validate() error {
 		// to take a quarter of the cache.
 		add("cache.max_object_size", "%s is more than a quarter of cache.l1_size (%s)", c.Cache.MaxObjectSize, c.Cache.L1Size)
 	}
+	checkStaleIfError := func(path string, d units.Duration) {
+		if d < 0 || d.D() > maxStaleIfError {
+			add(path, "must be between 0s and %s, got %s", maxStaleIfError, d.D())
+		}
+	}
+	checkStaleIfError("cache.stale_if_error", c.Cache.StaleIfError)
 	if c.Cache.IndexSize != 0 && c.Cache.IndexSize < 64<<10 {
 		add("cache.index_size", "must be 0 (a quarter of cache.l1_size) or at least 64KiB, got %s", c.Cache.IndexSize)
 	}
@@ -448,6 +468,9 @@ func (c *Config) Validate() error {
 		}
 		if r.MaxFails < 0 {
 			add(p+".max_fails", "must not be negative")
+		}
+		if r.StaleIfError != nil {
+			checkStaleIfError(p+".stale_if_error", *r.StaleIfError)
 		}
 		errs = append(errs, r.validateTLS(p)...)
 		if _, ok := c.Policies[r.Policy]; !ok && r.Policy != "default" {

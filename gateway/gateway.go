@@ -116,6 +116,8 @@ type Gateway struct {
 	trusted         []netip.Prefix
 	realIPForwarded bool
 
+	dates dateHeads // Date fields for answers (respond.go)
+
 	bg       sync.WaitGroup // background refreshes
 	closing  atomic.Bool
 	bgCtx    context.Context
