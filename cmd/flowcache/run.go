@@ -34,6 +34,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the gateway", runServe},
 		{"check", "validate a config file and exit", runCheck},
+		{"config", "print the effective configuration (TOML, secrets redacted)", runConfig},
 		{"version", "print the version and exit", runVersion},
 		{"policy", "push, list and roll back policies (admin API)", runPolicy},
 	}
