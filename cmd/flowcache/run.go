@@ -37,6 +37,7 @@ func commands() []command {
 		{"config", "print the effective configuration (TOML, secrets redacted)", runConfig},
 		{"version", "print the version and exit", runVersion},
 		{"policy", "push, list and roll back policies (admin API)", runPolicy},
+		{"purge", "purge URLs, tags, a prefix or everything (admin API)", runPurge},
 	}
 }
 
