@@ -57,6 +57,10 @@ type ServerConfig struct {
 	MaxConns int `toml:"max_conns"`
 	// ShutdownTimeout bounds the drain of in-flight requests on SIGTERM.
 	ShutdownTimeout units.Duration `toml:"shutdown_timeout"`
+	// DrainDelay is how long, on SIGTERM, the gateway keeps serving while
+	// /readyz answers 503, before it stops accepting: the time a load
+	// balancer needs to see it and take the node out. Default 0.
+	DrainDelay units.Duration `toml:"drain_delay"`
 	// TrustedProxies lists the peers (CIDRs or single addresses) whose
 	// forwarding fields say who the client is: X-Forwarded-For and
 	// X-Forwarded-Proto, or Forwarded (see RealIPHeader). From any other

@@ -210,6 +210,11 @@ func (g *Gateway) ServeAdmin(ln net.Listener) error {
 	return err
 }
 
+// Drain marks the gateway as going away: /readyz answers 503 from now on,
+// while both listeners keep serving until Shutdown. It is safe for
+// concurrent use.
+func (g *Gateway) Drain() { g.closing.Store(true) }
+
 // Shutdown stops accepting connections, waits for in-flight requests and
 // background refreshes to finish (or ctx to end), then closes upstream
 // connections and the L2 tier. /readyz answers 503 from the first call on.

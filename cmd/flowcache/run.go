@@ -38,6 +38,7 @@ func commands() []command {
 		{"version", "print the version and exit", runVersion},
 		{"policy", "push, list and roll back policies (admin API)", runPolicy},
 		{"purge", "purge URLs, tags, a prefix or everything (admin API)", runPurge},
+		{"healthcheck", "exit 0 if a gateway's /readyz answers 200 (for containers)", runHealthcheck},
 	}
 }
 
@@ -81,7 +82,7 @@ func usage(w io.Writer) {
 	var b strings.Builder
 	b.WriteString("Flow Cache, an HTTP edge cache.\n\nUsage:\n\n  flowcache <command> [flags]\n\nCommands:\n\n")
 	for _, c := range commands() {
-		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(&b, "  %-11s %s\n", c.name, c.summary)
 	}
 	b.WriteString("\nRun 'flowcache <command> -h' for the flags of a command.\n")
 	_, _ = io.WriteString(w, b.String()) // nothing useful to do if the terminal is gone

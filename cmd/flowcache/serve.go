@@ -20,9 +20,9 @@ const defaultConfigPath = "config.toml"
 func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs := newFlagSet("serve", "[-config FILE]",
 		"Run the gateway: the data plane on server.listen and the admin API, /metrics,\n"+
-			"/healthz and /readyz on admin.listen, until SIGINT or SIGTERM; then stop\n"+
-			"accepting, let in-flight requests finish for at most server.shutdown_timeout,\n"+
-			"and exit.\n\n"+
+			"/healthz and /readyz on admin.listen, until SIGINT or SIGTERM; then answer\n"+
+			"/readyz 503 while still serving for server.drain_delay, stop accepting, let\n"+
+			"in-flight requests finish for at most server.shutdown_timeout, and exit.\n\n"+
 			"Every key can be set from the environment: FLOWCACHE_ + its key path\n"+
 			"upper-cased, \".\" and array indices as \"_\" (FLOWCACHE_SERVER_LISTEN,\n"+
 			"FLOWCACHE_ROUTES_0_UPSTREAMS=http://a:80,http://b:80); a variable wins over\n"+
@@ -161,6 +161,20 @@ func serve(ctx context.Context, cfg *gateway.Config, source string, logger *slog
 	case err := <-errc: // a listener failed: stop the other one too
 		running--
 		errs = append(errs, err)
+	}
+	if d := cfg.Server.DrainDelay.D(); d > 0 && running == 2 {
+		// Signalled: answer /readyz 503 and keep serving while load
+		// balancers take this node out, then stop accepting.
+		g.Drain()
+		logger.LogAttrs(ctx, slog.LevelInfo, "flowcache draining", slog.Duration("drain_delay", d))
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case err := <-errc:
+			t.Stop()
+			running--
+			errs = append(errs, err)
+		}
 	}
 	logger.LogAttrs(ctx, slog.LevelInfo, "flowcache stopping",
 		slog.Duration("shutdown_timeout", cfg.Server.ShutdownTimeout.D()))
