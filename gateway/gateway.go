@@ -117,6 +117,7 @@ type Gateway struct {
 	realIPForwarded bool
 
 	bg       sync.WaitGroup // background refreshes
+	warm     warmJobs       // cache warming jobs (warm.go)
 	closing  atomic.Bool
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
