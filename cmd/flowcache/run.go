@@ -38,6 +38,7 @@ func commands() []command {
 		{"version", "print the version and exit", runVersion},
 		{"policy", "push, list and roll back policies (admin API)", runPolicy},
 		{"purge", "purge URLs, tags, a prefix or everything (admin API)", runPurge},
+		{"warm", "fill the cache from a sitemap or a list of URLs (admin API)", runWarm},
 		{"healthcheck", "exit 0 if a gateway's /readyz answers 200 (for containers)", runHealthcheck},
 	}
 }
