@@ -30,6 +30,17 @@ type purgeRequest struct {
 	// Soft marks the entries stale instead of removing them; "?soft=1" on
 	// the URL does the same.
 	Soft bool `json:"soft"`
+	// Refresh, with Soft, revalidates the purged entries this node's L1
+	// holds in the background (refresh.go).
+	Refresh bool `json:"refresh"`
+}
+
+// purgePlan is a parsed POST /purge: the invalidations or the URLs to
+// purge, and whether to refresh them after.
+type purgePlan struct {
+	invs    []l2.Invalidation
+	urls    []purgeURLTarget
+	refresh bool
 }
 
 // errPurgeBody is the admin API's answer to a bad POST /purge body.
@@ -37,8 +48,9 @@ var errPurgeBody = errors.New("gateway: purge")
 
 // handlePurgeAPI answers POST /purge (the caller has checked the admin
 // token): {"urls": [...]}, {"tags": [...]}, {"prefix": "/p", "host": "h"}
-// or {"all": true}, each optionally with "soft": true. The purge is applied to this node's
-// L1, to L2, and published to every node. The answer is 200 {"purged":N},
+// or {"all": true}, each optionally with "soft": true (and then "refresh":
+// true). The purge is applied to this node's L1, to L2, and published to
+// every node. The answer is 200 {"purged":N} (with "refresh" when asked),
 // 400 for a bad body, 503 with "error" when L2 failed (L1 was purged).
 func (g *Gateway) handlePurgeAPI(ctx *fasthttp.RequestCtx) {
 	if !ctx.IsPost() {
@@ -47,7 +59,7 @@ func (g *Gateway) handlePurgeAPI(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	g.gm.purges.Inc()
-	invs, urls, err := g.parsePurgeRequest(ctx.PostBody(), string(ctx.QueryArgs().Peek("soft")) == "1")
+	plan, err := g.parsePurgeRequest(ctx.PostBody(), string(ctx.QueryArgs().Peek("soft")) == "1")
 	if err != nil {
 		ctx.SetContentType("application/json")
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
@@ -57,15 +69,15 @@ func (g *Gateway) handlePurgeAPI(ctx *fasthttp.RequestCtx) {
 	}
 	n := 0
 	var errs []error
-	for _, inv := range invs {
+	for _, inv := range plan.invs {
 		m, err := g.purgeEverywhere(inv)
 		n += m
 		if err != nil {
 			errs = append(errs, err)
 		}
 	}
-	for i := range urls {
-		m, err := g.purgeTarget(ctx, &urls[i])
+	for i := range plan.urls {
+		m, err := g.purgeTarget(ctx, &plan.urls[i])
 		n += m
 		if err != nil {
 			errs = append(errs, err)
@@ -78,21 +90,29 @@ func (g *Gateway) handlePurgeAPI(ctx *fasthttp.RequestCtx) {
 		status = fasthttp.StatusServiceUnavailable
 		g.log.LogAttrs(ctx, warnLevel, "purge_l2_failed", errAttr(err))
 	}
+	body := appendPurgeResult(nil, n, err)
+	if plan.refresh {
+		body = g.refreshAfterPurge(ctx, &plan, body)
+	}
 	ctx.SetContentType("application/json")
 	ctx.SetStatusCode(status)
-	ctx.SetBody(appendPurgeResult(nil, n, err))
+	ctx.SetBody(body)
 }
 
 // parsePurgeRequest decodes a POST /purge body into the invalidations to
 // apply (a prefix purge without host: one per route host), or the URLs.
-func (g *Gateway) parsePurgeRequest(body []byte, soft bool) ([]l2.Invalidation, []purgeURLTarget, error) {
+func (g *Gateway) parsePurgeRequest(body []byte, soft bool) (purgePlan, error) {
 	var req purgeRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return nil, nil, fmt.Errorf("%w: body: %w", errPurgeBody, err)
+		return purgePlan{}, fmt.Errorf("%w: body: %w", errPurgeBody, err)
 	}
 	soft = soft || req.Soft
+	if req.Refresh && !soft {
+		return purgePlan{}, fmt.Errorf(`%w: "refresh" goes with "soft": a hard purge leaves nothing to revalidate`, errPurgeBody)
+	}
+	plan := purgePlan{refresh: req.Refresh}
 	forms := 0
 	if len(req.Tags) > 0 {
 		forms++
@@ -107,37 +127,40 @@ func (g *Gateway) parsePurgeRequest(body []byte, soft bool) ([]l2.Invalidation, 
 		forms++
 	}
 	if forms != 1 {
-		return nil, nil, fmt.Errorf(`%w: give exactly one of "urls", "tags", "prefix" and "all"`, errPurgeBody)
+		return purgePlan{}, fmt.Errorf(`%w: give exactly one of "urls", "tags", "prefix" and "all"`, errPurgeBody)
 	}
 	switch {
 	case len(req.URLs) > 0:
-		urls, err := g.parsePurgeURLs(req.URLs, soft)
-		return nil, urls, err
+		var err error
+		plan.urls, err = g.parsePurgeURLs(req.URLs, soft)
+		return plan, err
 	case req.All:
-		return []l2.Invalidation{{Kind: l2.KindAll, Soft: soft}}, nil, nil
+		plan.invs = []l2.Invalidation{{Kind: l2.KindAll, Soft: soft}}
+		return plan, nil
 	case len(req.Tags) > 0:
 		for i, t := range req.Tags {
 			if t == "" || strings.ContainsAny(t, " \t,") {
-				return nil, nil, fmt.Errorf("%w: tags[%d]: %q is not one surrogate key", errPurgeBody, i, t)
+				return purgePlan{}, fmt.Errorf("%w: tags[%d]: %q is not one surrogate key", errPurgeBody, i, t)
 			}
 		}
-		return []l2.Invalidation{{Kind: l2.KindTag, Tags: req.Tags, Soft: soft}}, nil, nil
+		plan.invs = []l2.Invalidation{{Kind: l2.KindTag, Tags: req.Tags, Soft: soft}}
+		return plan, nil
 	}
 	if !strings.HasPrefix(req.Prefix, "/") || strings.IndexByte(req.Prefix, 0) >= 0 {
-		return nil, nil, fmt.Errorf(`%w: prefix: must start with "/"`, errPurgeBody)
+		return purgePlan{}, fmt.Errorf(`%w: prefix: must start with "/"`, errPurgeBody)
 	}
 	var hosts []string
 	if req.Host != "" {
 		// The host as keys hold it (see canonicalRequest).
 		h, err := normalHost(nil, []byte(req.Host))
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: host: %q is not a host name or IP literal", errPurgeBody, req.Host)
+			return purgePlan{}, fmt.Errorf("%w: host: %q is not a host name or IP literal", errPurgeBody, req.Host)
 		}
 		hosts = []string{string(h)}
 	} else {
 		for _, rt := range g.currentRoutes() {
 			if rt.cfg.Host == "*" {
-				return nil, nil, fmt.Errorf(`%w: host: required, route %q serves any host`, errPurgeBody, rt.cfg.Name)
+				return purgePlan{}, fmt.Errorf(`%w: host: required, route %q serves any host`, errPurgeBody, rt.cfg.Name)
 			}
 			h := normalRouteHost(rt.cfg.Host)
 			if !contains(hosts, h) {
@@ -145,11 +168,11 @@ func (g *Gateway) parsePurgeRequest(body []byte, soft bool) ([]l2.Invalidation, 
 			}
 		}
 	}
-	invs := make([]l2.Invalidation, 0, len(hosts))
+	plan.invs = make([]l2.Invalidation, 0, len(hosts))
 	for _, h := range hosts {
-		invs = append(invs, l2.Invalidation{Kind: l2.KindPrefix, Host: h, Path: req.Prefix, Soft: soft})
+		plan.invs = append(plan.invs, l2.Invalidation{Kind: l2.KindPrefix, Host: h, Path: req.Prefix, Soft: soft})
 	}
-	return invs, nil, nil
+	return plan, nil
 }
 
 func contains(list []string, s string) bool {

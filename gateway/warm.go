@@ -55,8 +55,9 @@ type warmRequest struct {
 
 // WarmStatus is the state of one warming job, as GET /warm answers it.
 type WarmStatus struct {
-	ID    string `json:"id"`
-	State string `json:"state"` // running, done, cancelled
+	ID     string `json:"id"`
+	State  string `json:"state"`  // running, done, cancelled
+	Reason string `json:"reason"` // warm, or refresh (after a soft purge)
 	// Total URLs; Done of them requested: Stored (fetched and stored),
 	// Cached (already in the cache), NotCacheable (fetched, not stored)
 	// and Errors (no answer, or a 5xx).
@@ -77,6 +78,7 @@ type WarmStatus struct {
 // warmJob is a running or finished job.
 type warmJob struct {
 	id          string
+	reason      string // "warm", or "refresh" after a soft purge
 	urls        []purgeURLTarget
 	headers     [][2]string
 	concurrency int
@@ -96,7 +98,7 @@ func (j *warmJob) status() WarmStatus {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return WarmStatus{
-		ID: j.id, State: j.state, Total: int64(len(j.urls)), Done: j.done.Load(),
+		ID: j.id, State: j.state, Reason: j.reason, Total: int64(len(j.urls)), Done: j.done.Load(),
 		Stored: j.stored.Load(), Cached: j.cached.Load(), NotCacheable: j.notCacheable.Load(), Errors: j.errs.Load(),
 		Concurrency: j.concurrency, Rate: j.rate, Started: j.started, Finished: j.finished, LastError: j.lastError,
 	}
@@ -155,7 +157,7 @@ func (g *Gateway) parseWarmRequest(body []byte) (*warmJob, error) {
 	case req.Rate < 0 || req.Rate != req.Rate: // NaN
 		return nil, fmt.Errorf("%w: rate: must be 0 (no cap) or positive", errWarmBody)
 	}
-	j := &warmJob{concurrency: req.Concurrency, rate: req.Rate, state: "running"}
+	j := &warmJob{reason: "warm", concurrency: req.Concurrency, rate: req.Rate}
 	if j.concurrency == 0 {
 		j.concurrency = defaultWarmConc
 	}
@@ -205,25 +207,39 @@ func (g *Gateway) startWarm(ctx *fasthttp.RequestCtx) {
 		adminError(ctx, fasthttp.StatusBadRequest, err)
 		return
 	}
-	if g.closing.Load() {
-		adminError(ctx, fasthttp.StatusServiceUnavailable, errors.New("warm: shutting down"))
+	if err := g.launchWarm(j); err != nil {
+		status := fasthttp.StatusTooManyRequests
+		if errors.Is(err, errWarmClosing) {
+			status = fasthttp.StatusServiceUnavailable
+		}
+		adminError(ctx, status, err)
 		return
+	}
+	adminJSON(ctx, fasthttp.StatusAccepted, j.status())
+}
+
+var errWarmClosing = errors.New("warm: shutting down")
+
+// launchWarm registers j and runs it in the background.
+func (g *Gateway) launchWarm(j *warmJob) error {
+	if g.closing.Load() {
+		return errWarmClosing
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
 	j.id = hex.EncodeToString(b[:])
 	j.started = g.now()
+	j.state = "running"
 	jctx, cancel := context.WithCancel(g.bgCtx)
 	j.cancel = cancel
 	if err := g.warm.add(j); err != nil {
 		cancel()
-		adminError(ctx, fasthttp.StatusTooManyRequests, err)
-		return
+		return err
 	}
-	g.log.LogAttrs(ctx, slog.LevelInfo, "warm_started", slog.String("warm_job", j.id),
+	g.log.LogAttrs(jctx, slog.LevelInfo, "warm_started", slog.String("warm_job", j.id), slog.String("reason", j.reason),
 		slog.Int("urls", len(j.urls)), slog.Int("concurrency", j.concurrency), slog.Float64("rate", j.rate))
 	go g.runWarm(jctx, j)
-	adminJSON(ctx, fasthttp.StatusAccepted, j.status())
+	return nil
 }
 
 func (w *warmJobs) add(j *warmJob) error {

@@ -26,14 +26,15 @@ func (l *tagList) Set(v string) error {
 }
 
 func runPurge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("purge", "[-admin URL] [-soft] URL... | -tag TAG... | -prefix /PATH [-host HOST] | -all",
+	fs := newFlagSet("purge", "[-admin URL] [-soft [-refresh]] URL... | -tag TAG... | -prefix /PATH [-host HOST] | -all",
 		"Purge a running gateway's cache through its admin API (POST /purge): every\n"+
 			"variant of each URL given (absolute: https://api.example.com/users/42), the\n"+
 			"responses tagged with a -tag (Surrogate-Key; repeat it or separate with\n"+
 			"commas), the URLs of -host whose path starts with -prefix (without -host: the\n"+
 			"host of every route), or everything (-all). The purge reaches every node that\n"+
 			"shares the gateway's Redis. -soft marks the entries stale instead: they are\n"+
-			"revalidated before being served fresh again. Prints how many stored\n"+
+			"revalidated before being served fresh again; with -refresh, those this node\n"+
+			"holds are revalidated at once, in the background. Prints how many stored\n"+
 			"responses were purged. The bearer token, if the admin API needs one, is read\n"+
 			"from $"+adminTokenEnv+".", stderr)
 	admin := fs.String("admin", defaultAdminURL, "admin API base URL; token from $"+adminTokenEnv)
@@ -43,11 +44,12 @@ func runPurge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	host := fs.String("host", "", "the `HOST` of -prefix (default: the host of every route)")
 	all := fs.Bool("all", false, "purge everything")
 	soft := fs.Bool("soft", false, "mark stale instead of removing")
+	refresh := fs.Bool("refresh", false, "with -soft: revalidate the hot purged entries in the background")
 	urls, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
-	body, err := purgeBody(fs, urls, tags, *prefix, *host, *all, *soft)
+	body, err := purgeBody(fs, urls, tags, *prefix, *host, *all, *soft, *refresh)
 	if err != nil {
 		return err
 	}
@@ -56,7 +58,11 @@ func runPurge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	var res struct {
-		Purged int `json:"purged"`
+		Purged  int `json:"purged"`
+		Refresh *struct {
+			ID   string `json:"id"`
+			URLs int    `json:"urls"`
+		} `json:"refresh"`
 	}
 	if err := c.do(ctx, http.MethodPost, "/purge", "application/json", body, &res); err != nil {
 		return fmt.Errorf("purge: %w", err)
@@ -65,13 +71,21 @@ func runPurge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *soft {
 		what = "marked stale"
 	}
-	_, err = fmt.Fprintf(stdout, "%s: %d\n", what, res.Purged)
+	if _, err := fmt.Fprintf(stdout, "%s: %d\n", what, res.Purged); err != nil {
+		return err
+	}
+	switch r := res.Refresh; {
+	case r != nil && r.ID != "":
+		_, err = fmt.Fprintf(stdout, "refreshing: %d URLs (GET /warm/%s)\n", r.URLs, r.ID)
+	case r != nil:
+		_, err = fmt.Fprintln(stdout, "refreshing: 0 URLs (none of them in this node's cache)")
+	}
 	return err
 }
 
 // purgeBody builds the POST /purge body of the command line, which must
 // name exactly one form.
-func purgeBody(fs *flag.FlagSet, urls, tags []string, prefix, host string, all, soft bool) ([]byte, error) {
+func purgeBody(fs *flag.FlagSet, urls, tags []string, prefix, host string, all, soft, refresh bool) ([]byte, error) {
 	forms := 0
 	for _, given := range []bool{len(urls) > 0, len(tags) > 0, prefix != "", all} {
 		if given {
@@ -88,6 +102,8 @@ func purgeBody(fs *flag.FlagSet, urls, tags []string, prefix, host string, all, 
 		return nil, usage("give exactly one of: URLs, -tag, -prefix, -all")
 	case host != "" && prefix == "":
 		return nil, usage("-host goes with -prefix")
+	case refresh && !soft:
+		return nil, usage("-refresh goes with -soft")
 	}
 	req := map[string]any{}
 	switch {
@@ -110,6 +126,9 @@ func purgeBody(fs *flag.FlagSet, urls, tags []string, prefix, host string, all, 
 	}
 	if soft {
 		req["soft"] = true
+	}
+	if refresh {
+		req["refresh"] = true
 	}
 	return json.Marshal(req)
 }

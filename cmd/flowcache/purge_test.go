@@ -56,6 +56,7 @@ func Test_run_purge(t *testing.T) {
 		{"prefix_route_hosts", []string{"-prefix", "/b/"}, "purged: 1\n", []string{"/b/1"}, []string{"/a/1"}},
 		{"all", []string{"-all"}, "purged: 0\n", []string{"/a/1", "/b/1"}, nil},
 		{"soft", []string{"-soft", "http://api.test/a/1"}, "marked stale: 1\n", nil, []string{"/b/1"}},
+		{"soft_refresh_nothing", []string{"-soft", "-refresh", "-tag", "none"}, "marked stale: 0\nrefreshing: 0 URLs (none of them in this node's cache)\n", nil, []string{"/a/1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,7 +83,7 @@ func Test_run_purge(t *testing.T) {
 	}
 
 	for _, bad := range [][]string{
-		{}, {"-all", "-tag", "x"}, {"-host", "h", "-tag", "x"}, {"/relative"}, {"-bogus"},
+		{}, {"-all", "-tag", "x"}, {"-host", "h", "-tag", "x"}, {"/relative"}, {"-bogus"}, {"-refresh", "-all"},
 	} {
 		args := append([]string{"purge", "-admin", admin}, bad...)
 		if err := run(t.Context(), args, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "invalid usage") {
