@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -313,4 +314,23 @@ func FuzzEnvSettings(f *testing.F) {
 		}
 		_ = cfg.Validate() // must not panic on whatever was set
 	})
+}
+
+// Test_run_checkEnvironment: without a file, check validates what serve
+// would run on, the environment alone, policy modules included, and a
+// module that does not load is reported with its variable. (Not parallel:
+// it sets the environment; the package directory has no config.toml.)
+func Test_run_checkEnvironment(t *testing.T) {
+	t.Setenv("FLOWCACHE_ROUTES_0_NAME", "api")
+	t.Setenv("FLOWCACHE_ROUTES_0_UPSTREAMS", "http://127.0.0.1:9")
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"check"}, &out, io.Discard); err != nil || out.String() != "environment: ok, routes: 1\n" {
+		t.Errorf("check on the environment = %v, %q", err, out.String())
+	}
+	t.Setenv("FLOWCACHE_ROUTES_0_POLICY", "norm")
+	t.Setenv("FLOWCACHE_POLICIES_NORM_MODULE", filepath.Join(t.TempDir(), "missing.wasm"))
+	err := run(t.Context(), []string{"check"}, io.Discard, io.Discard)
+	if err == nil || !strings.HasPrefix(err.Error(), "$FLOWCACHE_POLICIES_NORM_MODULE: ") {
+		t.Errorf("check with a missing module = %v, want an error naming $FLOWCACHE_POLICIES_NORM_MODULE", err)
+	}
 }

@@ -157,9 +157,12 @@ const configHelp = "the config file (TOML)"
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("check", "[-config FILE]",
-		"Decode and validate a config file, report every problem with its key path\n"+
-			"and line, load every [policies.NAME] module as serve would (validation, ABI,\n"+
-			"dry run), and exit: 0 if the file is valid, 1 if not. Nothing is started.", stderr)
+		"Decode and validate a config file, with the FLOWCACHE_ variables of the\n"+
+			"environment applied, report every problem with its key path and line (or\n"+
+			"variable), load every [policies.NAME] module as serve would (validation, ABI,\n"+
+			"dry run), and exit: 0 if the configuration is valid, 1 if not. Nothing is\n"+
+			"started. Without -config and ./config.toml, it checks what serve would run\n"+
+			"on: the environment alone, or the embedded defaults.", stderr)
 	path := fs.String("config", defaultConfigPath, configHelp)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -167,13 +170,13 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*path)
+	cfg, source, err := serveConfig(*path, flagSet(fs, "config"))
 	if err != nil {
 		return err
 	}
-	if err := checkPolicies(ctx, &cfg, *path); err != nil {
+	if err := checkPolicies(ctx, &cfg, source); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "%s: ok, routes: %d\n", *path, len(cfg.Routes))
+	_, err = fmt.Fprintf(stdout, "%s: ok, routes: %d\n", source, len(cfg.Routes))
 	return err
 }

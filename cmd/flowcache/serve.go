@@ -113,8 +113,8 @@ func newLogger(c gateway.LogConfig, w io.Writer) (*slog.Logger, error) {
 //
 // reload, if not nil, re-reads the config file for POST /reload and SIGHUP.
 func serve(ctx context.Context, cfg *gateway.Config, source string, logger *slog.Logger, reload func(context.Context) (*gateway.Config, error)) error {
-	file := source
-	if reload == nil {
+	file := source // where policy load errors point: the file, or the environment
+	if source == embeddedSource {
 		file = ""
 	}
 	ph, err := openPolicies(ctx, cfg, file, logger)
