@@ -13,12 +13,15 @@ import (
 	"maps"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/flowcache/flowcache/gateway/internal/l2"
 )
 
 // Cache warming: POST /warm starts a job that requests a list of URLs
@@ -27,7 +30,8 @@ import (
 // miss path, and is stored by the same rules as any response. The requests
 // reach the data-plane server over in-memory connections (no socket), one
 // per request. GET /warm lists the jobs, GET /warm/ID shows one, DELETE
-// /warm/ID cancels it.
+// /warm/ID cancels it. GET /warm/hot lists the URLs this node's L1 holds,
+// the most recently stored first: what a new node warms from.
 
 // Bounds of warming.
 const (
@@ -121,6 +125,8 @@ func (g *Gateway) handleWarm(ctx *fasthttp.RequestCtx, path string) {
 		adminJSON(ctx, fasthttp.StatusOK, map[string]any{"jobs": g.warm.list()})
 	case !sub:
 		adminMethodNotAllowed(ctx, "GET, POST")
+	case id == "hot" && ctx.IsGet():
+		g.hotURLs(ctx)
 	case ctx.IsGet() || ctx.IsDelete():
 		j := g.warm.find(id)
 		if j == nil {
@@ -453,4 +459,31 @@ func (p *pacer) wait(ctx context.Context) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// Bounds of GET /warm/hot?limit=N.
+const (
+	defaultHotURLs = 1000
+	maxHotURLs     = maxWarmURLs
+)
+
+// hotURLs answers GET /warm/hot?limit=N: {"urls": [...]}, the URLs of the
+// responses this node's L1 holds (as keys hold them: the normal host and
+// the policy's target), newest first, at most N (default 1000).
+func (g *Gateway) hotURLs(ctx *fasthttp.RequestCtx) {
+	limit := defaultHotURLs
+	if v := ctx.QueryArgs().Peek("limit"); len(v) > 0 {
+		n, err := strconv.Atoi(string(v))
+		if err != nil || n < 1 || n > maxHotURLs {
+			adminError(ctx, fasthttp.StatusBadRequest, fmt.Errorf("warm: limit: want 1 to %d, got %q", maxHotURLs, v))
+			return
+		}
+		limit = n
+	}
+	hot := g.inv.ix.hotURLs(&l2.Invalidation{Kind: l2.KindAll}, limit)
+	urls := make([]string, 0, len(hot))
+	for _, u := range hot {
+		urls = append(urls, "http://"+u[0]+u[1])
+	}
+	adminJSON(ctx, fasthttp.StatusOK, map[string]any{"urls": urls})
 }

@@ -101,6 +101,18 @@ func TestWarm(t *testing.T) {
 	if status != 200 || !strings.Contains(list, `"id":"`+st.ID+`"`) {
 		t.Errorf("GET /warm = %d %s", status, list)
 	}
+	// The hot URLs, newest first: /c/1 was just stored again (another
+	// variant) and comes first.
+	status, hot := g.Admin(t, "/warm/hot?limit=3", "")
+	var h struct{ URLs []string }
+	if err := json.Unmarshal([]byte(hot), &h); status != 200 || err != nil || len(h.URLs) != 3 || h.URLs[0] != "http://api.test/c/1" {
+		t.Errorf("GET /warm/hot?limit=3 = %d %s", status, hot)
+	}
+	for _, bad := range []string{"0", "x", "100001"} {
+		if status, _ := g.Admin(t, "/warm/hot?limit="+bad, ""); status != 400 {
+			t.Errorf("GET /warm/hot?limit=%s = %d, want 400", bad, status)
+		}
+	}
 }
 
 // TestWarm_Cancel: DELETE /warm/ID stops a job; the rate cap paces it.

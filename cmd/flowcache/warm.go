@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,11 +39,12 @@ func (h headerList) Set(v string) error {
 const warmPoll = 200 * time.Millisecond
 
 func runWarm(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("warm", "[-admin URL] [-concurrency N] [-rate R] [-H 'Name: value']... FILE|SITEMAP-URL",
+	fs := newFlagSet("warm", "[-admin URL] [-concurrency N] [-rate R] [-H 'Name: value']... FILE|SITEMAP-URL | -from URL [-limit N]",
 		"Fill a gateway's cache: request every URL of FILE (a sitemap.xml, a sitemap\n"+
 			"index, gzip-compressed or not, or a list of URLs, one a line) or of the\n"+
 			"sitemap at SITEMAP-URL, with the sitemaps that indexes list (3 levels, 100,000\n"+
-			"URLs at most). The gateway requests them through its own data plane (POST\n"+
+			"URLs at most), or the URLs another node holds, the most recently stored first\n"+
+			"(-from its admin API URL). The gateway requests them through its own data plane (POST\n"+
 			"/warm on the admin API), so each is keyed, coalesced and stored as a client's\n"+
 			"request would be. -H adds a header to every request (a Vary variant: run once\n"+
 			"per variant). Shows a progress bar (plain lines when standard output is not a\n"+
@@ -54,23 +56,30 @@ func runWarm(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	rate := fs.Float64("rate", 0, "at most this many requests a second (0: no cap)")
 	headers := headerList{}
 	fs.Var(headers, "H", "add the header `'Name: value'` to every request (repeatable)")
+	from := fs.String("from", "", "warm from the hot URLs of the node whose admin API is at `URL` (instead of FILE)")
+	limit := fs.Int("limit", 10000, "with -from: at most this many of its URLs, the most recently stored first")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
-	if err := wantArgs(fs, pos, 1, 1); err != nil {
+	if *from == "" {
+		err = wantArgs(fs, pos, 1, 1)
+	} else {
+		err = wantArgs(fs, pos, 0, 0)
+	}
+	if err != nil {
 		return err
 	}
 	c, err := newPolicyClient(*admin)
 	if err != nil {
 		return err
 	}
-	urls, err := sitemap.Collect(ctx, pos[0], openSource, sitemap.Limits{})
+	urls, source, err := warmSource(ctx, pos, *from, *limit)
 	if err != nil {
 		return fmt.Errorf("warm: %w", err)
 	}
 	if len(urls) == 0 {
-		return fmt.Errorf("warm: %s lists no URL", pos[0])
+		return fmt.Errorf("warm: %s lists no URL", source)
 	}
 	body, err := json.Marshal(map[string]any{"urls": urls, "headers": headers, "concurrency": *concurrency, "rate": *rate})
 	if err != nil {
@@ -107,6 +116,24 @@ func runWarm(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("warm: %d requests failed (last: %s)", st.Errors, st.LastError)
 	}
 	return nil
+}
+
+// warmSource collects the URLs to warm: from the sitemap or list pos[0],
+// or from the hot URLs of the node whose admin API is at from.
+func warmSource(ctx context.Context, pos []string, from string, limit int) (urls []string, source string, err error) {
+	if from == "" {
+		urls, err = sitemap.Collect(ctx, pos[0], openSource, sitemap.Limits{})
+		return urls, pos[0], err
+	}
+	src, err := newPolicyClient(from)
+	if err != nil {
+		return nil, from, fmt.Errorf("-from: %w", err)
+	}
+	var hot struct {
+		URLs []string `json:"urls"`
+	}
+	err = src.do(ctx, http.MethodGet, "/warm/hot?limit="+strconv.Itoa(limit), "", nil, &hot)
+	return hot.URLs, from, err
 }
 
 // openSource opens a sitemap or URL list: a URL is fetched (30s, status

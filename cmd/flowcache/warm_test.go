@@ -78,6 +78,17 @@ func Test_run_warm(t *testing.T) {
 		t.Errorf("the origin got %d requests after warming, want 0", n)
 	}
 
+	// A second node warms from the first one's hot URLs.
+	g2 := gatewaytest.StartGateway(t, gatewaytest.Config(o.URL), gateway.Options{})
+	out.Reset()
+	args = []string{"warm", "-admin", "http://" + g2.AdminAddr, "-from", admin, "-limit", "100"}
+	if err := run(t.Context(), args, &out, io.Discard); err != nil || !strings.Contains(out.String(), "warm done: 100 of 100 URLs") {
+		t.Fatalf("run(%q) = %v\n%s", args, err, out.String())
+	}
+	if r := g2.Do(t, "GET", fmt.Sprintf("/p/%d", pages-1), "Host: shop.test"); r.Get("X-Cache") != "HIT" {
+		t.Errorf("node 2, GET of a page hot on node 1: X-Cache %q, want HIT", r.Get("X-Cache"))
+	}
+
 	list := filepath.Join(t.TempDir(), "urls.txt")
 	if err := os.WriteFile(list, []byte("# two pages\nhttp://shop.test/p/1\nhttp://shop.test/broken/1\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -90,7 +101,7 @@ func Test_run_warm(t *testing.T) {
 	if !strings.Contains(out.String(), "already cached 1, not cacheable 0, errors 1") {
 		t.Errorf("warm with a failing URL printed:\n%s", out.String())
 	}
-	for _, bad := range [][]string{{}, {"-H", "nocolon", list}, {list, list}} {
+	for _, bad := range [][]string{{}, {"-H", "nocolon", list}, {list, list}, {"-from", admin, list}} {
 		args := append([]string{"warm", "-admin", admin}, bad...)
 		if err := run(t.Context(), args, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "invalid usage") {
 			t.Errorf("run(%q) = %v, want a usage error", args, err)
