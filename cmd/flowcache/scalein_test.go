@@ -101,11 +101,14 @@ func TestServe_ScaleIn(t *testing.T) {
 	t.Parallel()
 	bin := buildFlowcache(t)
 	r := gatewaytest.StartRedis(t)
+	// The drain delay leaves the balancer 40 polls to notice: generous, so
+	// that a loaded machine does not fail the test.
+	const drainDelay = 2 * time.Second
 	slowStarted := make(chan struct{}, 1)
 	origin := gatewaytest.StartOrigin(t, func(ctx *fasthttp.RequestCtx) {
 		if string(ctx.Path()) == "/slow" {
 			slowStarted <- struct{}{}
-			time.Sleep(2 * time.Second) // beyond the drain delay: in flight when the listener closes
+			time.Sleep(drainDelay + 500*time.Millisecond) // in flight when the listener closes
 			ctx.Response.Header.Set("Cache-Control", "no-store")
 			ctx.SetBodyString("slow")
 			return
@@ -114,7 +117,6 @@ func TestServe_ScaleIn(t *testing.T) {
 		ctx.Response.Header.Set("Cache-Control", "max-age=1") // misses keep coming
 		ctx.SetBodyString("item")
 	})
-	const drainDelay = 1500 * time.Millisecond
 	env := []string{
 		"FLOWCACHE_SERVER_DRAIN_DELAY=" + drainDelay.String(),
 		"FLOWCACHE_SERVER_SHUTDOWN_TIMEOUT=10s",
