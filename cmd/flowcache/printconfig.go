@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"reflect"
@@ -22,18 +23,25 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 			"environment alone or the embedded defaults) with the FLOWCACHE_ variables\n"+
 			"applied and every default filled in. Secrets are printed as \""+redacted+"\".\n"+
 			"An invalid configuration is reported as serve and check report it.", stderr)
-	path := fs.String("config", defaultConfigPath, configHelp)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
-		return err
-	}
-	cfg, source, err := serveConfig(*path, flagSet(fs, "config"))
+	cfg, source, err := commandConfig(fs, args)
 	if err != nil {
 		return err
 	}
 	return printConfig(stdout, &cfg, source)
+}
+
+// commandConfig parses the command line of a command whose only flag is
+// -config, and returns the configuration serve would run on and its source
+// (see serveConfig).
+func commandConfig(fs *flag.FlagSet, args []string) (gateway.Config, string, error) {
+	path := fs.String("config", defaultConfigPath, configHelp)
+	if err := parseFlags(fs, args); err != nil {
+		return gateway.Config{}, "", err
+	}
+	if err := noArgs(fs); err != nil {
+		return gateway.Config{}, "", err
+	}
+	return serveConfig(*path, flagSet(fs, "config"))
 }
 
 // printConfig writes cfg as TOML, secrets redacted, after a comment naming

@@ -163,14 +163,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			"dry run), and exit: 0 if the configuration is valid, 1 if not. Nothing is\n"+
 			"started. Without -config and ./config.toml, it checks what serve would run\n"+
 			"on: the environment alone, or the embedded defaults.", stderr)
-	path := fs.String("config", defaultConfigPath, configHelp)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
-		return err
-	}
-	cfg, source, err := serveConfig(*path, flagSet(fs, "config"))
+	cfg, source, err := commandConfig(fs, args)
 	if err != nil {
 		return err
 	}
