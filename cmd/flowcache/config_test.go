@@ -183,7 +183,7 @@ func FuzzLoadConfig(f *testing.F) {
 	f.Add([]byte("[[routes]]\nname = \"a\"\nupstreams = [[\"x\"]]\n"))
 	f.Add([]byte("a = {b = {c = [1, {d = 2}]}}\n[a.\"b c\"]\n'x' = '''\n[y]\n'''\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
-		_, err := decodeConfig("fuzz.toml", src)
+		_, err := decodeConfig("fuzz.toml", src, nil)
 		if err != nil && !strings.HasPrefix(err.Error(), "fuzz.toml") {
 			t.Errorf("decodeConfig error %q does not start with the file name", err)
 		}

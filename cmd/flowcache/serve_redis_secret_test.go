@@ -23,7 +23,7 @@ import (
 // without the secret is refused and counted by both, and neither warns that
 // Redis is trusted. (Not parallel: it sets the environment.)
 func Test_run_redisSecret(t *testing.T) {
-	t.Setenv(redisSecretEnv, "env-cluster-secret-0123456789")
+	t.Setenv("FLOWCACHE_REDIS_SECRET", "env-cluster-secret-0123456789")
 	r := gatewaytest.StartRedis(t)
 	var originHits atomic.Int32
 	origin := gatewaytest.StartOrigin(t, func(ctx *fasthttp.RequestCtx) {
@@ -143,7 +143,7 @@ upstreams = [%q]
 	waitUntil("purge-all on A effective on B", func() bool { get(b, "/p"); return originHits.Load() > hits })
 	for _, n := range nodes {
 		if strings.Contains(n.stderr.String(), "redis_trusted_without_secret") {
-			t.Errorf("a node warned that Redis is trusted although $%s is set:\n%s", redisSecretEnv, n.stderr.String())
+			t.Errorf("a node warned that Redis is trusted although $FLOWCACHE_REDIS_SECRET is set:\n%s", n.stderr.String())
 		}
 	}
 }
