@@ -112,6 +112,9 @@ upstreams = [%q]
 	if x := get(a, "/p"); x != "MISS" {
 		t.Fatalf("A GET /p: X-Cache %q, want MISS", x)
 	}
+	// A writes to L2 in the background; a GET on B before that lands is a
+	// miss that B keeps in its own L1, and B would never read L2.
+	waitUntil("A's L2 write", func() bool { return metric(a, "flowcache_l2_writes_total") >= 1 })
 	waitUntil("B's L2 hit", func() bool { return get(b, "/p") == "HIT-L2" })
 
 	forger := redis.NewClient(&redis.Options{Addr: r.Addr})
