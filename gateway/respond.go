@@ -301,7 +301,14 @@ func (dh *dateHead) parse(proto *fasthttp.ResponseHeader, date []byte) bool {
 	dh.raw = append(dh.raw, "\r\n\r\n"...)
 	dh.br.Reset(dh.raw)
 	dh.r.Reset(&dh.br)
-	return dh.tmpl.Read(dh.r) == nil
+	if dh.tmpl.Read(dh.r) != nil {
+		return false
+	}
+	// Read kept the parsed "HTTP/1.1" and "OK": without them the status
+	// line is the one of whatever code the answer gets.
+	dh.tmpl.SetProtocol(nil)
+	dh.tmpl.SetStatusMessage(nil)
+	return true
 }
 
 // conditional reports whether the client's request carries a validator.
