@@ -16,7 +16,7 @@ import (
 // newAdminServer serves the admin plane: /metrics (Prometheus text),
 // /healthz (the process answers), /readyz (503 once shutting down), the
 // policy API (/policies..., see policyadmin.go), POST /reload, POST
-// /purge (purge_admin.go), GET /routes and the admin web page at / and /ui
+// /purge (purge_admin.go), /warm (warm.go), GET /routes and the admin web page at / and /ui
 // (adminui.go). Request
 // bodies are bounded by adminBodyLimit (module uploads).
 //
@@ -132,6 +132,10 @@ func (g *Gateway) handleAdmin(ctx *fasthttp.RequestCtx) {
 		}
 		if path == "/debug/pprof" || strings.HasPrefix(path, "/debug/pprof/") {
 			handlePprof(ctx, path)
+			return
+		}
+		if path == "/warm" || strings.HasPrefix(path, "/warm/") {
+			g.handleWarm(ctx, path)
 			return
 		}
 		ctx.Error("not found\n", fasthttp.StatusNotFound)

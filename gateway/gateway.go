@@ -127,7 +127,10 @@ type Gateway struct {
 	trusted         []netip.Prefix
 	realIPForwarded bool
 
+	dates dateHeads // Date fields for answers (respond.go)
+
 	bg       sync.WaitGroup // background refreshes
+	warm     warmJobs       // cache warming jobs (warm.go)
 	closing  atomic.Bool
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
@@ -234,6 +237,11 @@ func (g *Gateway) ServeAdmin(ln net.Listener) error {
 	}
 	return err
 }
+
+// Drain marks the gateway as going away: /readyz answers 503 from now on,
+// while both listeners keep serving until Shutdown. It is safe for
+// concurrent use.
+func (g *Gateway) Drain() { g.closing.Store(true) }
 
 // Shutdown stops accepting connections, waits for in-flight requests and
 // background refreshes to finish (or ctx to end), then closes upstream

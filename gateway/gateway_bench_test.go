@@ -40,6 +40,23 @@ func benchHit(b *testing.B, g *Gateway) {
 	}
 }
 
+// BenchmarkGateway_RangeHit is BenchmarkGateway_Hit with a single Range
+// (a 206 of 1KiB of the stored 2KiB).
+func BenchmarkGateway_RangeHit(b *testing.B) {
+	g := newTestGateway(b, testConfig(benchOrigin(b)))
+	var ctx fasthttp.RequestCtx
+	serve(g, &ctx, newRequest("GET", "/hit?a=1&b=2", "example.test", "Accept", "*/*", "User-Agent", "bench", "Range", "bytes=512-1535"), loopbackAddr)
+	b.ReportAllocs()
+	b.SetBytes(1024)
+	for b.Loop() {
+		ctx.Response.Reset()
+		g.handle(&ctx)
+	}
+	if got := string(ctx.Response.Header.Peek("X-Cache")); got != "HIT" || ctx.Response.StatusCode() != fasthttp.StatusPartialContent {
+		b.Fatalf("X-Cache %q, status %d; want HIT, 206", got, ctx.Response.StatusCode())
+	}
+}
+
 // BenchmarkGateway_HitParallel is BenchmarkGateway_Hit on every core.
 func BenchmarkGateway_HitParallel(b *testing.B) {
 	g := newTestGateway(b, testConfig(benchOrigin(b)))

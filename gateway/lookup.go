@@ -126,6 +126,12 @@ func (x *exchange) loadRequest() {
 		if isHopByHop(k) || (len(conn) > 0 && inConnection(conn, k)) {
 			continue
 		}
+		switch {
+		case len(k) == 5 && equalFold(k, "range"):
+			x.rangeHdr = v
+		case len(k) == 8 && equalFold(k, "if-range"):
+			x.ifRange = v
+		}
 		r.Headers = append(r.Headers, policy.Header{Name: k, Value: v})
 	}
 }
