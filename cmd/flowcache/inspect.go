@@ -14,19 +14,6 @@ import (
 	"time"
 )
 
-// headerFlags is a repeatable -H "Name: value" flag.
-type headerFlags []string
-
-func (h *headerFlags) String() string { return strings.Join(*h, ", ") }
-
-func (h *headerFlags) Set(v string) error {
-	if !strings.Contains(v, ":") {
-		return fmt.Errorf("want \"Name: value\", got %q", v)
-	}
-	*h = append(*h, v)
-	return nil
-}
-
 // inspection is the part of GET /cache/lookup's answer inspect prints.
 type inspection struct {
 	URL         string `json:"url"`
@@ -73,8 +60,8 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			"(e.g. one the responses vary on). The bearer token, if the admin API needs\n"+
 			"one, is read from $"+adminTokenEnv+".", stderr)
 	admin := fs.String("admin", defaultAdminURL, "admin API base URL")
-	var header headerFlags
-	fs.Var(&header, "H", "request header field `Name: value` (repeatable)")
+	headers := headerList{}
+	fs.Var(headers, "H", "request header field `'Name: value'` (repeatable)")
 	raw := fs.Bool("json", false, "print the admin API's JSON answer")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -87,7 +74,10 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	q := url.Values{"url": {pos[0]}, "header": header}
+	q := url.Values{"url": {pos[0]}}
+	for name, value := range headers {
+		q.Add("header", name+": "+value)
+	}
 	var body json.RawMessage
 	if err := c.do(ctx, http.MethodGet, "/cache/lookup?"+q.Encode(), "", nil, &body); err != nil {
 		return fmt.Errorf("inspect: %w", err)

@@ -14,7 +14,7 @@ func Test_run_inspect(t *testing.T) {
 	listen, admin := serveSimple(t, t.TempDir(), "")
 	get(t, "http://"+listen+"/page?x=1")
 	var out, errb bytes.Buffer
-	if err := run(context.Background(), []string{"inspect", "-admin", "http://" + admin, "http://127.0.0.1/page?x=1"}, &out, &errb); err != nil {
+	if err := run(context.Background(), []string{"inspect", "-admin", "http://" + admin, "-H", "Accept-Language: fr", "http://127.0.0.1/page?x=1"}, &out, &errb); err != nil {
 		t.Fatalf("inspect: %v\n%s", err, errb.String())
 	}
 	for _, want := range []string{"route   api", "key     127.0.0.1 /page?x=1", "(L1: yes, L2: no)", "answer  hit  (Cache-Status: flowcache; hit; ttl=", "*  -        yes  no  200"} {

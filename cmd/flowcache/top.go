@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"text/tabwriter"
 	"time"
+
+	"golang.org/x/term"
 )
 
 // runTop shows the gateway's hot keys (GET /cache/hot), refreshed every
@@ -99,12 +101,8 @@ func topFrame(ctx context.Context, c *policyClient, path string, w io.Writer) er
 	return errors.Join(tw.Flush())
 }
 
-// isTerminal reports whether w is a character device (a terminal).
+// isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd())) //nolint:gosec // G115: a file descriptor fits an int
 }
