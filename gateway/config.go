@@ -199,6 +199,13 @@ type LogConfig struct {
 	Level string `toml:"level"`
 	// Format is "text" or "json".
 	Format string `toml:"format"`
+	// Access is the access log: "off", "json" or "combined" (accesslog.go).
+	Access string `toml:"access"`
+	// AccessSample is the fraction of requests logged, in (0, 1].
+	AccessSample float64 `toml:"access_sample"`
+	// AccessFile is where access lines go; "" means standard error. It is
+	// reopened by Gateway.ReopenAccessLog (SIGUSR1).
+	AccessFile string `toml:"access_file"`
 }
 
 // RouteConfig is one [[routes]] entry. A request is routed to the route whose
@@ -281,7 +288,7 @@ func DefaultConfig() Config {
 			WriteTimeout: units.Duration(200 * time.Millisecond),
 			KeyPrefix:    "flowcache:",
 		},
-		Log: LogConfig{Level: "info", Format: "text"},
+		Log: LogConfig{Level: "info", Format: "text", Access: accessOff, AccessSample: 1},
 	}
 }
 
@@ -400,6 +407,7 @@ func (c *Config) Validate() error {
 	default:
 		add("log.format", "must be text or json; got %q", c.Log.Format)
 	}
+	c.Log.validateAccess(add)
 	if len(c.Redis.Addrs) > 0 {
 		switch c.Redis.Mode {
 		case "standalone", "cluster":

@@ -35,7 +35,7 @@ func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, rt *route, target []byte, fwd,
 	resp := fasthttp.AcquireResponse()
 	resp.StreamBody = true
 	g.buildUpstreamRequest(ctx, rt, target, false, req)
-	err := rt.upstream.do(req, resp, rt.m.upstreamLatency)
+	err := rt.upstream.do(ctx, req, resp, rt.m.upstreamLatency)
 	fasthttp.ReleaseRequest(req)
 	if err != nil {
 		fasthttp.ReleaseResponse(resp)

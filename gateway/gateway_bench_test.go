@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"io"
 	"strconv"
 	"testing"
 
@@ -21,7 +22,11 @@ var benchBody = make([]byte, 2048)
 // BenchmarkGateway_Hit is a full L1 hit through the data-plane handler on
 // an in-memory request context (no network).
 func BenchmarkGateway_Hit(b *testing.B) {
-	g := newTestGateway(b, testConfig(benchOrigin(b)))
+	benchHit(b, newTestGateway(b, testConfig(benchOrigin(b))))
+}
+
+// benchHit measures L1 hits of one URL through g's data-plane handler.
+func benchHit(b *testing.B, g *Gateway) {
 	var ctx fasthttp.RequestCtx
 	serve(g, &ctx, newRequest("GET", "/hit?a=1&b=2", "example.test", "Accept", "*/*", "User-Agent", "bench"), loopbackAddr)
 	b.ReportAllocs()
@@ -114,4 +119,18 @@ func BenchmarkBaseline_FasthttpHandler(b *testing.B) {
 		ctx.Response.Reset()
 		h(&ctx)
 	}
+}
+
+// BenchmarkGateway_HitAccessLog is BenchmarkGateway_Hit with the JSON
+// access log on, written to io.Discard by its goroutine: the cost of
+// formatting and queueing a line on the hit path.
+func BenchmarkGateway_HitAccessLog(b *testing.B) {
+	cfg := testConfig(benchOrigin(b))
+	cfg.Log.Access = accessJSON
+	g, err := New(cfg, Options{AccessLog: io.Discard})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer g.access.close()
+	benchHit(b, g)
 }

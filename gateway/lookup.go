@@ -22,17 +22,7 @@ func (g *Gateway) serveCacheable(x *exchange) {
 		g.forward(x.ctx, x.rt, fwdBypass)
 		return
 	}
-	if !cachecontrol.ParseField(&x.reqCC, x.req.Headers, "cache-control") {
-		// RFC 9111, Section 5.4: Pragma: no-cache when Cache-Control is absent.
-		if p := x.req.Headers.Get("pragma"); p != nil && containsToken(p, "no-cache") {
-			x.reqCC.NoCache = true
-		}
-	}
-	if !g.cfg.Cache.HonorClientNoCache {
-		// The client cannot force a fetch (as Varnish and CDNs): its
-		// no-store, only-if-cached, max-stale and min-fresh still apply.
-		x.reqCC.NoCache, x.reqCC.MaxAge = false, -1 // -1: absent
-	}
+	x.requestDirectives()
 	x.pkey = appendPrimaryKey(x.pkey[:0], x.space, &x.key)
 	x.now = g.now()
 	g.lookup(x)
@@ -77,6 +67,22 @@ func (g *Gateway) serveCacheable(x *exchange) {
 			x.fwd = fwdRequest
 		}
 		g.revalidate(x)
+	}
+}
+
+// requestDirectives parses the request's Cache-Control (or Pragma) into
+// x.reqCC, as far as cache.honor_client_no_cache lets the client decide.
+func (x *exchange) requestDirectives() {
+	if !cachecontrol.ParseField(&x.reqCC, x.req.Headers, "cache-control") {
+		// RFC 9111, Section 5.4: Pragma: no-cache when Cache-Control is absent.
+		if p := x.req.Headers.Get("pragma"); p != nil && containsToken(p, "no-cache") {
+			x.reqCC.NoCache = true
+		}
+	}
+	if !x.g.cfg.Cache.HonorClientNoCache {
+		// The client cannot force a fetch (as Varnish and CDNs): its
+		// no-store, only-if-cached, max-stale and min-fresh still apply.
+		x.reqCC.NoCache, x.reqCC.MaxAge = false, -1 // -1: absent
 	}
 }
 

@@ -54,6 +54,7 @@ func newRoute(cfg *Config, i int, now func() time.Time, set *metrics.Set) (*rout
 	if err != nil {
 		return nil, err
 	}
+	up.timed = cfg.Log.Access != accessOff
 	rt.upstream = up
 	return rt, nil
 }

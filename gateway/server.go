@@ -103,6 +103,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	if rt == nil {
 		g.noRoute.requests.Inc()
 		g.writeError(ctx, nil, fwdBypass, errNoRoute)
+		g.observe(ctx, nil)
 		return
 	}
 	rt.m.requests.Inc()
@@ -119,9 +120,11 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	case string(h.Method()) == "PURGE":
 		ctx.Response.Header.Reset() // a PURGE answer is the gateway's own: fasthttp's Date (see dateHeads)
 		g.purge(ctx, rt)
+		g.auditPurge(ctx)
 	default:
 		g.forward(ctx, rt, fwdMethod)
 	}
+	g.observe(ctx, rt)
 }
 
 // checkFraming refuses what fasthttp tolerates but RFC 9112 forbids in a

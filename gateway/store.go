@@ -142,7 +142,7 @@ func (g *Gateway) fetch(x *exchange, mode fetchMode, collapsed bool) {
 	if ctx.Request.Header.IsHTTP11() {
 		rt.upstream.relays.Store(req, x.relayInterim)
 	}
-	err := rt.upstream.do(req, resp, rt.m.upstreamLatency)
+	err := rt.upstream.do(ctx, req, resp, rt.m.upstreamLatency)
 	rt.upstream.relays.Delete(req) // before req goes back to its pool
 	fasthttp.ReleaseRequest(req)
 	if err != nil {
@@ -349,7 +349,7 @@ func (g *Gateway) backgroundRefresh(x *exchange, req *fasthttp.Request, f *fligh
 	resp.StreamBody = true
 	x.l2seq, x.l1seq = g.l2.Seq(), g.inv.log.current()
 	reqTime := g.now()
-	err := x.rt.upstream.do(req, resp, x.rt.m.upstreamLatency)
+	err := x.rt.upstream.do(nil, req, resp, x.rt.m.upstreamLatency)
 	fasthttp.ReleaseRequest(req)
 	if err != nil {
 		fasthttp.ReleaseResponse(resp)

@@ -33,6 +33,7 @@ type upstreamPool struct {
 	timeout     time.Duration
 	now         func() time.Time
 	gauges      []string // metric names registered for the targets
+	timed       bool     // the access log is on: do records each request's upstream time
 	// relays maps an upstream request (*fasthttp.Request) to the function
 	// that relays its interim responses to the client (see
 	// interimTransport), while it is in flight.
@@ -241,8 +242,10 @@ func (p *upstreamPool) pick(now time.Time, skip uint64) (int, *target) {
 // body is streamed: the caller reads resp.BodyStream() and must call
 // resp.CloseBodyStream). A target that cannot be connected to is marked
 // failed and the next one tried; any other failure is returned, wrapped in
-// *upstreamError.
-func (p *upstreamPool) do(req *fasthttp.Request, resp *fasthttp.Response, lat *metrics.Histogram) error {
+// *upstreamError. The time of each exchange goes to lat and, when the
+// access log is on (p.timed) and ctx is not nil (a background refresh),
+// is added to ctx's upstreamTookKey.
+func (p *upstreamPool) do(ctx *fasthttp.RequestCtx, req *fasthttp.Request, resp *fasthttp.Response, lat *metrics.PrometheusHistogram) error {
 	var skip uint64
 	var lastErr error
 	for range p.targets {
@@ -265,7 +268,12 @@ func (p *upstreamPool) do(req *fasthttp.Request, resp *fasthttp.Response, lat *m
 			req.URI().SetScheme("http")
 		}
 		err := t.hc.Do(req, resp)
-		lat.UpdateDuration(start)
+		took := time.Since(start)
+		lat.Update(took.Seconds())
+		if p.timed && ctx != nil {
+			prev, _ := ctx.UserValue(upstreamTookKey).(time.Duration)
+			ctx.SetUserValue(upstreamTookKey, prev+took)
+		}
 		if err == nil {
 			p.succeeded(t)
 			return nil

@@ -424,6 +424,12 @@ func setLeaf(v reflect.Value, value string) error {
 			return fmt.Errorf("invalid integer %q", value)
 		}
 		v.SetInt(n)
+	case reflect.Float32, reflect.Float64:
+		f, err := strconv.ParseFloat(strings.TrimSpace(value), v.Type().Bits())
+		if err != nil {
+			return fmt.Errorf("invalid number %q", value)
+		}
+		v.SetFloat(f)
 	case reflect.Slice:
 		parts := strings.Split(value, ",")
 		s := reflect.MakeSlice(v.Type(), 0, len(parts))

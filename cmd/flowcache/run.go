@@ -37,6 +37,8 @@ func commands() []command {
 		{"config", "print the effective configuration (TOML, secrets redacted)", runConfig},
 		{"version", "print the version and exit", runVersion},
 		{"policy", "push, list and roll back policies (admin API)", runPolicy},
+		{"top", "show the hottest URLs, refreshed (admin API)", runTop},
+		{"inspect", "show what the cache holds for a URL (admin API)", runInspect},
 		{"purge", "purge URLs, tags, a prefix or everything (admin API)", runPurge},
 		{"warm", "fill the cache from a sitemap or a list of URLs (admin API)", runWarm},
 		{"healthcheck", "exit 0 if a gateway's /readyz answers 200 (for containers)", runHealthcheck},

@@ -134,6 +134,8 @@ func serve(ctx context.Context, cfg *gateway.Config, source string, logger *slog
 	}
 	stopHUP := reloadOnHangup(ctx, g, logger)
 	defer stopHUP()
+	stopUSR1 := reopenOnUSR1(ctx, g, logger)
+	defer stopUSR1()
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Server.Listen)
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 
 	"github.com/flowcache/flowcache/gateway"
 	"github.com/flowcache/flowcache/internal/sitemap"
@@ -202,7 +201,7 @@ const plainEvery = 2 * time.Second
 
 func newProgress(w io.Writer, total int64) *progress {
 	p := &progress{w: w, total: total, start: time.Now()}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) { //nolint:gosec // G115: a file descriptor fits an int
+	if isTerminal(w) {
 		p.bar = progressbar.NewOptions64(total,
 			progressbar.OptionSetWriter(w),
 			progressbar.OptionSetDescription("warming"),
