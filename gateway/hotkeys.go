@@ -31,8 +31,11 @@ import (
 //
 // # Cost on the hit path
 //
-// One request in hotSample is counted, with its count scaled by
-// hotSample; the others pay one random draw. A counted request takes the
+// While a route is quiet (fewer than hotBusyCount requests in its decayed
+// window, about hotBusyCount/86 per second), every request is counted, so
+// that a gateway tried by hand shows exactly what it served. On a busy
+// route one request in hotSample is counted, with its count scaled by
+// hotSample; the others pay one atomic load and one random draw. A counted request takes the
 // route's lock only if it is free (TryLock; a busy lock skips the sample),
 // hashes the URL and updates three heaps of hotCapacity entries. Slots
 // keep their key buffers, so nothing is allocated once the summary is
@@ -40,8 +43,11 @@ import (
 const (
 	hotCapacity = 128
 	hotSample   = 8
-	hotHalfLife = time.Minute
-	hotKeyMax   = 512 // longer URLs are cut
+	// hotBusyCount is the decayed request count above which a route's
+	// requests are sampled.
+	hotBusyCount = 4096
+	hotHalfLife  = time.Minute
+	hotKeyMax    = 512 // longer URLs are cut
 )
 
 // Hot-key dimensions: what a request adds to.
@@ -153,6 +159,7 @@ type hotRoute struct {
 	mu    sync.Mutex
 	dims  [numHotDims]spaceSaving
 	decay time.Time // when counts were last decayed
+	total float64   // requests counted, decayed: busy above hotBusyCount
 }
 
 // hotKeys holds the summaries of every route.
@@ -171,8 +178,15 @@ func newHotKeys(now func() time.Time) *hotKeys {
 // observe counts a request answered with outcome o on rt (nil: no route,
 // not counted), one in hotSample.
 func (h *hotKeys) observe(ctx *fasthttp.RequestCtx, rt *route, o outcome) {
-	if rt == nil || rand.Uint32()%hotSample != 0 { //nolint:gosec // sampling, not security
+	if rt == nil {
 		return
+	}
+	w := 1.0
+	if rt.hotBusy.Load() {
+		if rand.Uint32()%hotSample != 0 { //nolint:gosec // sampling, not security
+			return
+		}
+		w = hotSample
 	}
 	h.mu.RLock()
 	hr := h.routes[string(rt.name)]
@@ -192,13 +206,15 @@ func (h *hotKeys) observe(ctx *fasthttp.RequestCtx, rt *route, o outcome) {
 	_ = mh.WriteByte(0)   // as above
 	_, _ = mh.Write(uri)  // as above
 	sum := mh.Sum64()
-	hr.dims[hotRequests].add(sum, host, uri, hotSample)
+	hr.dims[hotRequests].add(sum, host, uri, w)
 	if n := responseBytes(ctx); n > 0 {
-		hr.dims[hotBytes].add(sum, host, uri, float64(n)*hotSample)
+		hr.dims[hotBytes].add(sum, host, uri, float64(n)*w)
 	}
 	if o == outcomeMiss {
-		hr.dims[hotMisses].add(sum, host, uri, hotSample)
+		hr.dims[hotMisses].add(sum, host, uri, w)
 	}
+	hr.total += w
+	rt.hotBusy.Store(hr.total >= hotBusyCount)
 }
 
 // route returns the summaries of the route named name, made on first use.
@@ -224,6 +240,7 @@ func (hr *hotRoute) decayTo(now time.Time) {
 	for i := range hr.dims {
 		hr.dims[i].scale(f)
 	}
+	hr.total *= f
 	hr.decay = now
 }
 

@@ -136,3 +136,47 @@ func BenchmarkHotKeys_Observe(b *testing.B) {
 		h.observe(&ctx, rt, outcomeHit)
 	}
 }
+
+// TestHotKeys_QuietRouteCountsEveryRequest: on a quiet route the counts are
+// exact (a gateway tried by hand shows what it served); past hotBusyCount
+// requests the route is sampled, and its counts stay estimates of the
+// truth.
+func TestHotKeys_QuietRouteCountsEveryRequest(t *testing.T) {
+	t.Parallel()
+	h := newHotKeys(time.Now)
+	rt := &route{cfg: &RouteConfig{Name: "api"}, name: []byte("api")}
+	var ctx fasthttp.RequestCtx
+	for i, path := range []string{"/a", "/a", "/a", "/b", "/a"} {
+		ctx.Init(newRequest("GET", path, "example.test"), loopbackAddr, nil)
+		h.observe(&ctx, rt, outcomeHit)
+		if rt.hotBusy.Load() {
+			t.Fatalf("busy after %d requests", i+1)
+		}
+	}
+	want := map[string]float64{"example.test/a": 4, "example.test/b": 1}
+	hr := h.route("api")
+	for _, e := range hr.dims[hotRequests].heap {
+		if e.count != want[string(e.key)] || e.err != 0 {
+			t.Errorf("%s: count %v ± %v, want exactly %v", e.key, e.count, e.err, want[string(e.key)])
+		}
+	}
+	ctx.Init(newRequest("GET", "/c", "example.test"), loopbackAddr, nil)
+	for range hotBusyCount {
+		h.observe(&ctx, rt, outcomeHit)
+	}
+	if !rt.hotBusy.Load() {
+		t.Fatalf("not busy after %d requests", hotBusyCount+5)
+	}
+	const more = 80 * hotSample
+	for range more {
+		h.observe(&ctx, rt, outcomeHit)
+	}
+	for _, e := range hr.dims[hotRequests].heap {
+		if string(e.key) == "example.test/c" {
+			// Sampled one in hotSample: the estimate is near the truth.
+			if got, truth := e.count, float64(hotBusyCount+more); got < truth*0.8 || got > truth*1.2 {
+				t.Errorf("/c: count %v, want about %v", got, truth)
+			}
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -25,6 +26,9 @@ type route struct {
 	// stale_if_error, else [cache]'s.
 	staleIfError time.Duration
 	m            routeMetrics
+	// hotBusy says the route's traffic is heavy enough for its hot keys
+	// to be sampled (see hotKeys.observe); until then every request counts.
+	hotBusy atomic.Bool
 }
 
 func newRoute(cfg *Config, i int, now func() time.Time, set *metrics.Set) (*route, error) {
