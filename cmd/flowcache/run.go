@@ -36,6 +36,7 @@ func commands() []command {
 		{"check", "validate a config file and exit", runCheck},
 		{"version", "print the version and exit", runVersion},
 		{"policy", "push, list and roll back policies (admin API)", runPolicy},
+		{"kv", "get, put, delete values of the look-aside API", runKV},
 	}
 }
 
