@@ -133,6 +133,12 @@ type kvCall struct {
 	rec  []byte // a record written
 	hdr  []byte // a field value
 	r    kvRecord
+
+	// _mget's
+	keys    [][]byte
+	out     []byte
+	spans   []kvSpan
+	missing []int
 }
 
 var kvCallPool = sync.Pool{New: func() any { return new(kvCall) }}
@@ -146,6 +152,11 @@ func releaseKVCall(c *kvCall) {
 	if cap(c.rec) > 1<<20 {
 		c.rec = nil
 	}
+	if cap(c.out) > 1<<20 {
+		c.out = nil
+	}
+	clear(c.keys) // they alias the request body
+	c.keys = c.keys[:0]
 	c.r = kvRecord{}
 	kvCallPool.Put(c)
 }

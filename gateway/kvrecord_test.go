@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
 )
 
@@ -82,6 +83,32 @@ func FuzzAppendUnescape(f *testing.F) {
 		}
 		if k2, ok := appendUnescape(nil, esc); !ok || !bytes.Equal(k, k2) {
 			t.Fatalf("%q: %q, then %q", s, k, k2)
+		}
+	})
+}
+
+// FuzzParseMGetKeys: what the fast _mget parser accepts, encoding/json
+// reads as the same keys.
+func FuzzParseMGetKeys(f *testing.F) {
+	for _, s := range []string{`{"keys":["a","b"]}`, ` { "keys" : [ ] } `, `{"keys":["a\"b"]}`, `{"keys":["a"],"x":1}`, `{"keys":["a",]}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		keys, ok := parseMGetKeys(body, nil)
+		if !ok {
+			return
+		}
+		var req kvMGet
+		if err := json.Unmarshal(body, &req); err != nil {
+			t.Fatalf("%q: parsed %q, encoding/json: %v", body, keys, err)
+		}
+		if len(req.Keys) != len(keys) {
+			t.Fatalf("%q: %q, encoding/json %q", body, keys, req.Keys)
+		}
+		for i := range keys {
+			if string(keys[i]) != req.Keys[i] {
+				t.Fatalf("%q: %q, encoding/json %q", body, keys, req.Keys)
+			}
 		}
 	})
 }
