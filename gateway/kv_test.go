@@ -424,3 +424,40 @@ func TestKV_Batch(t *testing.T) {
 		}
 	}
 }
+
+// TestKV_Metrics: per-namespace series in /metrics and GET /kv on the
+// admin listener.
+func TestKV_Metrics(t *testing.T) {
+	t.Parallel()
+	n := startKV(t, kvConfig(gatewaytest.Config("http://127.0.0.1:1"), "l1"))
+	n.do(t, "PUT", "/kv/ns/a", "12345")
+	n.do(t, "PUT", "/kv/ns/b", "123")
+	n.do(t, "PUT", "/kv/ns/b", "1234567")
+	n.do(t, "GET", "/kv/ns/a", "")
+	n.do(t, "GET", "/kv/ns/a", "")
+	n.do(t, "GET", "/kv/ns/zz", "")
+	n.do(t, "DELETE", "/kv/ns/a", "")
+	for series, want := range map[string]float64{
+		`flowcache_kv_hits_total{namespace="ns"}`:    2,
+		`flowcache_kv_misses_total{namespace="ns"}`:  1,
+		`flowcache_kv_writes_total{namespace="ns"}`:  3,
+		`flowcache_kv_deletes_total{namespace="ns"}`: 1,
+		`flowcache_kv_entries{namespace="ns"}`:       1,
+		`flowcache_kv_bytes{namespace="ns"}`:         7,
+		`flowcache_kv_hits_total{namespace="open"}`:  0,
+	} {
+		if got := n.Metric(t, series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+	status, body := n.Admin(t, "/kv", "")
+	var got struct {
+		Namespaces []gateway.KVNamespaceStats `json:"namespaces"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); status != 200 || err != nil || len(got.Namespaces) != 2 {
+		t.Fatalf("GET /kv = %d %s (%v)", status, body, err)
+	}
+	if ns := got.Namespaces[0]; ns.Name != "ns" || ns.Tier != "l1" || ns.Entries != 1 || ns.Ratio < 0.66 || ns.Ratio > 0.67 {
+		t.Errorf("GET /kv: %+v", ns)
+	}
+}
