@@ -548,7 +548,7 @@ func (ns *kvNamespace) writeTTL(q, cc []byte) (time.Duration, error) {
 	var ttl time.Duration
 	switch {
 	case len(q) > 0:
-		d, err := parseKVDuration(string(q))
+		d, err := parseKVDuration(string(q), time.Second, ns.max)
 		if err != nil {
 			return 0, fmt.Errorf("ttl: %w", err)
 		}
@@ -559,7 +559,7 @@ func (ns *kvNamespace) writeTTL(q, cc []byte) (time.Duration, error) {
 			ttl = ns.ttl
 			break
 		}
-		d, err := parseKVDuration(v)
+		d, err := parseKVDuration(v, time.Second, ns.max)
 		if err != nil {
 			return 0, fmt.Errorf("Cache-Control max-age: %w", err)
 		}
@@ -573,20 +573,18 @@ func (ns *kvNamespace) writeTTL(q, cc []byte) (time.Duration, error) {
 	return ttl, nil
 }
 
-// parseKVDuration reads whole seconds ("60") or a Go duration ("1m30s"),
-// at least one second.
-func parseKVDuration(s string) (time.Duration, error) {
-	var d time.Duration
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if n > int64(1<<62/time.Second) {
-			return 0, fmt.Errorf("%q is too long", s)
+// parseKVDuration reads whole seconds ("60") or a Go duration ("1m30s")
+// from lo to hi.
+func parseKVDuration(s string, lo, hi time.Duration) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if n, nerr := strconv.ParseInt(s, 10, 64); nerr == nil {
+		d, err = time.Duration(n)*time.Second, nil
+		if n > int64(hi/time.Second) {
+			d = hi + 1
 		}
-		d = time.Duration(n) * time.Second
-	} else if d, err = time.ParseDuration(s); err != nil {
-		return 0, fmt.Errorf("%q is neither seconds nor a duration", s)
 	}
-	if d < time.Second {
-		return 0, fmt.Errorf("%q: at least 1s", s)
+	if err != nil || d < lo || d > hi {
+		return 0, fmt.Errorf("%q: seconds or a duration from %s to %s", s, lo, hi)
 	}
 	return d, nil
 }

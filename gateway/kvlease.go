@@ -3,7 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
-	"strconv"
+	"fmt"
 	"sync"
 	"time"
 
@@ -55,11 +55,9 @@ func kvWait(q []byte) (time.Duration, error) {
 	if len(q) == 0 {
 		return 0, nil
 	}
-	var d time.Duration
-	if n, err := strconv.ParseInt(string(q), 10, 64); err == nil && n >= 0 && n <= int64(kvMaxWait/time.Second) {
-		d = time.Duration(n) * time.Second
-	} else if d, err = time.ParseDuration(string(q)); err != nil || d < 0 || d > kvMaxWait {
-		return 0, errors.New("wait: seconds or a duration from 0 to 30s")
+	d, err := parseKVDuration(string(q), 0, kvMaxWait)
+	if err != nil {
+		return 0, fmt.Errorf("wait: %w", err)
 	}
 	return d, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
+	"time"
 )
 
 func TestAppendUnescape(t *testing.T) {
@@ -111,4 +112,29 @@ func FuzzParseMGetKeys(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseKVDuration(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"60", time.Minute, true},
+		{"1m30s", 90 * time.Second, true},
+		{"0", 0, false},
+		{"500ms", 0, false},
+		{"3601", 0, false},
+		{"99999999999999999", 0, false},
+		{"-5", 0, false},
+		{"abc", 0, false},
+		{"1h", time.Hour, true},
+	}
+	for _, tt := range tests {
+		got, err := parseKVDuration(tt.in, time.Second, time.Hour)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("parseKVDuration(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
 }

@@ -182,13 +182,7 @@ func (c *kvClient) do(ctx context.Context, method, path, contentType string, bod
 	if resp.StatusCode/100 == 2 || resp.StatusCode == http.StatusNotFound {
 		return resp.StatusCode, b, nil
 	}
-	var e struct {
-		Error string `json:"error"`
-	}
-	msg := strings.TrimSpace(string(b))
-	if json.Unmarshal(b, &e) == nil && e.Error != "" {
-		msg = e.Error
-	}
+	msg := apiMessage(b)
 	if resp.StatusCode == http.StatusUnauthorized {
 		msg += " (set $" + kvTokenEnv + " to the namespace's token)"
 	}
