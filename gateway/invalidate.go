@@ -460,6 +460,10 @@ func (g *Gateway) markURL(x *exchange) int {
 		return 0
 	}
 	switch kind {
+	case kindKV: // a look-aside value cannot be revalidated: soft is hard
+		if g.l1.del(x.pkey) {
+			return 1
+		}
 	case kindEntry:
 		if g.markL1Entry(x, x.pkey, v) {
 			return 1

@@ -296,7 +296,7 @@ func (s *kvService) read(ns *kvNamespace, c *kvCall, nowMs int64) bool {
 	if ns.l1 {
 		v, ok := g.l1.get(c.ikey, c.buf)
 		c.buf = v
-		if ok && parseKVRecord(v, &c.r) == nil && c.r.expires > nowMs {
+		if ok && parseKVRecord(v, &c.r) == nil && s.live(&c.r, nowMs) {
 			return true
 		}
 	}
@@ -315,7 +315,7 @@ func (s *kvService) read(ns *kvNamespace, c *kvCall, nowMs int64) bool {
 		s.redis.rejectRecord(err)
 		return false
 	}
-	if c.r.expires <= nowMs {
+	if !s.live(&c.r, nowMs) {
 		return false
 	}
 	if ns.l1 {
@@ -323,6 +323,13 @@ func (s *kvService) read(ns *kvNamespace, c *kvCall, nowMs int64) bool {
 		g.dropEvicted()
 	}
 	return true
+}
+
+// live reports whether the value r may be served at nowMs: not expired,
+// and written after the last soft purge-all (a value cannot be
+// revalidated, so a soft purge removes it; L2 reads it as invalidated).
+func (s *kvService) live(r *kvRecord, nowMs int64) bool {
+	return r.expires > nowMs && r.stored*int64(time.Millisecond) > s.g.inv.softAll.Load()
 }
 
 // kvL2Timeout bounds one Redis call of the look-aside API (the tier's own
@@ -667,7 +674,7 @@ func (s *kvService) localCondition(ns *kvNamespace, c *kvCall, cond *l2.Cond, no
 	exists := false
 	if v, ok := s.g.l1.get(c.ikey, c.buf); ok {
 		c.buf = v
-		exists = parseKVRecord(v, &r) == nil && r.expires > nowMs
+		exists = parseKVRecord(v, &r) == nil && s.live(&r, nowMs)
 	}
 	switch {
 	case cond.Op == l2.OpNoValue && exists,

@@ -38,13 +38,3 @@ func TestKV_GetHitAllocs(t *testing.T) {
 		}
 	}
 }
-
-// newKVTestGateway is a gateway (no Redis) with namespace "ns", token
-// "sekrit", on a 64MiB L1.
-func newKVTestGateway(tb testing.TB) *Gateway {
-	cfg := testConfig("http://127.0.0.1:1")
-	cfg.Cache.L1Size = 64 << 20
-	cfg.KV.Listen = "127.0.0.1:0"
-	cfg.KV.Namespaces = map[string]KVNamespaceConfig{"ns": {Token: "sekrit"}}
-	return newTestGateway(tb, cfg)
-}

@@ -67,3 +67,13 @@ func BenchmarkKV_MGet100(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)*100/b.Elapsed().Seconds(), "keys/s")
 }
+
+// newKVTestGateway is a gateway (no Redis) with namespace "ns", token
+// "sekrit", on a 64MiB L1.
+func newKVTestGateway(tb testing.TB) *Gateway {
+	cfg := testConfig("http://127.0.0.1:1")
+	cfg.Cache.L1Size = 64 << 20
+	cfg.KV.Listen = "127.0.0.1:0"
+	cfg.KV.Namespaces = map[string]KVNamespaceConfig{"ns": {Token: "sekrit"}}
+	return newTestGateway(tb, cfg)
+}

@@ -70,7 +70,7 @@ func (s *kvService) mget(ctx *fasthttp.RequestCtx, ns *kvNamespace, c *kvCall) {
 			c.ikey = appendKVKey(c.ikey[:0], ns.name, k)
 			v, ok := g.l1.get(c.ikey, c.buf)
 			c.buf = v
-			hit = ok && parseKVRecord(v, &c.r) == nil && c.r.expires > nowMs
+			hit = ok && parseKVRecord(v, &c.r) == nil && s.live(&c.r, nowMs)
 		}
 		if hit {
 			ns.m.hits.Inc()
@@ -117,7 +117,7 @@ func (s *kvService) mgetL2(ns *kvNamespace, c *kvCall, out []byte, nowMs int64) 
 		if err != nil || len(v) == 0 || v[0] != kindKV {
 			return true
 		}
-		if parseKVRecord(v, &c.r) != nil || c.r.expires <= nowMs {
+		if parseKVRecord(v, &c.r) != nil || !s.live(&c.r, nowMs) {
 			return true
 		}
 		i := c.missing[j]

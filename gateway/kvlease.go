@@ -145,7 +145,7 @@ func (s *kvService) takeLease(ns *kvNamespace, c *kvCall, nowMs int64) (uint64, 
 	if v, ok := s.g.l1.get(c.ikey, c.buf); ok {
 		c.buf = v
 		var r kvRecord
-		if parseKVRecord(v, &r) == nil && r.expires > nowMs {
+		if parseKVRecord(v, &r) == nil && s.live(&r, nowMs) {
 			return 0, nil // written meanwhile: the caller reads it next
 		}
 	}
