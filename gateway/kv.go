@@ -278,15 +278,14 @@ func (s *kvService) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 
 // kvError answers {"error": msg} with status.
 func kvError(ctx *fasthttp.RequestCtx, status int, msg string) {
-	ctx.Response.ResetBody()
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
-	b := ctx.Response.Body()
+	b := make([]byte, 0, 32+len(msg))
 	b = append(b, `{"error":`...)
 	b = appendJSONString(b, []byte(msg))
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(status), 10)
-	ctx.Response.SetBodyRaw(append(b, "}\n"...))
+	ctx.SetBody(append(b, "}\n"...))
 }
 
 // read finds the value of c.ikey: L1, then L2 (kept in L1 when the tier
