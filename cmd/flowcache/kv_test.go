@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -49,5 +51,46 @@ func TestKVCommands(t *testing.T) {
 	}
 	if _, err := kv("get", "ns"); !errors.Is(err, errUsage) {
 		t.Fatalf("kv get without a key: %v, want usage", err)
+	}
+}
+
+// Test_run_serveKV: serve with [kv] listen answers the look-aside API
+// (through kv put/get), and stops cleanly.
+func Test_run_serveKV(t *testing.T) {
+	t.Parallel()
+	listen, admin, kvAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	cfg := writeConfig(t, fmt.Sprintf(`
+[server]
+listen = %q
+shutdown_timeout = "5s"
+[admin]
+listen = %q
+[log]
+level = "warn"
+[kv]
+listen = %q
+[kv.namespaces.users]
+tier = "l1"
+[[routes]]
+name = "test"
+upstreams = ["http://127.0.0.1:9"]
+`, listen, admin, kvAddr))
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var stderr lockedBuffer
+	errc := make(chan error, 1)
+	go func() { errc <- run(ctx, []string{"serve", "-config", cfg}, io.Discard, &stderr) }()
+	waitListening(t, kvAddr, errc)
+	base := "http://" + kvAddr
+	if err := run(ctx, []string{"kv", "put", "-kv", base, "users", "42", "Ada"}, io.Discard, io.Discard); err != nil {
+		t.Fatalf("kv put: %v", err)
+	}
+	var out bytes.Buffer
+	if err := run(ctx, []string{"kv", "get", "-kv", base, "users", "42"}, &out, io.Discard); err != nil || out.String() != "Ada" {
+		t.Fatalf("kv get = %q, %v", out.String(), err)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Errorf("run(serve) = %v after cancel, want nil\nstderr:\n%s", err, stderr.String())
 	}
 }
