@@ -88,9 +88,10 @@ func (s *kvService) mget(ctx *fasthttp.RequestCtx, ns *kvNamespace, c *kvCall) {
 		out = s.mgetL2(ns, c, out, nowMs)
 	}
 	ns.m.misses.Add(len(c.missing))
-	c.out = out
 	ctx.SetContentType("application/json")
-	ctx.SetBody(out)
+	// The answer becomes the response body without a copy; the
+	// response's old buffer is the next call's scratch.
+	c.out = ctx.Response.SwapBody(out)
 }
 
 // kvSpan is where one item is in a _mget answer.
