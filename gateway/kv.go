@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -533,19 +534,9 @@ func kvCondition(h *fasthttp.RequestHeader) (l2.Cond, error) {
 	return c, nil
 }
 
-func putVersion(c *l2.Cond, v uint64) {
-	for i := range 8 {
-		c.Version[i] = byte(v >> (56 - 8*i))
-	}
-}
+func putVersion(c *l2.Cond, v uint64) { binary.BigEndian.PutUint64(c.Version[:], v) }
 
-func condVersion(c *l2.Cond) uint64 {
-	var v uint64
-	for _, b := range c.Version {
-		v = v<<8 | uint64(b)
-	}
-	return v
-}
+func condVersion(c *l2.Cond) uint64 { return binary.BigEndian.Uint64(c.Version[:]) }
 
 // writeTTL is the life of a written value: ?ttl= (seconds, or a duration
 // such as "90s"), else Cache-Control max-age, else default_ttl; at most
@@ -637,7 +628,7 @@ func (s *kvService) write(ns *kvNamespace, c *kvCall, w *kvWrite) (uint64, error
 			}
 			return 0, fmt.Errorf("%w: %w", errKVUnavailable, err)
 		}
-	} else if err := s.localCondition(ns, c, &w.cond, nowMs); err != nil {
+	} else if err := s.localCondition(c, &w.cond, nowMs); err != nil {
 		mu.Unlock()
 		return 0, err
 	}
@@ -659,7 +650,7 @@ func (s *kvService) write(ns *kvNamespace, c *kvCall, w *kvWrite) (uint64, error
 
 // localCondition checks a write's condition against this node's L1 and
 // leases (a namespace without L2). The caller holds the record lock.
-func (s *kvService) localCondition(ns *kvNamespace, c *kvCall, cond *l2.Cond, nowMs int64) error {
+func (s *kvService) localCondition(c *kvCall, cond *l2.Cond, nowMs int64) error {
 	if cond.Op == l2.OpAlways {
 		return nil
 	}

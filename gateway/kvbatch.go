@@ -58,7 +58,8 @@ func (s *kvService) mget(ctx *fasthttp.RequestCtx, ns *kvNamespace, c *kvCall) {
 	}
 	g := s.g
 	nowMs := g.now().UnixMilli()
-	out := append(c.out[:0], `{"items":[`...)
+	out := c.out[:0]
+	out = append(out, `{"items":[`...)
 	c.spans, c.missing = c.spans[:0], c.missing[:0]
 	for i, k := range c.keys {
 		if i > 0 {

@@ -24,14 +24,16 @@ import (
 // single-key operations (cluster-safe) and a delete removes the lease with
 // the value.
 const (
-	kindKV        = 'K'
-	kindLease     = 'L'
-	kvFixedLen    = recHeadSize + 16
-	kvMaxCTLen    = 255
-	kvMaxTagsLen  = 4096
-	kvVersionAt   = 2 // offset of the ETag (or token) in a record
-	kvTokenHeader = "Flowcache-Lease"
+	kindKV       = 'K'
+	kindLease    = 'L'
+	kvFixedLen   = recHeadSize + 16
+	kvMaxCTLen   = 255
+	kvMaxTagsLen = 4096
+	kvVersionAt  = 2 // offset of the ETag (or token) in a record
 )
+
+// kvTokenHeader carries a lease token (kvlease.go).
+const kvTokenHeader = "Flowcache-Lease" //nolint:gosec // G101: a field name, not a credential
 
 var errKVRecord = errors.New("gateway: kv: bad record")
 
@@ -59,7 +61,7 @@ func appendKVRecord(dst []byte, r *kvRecord) []byte {
 	dst = appendRecordHead(dst, kindKV, 0, r.etag)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(r.stored))  //nolint:gosec // unix ms, positive
 	dst = binary.BigEndian.AppendUint64(dst, uint64(r.expires)) //nolint:gosec // unix ms, positive
-	dst = append(dst, byte(len(r.ct)))
+	dst = append(dst, byte(len(r.ct)))                          //nolint:gosec // at most kvMaxCTLen
 	dst = append(dst, r.ct...)
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(r.tags))) //nolint:gosec // at most kvMaxTagsLen
 	dst = append(dst, r.tags...)
@@ -171,7 +173,7 @@ func appendUnescape(dst, s []byte) ([]byte, bool) {
 		if h < 0 || l < 0 {
 			return dst, false
 		}
-		dst = append(dst, byte(h<<4|l))
+		dst = append(dst, byte(h<<4|l)) //nolint:gosec // two hex digits: below 256
 		i += 2
 	}
 	return dst, true

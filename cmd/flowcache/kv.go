@@ -19,7 +19,7 @@ import (
 const defaultKVURL = "http://127.0.0.1:7070"
 
 // kvTokenEnv names the environment variable holding a namespace's token.
-const kvTokenEnv = "FLOWCACHE_KV_TOKEN"
+const kvTokenEnv = "FLOWCACHE_KV_TOKEN" //nolint:gosec // G101: the variable's name, not a credential
 
 // errKVMiss is the error of kv get for a key that is not stored (exit
 // status 1, nothing printed on stdout).
@@ -81,8 +81,10 @@ func runKVSub(ctx context.Context, sub string, args []string, stdout, stderr io.
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("-kv: invalid URL %q (want http://host:port)", *base)
 	}
-	c := &kvClient{base: strings.TrimRight(*base, "/") + "/kv/" + url.PathEscape(pos[0]) + "/", token: os.Getenv(kvTokenEnv),
-		hc: &http.Client{Timeout: time.Minute}}
+	c := &kvClient{
+		base: strings.TrimRight(*base, "/") + "/kv/" + url.PathEscape(pos[0]) + "/", token: os.Getenv(kvTokenEnv),
+		hc: &http.Client{Timeout: time.Minute},
+	}
 	switch sub {
 	case "get":
 		status, body, err := c.do(ctx, http.MethodGet, url.PathEscape(pos[1]), "", nil, nil)

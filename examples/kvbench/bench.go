@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	res := load(ctx, hc, &o)
 	res.print(stdout, &o)
 	if res.errors > 0 && res.requests == 0 {
-		return fmt.Errorf("every request failed (%d): %v", res.errors, res.firstErr)
+		return fmt.Errorf("every request failed (%d): %w", res.errors, res.firstErr)
 	}
 	return nil
 }

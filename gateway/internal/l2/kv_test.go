@@ -1,6 +1,7 @@
 package l2
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"testing"
@@ -48,7 +49,7 @@ func TestTier_WriteNow(t *testing.T) {
 			t.Fatalf("%s: WriteNow = %v, %v; want %v, %v", s.name, found, err, s.found, s.err)
 		}
 	}
-	if v, err := tr.Get(ctx, key, nil); err != nil || string(v) != string(rec('V', 3)) {
+	if v, err := tr.Get(ctx, key, nil); err != nil || !bytes.Equal(v, rec('V', 3)) {
 		t.Fatalf("Get = %q, %v", v, err)
 	}
 	// A soft purge makes the value count as absent; a tag purge removes it.
