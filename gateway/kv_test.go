@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net"
@@ -167,15 +168,15 @@ func TestKV_Errors(t *testing.T) {
 // compares and sets. With and without Redis.
 func TestKV_Conditional(t *testing.T) {
 	t.Parallel()
-	for _, tier := range []string{"l1", "both"} {
+	for _, tier := range []string{"l1", "both", "l2"} {
 		t.Run(tier, func(t *testing.T) {
 			t.Parallel()
 			cfg := gatewaytest.Config("http://127.0.0.1:1")
-			if tier == "both" {
+			if tier != "l1" {
 				cfg = l2Config("http://127.0.0.1:1", "standalone", "kvc:", []string{gatewaytest.StartRedis(t).Addr})
 			}
 			n := startKV(t, kvConfig(cfg, tier))
-			if tier == "both" {
+			if tier != "l1" {
 				waitL2Ready(t, n.Gateway)
 			}
 			r := n.do(t, "PUT", "/kv/ns/c", "v1", "If-None-Match: *")
@@ -473,5 +474,25 @@ func TestKV_Metrics(t *testing.T) {
 	}
 	if ns := got.Namespaces[0]; ns.Name != "ns" || ns.Tier != "l1" || ns.Entries != 1 || ns.Ratio < 0.66 || ns.Ratio > 0.67 {
 		t.Errorf("GET /kv: %+v", ns)
+	}
+}
+
+// TestKV_ReloadRefused: [kv] is applied at start only; a reload that
+// changes it is refused and the API keeps its namespaces.
+func TestKV_ReloadRefused(t *testing.T) {
+	t.Parallel()
+	next := func() *gateway.Config {
+		c := kvConfig(gatewaytest.Config("http://127.0.0.1:1"), "l1")
+		c.KV.Namespaces["more"] = gateway.KVNamespaceConfig{}
+		return c
+	}
+	reload := func(context.Context) (*gateway.Config, error) { c := next(); return c, c.Validate() }
+	g := gatewaytest.StartGateway(t, kvConfig(gatewaytest.Config("http://127.0.0.1:1"), "l1"), gateway.Options{Reload: reload})
+	err := g.Reload(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "kv: changed") {
+		t.Fatalf("Reload = %v, want kv: changed", err)
+	}
+	if ns := g.KVStats(); len(ns) != 2 {
+		t.Fatalf("namespaces after a refused reload: %+v", ns)
 	}
 }
