@@ -29,7 +29,7 @@ FUZZTIME ?= 30s
 WAT_SOURCES  := $(wildcard examples/*/*.wat)
 WAT_MODULES  := $(WAT_SOURCES:.wat=.wasm)
 
-.PHONY: help build run deps test test-short bench fuzz lint golangci fmt wasm wasm-embed check imports ci clean
+.PHONY: help build run deps test test-short bench fuzz lint golangci fmt wasm wasm-embed check imports ci clean image deploy-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -43,7 +43,7 @@ run: build ## start the example origin (background) and flowcache with config.to
 	trap 'kill $$origin 2>/dev/null || true; wait $$origin 2>/dev/null || true' EXIT; \
 	bin/flowcache serve -config config.toml
 
-deps: ## install what the tests need when missing (gcc, redis-server, wabt, chromium; as root)
+deps: ## install what the tests need when missing (gcc, redis-server, wabt, chromium, promtool; as root)
 	./.ci/deps.sh
 
 test: deps wasm-embed ## the whole suite, as CI runs it (installs its tools when missing, as root)
@@ -100,6 +100,15 @@ imports:
 	report "wasm (stdlib only)" "$$(deps wasm | grep -Ev '^$(MODULE)/wasm(/|$$)' || true)"; \
 	report "plugins (never the gateway)" "$$(deps plugins | grep -E '^$(MODULE)/(gateway|cmd)(/|$$)' || true)"; \
 	exit $$fail
+
+image: ## build the container image (docker or podman) and print its size
+	@engine=$$(command -v docker || command -v podman || true); \
+	if [ -z "$$engine" ]; then echo "no container engine (docker or podman)"; exit 1; fi; \
+	$$engine build --build-arg VERSION="$(VERSION)" -t flowcache:$(VERSION) . && \
+	$$engine image inspect --format '{{.Size}}' flowcache:$(VERSION) | awk '{printf "flowcache:$(VERSION): %.1f MiB\n", $$1/1048576}'
+
+deploy-check: ## validate deploy/ (kubeconform, offline, pinned in deploy/kubeconform_test.go; the image where an engine runs)
+	$(GO) test -count=1 -v -run 'Kubernetes|Image|Schemas' ./deploy/
 
 ci: check test ## what CI checks: check, then test
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs when it is missing: gcc (cgo, for the
 # race detector), redis-server and redis-cli (the Redis L2 and Redis Cluster
-# tests), wat2wasm (WASM policy tests) and chromium (the admin page's
-# headless-browser test). Does nothing when everything is present; installs only as root,
+# tests), wat2wasm (WASM policy tests), chromium (the admin page's
+# headless-browser test) and promtool (from Debian's prometheus package:
+# /metrics and the alert rules are checked with it). Does nothing when everything is present; installs only as root,
 # with apt-get. Safe to run any number of times.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v wat2wasm >/dev/null 2>&1 || need+=(wabt)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

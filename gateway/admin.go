@@ -10,14 +10,13 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 )
 
 // newAdminServer serves the admin plane: /metrics (Prometheus text),
 // /healthz (the process answers), /readyz (503 once shutting down), the
 // policy API (/policies..., see policyadmin.go), POST /reload, POST
-// /purge (purge_admin.go), GET /routes, GET /kv (kvmetrics.go) and the admin web page at / and /ui
+// /purge (purge_admin.go), /warm (warm.go), GET /routes, GET /kv (kvmetrics.go) and the admin web page at / and /ui
 // (adminui.go). Request
 // bodies are bounded by adminBodyLimit (module uploads).
 //
@@ -71,12 +70,24 @@ func (g *Gateway) handleAdmin(ctx *fasthttp.RequestCtx) {
 		ctx.SetBodyString(g.readyBody())
 		return
 	}
+	if path == "/login" {
+		g.handleLogin(ctx) // session.go: open to all, same origin only
+		return
+	}
 	if !g.adminAllowed(ctx) {
+		if (path == "/" || path == "/ui") && g.cfg.Admin.Token != "" && (ctx.IsGet() || ctx.IsHead()) {
+			g.loginPage(ctx, fasthttp.StatusOK, "")
+			return
+		}
 		adminForbidden(ctx)
 		return
 	}
 	if status, err := adminCSRF(&ctx.Request.Header, path); err != nil {
 		adminError(ctx, status, err)
+		return
+	}
+	if !g.sessionCSRF(ctx) {
+		adminError(ctx, fasthttp.StatusForbidden, errSessionCSRF)
 		return
 	}
 	if err := g.readAdminBody(ctx); err != nil {
@@ -89,27 +100,44 @@ func (g *Gateway) handleAdmin(ctx *fasthttp.RequestCtx) {
 		ctx.SetConnectionClose()
 		return
 	}
+	defer g.auditAdmin(ctx, path)
 	switch path {
 	case "/metrics":
 		ctx.SetContentType("text/plain; version=0.0.4")
-		g.set.WritePrometheus(ctx)
-		if g.pstore != nil {
-			writePolicyMetrics(ctx, g.pstore.List())
-		}
-		metrics.WriteProcessMetrics(ctx)
+		g.writeMetrics(ctx)
 	case "/reload":
 		g.handleReload(ctx)
 	case "/purge":
 		g.handlePurgeAPI(ctx)
 	case "/", "/ui":
 		g.handleAdminUI(ctx)
+	case "/ui/console.js":
+		g.handleAdminUIConsole(ctx)
 	case "/routes":
 		g.handleRoutes(ctx)
+	case "/audit":
+		g.handleAudit(ctx)
+	case "/cache/hot":
+		g.handleHot(ctx)
+	case "/cache/lookup":
+		g.handleLookup(ctx)
+	case "/session":
+		g.handleSession(ctx)
+	case "/logout":
+		g.handleLogout(ctx)
 	case "/kv":
 		adminJSON(ctx, fasthttp.StatusOK, map[string]any{"namespaces": g.KVStats()})
 	default:
 		if path == "/policies" || strings.HasPrefix(path, "/policies/") {
 			g.handlePolicies(ctx, path)
+			return
+		}
+		if path == "/debug/pprof" || strings.HasPrefix(path, "/debug/pprof/") {
+			handlePprof(ctx, path)
+			return
+		}
+		if path == "/warm" || strings.HasPrefix(path, "/warm/") {
+			g.handleWarm(ctx, path)
 			return
 		}
 		ctx.Error("not found\n", fasthttp.StatusNotFound)
@@ -121,7 +149,7 @@ func (g *Gateway) handleAdmin(ctx *fasthttp.RequestCtx) {
 // Gateway.client) with a loopback Host.
 func (g *Gateway) adminAllowed(ctx *fasthttp.RequestCtx) bool {
 	if g.cfg.Admin.Token != "" {
-		return g.tokenOK(ctx)
+		return g.tokenOK(ctx) || g.session(&ctx.Request.Header) != nil
 	}
 	ip, _ := g.client(ctx)
 	return ip.IsLoopback() && loopbackHost(ctx.Request.Header.Host())
@@ -146,6 +174,9 @@ func (g *Gateway) adminHeaderReceived(h *fasthttp.RequestHeader) fasthttp.Reques
 		if _, err := adminCSRF(h, ""); err == nil {
 			return fasthttp.RequestConfig{}
 		}
+	}
+	if cl := h.ContentLength(); string(h.RequestURI()) == "/login" && cl >= 0 && cl <= adminLoginBodyMax {
+		return fasthttp.RequestConfig{} // the login form: small, read by handleLogin
 	}
 	if h.ContentLength() != 0 {
 		refuseBody(h)
@@ -181,7 +212,7 @@ func (g *Gateway) readAdminBody(ctx *fasthttp.RequestCtx) error {
 // by adminAllowed once the request is read.
 func (g *Gateway) adminHeadAllowed(h *fasthttp.RequestHeader) bool {
 	if g.cfg.Admin.Token != "" {
-		return g.headerTokenOK(h)
+		return g.headerTokenOK(h) || g.session(h) != nil
 	}
 	return loopbackHost(h.Host())
 }

@@ -16,18 +16,34 @@ import (
 // allows nothing but same-origin requests and the page's own inline script
 // and style.
 
-//go:embed adminui/index.html
+//go:embed adminui/index.html adminui/console.js
 var adminUIFS embed.FS
 
-// adminUIPage is the page's bytes, read once.
-var adminUIPage = mustReadAdminUI()
+// adminUIPage is the page's bytes, read once; adminUIConsole its console
+// script (adminui/console.js: live chart, hot keys, key inspector, audit
+// log, policy rollback, logout), served at /ui/console.js.
+var (
+	adminUIPage    = mustReadAdminUI("adminui/index.html")
+	adminUIConsole = mustReadAdminUI("adminui/console.js")
+)
 
-func mustReadAdminUI() []byte {
-	b, err := adminUIFS.ReadFile("adminui/index.html")
+func mustReadAdminUI(name string) []byte {
+	b, err := adminUIFS.ReadFile(name)
 	if err != nil {
 		panic("gateway: embedded admin page: " + err.Error()) // a build defect, not a runtime condition
 	}
 	return b
+}
+
+// handleAdminUIConsole answers GET /ui/console.js.
+func (g *Gateway) handleAdminUIConsole(ctx *fasthttp.RequestCtx) {
+	if !ctx.IsGet() && !ctx.IsHead() {
+		adminMethodNotAllowed(ctx, "GET, HEAD")
+		return
+	}
+	setPageHeaders(ctx)
+	ctx.SetContentType("text/javascript; charset=utf-8")
+	ctx.SetBody(adminUIConsole)
 }
 
 // adminUICSP is the admin page's Content-Security-Policy.
@@ -39,13 +55,7 @@ func (g *Gateway) handleAdminUI(ctx *fasthttp.RequestCtx) {
 		adminMethodNotAllowed(ctx, "GET, HEAD")
 		return
 	}
-	h := &ctx.Response.Header
-	h.Set("Content-Security-Policy", adminUICSP)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Frame-Options", "DENY")
-	ctx.SetContentType("text/html; charset=utf-8")
+	setPageHeaders(ctx)
 	ctx.SetBody(adminUIPage)
 }
 

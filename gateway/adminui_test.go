@@ -50,8 +50,9 @@ func TestGateway_AdminUI(t *testing.T) {
 		{"ui, loopback IP Host", g, "/ui", g.AdminAddr, "", 200},
 		{"root, foreign Host", g, "/", "evil.example", "", 403},
 		{"ui, foreign Host", g, "/ui", "evil.example", "", 403},
-		{"token set, none given", gt, "/", "localhost", "", 403},
-		{"token set, wrong one", gt, "/", "localhost", "nope", 403},
+		{"token set, none given: login form", gt, "/", "localhost", "", 200},
+		{"token set, wrong one: login form", gt, "/", "localhost", "nope", 200},
+		{"token set, none given, routes", gt, "/routes", "localhost", "", 403},
 		{"token set, given", gt, "/", "evil.example", "s3cret", 200},
 	}
 	for _, tt := range tests {
@@ -67,6 +68,10 @@ func TestGateway_AdminUI(t *testing.T) {
 				}
 				return
 			}
+			login := strings.Contains(string(resp.Body()), `action="/login"`)
+			if wantLogin := strings.Contains(tt.name, "login form"); login != wantLogin || strings.Contains(string(resp.Body()), `id="purge"`) == wantLogin {
+				t.Errorf("login form %v, want %v", login, wantLogin)
+			}
 			headers := map[string]string{
 				"Content-Type":            "text/html; charset=utf-8",
 				"Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'",
@@ -79,7 +84,7 @@ func TestGateway_AdminUI(t *testing.T) {
 				}
 			}
 			body := string(resp.Body())
-			if !strings.HasPrefix(body, "<!DOCTYPE html>") || !strings.Contains(body, `id="m-hits"`) {
+			if !strings.HasPrefix(body, "<!DOCTYPE html>") || (!login && !strings.Contains(body, `id="m-hits"`)) {
 				t.Errorf("body is not the admin page: %.80q", body)
 			}
 			for _, bad := range []string{"http://", "https://", "innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"} {
@@ -130,5 +135,27 @@ func TestGateway_AdminRoutes(t *testing.T) {
 	}
 	if resp := adminGet(t, g, "/routes", "evil.example", ""); resp.StatusCode() != 403 {
 		t.Errorf("/routes with a foreign Host = %d, want 403", resp.StatusCode())
+	}
+}
+
+// TestGateway_AdminUIConsole: /ui/console.js is served behind the admin
+// check, as a script, and builds the DOM without HTML strings.
+func TestGateway_AdminUIConsole(t *testing.T) {
+	t.Parallel()
+	cfg := gatewaytest.Config("http://127.0.0.1:1")
+	cfg.Admin.Token = "s3cret"
+	g := gatewaytest.StartGateway(t, cfg, gateway.Options{})
+	if resp := adminGet(t, g, "/ui/console.js", "localhost", ""); resp.StatusCode() != 403 {
+		t.Errorf("console.js without the token = %d, want 403", resp.StatusCode())
+	}
+	resp := adminGet(t, g, "/ui/console.js", "localhost", "s3cret")
+	body := string(resp.Body())
+	if resp.StatusCode() != 200 || string(resp.Header.ContentType()) != "text/javascript; charset=utf-8" || !strings.Contains(body, `"/cache/lookup?url="`) {
+		t.Fatalf("console.js = %d %s", resp.StatusCode(), resp.Header.ContentType())
+	}
+	for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "https://"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("console.js contains %q", bad)
+		}
 	}
 }

@@ -39,6 +39,9 @@ func TestGateway_HitAllocs(t *testing.T) {
 		{"conditional 304", "/hit?a=1&b=2", []string{"If-None-Match", `"v1"`}},
 		{"Vary variant", "/vary", []string{"Accept-Language", "en, fr", "Accept", "*/*"}},
 		{"chunked body", "/big", nil},
+		{"Range", "/hit?a=1&b=2", []string{"Range", "bytes=100-199"}},
+		{"multipart Range", "/hit?a=1&b=2", []string{"Range", "bytes=0-9,100-199,-10"}},
+		{"Range of a chunked body", "/big", []string{"Range", "bytes=-100"}},
 	}
 	g := newTestGateway(t, testConfig(up))
 	for _, tc := range tests {

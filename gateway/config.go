@@ -17,7 +17,10 @@ import (
 
 // Config is the whole of config.toml. Omitted keys take the values of
 // [DefaultConfig]; cmd/flowcache decodes the file strictly (unknown keys are
-// errors) on top of DefaultConfig and then calls Validate.
+// errors) on top of DefaultConfig, applies the environment (a FLOWCACHE_
+// variable per key, named from the toml tags) and then calls Validate.
+// Fields tagged secret:"true" may be read from a file and are redacted
+// when the configuration is printed.
 //
 // A Config is immutable once passed to [New]: a reload builds a new one.
 type Config struct {
@@ -56,6 +59,10 @@ type ServerConfig struct {
 	MaxConns int `toml:"max_conns"`
 	// ShutdownTimeout bounds the drain of in-flight requests on SIGTERM.
 	ShutdownTimeout units.Duration `toml:"shutdown_timeout"`
+	// DrainDelay is how long, on SIGTERM, the gateway keeps serving while
+	// /readyz answers 503, before it stops accepting: the time a load
+	// balancer needs to see it and take the node out. Default 0.
+	DrainDelay units.Duration `toml:"drain_delay"`
 	// TrustedProxies lists the peers (CIDRs or single addresses) whose
 	// forwarding fields say who the client is: X-Forwarded-For and
 	// X-Forwarded-Proto, or Forwarded (see RealIPHeader). From any other
@@ -74,7 +81,7 @@ type AdminConfig struct {
 	Listen string `toml:"listen"`
 	// Token is the bearer token required by the admin API and PURGE. Empty
 	// means only loopback clients (with a loopback Host) are allowed.
-	Token string `toml:"token"`
+	Token string `toml:"token" secret:"true"`
 	// DataDir holds uploaded policy versions (policies/) and the policies'
 	// compilation cache (wasm-cache/); empty keeps uploads in memory only.
 	// cmd makes a relative path relative to the config file's directory.
@@ -106,7 +113,19 @@ type CacheConfig struct {
 	// L1Size. Every URL in L1 has a place in it: when it is full, the
 	// oldest URLs leave both the index and L1.
 	IndexSize units.Size `toml:"index_size"`
+	// StaleIfError is the operator's stale-if-error window (RFC 9111,
+	// Section 4.2.4; Varnish's grace, nginx's proxy_cache_use_stale): when
+	// the upstream cannot be reached, times out or answers 5xx, a stored
+	// response stale by at most this long is served instead of the error,
+	// unless it has must-revalidate, proxy-revalidate, s-maxage or
+	// no-cache. 0 (the default) leaves it to the response's own
+	// stale-if-error. A route's stale_if_error overrides it.
+	StaleIfError units.Duration `toml:"stale_if_error"`
 }
+
+// maxStaleIfError bounds [cache] and route stale_if_error: entries are kept
+// that much longer in both tiers.
+const maxStaleIfError = 30 * 24 * time.Hour
 
 // indexSize is IndexSize, or its default.
 func (c *CacheConfig) indexSize() units.Size {
@@ -128,7 +147,7 @@ type RedisConfig struct {
 	// MasterName is the Sentinel master name (mode = "sentinel").
 	MasterName string `toml:"master_name"`
 	Username   string `toml:"username"`
-	Password   string `toml:"password"`
+	Password   string `toml:"password" secret:"true"`
 	DB         int    `toml:"db"`
 	// TLS enables TLS to Redis.
 	TLS bool `toml:"tls"`
@@ -142,13 +161,13 @@ type RedisConfig struct {
 	// SentinelUsername and SentinelPassword authenticate to the sentinels
 	// (mode = "sentinel"); leave empty when the sentinels need no AUTH.
 	SentinelUsername string `toml:"sentinel_username"`
-	SentinelPassword string `toml:"sentinel_password"`
+	SentinelPassword string `toml:"sentinel_password" secret:"true"`
 	// Secret is the cluster secret shared by every node of this Redis:
 	// invalidations and policy events are signed with it (HMAC-SHA256), and
 	// those that do not verify are rejected and counted. Empty means
-	// Redis is trusted (a warning is logged at start). cmd fills it from
-	// $FLOWCACHE_REDIS_SECRET, which wins over the file.
-	Secret string `toml:"secret"`
+	// Redis is trusted (a warning is logged at start). $FLOWCACHE_REDIS_SECRET
+	// (or a file named by $FLOWCACHE_REDIS_SECRET_FILE) wins over the file.
+	Secret string `toml:"secret" secret:"true"`
 
 	// The L2 tuning knobs below default (when zero) to measured values;
 	// see the README's "Redis L2" section.
@@ -182,6 +201,13 @@ type LogConfig struct {
 	Level string `toml:"level"`
 	// Format is "text" or "json".
 	Format string `toml:"format"`
+	// Access is the access log: "off", "json" or "combined" (accesslog.go).
+	Access string `toml:"access"`
+	// AccessSample is the fraction of requests logged, in (0, 1].
+	AccessSample float64 `toml:"access_sample"`
+	// AccessFile is where access lines go; "" means standard error. It is
+	// reopened by Gateway.ReopenAccessLog (SIGUSR1).
+	AccessFile string `toml:"access_file"`
 }
 
 // RouteConfig is one [[routes]] entry. A request is routed to the route whose
@@ -216,6 +242,8 @@ type RouteConfig struct {
 	NoCache bool `toml:"no_cache"`
 	// DefaultTTL overrides [cache].default_ttl for this route when set.
 	DefaultTTL *units.Duration `toml:"default_ttl"`
+	// StaleIfError overrides [cache].stale_if_error for this route when set.
+	StaleIfError *units.Duration `toml:"stale_if_error"`
 	// TLSCAFile is a PEM file of the certificate authorities trusted for
 	// the route's https upstreams, instead of the system's. cmd makes a
 	// relative path relative to the config file's directory.
@@ -262,7 +290,7 @@ func DefaultConfig() Config {
 			WriteTimeout: units.Duration(200 * time.Millisecond),
 			KeyPrefix:    "flowcache:",
 		},
-		Log: LogConfig{Level: "info", Format: "text"},
+		Log: LogConfig{Level: "info", Format: "text", Access: accessOff, AccessSample: 1},
 	}
 }
 
@@ -362,6 +390,12 @@ func (c *Config) Validate() error {
 		// to take a quarter of the cache.
 		add("cache.max_object_size", "%s is more than a quarter of cache.l1_size (%s)", c.Cache.MaxObjectSize, c.Cache.L1Size)
 	}
+	checkStaleIfError := func(path string, d units.Duration) {
+		if d < 0 || d.D() > maxStaleIfError {
+			add(path, "must be between 0s and %s, got %s", maxStaleIfError, d.D())
+		}
+	}
+	checkStaleIfError("cache.stale_if_error", c.Cache.StaleIfError)
 	if c.Cache.IndexSize != 0 && c.Cache.IndexSize < 64<<10 {
 		add("cache.index_size", "must be 0 (a quarter of cache.l1_size) or at least 64KiB, got %s", c.Cache.IndexSize)
 	}
@@ -375,6 +409,7 @@ func (c *Config) Validate() error {
 	default:
 		add("log.format", "must be text or json; got %q", c.Log.Format)
 	}
+	c.Log.validateAccess(add)
 	if len(c.Redis.Addrs) > 0 {
 		switch c.Redis.Mode {
 		case "standalone", "cluster":
@@ -450,6 +485,9 @@ func (c *Config) Validate() error {
 		}
 		if r.MaxFails < 0 {
 			add(p+".max_fails", "must not be negative")
+		}
+		if r.StaleIfError != nil {
+			checkStaleIfError(p+".stale_if_error", *r.StaleIfError)
 		}
 		errs = append(errs, r.validateTLS(p)...)
 		if _, ok := c.Policies[r.Policy]; !ok && r.Policy != "default" {

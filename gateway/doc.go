@@ -25,9 +25,16 @@
 //     invalidate.go applies purges to L1 (its tag/prefix index, soft
 //     purge-all) for this node and for those other nodes publish through
 //     Redis pub/sub;
-//   - admin.go and metrics.go serve /metrics, /healthz and /readyz, and
+//   - admin.go and metrics.go serve /metrics, /healthz and /readyz
+//     (promtext.go adds HELP and TYPE to every family; observe.go times
+//     each request by route and outcome), and
 //     admin.go checks every admin request (token or loopback, then the
 //     same-origin and JSON rule of state changes, before the body);
+//   - the operator console on the admin listener: accesslog.go writes the
+//     access log, audit.go records every change (GET /audit), hotkeys.go
+//     ranks the hottest URLs (GET /cache/hot), inspect.go answers what is
+//     cached for a URL (GET /cache/lookup), session.go logs browsers in,
+//     pprof.go serves /debug/pprof;
 //   - policyadmin.go serves the policy API (/policies: upload, list,
 //     rollback, delete) over a plugins.Store, and reload.go POST /reload
 //     (the routes and policies, swapped as one value);

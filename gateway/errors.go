@@ -69,6 +69,49 @@ func errorStatus(err error) (status int, upstream bool) {
 	return fasthttp.StatusInternalServerError, false
 }
 
+// errorDetail names the cause of an error answer for Cache-Status: a
+// token (RFC 9211, Section 2.8), never the bare status, which would read
+// as an Integer: upstream-timeout, upstream-error, only-if-cached,
+// no-route, else the status's reason phrase as a token (bad-request,
+// request-entity-too-large, forbidden...).
+func errorDetail(err error, status int, upstream bool) string {
+	switch {
+	case upstream && status == fasthttp.StatusGatewayTimeout:
+		return "upstream-timeout"
+	case upstream:
+		return "upstream-error"
+	case errors.Is(err, errOnlyIfCached):
+		return "only-if-cached"
+	case errors.Is(err, errNoRoute):
+		return "no-route"
+	}
+	return reasonToken(status)
+}
+
+// reasonToken is the reason phrase of status, lower-case, words joined by
+// "-": "Bad Request" is bad-request.
+func reasonToken(status int) string {
+	msg := fasthttp.StatusMessage(status)
+	b := make([]byte, 0, len(msg))
+	for i := 0; i < len(msg); i++ {
+		switch c := msg[i]; {
+		case c >= 'A' && c <= 'Z':
+			b = append(b, c+'a'-'A')
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9' && len(b) > 0:
+			b = append(b, c)
+		case len(b) > 0 && b[len(b)-1] != '-':
+			b = append(b, '-')
+		}
+	}
+	for len(b) > 0 && b[len(b)-1] == '-' {
+		b = b[:len(b)-1]
+	}
+	if len(b) == 0 {
+		return "error"
+	}
+	return string(b)
+}
+
 func isTimeout(err error) bool {
 	if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) {
 		return true
@@ -90,7 +133,7 @@ func (g *Gateway) writeError(ctx *fasthttp.RequestCtx, rt *route, fwd string, er
 	if fwd == fwdBypass || fwd == fwdMethod {
 		xcache = xcacheBypass
 	}
-	setCacheHeaders(ctx, xcache, cacheStatusError(fwd, status))
+	setCacheHeaders(ctx, xcache, cacheStatusError(fwd, errorDetail(err, status, upstream)))
 	m := &g.noRoute
 	if rt != nil {
 		m = &rt.m

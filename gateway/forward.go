@@ -16,11 +16,26 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, rt *route, fwd string) {
 	if fwd == fwdMethod || rt.cfg.NoCache {
 		rt.m.bypass.Inc()
 	}
+	g.proxy(ctx, rt, originForm(ctx), fwd, xcacheBypass, "")
+}
+
+// forwardRange forwards a cacheable GET with a Range whose representation
+// is larger than cache.max_object_size: Range, If-Range and the client's
+// other conditionals go upstream, the answer (a 206, usually) is streamed
+// back, and nothing is stored (RFC 9111, Section 3.3 lets a cache store
+// partial content; this one stores whole representations only).
+func (g *Gateway) forwardRange(x *exchange) {
+	g.proxy(x.ctx, x.rt, x.key.Target, x.fwd, xcacheMiss, "too-large")
+}
+
+// proxy sends the client's request to target upstream and streams the
+// answer back, with X-Cache xcache and a Cache-Status of fwd and detail.
+func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, rt *route, target []byte, fwd, xcache, detail string) {
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	resp.StreamBody = true
-	g.buildUpstreamRequest(ctx, rt, originForm(ctx), false, req)
-	err := rt.upstream.do(req, resp, rt.m.upstreamLatency)
+	g.buildUpstreamRequest(ctx, rt, target, false, req)
+	err := rt.upstream.do(ctx, req, resp, rt.m.upstreamLatency)
 	fasthttp.ReleaseRequest(req)
 	if err != nil {
 		fasthttp.ReleaseResponse(resp)
@@ -37,9 +52,10 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, rt *route, fwd string) {
 		g.invalidateAfter(ctx, rt, resp)
 	}
 	out := &ctx.Response
+	g.dates.startWithDate(&out.Header, peekResponse(&resp.Header, "date"), g.now())
 	out.SetStatusCode(status)
 	copyResponseHeaders(out, resp, false)
-	setCacheHeaders(ctx, xcacheBypass, cacheStatusForward(fwd, status))
+	setCacheHeaders(ctx, xcache, appendCacheStatus(make([]byte, 0, 64), fwd, status, false, false, detail))
 	cl := resp.Header.ContentLength()
 	if stream := resp.BodyStream(); stream != nil && !resp.SkipBody &&
 		status != fasthttp.StatusNoContent && status != fasthttp.StatusNotModified {
@@ -66,16 +82,18 @@ func originForm(ctx *fasthttp.RequestCtx) []byte {
 	return t
 }
 
-func cacheStatusForward(fwd string, status int) []byte {
-	return appendCacheStatus(make([]byte, 0, 48), fwd, status, false, false, "")
-}
-
-// isUnsafe reports the methods whose success invalidates (RFC 9111,
-// Section 4.4; RFC 9110, Section 9.2.1).
+// isUnsafe reports the methods whose success invalidates: every method not
+// known to be safe (RFC 9111, Section 4.4; RFC 9110, Section 9.2.1), so
+// that PROPFIND, M-SEARCH or a custom method invalidates like POST. GET and
+// HEAD never come here; PURGE is handled before.
 func isUnsafe(m []byte) bool {
 	switch string(m) {
-	case "POST", "PUT", "PATCH", "DELETE":
-		return true
+	case "GET", "HEAD", "OPTIONS", "TRACE":
+		return false
 	}
-	return false
+	return true
+}
+
+func cacheStatusForward(fwd string, status int) []byte {
+	return appendCacheStatus(make([]byte, 0, 48), fwd, status, false, false, "")
 }

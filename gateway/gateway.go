@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,6 +46,9 @@ type Options struct {
 	// cmd): it returns a decoded, defaulted and validated Config, or an
 	// error saying precisely what is wrong. Nil disables /reload.
 	Reload func(ctx context.Context) (*Config, error)
+	// AccessLog receives the access log ([log] access) when no
+	// access_file is set; nil means os.Stderr.
+	AccessLog io.Writer
 }
 
 // PolicySource resolves a policy name to the policy currently serving it.
@@ -89,6 +94,12 @@ type Gateway struct {
 	set     *metrics.Set
 	noRoute routeMetrics
 	gm      gatewayMetrics
+	// policyCounters keeps the policy counters monotonic (metrics.go).
+	policyCounters policyCounters
+	access         *accessLog // nil when [log] access is off
+	audit          *auditLog
+	hot            *hotKeys
+	sessions       sessionStore // browser logins (session.go)
 
 	// st holds what a reload swaps: the configuration's routes.
 	st       atomic.Pointer[gwState]
@@ -117,7 +128,10 @@ type Gateway struct {
 	trusted         []netip.Prefix
 	realIPForwarded bool
 
+	dates dateHeads // Date fields for answers (respond.go)
+
 	bg       sync.WaitGroup // background refreshes
+	warm     warmJobs       // cache warming jobs (warm.go)
 	closing  atomic.Bool
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
@@ -159,6 +173,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	}
 	g.bgCtx, g.bgCancel = context.WithCancel(context.Background())
 	g.gm = newGatewayMetrics(g.set)
+	g.hot = newHotKeys(g.now)
 	g.noRoute = newRouteMetrics(g.set, "")
 
 	g.l1 = newL1Cache(int(cfg.Cache.L1Size), g.now)
@@ -173,12 +188,25 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: l2: %w", err)
 	}
 	g.l2 = l2
+	node, _ := os.Hostname() // without Redis the host names the node; "" if unknown
+	if r, ok := l2.(*redisL2); ok {
+		node = r.nodeID
+	}
+	g.audit = newAuditLog(&cfg.Redis, node, g.set, g.log)
 
 	st, err := newState(cfg, g.now, g.set)
 	if err != nil {
 		g.bgCancel()
 		_ = g.l2.Close() // best effort: New failed, the error above is what matters
 		return nil, err
+	}
+	if opts.AccessLog == nil {
+		opts.AccessLog = os.Stderr
+	}
+	if g.access, err = newAccessLog(&cfg.Log, opts.AccessLog, g.set, g.log); err != nil {
+		g.bgCancel()
+		_ = g.l2.Close() // best effort: New failed, the error above is what matters
+		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	g.st.Store(st)
 	logInsecureUpstreams(g.log, cfg)
@@ -212,6 +240,11 @@ func (g *Gateway) ServeAdmin(ln net.Listener) error {
 	return err
 }
 
+// Drain marks the gateway as going away: /readyz answers 503 from now on,
+// while both listeners keep serving until Shutdown. It is safe for
+// concurrent use.
+func (g *Gateway) Drain() { g.closing.Store(true) }
+
 // Shutdown stops accepting connections, waits for in-flight requests and
 // background refreshes to finish (or ctx to end), then closes upstream
 // connections and the L2 tier. /readyz answers 503 from the first call on.
@@ -237,6 +270,11 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		}
 	}
 	g.bgCancel()
+	if g.access != nil {
+		if err := g.access.close(); err != nil {
+			errs = append(errs, fmt.Errorf("gateway: close the access log: %w", err))
+		}
+	}
 	if err := g.admin.ShutdownWithContext(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("gateway: shutdown admin: %w", err))
 	}
@@ -247,6 +285,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		if err := g.psync.close(); err != nil {
 			errs = append(errs, fmt.Errorf("gateway: %w", err))
 		}
+	}
+	if err := g.audit.close(); err != nil {
+		errs = append(errs, fmt.Errorf("gateway: %w", err))
 	}
 	if err := g.l2.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("gateway: close l2: %w", err))

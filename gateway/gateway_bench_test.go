@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"io"
 	"strconv"
 	"testing"
 
@@ -21,7 +22,11 @@ var benchBody = make([]byte, 2048)
 // BenchmarkGateway_Hit is a full L1 hit through the data-plane handler on
 // an in-memory request context (no network).
 func BenchmarkGateway_Hit(b *testing.B) {
-	g := newTestGateway(b, testConfig(benchOrigin(b)))
+	benchHit(b, newTestGateway(b, testConfig(benchOrigin(b))))
+}
+
+// benchHit measures L1 hits of one URL through g's data-plane handler.
+func benchHit(b *testing.B, g *Gateway) {
 	var ctx fasthttp.RequestCtx
 	serve(g, &ctx, newRequest("GET", "/hit?a=1&b=2", "example.test", "Accept", "*/*", "User-Agent", "bench"), loopbackAddr)
 	b.ReportAllocs()
@@ -32,6 +37,23 @@ func BenchmarkGateway_Hit(b *testing.B) {
 	}
 	if got := string(ctx.Response.Header.Peek("X-Cache")); got != "HIT" {
 		b.Fatalf("X-Cache %q, want HIT", got)
+	}
+}
+
+// BenchmarkGateway_RangeHit is BenchmarkGateway_Hit with a single Range
+// (a 206 of 1KiB of the stored 2KiB).
+func BenchmarkGateway_RangeHit(b *testing.B) {
+	g := newTestGateway(b, testConfig(benchOrigin(b)))
+	var ctx fasthttp.RequestCtx
+	serve(g, &ctx, newRequest("GET", "/hit?a=1&b=2", "example.test", "Accept", "*/*", "User-Agent", "bench", "Range", "bytes=512-1535"), loopbackAddr)
+	b.ReportAllocs()
+	b.SetBytes(1024)
+	for b.Loop() {
+		ctx.Response.Reset()
+		g.handle(&ctx)
+	}
+	if got := string(ctx.Response.Header.Peek("X-Cache")); got != "HIT" || ctx.Response.StatusCode() != fasthttp.StatusPartialContent {
+		b.Fatalf("X-Cache %q, status %d; want HIT, 206", got, ctx.Response.StatusCode())
 	}
 }
 
@@ -97,4 +119,18 @@ func BenchmarkBaseline_FasthttpHandler(b *testing.B) {
 		ctx.Response.Reset()
 		h(&ctx)
 	}
+}
+
+// BenchmarkGateway_HitAccessLog is BenchmarkGateway_Hit with the JSON
+// access log on, written to io.Discard by its goroutine: the cost of
+// formatting and queueing a line on the hit path.
+func BenchmarkGateway_HitAccessLog(b *testing.B) {
+	cfg := testConfig(benchOrigin(b))
+	cfg.Log.Access = accessJSON
+	g, err := New(cfg, Options{AccessLog: io.Discard})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer g.access.close()
+	benchHit(b, g)
 }

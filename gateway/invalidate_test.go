@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"runtime"
 	"slices"
 	"strconv"
@@ -276,17 +277,27 @@ func FuzzParsePurgeRequest(f *testing.F) {
 	for _, s := range []string{
 		`{"tags":["a","b"]}`, `{"prefix":"/api/","host":"Example.test:80"}`, `{"prefix":"/x"}`,
 		`{"all":true,"soft":true}`, `{}`, `{"tags":[""]}`, `{"tags":["a b"]}`, `[]`, `{"prefix":"/\u0000"}`,
+		`{"urls":["http://Example.test:80/a/../b?q#f"]}`, `{"urls":["https://[::1]/"]}`, `{"urls":["http:///x"]}`, `{"tags":["a"],"soft":true,"refresh":true}`, `{"all":true,"refresh":true}`,
 	} {
 		f.Add([]byte(s), false)
 	}
 	g := newTestGateway(f, testConfig("http://127.0.0.1:9"))
 	f.Fuzz(func(t *testing.T, body []byte, soft bool) {
-		invs, err := g.parsePurgeRequest(body, soft)
+		plan, err := g.parsePurgeRequest(body, soft)
 		if err != nil {
 			return
 		}
-		if len(invs) == 0 {
-			t.Fatalf("%q: no invalidation and no error", body)
+		invs, urls := plan.invs, plan.urls
+		if plan.refresh && !soft && !bytes.Contains(body, []byte(`"soft"`)) {
+			t.Fatalf("%q: refresh without soft", body)
+		}
+		if len(invs)+len(urls) == 0 || len(invs) > 0 && len(urls) > 0 {
+			t.Fatalf("%q: %d invalidations and %d URLs, want one form", body, len(invs), len(urls))
+		}
+		for _, u := range urls {
+			if u.rt == nil || len(u.path) == 0 || u.path[0] != '/' || bytes.IndexByte(u.host, ':') >= 0 && u.host[0] != '[' || u.soft != soft && soft {
+				t.Fatalf("%q: bad URL target %+v", body, u)
+			}
 		}
 		for _, inv := range invs {
 			switch {

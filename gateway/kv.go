@@ -111,6 +111,10 @@ func (g *Gateway) ServeKV(ln net.Listener) error {
 		_ = ln.Close() // nothing will serve it; the error below is what matters
 		return errKVOff
 	}
+	if g.closing.Load() {
+		_ = ln.Close() // Shutdown came first: nothing to serve
+		return nil
+	}
 	err := g.kv.server.Serve(ln)
 	if g.closing.Load() {
 		return nil

@@ -488,6 +488,10 @@ func TestKV_ReloadRefused(t *testing.T) {
 	}
 	reload := func(context.Context) (*gateway.Config, error) { c := next(); return c, c.Validate() }
 	g := gatewaytest.StartGateway(t, kvConfig(gatewaytest.Config("http://127.0.0.1:1"), "l1"), gateway.Options{Reload: reload})
+	// Both planes answer before the test ends: a Shutdown that comes
+	// before Serve has started cannot stop it.
+	g.Do(t, "GET", "/")
+	g.Admin(t, "/healthz", "")
 	err := g.Reload(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "kv: changed") {
 		t.Fatalf("Reload = %v, want kv: changed", err)

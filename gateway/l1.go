@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"encoding/binary"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -22,6 +23,12 @@ type l1Cache struct {
 	c     *freecache.Cache
 	size  int
 	maxKV int // largest len(key)+len(value) freecache accepts
+
+	// freecache's counters restart at zero when it is cleared (clear):
+	// what they had counted is carried in cleared, and mono keeps the sums
+	// from going down between the read and the clear.
+	cleared                       [3]atomic.Uint64 // evictions, expirations, overwrites
+	evictions, expiries, overwrit monotonic
 }
 
 // freecache.Timer over the gateway's clock, so that tests can move time.
@@ -46,9 +53,24 @@ func newL1Cache(size int, now func() time.Time) *l1Cache {
 func (l *l1Cache) register(set *metrics.Set) {
 	set.NewGauge("flowcache_l1_entries", func() float64 { return float64(l.c.EntryCount()) })
 	set.NewGauge("flowcache_l1_capacity_bytes", func() float64 { return float64(l.size) })
-	set.NewGauge("flowcache_l1_evictions_total", func() float64 { return float64(l.c.EvacuateCount()) })
-	set.NewGauge("flowcache_l1_expirations_total", func() float64 { return float64(l.c.ExpiredCount()) })
-	set.NewGauge("flowcache_l1_overwrites_total", func() float64 { return float64(l.c.OverwriteCount()) })
+	set.NewGauge("flowcache_l1_evictions_total", func() float64 {
+		return float64(l.evictions.value(l.cleared[0].Load() + uint64(l.c.EvacuateCount()))) //nolint:gosec // freecache's counts are not negative
+	})
+	set.NewGauge("flowcache_l1_expirations_total", func() float64 {
+		return float64(l.expiries.value(l.cleared[1].Load() + uint64(l.c.ExpiredCount()))) //nolint:gosec // as above
+	})
+	set.NewGauge("flowcache_l1_overwrites_total", func() float64 {
+		return float64(l.overwrit.value(l.cleared[2].Load() + uint64(l.c.OverwriteCount()))) //nolint:gosec // as above
+	})
+}
+
+// clear empties L1, keeping its eviction, expiration and overwrite
+// counts (freecache's restart at zero).
+func (l *l1Cache) clear() {
+	l.cleared[0].Add(uint64(l.c.EvacuateCount()))  //nolint:gosec // freecache's counts are not negative
+	l.cleared[1].Add(uint64(l.c.ExpiredCount()))   //nolint:gosec // as above
+	l.cleared[2].Add(uint64(l.c.OverwriteCount())) //nolint:gosec // as above
+	l.c.Clear()
 }
 
 // get copies the value stored under key into buf (growing it when too

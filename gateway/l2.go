@@ -395,7 +395,7 @@ func (g *Gateway) walkL1URL(host, target []byte, soft bool) int {
 // reconnection to Redis), nothing in it can be trusted.
 func (g *Gateway) flushL1() {
 	g.inv.log.addAny()
-	g.l1.c.Clear()
+	g.l1.clear()
 	g.inv.ix.reset()
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/flowcache/flowcache/gateway"
 	"github.com/flowcache/flowcache/gateway/gatewaytest"
+	"github.com/flowcache/flowcache/internal/units"
 )
 
 // propagation bounds how long a purge issued on one node may take to be
@@ -223,8 +224,17 @@ func testPurgeForms(t *testing.T, mode string, addrs []string) {
 			t.Parallel()
 			o := startVersionedOrigin(t)
 			prefix := "pf" + strconv.Itoa(i) + ":" // one key space per case: "all" purges only its own
-			a := gatewaytest.StartGateway(t, l2Config(o.URL, mode, prefix, addrs), gateway.Options{})
-			b := gatewaytest.StartGateway(t, l2Config(o.URL, mode, prefix, addrs), gateway.Options{})
+			config := func() *gateway.Config {
+				cfg := l2Config(o.URL, mode, prefix, addrs)
+				// What is measured is propagation, not Redis latency: a
+				// loaded machine must not time the purge's own Redis
+				// calls out.
+				cfg.Redis.ReadTimeout = units.Duration(time.Second * l2TimeScale)
+				cfg.Redis.WriteTimeout = cfg.Redis.ReadTimeout
+				return cfg
+			}
+			a := gatewaytest.StartGateway(t, config(), gateway.Options{})
+			b := gatewaytest.StartGateway(t, config(), gateway.Options{})
 			waitL2Ready(t, a)
 			waitL2Ready(t, b)
 			prime(t, a, b, tt.path)

@@ -22,17 +22,7 @@ func (g *Gateway) serveCacheable(x *exchange) {
 		g.forward(x.ctx, x.rt, fwdBypass)
 		return
 	}
-	if !cachecontrol.ParseField(&x.reqCC, x.req.Headers, "cache-control") {
-		// RFC 9111, Section 5.4: Pragma: no-cache when Cache-Control is absent.
-		if p := x.req.Headers.Get("pragma"); p != nil && containsToken(p, "no-cache") {
-			x.reqCC.NoCache = true
-		}
-	}
-	if !g.cfg.Cache.HonorClientNoCache {
-		// The client cannot force a fetch (as Varnish and CDNs): its
-		// no-store, only-if-cached, max-stale and min-fresh still apply.
-		x.reqCC.NoCache, x.reqCC.MaxAge = false, -1 // -1: absent
-	}
+	x.requestDirectives()
 	x.pkey = appendPrimaryKey(x.pkey[:0], x.space, &x.key)
 	x.now = g.now()
 	g.lookup(x)
@@ -80,6 +70,22 @@ func (g *Gateway) serveCacheable(x *exchange) {
 	}
 }
 
+// requestDirectives parses the request's Cache-Control (or Pragma) into
+// x.reqCC, as far as cache.honor_client_no_cache lets the client decide.
+func (x *exchange) requestDirectives() {
+	if !cachecontrol.ParseField(&x.reqCC, x.req.Headers, "cache-control") {
+		// RFC 9111, Section 5.4: Pragma: no-cache when Cache-Control is absent.
+		if p := x.req.Headers.Get("pragma"); p != nil && containsToken(p, "no-cache") {
+			x.reqCC.NoCache = true
+		}
+	}
+	if !x.g.cfg.Cache.HonorClientNoCache {
+		// The client cannot force a fetch (as Varnish and CDNs): its
+		// no-store, only-if-cached, max-stale and min-fresh still apply.
+		x.reqCC.NoCache, x.reqCC.MaxAge = false, -1 // -1: absent
+	}
+}
+
 // hitKind returns the X-Cache value and Cache-Status detail of a fresh hit:
 // HIT, or HIT-L2 with detail=l2 when the entry came from L2.
 func hitKind(x *exchange) (xcache, detail string) {
@@ -119,6 +125,12 @@ func (x *exchange) loadRequest() {
 	for k, v := range h.All() {
 		if isHopByHop(k) || (len(conn) > 0 && inConnection(conn, k)) {
 			continue
+		}
+		switch {
+		case len(k) == 5 && equalFold(k, "range"):
+			x.rangeHdr = v
+		case len(k) == 8 && equalFold(k, "if-range"):
+			x.ifRange = v
 		}
 		r.Headers = append(r.Headers, policy.Header{Name: k, Value: v})
 	}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/VictoriaMetrics/metrics"
 
@@ -13,20 +14,26 @@ import (
 // histogram, built once with the route and held in it. Every name is listed
 // in README's metrics table.
 type routeMetrics struct {
-	requests         *metrics.Counter // flowcache_http_requests_total
-	errors           *metrics.Counter // flowcache_http_errors_total (answers made from an error)
-	hits             *metrics.Counter // flowcache_cache_hits_total
-	misses           *metrics.Counter // flowcache_cache_misses_total
-	stale            *metrics.Counter // flowcache_cache_stale_total
-	revalidated      *metrics.Counter // flowcache_cache_revalidated_total
-	bypass           *metrics.Counter // flowcache_cache_bypass_total
-	stored           *metrics.Counter // flowcache_cache_stores_total
-	coalesced        *metrics.Counter // flowcache_coalesce_waits_total
-	coalesceTimeouts *metrics.Counter // flowcache_coalesce_timeouts_total
-	upstreamErrors   *metrics.Counter // flowcache_upstream_errors_total
-	upstreamLatency  *metrics.Histogram
-	policyFallbacks  *metrics.Counter // flowcache_policy_fallbacks_total
-	invalidations    *metrics.Counter // flowcache_cache_invalidations_total
+	requests         *metrics.Counter             // flowcache_http_requests_total
+	errors           *metrics.Counter             // flowcache_http_errors_total (answers made from an error)
+	hits             *metrics.Counter             // flowcache_cache_hits_total
+	misses           *metrics.Counter             // flowcache_cache_misses_total
+	stale            *metrics.Counter             // flowcache_cache_stale_total
+	revalidated      *metrics.Counter             // flowcache_cache_revalidated_total
+	bypass           *metrics.Counter             // flowcache_cache_bypass_total
+	stored           *metrics.Counter             // flowcache_cache_stores_total
+	coalesced        *metrics.Counter             // flowcache_coalesce_waits_total
+	coalesceTimeouts *metrics.Counter             // flowcache_coalesce_timeouts_total
+	upstreamErrors   *metrics.Counter             // flowcache_upstream_errors_total
+	upstreamLatency  *metrics.PrometheusHistogram // flowcache_upstream_duration_seconds
+	policyFallbacks  *metrics.Counter             // flowcache_policy_fallbacks_total
+	invalidations    *metrics.Counter             // flowcache_cache_invalidations_total
+	// latency is flowcache_http_request_duration_seconds by outcome
+	// (observe.go).
+	latency [numOutcomes]*metrics.PrometheusHistogram
+	// series are the names of all the above in the set, dropped when a
+	// reload removes the route.
+	series []string
 }
 
 // newRouteMetrics returns the metrics of route name, the same ones again
@@ -36,21 +43,57 @@ func newRouteMetrics(set *metrics.Set, name string) routeMetrics {
 		name = "-" // requests that matched no route
 	}
 	l := `{route="` + name + `"}`
-	return routeMetrics{
-		requests:         set.GetOrCreateCounter("flowcache_http_requests_total" + l),
-		errors:           set.GetOrCreateCounter("flowcache_http_errors_total" + l),
-		hits:             set.GetOrCreateCounter("flowcache_cache_hits_total" + l),
-		misses:           set.GetOrCreateCounter("flowcache_cache_misses_total" + l),
-		stale:            set.GetOrCreateCounter("flowcache_cache_stale_total" + l),
-		revalidated:      set.GetOrCreateCounter("flowcache_cache_revalidated_total" + l),
-		bypass:           set.GetOrCreateCounter("flowcache_cache_bypass_total" + l),
-		stored:           set.GetOrCreateCounter("flowcache_cache_stores_total" + l),
-		coalesced:        set.GetOrCreateCounter("flowcache_coalesce_waits_total" + l),
-		coalesceTimeouts: set.GetOrCreateCounter("flowcache_coalesce_timeouts_total" + l),
-		upstreamErrors:   set.GetOrCreateCounter("flowcache_upstream_errors_total" + l),
-		upstreamLatency:  set.GetOrCreateHistogram("flowcache_upstream_duration_seconds" + l),
-		policyFallbacks:  set.GetOrCreateCounter("flowcache_policy_fallbacks_total" + l),
-		invalidations:    set.GetOrCreateCounter("flowcache_cache_invalidations_total" + l),
+	var m routeMetrics
+	counter := func(family string) *metrics.Counter {
+		m.series = append(m.series, family+l)
+		return set.GetOrCreateCounter(family + l)
+	}
+	m.requests = counter("flowcache_http_requests_total")
+	m.errors = counter("flowcache_http_errors_total")
+	m.hits = counter("flowcache_cache_hits_total")
+	m.misses = counter("flowcache_cache_misses_total")
+	m.stale = counter("flowcache_cache_stale_total")
+	m.revalidated = counter("flowcache_cache_revalidated_total")
+	m.bypass = counter("flowcache_cache_bypass_total")
+	m.stored = counter("flowcache_cache_stores_total")
+	m.coalesced = counter("flowcache_coalesce_waits_total")
+	m.coalesceTimeouts = counter("flowcache_coalesce_timeouts_total")
+	m.upstreamErrors = counter("flowcache_upstream_errors_total")
+	m.policyFallbacks = counter("flowcache_policy_fallbacks_total")
+	m.invalidations = counter("flowcache_cache_invalidations_total")
+	up := "flowcache_upstream_duration_seconds" + l
+	m.series = append(m.series, up)
+	m.upstreamLatency = set.GetOrCreatePrometheusHistogramExt(up, upstreamBuckets)
+	for o := range outcome(numOutcomes) {
+		n := `flowcache_http_request_duration_seconds{route="` + name + `",outcome="` + o.String() + `"}`
+		m.series = append(m.series, n)
+		m.latency[o] = set.GetOrCreatePrometheusHistogramExt(n, requestBuckets)
+	}
+	return m
+}
+
+// Histogram buckets, in seconds. A request answered from L1 takes tens of
+// microseconds, one that goes upstream milliseconds to seconds.
+var (
+	requestBuckets  = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+	upstreamBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+)
+
+// dropRouteMetrics removes from set the series of the routes in old whose
+// name no route in cur has: a reload that removes a route removes its
+// series from /metrics. A route kept by name keeps its counters.
+func dropRouteMetrics(set *metrics.Set, old, cur []*route) {
+	live := make(map[string]bool, len(cur))
+	for _, rt := range cur {
+		live[rt.cfg.Name] = true
+	}
+	for _, rt := range old {
+		if live[rt.cfg.Name] {
+			continue
+		}
+		for _, n := range rt.m.series {
+			set.UnregisterMetric(n)
+		}
 	}
 }
 
@@ -85,7 +128,7 @@ func newGatewayMetrics(set *metrics.Set) gatewayMetrics {
 // policyMetrics are the per-policy counters written to /metrics, read from
 // the policy store at each scrape (see writePolicyMetrics). Every name is
 // listed in README's metrics table.
-var policyMetrics = []struct {
+var policyMetrics = [...]struct {
 	name, help string
 	value      func(*plugins.Info) uint64
 }{
@@ -105,19 +148,46 @@ var policyMetrics = []struct {
 	{"flowcache_policy_memo_misses_total", "Key calls of the active version that missed its key memo and called the module.", func(in *plugins.Info) uint64 { return in.Stats.MemoMisses }},
 }
 
+// policyCounters keeps the policy counters of /metrics from going down:
+// the counters of a policy's active version restart with a new version
+// (an upload, a rollback), and each (policy, metric) goes through a
+// monotonic. A policy no longer listed (deleted) loses its state, and its
+// series leave /metrics.
+type policyCounters struct {
+	mu sync.Mutex
+	m  map[string]*[len(policyMetrics)]monotonic
+}
+
 // writePolicyMetrics writes the policyMetrics of each WebAssembly policy.
 // They are read from the store at scrape time, as policies come and go with
-// uploads and deletes; the counters of the active version restart with a
-// new one, which Prometheus' rate() takes as a counter reset.
-func writePolicyMetrics(w io.Writer, infos []plugins.Info) {
+// uploads and deletes.
+func (pc *policyCounters) writePolicyMetrics(w io.Writer, infos []plugins.Info) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.m == nil {
+		pc.m = map[string]*[len(policyMetrics)]monotonic{}
+	}
+	live := make(map[string]bool, len(infos))
+	for i := range infos {
+		live[infos[i].Name] = true
+		if pc.m[infos[i].Name] == nil {
+			pc.m[infos[i].Name] = new([len(policyMetrics)]monotonic)
+		}
+	}
+	for name := range pc.m {
+		if !live[name] {
+			delete(pc.m, name)
+		}
+	}
 	if len(infos) == 0 {
 		return
 	}
-	for _, m := range policyMetrics {
+	for j, m := range policyMetrics {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", m.name, m.help, m.name)
 		for i := range infos {
+			v := pc.m[infos[i].Name][j].value(m.value(&infos[i]))
 			// Policy names are 1 to 64 of [a-z0-9_]: nothing to escape.
-			fmt.Fprintf(w, "%s{policy=%q} %d\n", m.name, infos[i].Name, m.value(&infos[i]))
+			fmt.Fprintf(w, "%s{policy=%q} %d\n", m.name, infos[i].Name, v)
 		}
 	}
 }

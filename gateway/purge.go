@@ -44,22 +44,8 @@ func (g *Gateway) purge(ctx *fasthttp.RequestCtx, rt *route) {
 	var err error
 	if tags := peekRequest(&ctx.Request.Header, "surrogate-key"); len(trimOWS(tags)) > 0 {
 		n, err = g.purgeEverywhere(l2.Invalidation{Kind: l2.KindTag, Tags: splitTags(tags), Soft: soft})
-	} else if g.urlKey(x, rt, x.req.Host, x.req.Path, query) {
-		g.inv.log.addURL(x.key.Host, x.key.Target)
-		if soft {
-			n = g.markURL(x)
-		} else {
-			n = g.removeURL(x, false)
-		}
-		if b := g.bus(); b != nil {
-			pctx, cancel := context.WithTimeout(context.Background(), purgeTimeout)
-			var m int
-			m, err = b.Purge(pctx, l2.Invalidation{Kind: l2.KindURL, Host: string(x.key.Host), Path: string(x.key.Target), Soft: soft})
-			cancel()
-			if n == 0 {
-				n = m
-			}
-		}
+	} else {
+		n, err = g.purgeURL(x, rt, x.req.Host, x.req.Path, query, soft)
 	}
 	g.gm.purged.Add(n)
 	status := fasthttp.StatusOK
@@ -75,6 +61,35 @@ func (g *Gateway) purge(ctx *fasthttp.RequestCtx, rt *route) {
 	ctx.SetContentType("application/json")
 	ctx.SetBody(x.hdr)
 	setCacheHeaders(ctx, xcacheBypass, cacheStatusForward(fwdBypass, 0))
+}
+
+// purgeURL removes (or, soft, marks stale) every stored variant of the URL
+// of host, path and query on rt, in L1 and L2, and publishes the purge to
+// every node. x holds the request headers the policy may read (none for
+// the admin API). It returns how many stored responses were purged and the
+// L2 error, if any.
+func (g *Gateway) purgeURL(x *exchange, rt *route, host, path, query []byte, soft bool) (int, error) {
+	if !g.urlKey(x, rt, host, path, query) {
+		return 0, nil
+	}
+	g.inv.log.addURL(x.key.Host, x.key.Target)
+	var n int
+	if soft {
+		n = g.markURL(x)
+	} else {
+		n = g.removeURL(x, false)
+	}
+	b := g.bus()
+	if b == nil {
+		return n, nil
+	}
+	pctx, cancel := context.WithTimeout(context.Background(), purgeTimeout)
+	defer cancel()
+	m, err := b.Purge(pctx, l2.Invalidation{Kind: l2.KindURL, Host: string(x.key.Host), Path: string(x.key.Target), Soft: soft})
+	if n == 0 {
+		n = m
+	}
+	return n, err
 }
 
 // purgeTimeout bounds the L2 side of one purge.

@@ -52,7 +52,21 @@ var errReloadDisabled = errors.New("gateway: reload: not enabled (no reload func
 // Requests in flight finish with the routes and policy versions they
 // started with; the old upstream connection pools close their idle
 // connections after the swap.
+//
+// The reload is recorded in the audit log as made by the process (SIGHUP
+// in cmd); POST /reload records its client instead.
 func (g *Gateway) Reload(ctx context.Context) error {
+	err := g.reloadConfig(ctx)
+	e := AuditEvent{Time: time.Now().UTC(), Auth: "process", Action: "reload", Status: fasthttp.StatusOK, Result: "ok"}
+	if err != nil {
+		e.Status, e.Result = fasthttp.StatusBadRequest, err.Error()
+	}
+	g.audit.record(e)
+	return err
+}
+
+// reloadConfig is Reload without its audit event.
+func (g *Gateway) reloadConfig(ctx context.Context) error {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
 	err := g.reloadLocked(ctx)
@@ -116,6 +130,7 @@ func (g *Gateway) reloadLocked(ctx context.Context) error {
 		}
 		rt.upstream.close()
 	}
+	dropRouteMetrics(g.set, old.routes, st.routes)
 	g.log.LogAttrs(ctx, slog.LevelInfo, "config reloaded",
 		slog.Int("routes", len(cfg.Routes)), slog.Int("policies", len(cfg.Policies)))
 	return nil
@@ -148,7 +163,7 @@ func (g *Gateway) handleReload(ctx *fasthttp.RequestCtx) {
 		adminMethodNotAllowed(ctx, "POST")
 		return
 	}
-	if err := g.Reload(context.Background()); err != nil {
+	if err := g.reloadConfig(context.Background()); err != nil {
 		status := fasthttp.StatusBadRequest
 		if errors.Is(err, errReloadDisabled) {
 			status = fasthttp.StatusNotImplemented

@@ -21,7 +21,10 @@ type route struct {
 	upstream *upstreamPool
 	hostless []byte         // Host sent upstream for an HTTP/1.0 request without one
 	def      policy.Default // native RFC 9111 policy with the route's default TTL
-	m        routeMetrics
+	// staleIfError is the operator's stale-if-error window: the route's
+	// stale_if_error, else [cache]'s.
+	staleIfError time.Duration
+	m            routeMetrics
 }
 
 func newRoute(cfg *Config, i int, now func() time.Time, set *metrics.Set) (*route, error) {
@@ -37,6 +40,10 @@ func newRoute(cfg *Config, i int, now func() time.Time, set *metrics.Set) (*rout
 		def:    policy.Default{DefaultTTL: ttl},
 		m:      newRouteMetrics(set, rc.Name),
 	}
+	rt.staleIfError = cfg.Cache.StaleIfError.D()
+	if rc.StaleIfError != nil {
+		rt.staleIfError = rc.StaleIfError.D()
+	}
 	rt.hostless = []byte(rc.UpstreamHost)
 	if len(rt.hostless) == 0 && len(rc.Upstreams) > 0 {
 		if u, err := url.Parse(rc.Upstreams[0]); err == nil {
@@ -47,6 +54,7 @@ func newRoute(cfg *Config, i int, now func() time.Time, set *metrics.Set) (*rout
 	if err != nil {
 		return nil, err
 	}
+	up.timed = cfg.Log.Access != accessOff
 	rt.upstream = up
 	return rt, nil
 }

@@ -46,6 +46,10 @@ func (g *Gateway) newDataServer() *fasthttp.Server {
 		CloseOnShutdown:               true,
 		SecureErrorLogMessage:         true,
 		Logger:                        slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+		// Date is the origin's on a cached or forwarded answer (RFC 9110,
+		// Section 6.6.1); the gateway sets its own only where it makes
+		// the answer or the origin sent none (see dateHeads).
+		NoDefaultDate: true,
 	}
 }
 
@@ -82,6 +86,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 			ctx.SetConnectionClose()
 		}
 	}()
+	g.dates.capture(&ctx.Response.Header)
 	if err := checkFraming(&ctx.Request.Header); err != nil {
 		g.gm.rejected.Inc()
 		g.writeError(ctx, nil, fwdBypass, &StatusError{Status: fasthttp.StatusBadRequest, Err: err})
@@ -98,6 +103,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	if rt == nil {
 		g.noRoute.requests.Inc()
 		g.writeError(ctx, nil, fwdBypass, errNoRoute)
+		g.observe(ctx, nil)
 		return
 	}
 	rt.m.requests.Inc()
@@ -112,10 +118,13 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		g.serveCacheable(x)
 		releaseExchange(x)
 	case string(h.Method()) == "PURGE":
+		ctx.Response.Header.Reset() // a PURGE answer is the gateway's own: fasthttp's Date (see dateHeads)
 		g.purge(ctx, rt)
+		g.auditPurge(ctx)
 	default:
 		g.forward(ctx, rt, fwdMethod)
 	}
+	g.observe(ctx, rt)
 }
 
 // checkFraming refuses what fasthttp tolerates but RFC 9112 forbids in a
@@ -218,6 +227,12 @@ type exchange struct {
 	body     []byte // body read buffer on a miss
 	arena    []byte // owned copies of the request view (background refresh)
 	num      [24]byte
+
+	rangeHdr []byte      // the request's Range, aliasing fasthttp's buffer, or nil
+	ifRange  []byte      // the request's If-Range, or nil
+	ranges   []httpRange // the satisfiable ranges of rangeHdr
+	rbuf     []byte      // a copy of the whole body, answering ranges from it
+	rtmp     []byte      // Content-Range and multipart scratch
 }
 
 var exchangePool sync.Pool
@@ -244,12 +259,16 @@ func releaseExchange(x *exchange) {
 	x.pkey, x.ekey, x.material, x.names = x.pkey[:0], x.ekey[:0], x.material[:0], x.names[:0]
 	x.enc, x.hdr, x.cs, x.fkey, x.ckey = x.enc[:0], x.hdr[:0], x.cs[:0], x.fkey[:0], x.ckey[:0]
 	x.body, x.arena = x.body[:0], x.arena[:0]
+	x.rangeHdr, x.ifRange, x.ranges, x.rbuf = nil, nil, x.ranges[:0], x.rbuf[:0]
 	// A large miss must not pin its buffers in the pool.
 	if cap(x.enc) > 1<<20 {
 		x.enc = nil
 	}
 	if cap(x.body) > 1<<20 {
 		x.body = nil
+	}
+	if cap(x.rbuf) > 1<<20 {
+		x.rbuf = nil
 	}
 	exchangePool.Put(x)
 }

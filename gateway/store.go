@@ -30,15 +30,11 @@ const (
 const revalidateKeep = time.Hour
 
 // miss fetches a cacheable request that found nothing usable, joining
-// concurrent requests for the same key (see flightGroup).
+// concurrent requests for the same key (see flightGroup). A HEAD is
+// fetched with a GET, as Varnish does, so that it fills the cache for the
+// GETs that follow; it joins their flight and they join its.
 func (g *Gateway) miss(x *exchange) {
 	x.rt.m.misses.Inc()
-	if x.ctx.IsHead() {
-		// A HEAD miss is forwarded as a HEAD and stores nothing; a cached
-		// GET answers later HEADs.
-		g.fetch(x, modeMiss, false)
-		return
-	}
 	g.coalesced(x)
 }
 
@@ -46,10 +42,6 @@ func (g *Gateway) miss(x *exchange) {
 // validators (stale-if-error on failure), joined with concurrent requests
 // for the same key like a miss.
 func (g *Gateway) revalidate(x *exchange) {
-	if x.ctx.IsHead() {
-		g.fetch(x, fetchModeFor(x), false)
-		return
-	}
 	g.coalesced(x)
 }
 
@@ -141,13 +133,17 @@ func (g *Gateway) fetch(x *exchange, mode fetchMode, collapsed bool) {
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	resp.StreamBody = true
-	g.buildUpstreamRequest(ctx, rt, x.key.Target, true, req)
+	g.buildCacheRequest(ctx, rt, x.key.Target, req)
 	if mode == modeRevalidate {
 		addValidators(req, &x.ent)
 	}
 	x.l2seq, x.l1seq = g.l2.Seq(), g.inv.log.current()
 	reqTime := g.now()
-	err := rt.upstream.do(req, resp, rt.m.upstreamLatency)
+	if ctx.Request.Header.IsHTTP11() {
+		rt.upstream.relays.Store(req, x.relayInterim)
+	}
+	err := rt.upstream.do(ctx, req, resp, rt.m.upstreamLatency)
+	rt.upstream.relays.Delete(req) // before req goes back to its pool
 	fasthttp.ReleaseRequest(req)
 	if err != nil {
 		fasthttp.ReleaseResponse(resp)
@@ -174,18 +170,76 @@ func (g *Gateway) fetch(x *exchange, mode fetchMode, collapsed bool) {
 	g.respond(x, resp, reqTime, respTime, collapsed)
 }
 
-// serveStaleIfError answers with the stale entry if its stale-if-error
-// window allows (RFC 5861, Section 4).
+// relayInterim sends the client a 103 Early Hints with the Link fields of
+// an upstream's 103 (RFC 9110, Section 15.2; RFC 8297). Other interim
+// responses are dropped; none is stored. Called by interimTransport while
+// the final response is awaited, before anything else is written.
+func (x *exchange) relayInterim(h *fasthttp.ResponseHeader) {
+	if h.StatusCode() != fasthttp.StatusEarlyHints {
+		return
+	}
+	out := &x.ctx.Response.Header
+	n := 0
+	for k, v := range h.All() {
+		if len(k) == 4 && equalFold(k, "link") {
+			out.AddBytesKV(headerLink, v)
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	// A client that went away fails the final answer too; nothing to
+	// do about it here.
+	_ = x.ctx.EarlyHints()
+	out.Del(string(headerLink))
+}
+
+var headerLink = []byte("Link")
+
+// serveStaleIfError answers with the stale entry, the upstream having
+// failed (upstreamStatus 0) or answered 5xx, if its stale-if-error window
+// allows (RFC 5861, Section 4), or else the route's stale_if_error (RFC
+// 9111, Section 4.2.4) where the response allows that (see
+// operatorStaleIfError). Cache-Status says which: detail=stale-if-error or
+// detail=stale-on-error.
 func (g *Gateway) serveStaleIfError(x *exchange, upstreamStatus int) bool {
 	e := &x.ent
 	age := freshness.CurrentAge(time.Duration(e.InitialAge), time.Unix(0, e.ResponseTime), g.now())
-	if e.SIE <= 0 || age > time.Duration(e.TTL+e.SIE) {
-		return false
+	staleness := age - time.Duration(e.TTL)
+	detail := "stale-if-error"
+	if e.SIE <= 0 || staleness > time.Duration(e.SIE) {
+		if staleness > operatorStaleIfError(e, x.rt.staleIfError) {
+			return false
+		}
+		detail = "stale-on-error"
 	}
 	x.rt.m.stale.Inc()
 	x.rt.m.upstreamErrors.Inc()
-	x.cs = appendCacheStatus(x.cs[:0], fwdStale, upstreamStatus, false, false, "stale-if-error")
+	x.cs = appendCacheStatus(x.cs[:0], fwdStale, upstreamStatus, false, false, detail)
 	return g.writeEntry(x, int64(age/time.Second), xcacheStale, x.cs)
+}
+
+// operatorStaleIfError is the route's stale_if_error window for e, or 0
+// when e forbids serving it stale: must-revalidate, proxy-revalidate and
+// s-maxage (RFC 9111, Sections 5.2.2.2, 5.2.2.8, 5.2.2.10: all three set
+// FlagMustRevalidate) and no-cache (Section 5.2.2.4).
+func operatorStaleIfError(e *entry.Entry, window time.Duration) time.Duration {
+	if e.Flags.Has(entry.FlagMustRevalidate) || e.Flags.Has(entry.FlagNoCache) {
+		return 0
+	}
+	return window
+}
+
+// buildCacheRequest builds the upstream request of a cacheable miss,
+// revalidation or refresh: the client's validators and Range are left
+// out, and a HEAD is sent as a GET, whose answer can be stored (RFC 9110,
+// Section 9.3.2 lets a cache answer HEAD from a stored GET).
+func (g *Gateway) buildCacheRequest(ctx *fasthttp.RequestCtx, rt *route, target []byte, out *fasthttp.Request) {
+	g.buildUpstreamRequest(ctx, rt, target, true, out)
+	if out.Header.IsHead() {
+		out.Header.SetMethod(fasthttp.MethodGet)
+	}
 }
 
 func addValidators(req *fasthttp.Request, e *entry.Entry) {
@@ -204,7 +258,7 @@ func (g *Gateway) refreshed(x *exchange, resp *fasthttp.Response, reqTime, respT
 	stored := g.refreshEntry(x, resp, reqTime, respTime)
 	age := freshness.CurrentAge(time.Duration(x.ent.InitialAge), respTime, g.now())
 	x.cs = appendCacheStatus(x.cs[:0], x.fwd, fasthttp.StatusNotModified, stored, false, "")
-	if !g.writeEntry(x, int64(age/time.Second), xcacheHit, x.cs) {
+	if !g.writeEntry(x, int64(age/time.Second), xcacheRevalidated, x.cs) {
 		g.writeError(x.ctx, x.rt, x.fwd, &StatusError{Status: fasthttp.StatusBadGateway, Err: errors.New("gateway: body chunk lost during revalidation")})
 	}
 }
@@ -280,7 +334,7 @@ func (g *Gateway) refreshInBackground(x *exchange) {
 	bx := acquireExchange(g, nil, x.rt)
 	bx.copyFrom(x)
 	req := fasthttp.AcquireRequest()
-	g.buildUpstreamRequest(x.ctx, x.rt, x.key.Target, true, req)
+	g.buildCacheRequest(x.ctx, x.rt, x.key.Target, req)
 	addValidators(req, &x.ent)
 	g.gm.refresh.Inc()
 	g.bg.Add(1)
@@ -295,7 +349,7 @@ func (g *Gateway) backgroundRefresh(x *exchange, req *fasthttp.Request, f *fligh
 	resp.StreamBody = true
 	x.l2seq, x.l1seq = g.l2.Seq(), g.inv.log.current()
 	reqTime := g.now()
-	err := x.rt.upstream.do(req, resp, x.rt.m.upstreamLatency)
+	err := x.rt.upstream.do(nil, req, resp, x.rt.m.upstreamLatency)
 	fasthttp.ReleaseRequest(req)
 	if err != nil {
 		fasthttp.ReleaseResponse(resp)
@@ -431,11 +485,8 @@ func (x *exchange) loadResponse(resp *fasthttp.Response, now time.Time) {
 func (g *Gateway) respond(x *exchange, resp *fasthttp.Response, reqTime, respTime time.Time, collapsed bool) {
 	ctx := x.ctx
 	x.loadResponse(resp, respTime)
-	storable := ctx.IsGet()
-	if storable {
-		g.decide(x)
-		storable = x.dec.Store
-	}
+	g.decide(x)
+	storable := x.dec.Store
 	maxObj := int(g.cfg.Cache.MaxObjectSize)
 	cl := resp.Header.ContentLength()
 	stream := resp.BodyStream()
@@ -455,6 +506,12 @@ func (g *Gateway) respond(x *exchange, resp *fasthttp.Response, reqTime, respTim
 			return
 		}
 	}
+	if !complete && x.rangeHdr != nil && ctx.IsGet() && resp.StatusCode() == fasthttp.StatusOK {
+		// Too large to store: the range is the upstream's to answer.
+		closeUpstream(resp)
+		g.forwardRange(x)
+		return
+	}
 	stored := false
 	if storable && complete {
 		stored = g.store(x, resp, x.body, reqTime, respTime)
@@ -462,8 +519,13 @@ func (g *Gateway) respond(x *exchange, resp *fasthttp.Response, reqTime, respTim
 	// Headers to the client.
 	out := &ctx.Response
 	status := resp.StatusCode()
-	notModified := complete && ctx.IsGet() && status == fasthttp.StatusOK && x.conditional() &&
+	notModified := complete && status == fasthttp.StatusOK && x.conditional() &&
 		freshness.NotModified(x.req.Headers, peekResponse(&resp.Header, "etag"), peekResponse(&resp.Header, "last-modified"))
+	rng := rangeIgnore
+	if complete && !notModified && status == fasthttp.StatusOK {
+		rng = x.rangesFor(int64(len(x.body)), peekResponse(&resp.Header, "etag"), peekResponse(&resp.Header, "last-modified"))
+	}
+	g.dates.startWithDate(&out.Header, peekResponse(&resp.Header, "date"), respTime)
 	if notModified {
 		out.SetStatusCode(fasthttp.StatusNotModified)
 	} else {
@@ -477,6 +539,25 @@ func (g *Gateway) respond(x *exchange, resp *fasthttp.Response, reqTime, respTim
 	case notModified:
 		closeUpstream(resp)
 		out.SkipBody = true
+	case ctx.IsHead():
+		// Fetched with a GET: the HEAD gets its head only, with the
+		// length the GET's body has (RFC 9110, Section 9.3.2).
+		closeUpstream(resp)
+		out.SkipBody = true
+		switch {
+		case complete:
+			out.Header.SetContentLength(len(x.body))
+		case cl >= 0:
+			out.Header.SetContentLength(cl)
+		default:
+			out.Header.SetContentLength(-1) // chunked, like the GET
+		}
+	case rng == rangeUnsatisfiable:
+		closeUpstream(resp)
+		x.setUnsatisfiable(out, int64(len(x.body)))
+	case rng == rangeOK:
+		x.writeRanges(out, x.body, peekResponse(&resp.Header, "content-type"))
+		closeUpstream(resp)
 	case !complete:
 		prefix := bytes.Clone(x.body)
 		out.SetBodyStream(&upstreamBody{r: io.MultiReader(bytes.NewReader(prefix), stream), resp: resp, cl: cl}, cl)
@@ -501,7 +582,7 @@ func detailFor(complete bool) string {
 func copyResponseHeaders(out *fasthttp.Response, resp *fasthttp.Response, notModified bool) {
 	conn := peekResponse(&resp.Header, "connection")
 	for k, v := range resp.Header.All() {
-		if droppedResponseHeader(k, conn) || equalFold(k, "content-length") || equalFold(k, "date") ||
+		if droppedResponseHeader(k, conn) || equalFold(k, "content-length") ||
 			(notModified && !notModifiedHeader(k)) {
 			continue
 		}
@@ -662,11 +743,12 @@ func (g *Gateway) store(x *exchange, resp *fasthttp.Response, body []byte, reqTi
 const maxVaryLen = 8 << 10
 
 // keepFor is how long an entry stays in the cache tiers: its freshness
-// lifetime and stale windows from now, plus revalidateKeep when it has
-// validators; <= 0 means not worth storing.
-func keepFor(e *entry.Entry, now time.Time) time.Duration {
+// lifetime and stale windows (the route's stale_if_error, sie, included
+// when e allows it) from now, plus revalidateKeep when it has validators;
+// <= 0 means not worth storing.
+func keepFor(e *entry.Entry, now time.Time, sie time.Duration) time.Duration {
 	age := freshness.CurrentAge(time.Duration(e.InitialAge), time.Unix(0, e.ResponseTime), now)
-	keep := time.Duration(e.TTL+max(e.SWR, e.SIE)) - age
+	keep := time.Duration(e.TTL+max(e.SWR, e.SIE, int64(operatorStaleIfError(e, sie)))) - age
 	if len(e.ETag) > 0 || len(e.LastModified) > 0 {
 		keep = max(keep, 0) + revalidateKeep
 	}
@@ -677,7 +759,7 @@ func keepFor(e *entry.Entry, now time.Time) time.Duration {
 // freecache entry) into the tiers of x.dec. id is the chunk id to reuse
 // (a refreshed entry keeps its chunks), 0 for a new one.
 func (g *Gateway) putEntry(x *exchange, e *entry.Entry, key []byte, id uint64) bool {
-	keep := keepFor(e, g.now())
+	keep := keepFor(e, g.now(), x.rt.staleIfError)
 	if keep <= 0 {
 		return false
 	}
@@ -797,7 +879,7 @@ func (g *Gateway) putVariant(x *exchange, e *entry.Entry) bool {
 	}
 	rec := appendRecordHead(x.hdr[len(x.hdr):], kindVariants, flags, gen) // x.hdr's spare capacity; e no longer needed
 	rec = appendVariantRecord(rec, x.names, old, extra)
-	keep := max(keepFor(e, g.now()), revalidateKeep)
+	keep := max(keepFor(e, g.now(), x.rt.staleIfError), revalidateKeep)
 	if x.dec.Tier != policy.TierL2 {
 		g.l1.set(x.pkey, rec, keep)
 	}

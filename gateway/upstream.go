@@ -33,6 +33,11 @@ type upstreamPool struct {
 	timeout     time.Duration
 	now         func() time.Time
 	gauges      []string // metric names registered for the targets
+	timed       bool     // the access log is on: do records each request's upstream time
+	// relays maps an upstream request (*fasthttp.Request) to the function
+	// that relays its interim responses to the client (see
+	// interimTransport), while it is in flight.
+	relays sync.Map
 }
 
 // upstreamHeadLimit bounds an upstream response head (fasthttp's default,
@@ -111,6 +116,7 @@ func newUpstreamPool(rc *RouteConfig, now func() time.Time, set *metrics.Set) (*
 			// passive health is tracked.
 			MaxIdemponentCallAttempts: 2,
 			RetryIfErr:                retryClosedIdle,
+			Transport:                 &interimTransport{pool: p},
 		}
 		p.targets = append(p.targets, t)
 		// A reload builds a new pool for the same route and target: the
@@ -236,8 +242,10 @@ func (p *upstreamPool) pick(now time.Time, skip uint64) (int, *target) {
 // body is streamed: the caller reads resp.BodyStream() and must call
 // resp.CloseBodyStream). A target that cannot be connected to is marked
 // failed and the next one tried; any other failure is returned, wrapped in
-// *upstreamError.
-func (p *upstreamPool) do(req *fasthttp.Request, resp *fasthttp.Response, lat *metrics.Histogram) error {
+// *upstreamError. The time of each exchange goes to lat and, when the
+// access log is on (p.timed) and ctx is not nil (a background refresh),
+// is added to ctx's upstreamTookKey.
+func (p *upstreamPool) do(ctx *fasthttp.RequestCtx, req *fasthttp.Request, resp *fasthttp.Response, lat *metrics.PrometheusHistogram) error {
 	var skip uint64
 	var lastErr error
 	for range p.targets {
@@ -260,7 +268,12 @@ func (p *upstreamPool) do(req *fasthttp.Request, resp *fasthttp.Response, lat *m
 			req.URI().SetScheme("http")
 		}
 		err := t.hc.Do(req, resp)
-		lat.UpdateDuration(start)
+		took := time.Since(start)
+		lat.Update(took.Seconds())
+		if p.timed && ctx != nil {
+			prev, _ := ctx.UserValue(upstreamTookKey).(time.Duration)
+			ctx.SetUserValue(upstreamTookKey, prev+took)
+		}
 		if err == nil {
 			p.succeeded(t)
 			return nil
@@ -410,8 +423,9 @@ func inConnection(conn, name []byte) bool {
 
 // droppedResponseHeader reports whether an upstream response field is not
 // passed to the client: hop-by-hop fields, the ones named in Connection,
-// and the fields meant for this cache only (RFC 9213 CDN-Cache-Control,
-// Surrogate-Control, Surrogate-Key).
+// and the fields meant for this cache only (Surrogate-Control,
+// Surrogate-Key). CDN-Cache-Control (RFC 9213) is meant for every CDN
+// cache, a CDN in front of this one included: it is passed on unchanged.
 func droppedResponseHeader(name, conn []byte) bool {
 	return isHopByHop(name) || forCacheOnly(name) || (len(conn) > 0 && inConnection(conn, name))
 }
@@ -419,7 +433,7 @@ func droppedResponseHeader(name, conn []byte) bool {
 // forCacheOnly reports the response fields addressed to this cache and
 // removed before the client.
 func forCacheOnly(name []byte) bool {
-	return (len(name) == 17 && (equalFold(name, "cdn-cache-control") || equalFold(name, "surrogate-control"))) ||
+	return (len(name) == 17 && equalFold(name, "surrogate-control")) ||
 		(len(name) == 13 && equalFold(name, "surrogate-key"))
 }
 

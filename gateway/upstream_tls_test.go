@@ -86,8 +86,8 @@ func TestUpstream_TLS(t *testing.T) {
 				t.Errorf("log has no %q:\n%s", tc.log, logs.String())
 			}
 			if tc.status != 200 {
-				if cs := r.Get("Cache-Status"); !strings.Contains(cs, "detail=502") {
-					t.Errorf("Cache-Status = %q, want detail=502", cs)
+				if cs := r.Get("Cache-Status"); !strings.Contains(cs, "detail=upstream-error") {
+					t.Errorf("Cache-Status = %q, want detail=upstream-error", cs)
 				}
 				if n := o.Requests(); n != 0 {
 					t.Errorf("origin answered %d requests, want 0", n)

@@ -62,13 +62,18 @@ import (
 //
 // # Targeted fields
 //
-// CDN-Cache-Control (RFC 9213), if present and holding a directive, replaces
-// Cache-Control for this cache; failing that, Surrogate-Control does. Every
-// directive above, private and no-store included, is then read from that
-// field alone, as RFC 9213 Section 2.2 requires: "Cache-Control: no-store"
+// CDN-Cache-Control (RFC 9213), if present, valid and holding a directive,
+// replaces Cache-Control for this cache; failing that, Surrogate-Control
+// does. CDN-Cache-Control is a Structured Field Dictionary (RFC 8941): a
+// field that does not parse as one, or where a known directive has the
+// wrong type (max-age=1.5, max-age="60", no-store=1), is ignored whole, as
+// RFC 9213, Section 2.1 says, and Cache-Control applies. Every
+// directive above, private and no-store included, is read from the field
+// that wins alone, as RFC 9213 Section 2.2 requires: "Cache-Control: no-store"
 // with "CDN-Cache-Control: max-age=600" is the way an origin says "browsers
 // must not keep this, the edge may", and it is stored. The gateway removes
-// the targeted fields before the client sees the response. Expires is read
+// Surrogate-Control before the client sees the response, and passes
+// CDN-Cache-Control on unchanged, for a CDN in front of it. Expires is read
 // whichever field wins: it is not part of Cache-Control.
 //
 // Decide sets Store, TTL, StaleWhileRevalidate, StaleIfError, MustRevalidate
@@ -120,7 +125,7 @@ func (p Default) Decide(r *Request, resp *Response, d *Decision) error {
 	var cc, targeted directive.Directives
 	parseField(&cc, resp.Headers, "Cache-Control")
 	eff := &cc
-	if parseField(&targeted, resp.Headers, "CDN-Cache-Control") && !targeted.Empty() {
+	if parseTargeted(&targeted, resp.Headers, "CDN-Cache-Control") && !targeted.Empty() {
 		eff = &targeted
 	} else if parseField(&targeted, resp.Headers, "Surrogate-Control") && !targeted.Empty() {
 		eff = &targeted
@@ -202,6 +207,24 @@ func parseField(c *directive.Directives, h Headers, name string) (present bool) 
 		if EqualFold(h[i].Name, name) {
 			present = true
 			directive.Parse(c, h[i].Value)
+		}
+	}
+	return present
+}
+
+// parseTargeted resets c and applies every field name of h to it as a
+// Structured Field Dictionary (RFC 9213, Section 2.1); it reports whether
+// one was present and every one was valid.
+func parseTargeted(c *directive.Directives, h Headers, name string) (valid bool) {
+	c.Reset()
+	present := false
+	for i := range h {
+		if EqualFold(h[i].Name, name) {
+			present = true
+			if !directive.ParseDictionary(c, h[i].Value) {
+				c.Reset()
+				return false
+			}
 		}
 	}
 	return present

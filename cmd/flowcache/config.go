@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -31,24 +32,27 @@ func embeddedConfig() gateway.Config {
 	return cfg
 }
 
-// loadConfig reads, decodes and validates the config file at path. Every
-// problem found is reported, each with its key path and line.
+// loadConfig reads, decodes and validates the config file at path, with
+// the FLOWCACHE_ variables of the environment applied on top (env.go).
+// Every problem found is reported, each with its key path and line, or
+// with the variable that set it.
 func loadConfig(path string) (gateway.Config, error) {
-	src, err := os.ReadFile(path) //nolint:gosec // G304: reading the file the operator named is the point
+	src, err := os.ReadFile(path) //nolint:gosec // G304: reading the file the operator named
 	if err != nil {
 		return gateway.Config{}, fmt.Errorf("read config: %w", err)
 	}
-	return decodeConfig(path, src)
+	return decodeConfig(path, src, os.Environ())
 }
 
 // decodeConfig decodes src, the contents of the file name, strictly onto
-// gateway.DefaultConfig, fills route defaults and validates the result.
+// gateway.DefaultConfig, applies the FLOWCACHE_ variables of environ, fills
+// route defaults and validates the result.
 //
 // # Why not toml.DecodeFile?
 //
 // It would read the file a second time: the lines named in errors are found by
 // scanning src, so the bytes decoded and the bytes scanned must be the same.
-func decodeConfig(name string, src []byte) (gateway.Config, error) {
+func decodeConfig(name string, src []byte, environ []string) (gateway.Config, error) {
 	cfg := gateway.DefaultConfig()
 	ix := scanKeys(string(src))
 	md, err := toml.Decode(string(src), &cfg)
@@ -56,29 +60,55 @@ func decodeConfig(name string, src []byte) (gateway.Config, error) {
 		return gateway.Config{}, &configError{file: name, problems: []problem{decodeProblem(ix, err)}}
 	}
 	problems := undecodedProblems(ix, &md)
-	redisSecretFromEnv(&cfg)
+	return finishConfig(name, filepath.Dir(name), ix, &cfg, environ, problems)
+}
+
+// envSource names the configuration in errors and logs when there is no
+// file: the environment alone.
+const envSource = "environment"
+
+// envConfig is the configuration of a process without a config file:
+// gateway.DefaultConfig with the FLOWCACHE_ variables of environ applied,
+// plus, unless they declare routes, the embedded catch-all route to the
+// example origin. Relative paths are relative to the working directory.
+// set reports whether any variable was applied.
+func envConfig(environ []string) (cfg gateway.Config, set bool, err error) {
+	cfg = gateway.DefaultConfig()
+	settings, _ := envSettings(configType, environ)
+	if !slices.ContainsFunc(settings, func(s envSetting) bool { return s.path[0] == "routes" }) {
+		cfg.Routes = embeddedConfig().Routes
+	}
+	cfg, err = finishConfig(envSource, ".", scanKeys(""), &cfg, environ, nil)
+	var ce *configError
+	if errors.As(err, &ce) {
+		// No file to point at: name the variable that would set the key.
+		for i := range ce.problems {
+			if p := &ce.problems[i]; p.env == "" && p.path != "" {
+				if v := envName(p.path); v != "" {
+					p.env, p.msg = v, p.path+" (unset): "+p.msg
+					p.path = ""
+				}
+			}
+		}
+	}
+	return cfg, len(settings) > 0, err
+}
+
+// finishConfig applies the environment to a decoded cfg, fills the
+// defaults (paths relative to dir) and validates it, reporting problems
+// (those found so far, and any new one) as a *configError of source.
+func finishConfig(source, dir string, ix *keyIndex, cfg *gateway.Config, environ []string, problems []problem) (gateway.Config, error) {
+	envPaths, envProblems := applyEnvironment(cfg, environ)
+	problems = append(problems, envProblems...)
 	for i := range cfg.Routes {
 		gateway.RouteDefaults(&cfg.Routes[i])
 	}
-	policyDefaults(name, &cfg)
-	problems = append(problems, validateProblems(ix, cfg.Validate())...)
+	policyDefaults(dir, cfg)
+	problems = append(problems, validateProblems(ix, envPaths, cfg.Validate())...)
 	if len(problems) > 0 {
-		return gateway.Config{}, &configError{file: name, problems: problems}
+		return gateway.Config{}, &configError{file: source, problems: problems}
 	}
-	return cfg, nil
-}
-
-// redisSecretEnv names the environment variable holding the cluster
-// secret of [redis] secret; set, it wins over the file, so that the
-// secret need not be written in it.
-const redisSecretEnv = "FLOWCACHE_REDIS_SECRET"
-
-// redisSecretFromEnv sets cfg.Redis.Secret from $FLOWCACHE_REDIS_SECRET
-// when that is set.
-func redisSecretFromEnv(cfg *gateway.Config) {
-	if v := os.Getenv(redisSecretEnv); v != "" {
-		cfg.Redis.Secret = v
-	}
+	return *cfg, nil
 }
 
 // configError is every problem found in one config file.
@@ -90,6 +120,7 @@ type configError struct {
 // problem is one thing wrong in a config file.
 type problem struct {
 	line    int    // 1-based; 0 when the file has no line for it
+	env     string // the environment variable that set the key; "" if none
 	path    string // key path, e.g. routes[1].upstreams[0]; "" if unknown
 	msg     string
 	context string // where, as lines of the file; may be empty
@@ -106,11 +137,15 @@ func (e *configError) Error() string {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
-		b.WriteString(e.file)
-		if p.line > 0 {
-			b.WriteString(":" + strconv.Itoa(p.line))
+		if p.env != "" {
+			b.WriteString("$" + p.env + ": ")
+		} else {
+			b.WriteString(e.file)
+			if p.line > 0 {
+				b.WriteString(":" + strconv.Itoa(p.line))
+			}
+			b.WriteString(": ")
 		}
-		b.WriteString(": ")
 		if p.path != "" {
 			b.WriteString(p.path + ": ")
 		}
@@ -336,20 +371,20 @@ func editDistance(a, b string) int {
 
 // policyDefaults fills the omitted limits of every [policies.NAME] section
 // and makes relative module paths, admin.data_dir and routes' tls_ca_file
-// relative to the config file's directory.
-func policyDefaults(file string, cfg *gateway.Config) {
+// relative to dir, the config file's directory.
+func policyDefaults(dir string, cfg *gateway.Config) {
 	if d := cfg.Admin.DataDir; d != "" && !filepath.IsAbs(d) {
-		cfg.Admin.DataDir = filepath.Join(filepath.Dir(file), d)
+		cfg.Admin.DataDir = filepath.Join(dir, d)
 	}
 	for i := range cfg.Routes {
 		if f := cfg.Routes[i].TLSCAFile; f != "" && !filepath.IsAbs(f) {
-			cfg.Routes[i].TLSCAFile = filepath.Join(filepath.Dir(file), f)
+			cfg.Routes[i].TLSCAFile = filepath.Join(dir, f)
 		}
 	}
 	for name, pc := range cfg.Policies {
 		gateway.PolicyDefaults(&pc)
 		if pc.Module != "" && !filepath.IsAbs(pc.Module) {
-			pc.Module = filepath.Join(filepath.Dir(file), pc.Module)
+			pc.Module = filepath.Join(dir, pc.Module)
 		}
 		cfg.Policies[name] = pc
 	}
@@ -360,8 +395,9 @@ func policyDefaults(file string, cfg *gateway.Config) {
 var validatePath = regexp.MustCompile(`^([A-Za-z0-9_-]+(?:\[\d+\])?(?:\.[A-Za-z0-9_-]+(?:\[\d+\])?)*): (.*)$`)
 
 // validateProblems splits Validate's joined error into problems and finds
-// the line of each in the file.
-func validateProblems(ix *keyIndex, err error) []problem {
+// the line of each in the file, or the variable that set it (envPaths maps
+// key paths set by the environment to their variables).
+func validateProblems(ix *keyIndex, envPaths map[string]string, err error) []problem {
 	if err == nil {
 		return nil
 	}
@@ -374,6 +410,10 @@ func validateProblems(ix *keyIndex, err error) []problem {
 		m := validatePath.FindStringSubmatch(e.Error())
 		if m == nil {
 			out = append(out, problem{msg: e.Error()})
+			continue
+		}
+		if v := envVariable(envPaths, m[1]); v != "" {
+			out = append(out, problem{env: v, path: m[1], msg: m[2]})
 			continue
 		}
 		line := ix.line(m[1])

@@ -24,7 +24,7 @@ func TestLoadConfig_RedisSecret(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Setenv(redisSecretEnv, tc.env)
+			t.Setenv("FLOWCACHE_REDIS_SECRET", tc.env)
 			src := "[redis]\naddrs = [\"127.0.0.1:6379\"]\n"
 			if tc.file != "" {
 				src += "secret = \"" + tc.file + "\"\n"

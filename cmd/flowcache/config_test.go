@@ -103,6 +103,8 @@ func TestLoadConfig_Values(t *testing.T) {
 		{"admin.token", cfg.Admin.Token, "s3cret # not a comment"},
 		{"cache.l1_size", int64(cfg.Cache.L1Size), int64(1 << 30)},
 		{"cache.honor_client_no_cache (default)", cfg.Cache.HonorClientNoCache, true},
+		{"cache.stale_if_error", cfg.Cache.StaleIfError.D(), time.Hour},
+		{"routes[0].stale_if_error (unset)", cfg.Routes[0].StaleIfError == nil, true},
 		{"log.format", cfg.Log.Format, "json"},
 		{"len(routes)", len(cfg.Routes), 2},
 		{"routes[0].upstreams[1]", cfg.Routes[0].Upstreams[1], "http://10.0.0.2:8080"},
@@ -181,7 +183,7 @@ func FuzzLoadConfig(f *testing.F) {
 	f.Add([]byte("[[routes]]\nname = \"a\"\nupstreams = [[\"x\"]]\n"))
 	f.Add([]byte("a = {b = {c = [1, {d = 2}]}}\n[a.\"b c\"]\n'x' = '''\n[y]\n'''\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
-		_, err := decodeConfig("fuzz.toml", src)
+		_, err := decodeConfig("fuzz.toml", src, nil)
 		if err != nil && !strings.HasPrefix(err.Error(), "fuzz.toml") {
 			t.Errorf("decodeConfig error %q does not start with the file name", err)
 		}

@@ -91,7 +91,9 @@ func policyError(file string, err error) error {
 	}
 	path := "policies." + le.Policy + ".module"
 	p := problem{path: path, msg: err.Error()}
-	if src, rerr := os.ReadFile(file); rerr == nil { //nolint:gosec // G304: the operator's config file
+	if file == envSource {
+		p.env = envName(path)
+	} else if src, rerr := os.ReadFile(file); rerr == nil { //nolint:gosec // G304: the operator's config file
 		ix := scanKeys(string(src))
 		p.line = ix.line(path)
 		p.context = ix.snippet(p.line)

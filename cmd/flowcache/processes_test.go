@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -26,11 +25,7 @@ func TestServe_TwoProcessesShareRedis(t *testing.T) {
 		t.Skip("builds the binary and starts two processes")
 	}
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "flowcache")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildFlowcache(t)
 	r := gatewaytest.StartRedis(t)
 	var originHits atomic.Int32
 	origin := gatewaytest.StartOrigin(t, func(ctx *fasthttp.RequestCtx) {

@@ -34,8 +34,14 @@ func commands() []command {
 	return []command{
 		{"serve", "run the gateway", runServe},
 		{"check", "validate a config file and exit", runCheck},
+		{"config", "print the effective configuration (TOML, secrets redacted)", runConfig},
 		{"version", "print the version and exit", runVersion},
 		{"policy", "push, list and roll back policies (admin API)", runPolicy},
+		{"top", "show the hottest URLs, refreshed (admin API)", runTop},
+		{"inspect", "show what the cache holds for a URL (admin API)", runInspect},
+		{"purge", "purge URLs, tags, a prefix or everything (admin API)", runPurge},
+		{"warm", "fill the cache from a sitemap or a list of URLs (admin API)", runWarm},
+		{"healthcheck", "exit 0 if a gateway's /readyz answers 200 (for containers)", runHealthcheck},
 		{"kv", "get, put, delete values of the look-aside API", runKV},
 	}
 }
@@ -80,7 +86,7 @@ func usage(w io.Writer) {
 	var b strings.Builder
 	b.WriteString("Flow Cache, an HTTP edge cache.\n\nUsage:\n\n  flowcache <command> [flags]\n\nCommands:\n\n")
 	for _, c := range commands() {
-		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(&b, "  %-11s %s\n", c.name, c.summary)
 	}
 	b.WriteString("\nRun 'flowcache <command> -h' for the flags of a command.\n")
 	_, _ = io.WriteString(w, b.String()) // nothing useful to do if the terminal is gone
@@ -154,23 +160,19 @@ const configHelp = "the config file (TOML)"
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("check", "[-config FILE]",
-		"Decode and validate a config file, report every problem with its key path\n"+
-			"and line, load every [policies.NAME] module as serve would (validation, ABI,\n"+
-			"dry run), and exit: 0 if the file is valid, 1 if not. Nothing is started.", stderr)
-	path := fs.String("config", defaultConfigPath, configHelp)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*path)
+		"Decode and validate a config file, with the FLOWCACHE_ variables of the\n"+
+			"environment applied, report every problem with its key path and line (or\n"+
+			"variable), load every [policies.NAME] module as serve would (validation, ABI,\n"+
+			"dry run), and exit: 0 if the configuration is valid, 1 if not. Nothing is\n"+
+			"started. Without -config and ./config.toml, it checks what serve would run\n"+
+			"on: the environment alone, or the embedded defaults.", stderr)
+	cfg, source, err := commandConfig(fs, args)
 	if err != nil {
 		return err
 	}
-	if err := checkPolicies(ctx, &cfg, *path); err != nil {
+	if err := checkPolicies(ctx, &cfg, source); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "%s: ok, routes: %d\n", *path, len(cfg.Routes))
+	_, err = fmt.Fprintf(stdout, "%s: ok, routes: %d\n", source, len(cfg.Routes))
 	return err
 }

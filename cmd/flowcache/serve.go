@@ -20,13 +20,17 @@ const defaultConfigPath = "config.toml"
 func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs := newFlagSet("serve", "[-config FILE]",
 		"Run the gateway: the data plane on server.listen and the admin API, /metrics,\n"+
-			"/healthz and /readyz on admin.listen, until SIGINT or SIGTERM; then stop\n"+
-			"accepting, let in-flight requests finish for at most server.shutdown_timeout,\n"+
-			"and exit.\n\n"+
-			"Without -config, when ./config.toml does not exist, serve runs on embedded\n"+
-			"defaults: every key's default plus one catch-all route to "+exampleOrigin+"\n"+
-			"(the example origin: go run ./examples/origin). An invalid config file is\n"+
-			"reported with key paths and lines, and nothing is served.", stderr)
+			"/healthz and /readyz on admin.listen, until SIGINT or SIGTERM; then answer\n"+
+			"/readyz 503 while still serving for server.drain_delay, stop accepting, let\n"+
+			"in-flight requests finish for at most server.shutdown_timeout, and exit.\n\n"+
+			"Every key can be set from the environment: FLOWCACHE_ + its key path\n"+
+			"upper-cased, \".\" and array indices as \"_\" (FLOWCACHE_SERVER_LISTEN,\n"+
+			"FLOWCACHE_ROUTES_0_UPSTREAMS=http://a:80,http://b:80); a variable wins over\n"+
+			"the file. Without -config, when ./config.toml does not exist, serve runs on\n"+
+			"the environment alone, or on embedded defaults when no FLOWCACHE_ variable is\n"+
+			"set: every key's default plus one catch-all route to "+exampleOrigin+"\n"+
+			"(the example origin: go run ./examples/origin). An invalid configuration is\n"+
+			"reported with key paths and lines or variables, and nothing is served.", stderr)
 	path := fs.String("config", defaultConfigPath, configHelp)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -34,7 +38,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	cfg, embedded, err := serveConfig(*path, flagSet(fs, "config"))
+	cfg, source, err := serveConfig(*path, flagSet(fs, "config"))
 	if err != nil {
 		return err
 	}
@@ -42,14 +46,12 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	source := *path
-	if embedded {
-		source = "embedded defaults"
+	if source == embeddedSource {
 		logger.LogAttrs(ctx, slog.LevelWarn, "config file not found, running on embedded defaults",
 			slog.String("path", *path), slog.String("upstream", exampleOrigin))
 	}
 	var reload func(context.Context) (*gateway.Config, error)
-	if !embedded {
+	if source == *path {
 		reload = func(context.Context) (*gateway.Config, error) {
 			c, err := loadConfig(*path)
 			return &c, err
@@ -58,17 +60,26 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	return serve(ctx, &cfg, source, logger, reload)
 }
 
-// serveConfig loads the config file at path. When the file does not exist
-// and path was not given explicitly, it returns the embedded defaults and
-// embedded = true.
-func serveConfig(path string, explicit bool) (cfg gateway.Config, embedded bool, err error) {
+// embeddedSource names the embedded defaults in logs (see serveConfig).
+const embeddedSource = "embedded defaults"
+
+// serveConfig loads the config file at path, with the environment applied,
+// and returns it with its source: path. When the file does not exist and
+// path was not given explicitly, the configuration comes from the
+// environment alone (source envSource) or, when no FLOWCACHE_ variable is
+// set, is the embedded defaults (source embeddedSource).
+func serveConfig(path string, explicit bool) (cfg gateway.Config, source string, err error) {
 	if !explicit {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return embeddedConfig(), true, nil
+			cfg, set, err := envConfig(os.Environ())
+			if !set {
+				return cfg, embeddedSource, err
+			}
+			return cfg, envSource, err
 		}
 	}
 	cfg, err = loadConfig(path)
-	return cfg, false, err
+	return cfg, path, err
 }
 
 // flagSet reports whether the flag name was given on the command line.
@@ -102,8 +113,8 @@ func newLogger(c gateway.LogConfig, w io.Writer) (*slog.Logger, error) {
 //
 // reload, if not nil, re-reads the config file for POST /reload and SIGHUP.
 func serve(ctx context.Context, cfg *gateway.Config, source string, logger *slog.Logger, reload func(context.Context) (*gateway.Config, error)) error {
-	file := source
-	if reload == nil {
+	file := source // where policy load errors point: the file, or the environment
+	if source == embeddedSource {
 		file = ""
 	}
 	ph, err := openPolicies(ctx, cfg, file, logger)
@@ -123,6 +134,8 @@ func serve(ctx context.Context, cfg *gateway.Config, source string, logger *slog
 	}
 	stopHUP := reloadOnHangup(ctx, g, logger)
 	defer stopHUP()
+	stopUSR1 := reopenOnUSR1(ctx, g, logger)
+	defer stopUSR1()
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Server.Listen)
 	if err != nil {
@@ -162,6 +175,20 @@ func serve(ctx context.Context, cfg *gateway.Config, source string, logger *slog
 	case err := <-errc: // a listener failed: stop the other one too
 		running--
 		errs = append(errs, err)
+	}
+	if d := cfg.Server.DrainDelay.D(); d > 0 && running == 2 {
+		// Signalled: answer /readyz 503 and keep serving while load
+		// balancers take this node out, then stop accepting.
+		g.Drain()
+		logger.LogAttrs(ctx, slog.LevelInfo, "flowcache draining", slog.Duration("drain_delay", d))
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case err := <-errc:
+			t.Stop()
+			running--
+			errs = append(errs, err)
+		}
 	}
 	logger.LogAttrs(ctx, slog.LevelInfo, "flowcache stopping",
 		slog.Duration("shutdown_timeout", cfg.Server.ShutdownTimeout.D()))

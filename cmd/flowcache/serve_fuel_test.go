@@ -25,7 +25,7 @@ func Test_run_hostilePolicy(t *testing.T) {
 	}))
 	t.Cleanup(origin.Close)
 	_, listen, admin := servePolicy(t, origin.URL, "../../plugins/testdata/hostile.wasm", "hostile", "error",
-		"call_timeout = \"50ms\"\nconfig = { s = 2 }\n")
+		"call_timeout = \"10s\"\nconfig = { s = 2 }\n") // fuel, not the watchdog, must stop every call, even on a loaded machine
 
 	const workers, perWorker = 2, 10
 	var wg sync.WaitGroup

@@ -23,7 +23,7 @@ import (
 // without the secret is refused and counted by both, and neither warns that
 // Redis is trusted. (Not parallel: it sets the environment.)
 func Test_run_redisSecret(t *testing.T) {
-	t.Setenv(redisSecretEnv, "env-cluster-secret-0123456789")
+	t.Setenv("FLOWCACHE_REDIS_SECRET", "env-cluster-secret-0123456789")
 	r := gatewaytest.StartRedis(t)
 	var originHits atomic.Int32
 	origin := gatewaytest.StartOrigin(t, func(ctx *fasthttp.RequestCtx) {
@@ -112,6 +112,9 @@ upstreams = [%q]
 	if x := get(a, "/p"); x != "MISS" {
 		t.Fatalf("A GET /p: X-Cache %q, want MISS", x)
 	}
+	// A writes to L2 in the background; a GET on B before that lands is a
+	// miss that B keeps in its own L1, and B would never read L2.
+	waitUntil("A's L2 write", func() bool { return metric(a, "flowcache_l2_writes_total") >= 1 })
 	waitUntil("B's L2 hit", func() bool { return get(b, "/p") == "HIT-L2" })
 
 	forger := redis.NewClient(&redis.Options{Addr: r.Addr})
@@ -143,7 +146,7 @@ upstreams = [%q]
 	waitUntil("purge-all on A effective on B", func() bool { get(b, "/p"); return originHits.Load() > hits })
 	for _, n := range nodes {
 		if strings.Contains(n.stderr.String(), "redis_trusted_without_secret") {
-			t.Errorf("a node warned that Redis is trusted although $%s is set:\n%s", redisSecretEnv, n.stderr.String())
+			t.Errorf("a node warned that Redis is trusted although $FLOWCACHE_REDIS_SECRET is set:\n%s", n.stderr.String())
 		}
 	}
 }

@@ -143,16 +143,16 @@ func Test_run_serveErrors(t *testing.T) {
 func TestServeConfig(t *testing.T) {
 	t.Parallel()
 	missing := filepath.Join(t.TempDir(), "config.toml")
-	cfg, embedded, err := serveConfig(missing, false)
-	if err != nil || !embedded || len(cfg.Routes) != 1 || cfg.Routes[0].Upstreams[0] != exampleOrigin {
-		t.Errorf("serveConfig(missing default) = %+v, %v, %v; want the embedded defaults", cfg.Routes, embedded, err)
+	cfg, source, err := serveConfig(missing, false)
+	if err != nil || source != embeddedSource || len(cfg.Routes) != 1 || cfg.Routes[0].Upstreams[0] != exampleOrigin {
+		t.Errorf("serveConfig(missing default) = %+v, %v, %v; want the embedded defaults", cfg.Routes, source, err)
 	}
 	if _, _, err := serveConfig(missing, true); err == nil {
 		t.Error("serveConfig(missing, explicit) = nil error, want one")
 	}
-	cfg, embedded, err = serveConfig("testdata/valid/full.toml", false)
-	if err != nil || embedded || cfg.Server.Listen != "0.0.0.0:8080" {
-		t.Errorf("serveConfig(full.toml) = %q, %v, %v; want the file", cfg.Server.Listen, embedded, err)
+	cfg, source, err = serveConfig("testdata/valid/full.toml", false)
+	if err != nil || source != "testdata/valid/full.toml" || cfg.Server.Listen != "0.0.0.0:8080" {
+		t.Errorf("serveConfig(full.toml) = %q, %v, %v; want the file", cfg.Server.Listen, source, err)
 	}
 }
 

@@ -107,8 +107,8 @@ tls_insecure_skip_verify = true
 			continue
 		}
 		if tc.status != 200 {
-			if cs := resp.Header.Get("Cache-Status"); !strings.Contains(cs, "detail=502") {
-				t.Errorf("GET %s: Cache-Status = %q, want detail=502", tc.path, cs)
+			if cs := resp.Header.Get("Cache-Status"); !strings.Contains(cs, "detail=upstream-error") {
+				t.Errorf("GET %s: Cache-Status = %q, want detail=upstream-error", tc.path, cs)
 			}
 			if n := tc.origin.Requests(); n != 0 {
 				t.Errorf("GET %s: origin answered %d requests, want 0", tc.path, n)

@@ -84,7 +84,15 @@ func StartGateway(tb testing.TB, cfg *gateway.Config, opts gateway.Options) *Gat
 		if err := g.Shutdown(ctx); err != nil {
 			tb.Errorf("gatewaytest: Shutdown: %v", err)
 		}
-		wg.Wait()
+		// A Shutdown that gave up leaves a server running: report it
+		// rather than hang the whole test binary until its -timeout.
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			tb.Errorf("gatewaytest: a server still runs 10s after Shutdown")
+		}
 	})
 	return gw
 }

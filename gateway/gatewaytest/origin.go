@@ -1,7 +1,9 @@
 package gatewaytest
 
 import (
+	"bufio"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -47,7 +49,7 @@ func StartOrigin(tb testing.TB, h fasthttp.RequestHandler) *Origin {
 		},
 		DisableHeaderNamesNormalizing: true,
 		// No automatic Date: a test's handler sets Date from its clock
-		// when it wants one, so that ages are exact.
+		// with SetDate when it wants one, so that ages are exact.
 		NoDefaultDate: true,
 		ConnState: func(_ net.Conn, s fasthttp.ConnState) {
 			if s == fasthttp.StateNew {
@@ -114,4 +116,16 @@ func DeadOrigin(tb testing.TB) (url string, accepted *atomic.Int64) {
 		_ = ln.Close()
 	})
 	return "http://" + ln.Addr().String(), accepted
+}
+
+// SetDate gives the response of an origin handler the Date field date (an
+// HTTP date). It must come first in the handler: it replaces the
+// response's header. fasthttp drops a Date given to ResponseHeader.Set or
+// Add (it writes its own), so the field is parsed into the header instead.
+func SetDate(tb testing.TB, ctx *fasthttp.RequestCtx, date string) {
+	tb.Helper()
+	head := "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nDate: " + date + "\r\n\r\n"
+	if err := ctx.Response.Header.Read(bufio.NewReader(strings.NewReader(head))); err != nil {
+		tb.Errorf("gatewaytest: SetDate(%q): %v", date, err)
+	}
 }

@@ -1,6 +1,8 @@
 // Package cachecontrol parses the Cache-Control header field (RFC 9111,
-// Section 5.2) and the fields that share its syntax and target a cache like
-// this one: CDN-Cache-Control (RFC 9213) and Surrogate-Control.
+// Section 5.2) and Surrogate-Control, which shares its syntax.
+// CDN-Cache-Control (RFC 9213) is a Structured Field Dictionary (RFC 8941)
+// instead: the default policy reads it with a strict parser that refuses
+// the whole field when it is not valid (see policy.Default).
 //
 // The parser never fails and never allocates: [Parse] merges one field value
 // into a caller-owned [Directives], and [ParseField] merges every occurrence
