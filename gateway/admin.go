@@ -16,7 +16,7 @@ import (
 // newAdminServer serves the admin plane: /metrics (Prometheus text),
 // /healthz (the process answers), /readyz (503 once shutting down), the
 // policy API (/policies..., see policyadmin.go), POST /reload, POST
-// /purge (purge_admin.go), /warm (warm.go), GET /routes and the admin web page at / and /ui
+// /purge (purge_admin.go), /warm (warm.go), GET /routes, GET /kv (kvmetrics.go) and the admin web page at / and /ui
 // (adminui.go). Request
 // bodies are bounded by adminBodyLimit (module uploads).
 //
@@ -125,6 +125,8 @@ func (g *Gateway) handleAdmin(ctx *fasthttp.RequestCtx) {
 		g.handleSession(ctx)
 	case "/logout":
 		g.handleLogout(ctx)
+	case "/kv":
+		adminJSON(ctx, fasthttp.StatusOK, map[string]any{"namespaces": g.KVStats()})
 	default:
 		if path == "/policies" || strings.HasPrefix(path, "/policies/") {
 			g.handlePolicies(ctx, path)

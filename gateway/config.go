@@ -30,6 +30,8 @@ type Config struct {
 	Redis  RedisConfig   `toml:"redis"`
 	Log    LogConfig     `toml:"log"`
 	Routes []RouteConfig `toml:"routes"`
+	// KV is the look-aside API (kvconfig.go); off unless [kv] listen is set.
+	KV KVConfig `toml:"kv"`
 	// Policies are the WebAssembly cache policies, one [policies.NAME]
 	// section each; a route uses one with policy = "NAME". cmd fills the
 	// omitted limits with PolicyDefaults.
@@ -492,6 +494,7 @@ func (c *Config) Validate() error {
 			add(p+".policy", "%q is neither \"default\" nor a [policies.NAME] section", r.Policy)
 		}
 	}
+	errs = append(errs, c.KV.validate(len(c.Redis.Addrs) > 0)...)
 	for _, name := range slices.Sorted(maps.Keys(c.Policies)) {
 		p := "policies." + name
 		if !ValidPolicyName(name) {

@@ -121,6 +121,7 @@ type Gateway struct {
 
 	server *fasthttp.Server
 	admin  *fasthttp.Server
+	kv     *kvService // the look-aside API; nil when [kv] listen is empty
 
 	// trusted holds [server] trusted_proxies; realIPForwarded is set when
 	// real_ip_header is Forwarded (client.go).
@@ -215,6 +216,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	}
 	g.server = g.newDataServer()
 	g.admin = g.newAdminServer()
+	g.kv = newKVService(g)
 	return g, nil
 }
 
@@ -251,6 +253,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	var errs []error
 	if err := g.server.ShutdownWithContext(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("gateway: shutdown data plane: %w", err))
+	}
+	if err := g.kv.shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("gateway: shutdown kv: %w", err))
 	}
 	done := make(chan struct{})
 	go func() { g.bg.Wait(); close(done) }()

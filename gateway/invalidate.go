@@ -400,6 +400,9 @@ func (g *Gateway) dropEvicted() {
 // many stored responses it removed or marked (0 for a flush or purge-all).
 // It is called for purges made here, and for those other nodes publish.
 func (g *Gateway) applyL1(inv *l2.Invalidation) int {
+	if isKVInvalidation(inv) {
+		return g.applyKV(inv) // a look-aside value (kv.go)
+	}
 	if inv.Kind == l2.KindURL {
 		g.inv.log.addURL([]byte(inv.Host), []byte(inv.Path))
 	} else {
@@ -457,6 +460,10 @@ func (g *Gateway) markURL(x *exchange) int {
 		return 0
 	}
 	switch kind {
+	case kindKV: // a look-aside value cannot be revalidated: soft is hard
+		if g.l1.del(x.pkey) {
+			return 1
+		}
 	case kindEntry:
 		if g.markL1Entry(x, x.pkey, v) {
 			return 1

@@ -252,6 +252,8 @@ func (g *Gateway) removeURL(x *exchange, l1Only bool) int {
 	case kindEntry:
 		g.removeChunks(x, x.pkey, gen, payload, del)
 		n = 1
+	case kindKV: // a look-aside value found by a tag purge (kv.go)
+		n = 1
 	case kindVariants:
 		rec, ok := parseVariantRecord(payload)
 		if !ok {

@@ -148,6 +148,7 @@ func fixedSections(cur, next *Config) error {
 		{"cache", cur.Cache, next.Cache},
 		{"redis", cur.Redis, next.Redis},
 		{"log", cur.Log, next.Log},
+		{"kv", cur.KV, next.KV},
 	} {
 		if !reflect.DeepEqual(s.a, s.b) {
 			errs = append(errs, fmt.Errorf("%s: changed; a reload applies [[routes]] and [policies] only, restart to apply [%s]", s.name, s.name))

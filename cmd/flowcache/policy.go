@@ -133,13 +133,7 @@ func (c *policyClient) do(ctx context.Context, method, path, contentType string,
 		return fmt.Errorf("admin API: %s %s: read answer: %w", method, path, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error string `json:"error"`
-		}
-		msg := strings.TrimSpace(string(b))
-		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			msg = e.Error
-		}
+		msg := apiMessage(b)
 		if resp.StatusCode == http.StatusForbidden {
 			msg += " (set $" + adminTokenEnv + " to the admin token)"
 		}
@@ -152,6 +146,18 @@ func (c *policyClient) do(ctx context.Context, method, path, contentType string,
 		return fmt.Errorf("admin API: %s %s: bad answer: %w", method, path, err)
 	}
 	return nil
+}
+
+// apiMessage is the "error" member of a JSON error answer b, or b
+// itself.
+func apiMessage(b []byte) string {
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(b, &e) == nil && e.Error != "" {
+		return e.Error
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // versionResult is the answer of a push or rollback.

@@ -42,6 +42,7 @@ func commands() []command {
 		{"purge", "purge URLs, tags, a prefix or everything (admin API)", runPurge},
 		{"warm", "fill the cache from a sitemap or a list of URLs (admin API)", runWarm},
 		{"healthcheck", "exit 0 if a gateway's /readyz answers 200 (for containers)", runHealthcheck},
+		{"kv", "get, put, delete values of the look-aside API", runKV},
 	}
 }
 

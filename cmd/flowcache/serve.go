@@ -146,17 +146,29 @@ func serve(ctx context.Context, cfg *gateway.Config, source string, logger *slog
 		_ = ln.Close() // never served; the listen error is what matters
 		return errors.Join(fmt.Errorf("admin.listen: %w", err), shutdown())
 	}
+	var kvLn net.Listener // the look-aside API, when [kv] listen is set
+	if cfg.KV.Listen != "" {
+		if kvLn, err = lc.Listen(ctx, "tcp", cfg.KV.Listen); err != nil {
+			_, _ = ln.Close(), adminLn.Close() // never served; the listen error is what matters
+			return errors.Join(fmt.Errorf("kv.listen: %w", err), shutdown())
+		}
+	}
 	logger.LogAttrs(ctx, slog.LevelInfo, "flowcache started",
 		slog.String("version", buildVersion()),
 		slog.String("config", source),
 		slog.String("listen", ln.Addr().String()),
 		slog.String("admin_listen", adminLn.Addr().String()),
+		slog.String("kv_listen", cfg.KV.Listen),
 		slog.Int("routes", len(cfg.Routes)))
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- wrapErr("serve data plane", g.Serve(ln)) }()
 	go func() { errc <- wrapErr("serve admin", g.ServeAdmin(adminLn)) }()
 	running := 2
+	if kvLn != nil {
+		go func() { errc <- wrapErr("serve kv", g.ServeKV(kvLn)) }()
+		running++
+	}
 	var errs []error
 	select {
 	case <-ctx.Done():
@@ -187,6 +199,9 @@ func serve(ctx context.Context, cfg *gateway.Config, source string, logger *slog
 	// return at once.
 	_ = ln.Close()      // see above: usually already closed
 	_ = adminLn.Close() // see above
+	if kvLn != nil {
+		_ = kvLn.Close() // see above
+	}
 	for ; running > 0; running-- {
 		errs = append(errs, <-errc)
 	}

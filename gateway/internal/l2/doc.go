@@ -12,6 +12,10 @@
 //	t.State(); t.Stats(); t.Subscribed()  // /readyz
 //	t.RegisterMetrics(set)                // flowcache_l2_* on the gateway's metrics.Set
 //
+// The gateway's look-aside values use WriteNow instead of Set: written at
+// once and uncompressed, under a condition checked in the same script
+// (If-Match, If-None-Match, taking or filling a lease), then Publish.
+//
 // # Operating Redis
 //
 // Redis 7.0 or later is required (PEXPIRE NX/GT, SPUBLISH). Use a volatile
