@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowcache/flowcache/internal/keypath"
 	"github.com/flowcache/flowcache/internal/units"
 	"github.com/flowcache/flowcache/plugins"
 )
@@ -349,12 +350,18 @@ func ValidPolicyName(name string) bool {
 	return name != "default" && policyName.MatchString(name)
 }
 
-// Validate reports every problem in c, each prefixed with its key path
-// (e.g. "routes[2].upstreams[0]: ..."), joined with errors.Join.
+// FieldError is one problem of a configuration: the key path it is at
+// ("routes[2].upstreams[0]", "policies.norm.max_memory"; "" for none) and
+// what is wrong there. Its Error method formats "path: message". Read it
+// from Validate's error with errors.As on each joined error.
+type FieldError = keypath.Error
+
+// Validate reports every problem in c as a *[FieldError], joined with
+// errors.Join, nil when there is none.
 func (c *Config) Validate() error {
 	var errs []error
 	add := func(path, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+		errs = append(errs, keypath.Errorf(path, format, args...))
 	}
 	checkAddr := func(path, addr string) {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
@@ -475,7 +482,7 @@ func (c *Config) Validate() error {
 		}
 		for j, u := range r.Upstreams {
 			if err := checkUpstream(u); err != nil {
-				add(fmt.Sprintf("%s.upstreams[%d]", p, j), "%v", err)
+				add(fmt.Sprintf("%s.upstreams[%d]", p, j), "%w", err)
 			}
 		}
 		if r.UpstreamHost != "" {
@@ -502,46 +509,29 @@ func (c *Config) Validate() error {
 			continue
 		}
 		pc := c.Policies[name]
-		for _, e := range flatten(pc.Validate()) {
-			errs = append(errs, fmt.Errorf("%s.%w", p, e))
-		}
+		errs = append(errs, keypath.Leaves(keypath.Under(p, pc.Validate()))...)
 	}
 	return errors.Join(errs...)
 }
 
-// flatten lists the leaves of a tree of errors.Join errors.
-func flatten(err error) []error {
-	if err == nil {
-		return nil
-	}
-	j, ok := err.(interface{ Unwrap() []error }) // splitting errors.Join, not matching an error
-	if !ok {
-		return []error{err}
-	}
-	var out []error
-	for _, e := range j.Unwrap() {
-		out = append(out, flatten(e)...)
-	}
-	return out
-}
-
-// validateTLS checks the route's tls_* keys: they need an https upstream,
-// and the CA file must be readable and hold at least one certificate.
+// validateTLS checks the route's tls_* keys (p is the route's key path):
+// they need an https upstream, and the CA file must be readable and hold at
+// least one certificate. The errors are *FieldError.
 func (r *RouteConfig) validateTLS(p string) []error {
 	if r.TLSCAFile == "" && r.TLSServerName == "" && !r.TLSInsecureSkipVerify {
 		return nil
 	}
 	var errs []error
 	if !slices.ContainsFunc(r.Upstreams, func(u string) bool { return strings.HasPrefix(u, "https://") }) {
-		errs = append(errs, fmt.Errorf("%s: tls_ca_file, tls_server_name and tls_insecure_skip_verify need an https upstream", p))
+		errs = append(errs, keypath.Errorf(p, "tls_ca_file, tls_server_name and tls_insecure_skip_verify need an https upstream"))
 	}
 	if r.TLSCAFile != "" {
 		if _, err := loadCAFile(r.TLSCAFile); err != nil {
-			errs = append(errs, fmt.Errorf("%s.tls_ca_file: %w", p, err))
+			errs = append(errs, keypath.Errorf(p+".tls_ca_file", "%w", err))
 		}
 	}
 	if r.TLSServerName != "" && strings.ContainsAny(r.TLSServerName, ":/ ") {
-		errs = append(errs, fmt.Errorf("%s.tls_server_name: must be a host name without port; got %q", p, r.TLSServerName))
+		errs = append(errs, keypath.Errorf(p+".tls_server_name", "must be a host name without port; got %q", r.TLSServerName))
 	}
 	return errs
 }

@@ -1,13 +1,13 @@
 package gateway
 
 import (
-	"fmt"
 	"maps"
 	"net"
 	"regexp"
 	"slices"
 	"time"
 
+	"github.com/flowcache/flowcache/internal/keypath"
 	"github.com/flowcache/flowcache/internal/units"
 )
 
@@ -83,12 +83,12 @@ func (c KVNamespaceConfig) withDefaults() KVNamespaceConfig {
 	return c
 }
 
-// validate reports every problem of the [kv] section, each with its key
-// path; redis says whether [redis] addrs is set.
+// validate reports every problem of the [kv] section, each a *FieldError;
+// redis says whether [redis] addrs is set.
 func (c *KVConfig) validate(redis bool) []error {
 	var errs []error
 	add := func(path, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+		errs = append(errs, keypath.Errorf(path, format, args...))
 	}
 	if c.Listen == "" {
 		if len(c.Namespaces) > 0 {

@@ -3,9 +3,9 @@ package plugins
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
+	"github.com/flowcache/flowcache/internal/keypath"
 	"github.com/flowcache/flowcache/internal/units"
 )
 
@@ -79,12 +79,13 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports every problem in c, joined, each prefixed with its key
-// ("max_memory: ..."); the caller adds the section ("policies.NAME.").
+// Validate reports every problem in c, joined with errors.Join, each a
+// *keypath.Error at its key ("max_memory: ..."); the caller puts them under
+// the section with keypath.Under("policies.NAME", err).
 func (c *Config) Validate() error {
 	var errs []error
 	if c.Module == "" {
-		errs = append(errs, errors.New("module: required (path of the policy's .wasm file)"))
+		errs = append(errs, keypath.Errorf("module", "required (path of the policy's .wasm file)"))
 	}
 	if err := c.validateLimits(); err != nil {
 		errs = append(errs, err)
@@ -99,19 +100,19 @@ func (c *Config) Validate() error {
 func (c *Config) validateLimits() error {
 	var errs []error
 	if c.MaxMemory < pageSize || c.MaxMemory > maxMemoryCap {
-		errs = append(errs, fmt.Errorf("max_memory: %v is outside [64KiB, 4GiB]", c.MaxMemory))
+		errs = append(errs, keypath.Errorf("max_memory", "%v is outside [64KiB, 4GiB]", c.MaxMemory))
 	}
 	if c.Fuel <= 0 {
-		errs = append(errs, fmt.Errorf("fuel: %d must be positive", c.Fuel))
+		errs = append(errs, keypath.Errorf("fuel", "%d must be positive", c.Fuel))
 	}
 	if c.CallTimeout < 0 || c.CallTimeout.D() > time.Minute || (c.CallTimeout != 0 && c.CallTimeout.D() < time.Millisecond) {
-		errs = append(errs, fmt.Errorf("call_timeout: %v is outside [1ms, 1m]", c.CallTimeout))
+		errs = append(errs, keypath.Errorf("call_timeout", "%v is outside [1ms, 1m]", c.CallTimeout))
 	}
 	if c.MaxModuleSize <= 0 || c.MaxModuleSize > maxModuleCap {
-		errs = append(errs, fmt.Errorf("max_module_size: %v is outside (0, 256MiB]", c.MaxModuleSize))
+		errs = append(errs, keypath.Errorf("max_module_size", "%v is outside (0, 256MiB]", c.MaxModuleSize))
 	}
 	if c.MemoizeKey < 0 || c.MemoizeKey > MaxMemoizeKey {
-		errs = append(errs, fmt.Errorf("memoize_key: %d is outside [0, %d]", c.MemoizeKey, MaxMemoizeKey))
+		errs = append(errs, keypath.Errorf("memoize_key", "%d is outside [0, %d]", c.MemoizeKey, MaxMemoizeKey))
 	}
 	return errors.Join(errs...)
 }
@@ -123,7 +124,7 @@ func (c *Config) initJSON() ([]byte, error) {
 	}
 	b, err := json.Marshal(c.Config)
 	if err != nil {
-		return nil, fmt.Errorf("config: not representable as JSON: %w", err)
+		return nil, keypath.Errorf("config", "not representable as JSON: %w", err)
 	}
 	return b, nil
 }

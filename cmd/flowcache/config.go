@@ -1,12 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +14,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/flowcache/flowcache/gateway"
+	"github.com/flowcache/flowcache/internal/keypath"
 )
 
 // exampleOrigin is the upstream of the embedded default configuration: the
@@ -46,7 +47,10 @@ func loadConfig(path string) (gateway.Config, error) {
 
 // decodeConfig decodes src, the contents of the file name, strictly onto
 // gateway.DefaultConfig, applies the FLOWCACHE_ variables of environ, fills
-// route defaults and validates the result.
+// route defaults and validates the result. Every problem is reported in one
+// error: values of the wrong type or format, unknown keys, variables that
+// do not apply, and what Validate finds; only a syntax error stops the
+// decoding (decode.go).
 //
 // # Why not toml.DecodeFile?
 //
@@ -55,12 +59,11 @@ func loadConfig(path string) (gateway.Config, error) {
 func decodeConfig(name string, src []byte, environ []string) (gateway.Config, error) {
 	cfg := gateway.DefaultConfig()
 	ix := scanKeys(string(src))
-	md, err := toml.Decode(string(src), &cfg)
+	problems, bad, err := decodeFields(string(src), ix, &cfg)
 	if err != nil {
-		return gateway.Config{}, &configError{file: name, problems: []problem{decodeProblem(ix, err)}}
+		return gateway.Config{}, &configError{file: name, problems: []problem{syntaxProblem(ix, err)}}
 	}
-	problems := undecodedProblems(ix, &md)
-	return finishConfig(name, filepath.Dir(name), ix, &cfg, environ, problems)
+	return finishConfig(name, filepath.Dir(name), ix, &cfg, environ, problems, bad)
 }
 
 // envSource names the configuration in errors and logs when there is no
@@ -78,7 +81,7 @@ func envConfig(environ []string) (cfg gateway.Config, set bool, err error) {
 	if !slices.ContainsFunc(settings, func(s envSetting) bool { return s.path[0] == "routes" }) {
 		cfg.Routes = embeddedConfig().Routes
 	}
-	cfg, err = finishConfig(envSource, ".", scanKeys(""), &cfg, environ, nil)
+	cfg, err = finishConfig(envSource, ".", scanKeys(""), &cfg, environ, nil, nil)
 	var ce *configError
 	if errors.As(err, &ce) {
 		// No file to point at: name the variable that would set the key.
@@ -97,14 +100,19 @@ func envConfig(environ []string) (cfg gateway.Config, set bool, err error) {
 // finishConfig applies the environment to a decoded cfg, fills the
 // defaults (paths relative to dir) and validates it, reporting problems
 // (those found so far, and any new one) as a *configError of source.
-func finishConfig(source, dir string, ix *keyIndex, cfg *gateway.Config, environ []string, problems []problem) (gateway.Config, error) {
+// Validate's problems at or under a path of bad (values that did not
+// decode) are left out: they are about the default the value kept.
+func finishConfig(source, dir string, ix *keyIndex, cfg *gateway.Config, environ []string, problems []problem, bad []string) (gateway.Config, error) {
 	envPaths, envProblems := applyEnvironment(cfg, environ)
 	problems = append(problems, envProblems...)
 	for i := range cfg.Routes {
 		gateway.RouteDefaults(&cfg.Routes[i])
 	}
 	policyDefaults(dir, cfg)
-	problems = append(problems, validateProblems(ix, envPaths, cfg.Validate())...)
+	problems = append(problems, validateProblems(ix, envPaths, bad, cfg.Validate())...)
+	// In the order of the file, as a compiler lists errors; those of the
+	// environment, which have no line, last.
+	slices.SortStableFunc(problems, func(a, b problem) int { return cmp.Compare(lineOrLast(a.line), lineOrLast(b.line)) })
 	if len(problems) > 0 {
 		return gateway.Config{}, &configError{file: source, problems: problems}
 	}
@@ -157,28 +165,18 @@ func (e *configError) Error() string {
 	return b.String()
 }
 
-// decodeLineErr matches the decoder's errors that are not a toml.ParseError
-// (a TOML value of the wrong type, e.g. a string for an integer).
-var decodeLineErr = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): (.*)$`)
-
-func decodeProblem(ix *keyIndex, err error) problem {
+// syntaxProblem is the problem of a document that does not parse.
+func syntaxProblem(ix *keyIndex, err error) problem {
 	var pe toml.ParseError
-	if errors.As(err, &pe) {
-		p := problem{line: pe.Position.Line, msg: pe.Message}
-		if pe.LastKey != "" {
-			p.path, _ = ix.resolve(pe.LastKey, pe.Position.Line)
-		}
-		p.context = positionContext(ix, &pe)
-		return p
+	if !errors.As(err, &pe) {
+		return problem{msg: err.Error()}
 	}
-	if m := decodeLineErr.FindStringSubmatch(err.Error()); m != nil {
-		line, _ := strconv.Atoi(m[1]) // m[1] is digits or empty (then 0: no line)
-		p := problem{msg: m[3]}
-		p.path, p.line = ix.resolve(m[2], line)
-		p.context = ix.snippet(p.line)
-		return p
+	p := problem{line: pe.Position.Line, msg: pe.Message}
+	if pe.LastKey != "" {
+		p.path, _ = ix.resolve(pe.LastKey, pe.Position.Line)
 	}
-	return problem{msg: err.Error()}
+	p.context = positionContext(ix, &pe)
+	return p
 }
 
 // positionContext returns the location part of pe.ErrorWithPosition: "At
@@ -206,77 +204,8 @@ func positionContext(ix *keyIndex, pe *toml.ParseError) (s string) {
 	return s
 }
 
-// undecodedProblems reports the keys of the file that no config field takes.
-// Of an unknown table only the table itself is reported, not each of its keys.
-func undecodedProblems(ix *keyIndex, md *toml.MetaData) []problem {
-	keys := md.Undecoded()
-	unknown := map[string]bool{}
-	for _, k := range keys {
-		unknown[k.String()] = true
-	}
-	var out []problem
-	seen := map[string]bool{}
-	for _, k := range keys {
-		s := k.String()
-		if seen[s] || parentUnknown(unknown, k) || freeForm(configType, k) {
-			continue
-		}
-		seen[s] = true
-		msg := "unknown key"
-		switch md.Type(k...) {
-		case "Hash", "ArrayHash":
-			msg = "unknown table"
-		}
-		if hint := suggest(k); hint != "" {
-			msg += fmt.Sprintf(" (did you mean %q?)", hint)
-		}
-		occ := ix.occurrences(s)
-		if len(occ) == 0 {
-			out = append(out, problem{path: s, msg: msg})
-		}
-		for _, e := range occ {
-			out = append(out, problem{line: e.line, path: e.path, msg: msg, context: ix.snippet(e.line)})
-		}
-	}
-	return out
-}
-
-func parentUnknown(unknown map[string]bool, k toml.Key) bool {
-	for n := len(k) - 1; n > 0; n-- {
-		if unknown[k[:n].String()] {
-			return true
-		}
-	}
-	return false
-}
-
 // configType is the type config files decode into.
 var configType = reflect.TypeFor[gateway.Config]()
-
-// freeForm reports whether key lies under a field of type any (or a map of
-// any) in a value of type t: such a field takes whatever TOML it is given
-// (a policy's own configuration, say), but the decoder still lists the keys
-// of tables nested in it as undecoded.
-func freeForm(t reflect.Type, key toml.Key) bool {
-	for _, p := range key {
-		t = elemType(t)
-		switch t.Kind() {
-		case reflect.Interface:
-			return true
-		case reflect.Map:
-			t = t.Elem() // p is a map key
-		case reflect.Struct:
-			f, ok := fieldByTag(t, p)
-			if !ok {
-				return false
-			}
-			t = f.Type
-		default:
-			return false
-		}
-	}
-	return elemType(t).Kind() == reflect.Interface
-}
 
 // suggest returns the known key closest to the unknown key k within an edit
 // distance of 2, or "".
@@ -390,34 +319,29 @@ func policyDefaults(dir string, cfg *gateway.Config) {
 	}
 }
 
-// validatePath matches the key path that starts each of Validate's errors.
-// Segments are TOML bare keys: A-Z a-z 0-9 _ -.
-var validatePath = regexp.MustCompile(`^([A-Za-z0-9_-]+(?:\[\d+\])?(?:\.[A-Za-z0-9_-]+(?:\[\d+\])?)*): (.*)$`)
-
-// validateProblems splits Validate's joined error into problems and finds
-// the line of each in the file, or the variable that set it (envPaths maps
-// key paths set by the environment to their variables).
-func validateProblems(ix *keyIndex, envPaths map[string]string, err error) []problem {
-	if err == nil {
-		return nil
-	}
-	errs := []error{err}
-	if j, ok := err.(interface{ Unwrap() []error }); ok { // splitting errors.Join, not matching one
-		errs = j.Unwrap()
-	}
+// validateProblems lists the *gateway.FieldError problems joined in err
+// (Validate's) with the line of each in the file, or the variable that set
+// it (envPaths maps key paths set by the environment to their variables).
+// Those at or under a path of bad are left out.
+func validateProblems(ix *keyIndex, envPaths map[string]string, bad []string, err error) []problem {
+	errs := keypath.Leaves(err)
 	out := make([]problem, 0, len(errs))
 	for _, e := range errs {
-		m := validatePath.FindStringSubmatch(e.Error())
-		if m == nil {
+		var fe *gateway.FieldError
+		if !errors.As(e, &fe) || fe.Path == "" {
 			out = append(out, problem{msg: e.Error()})
 			continue
 		}
-		if v := envVariable(envPaths, m[1]); v != "" {
-			out = append(out, problem{env: v, path: m[1], msg: m[2]})
+		path, msg := fe.Path, fe.Err.Error()
+		if v := envVariable(envPaths, path); v != "" {
+			out = append(out, problem{env: v, path: path, msg: msg})
 			continue
 		}
-		line := ix.line(m[1])
-		out = append(out, problem{line: line, path: m[1], msg: m[2], context: ix.snippet(line)})
+		if covered(bad, path) {
+			continue
+		}
+		line := ix.line(path)
+		out = append(out, problem{line: line, path: path, msg: msg, context: ix.snippet(line)})
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -190,7 +191,7 @@ func FuzzLoadConfig(f *testing.F) {
 	})
 }
 
-func TestFreeForm(t *testing.T) {
+func TestKnownKeys(t *testing.T) {
 	t.Parallel()
 	type policy struct {
 		Module string         `toml:"module"`
@@ -198,36 +199,50 @@ func TestFreeForm(t *testing.T) {
 		Any    any            `toml:"any"`
 	}
 	type cfg struct {
-		Server struct {
-			Listen string `toml:"listen"`
-		} `toml:"server"`
 		Policies map[string]policy `toml:"policies"`
-		Routes   []struct {
-			Name string `toml:"name"`
-		} `toml:"routes"`
 	}
 	typ := reflect.TypeFor[cfg]()
-	tests := []struct {
-		key  []string
-		want bool
-	}{
-		{[]string{"server", "listen"}, false},
-		{[]string{"server", "bogus"}, false},
-		{[]string{"routes", "name"}, false},
-		{[]string{"policies", "norm", "module"}, false},
-		{[]string{"policies", "norm", "bogus"}, false},
-		{[]string{"policies", "norm", "config"}, false},
-		{[]string{"policies", "norm", "config", "n"}, true},
-		{[]string{"policies", "norm", "config", "n", "a"}, true},
-		{[]string{"policies", "norm", "any", "x"}, true},
-		{[]string{"policies", "norm", "any"}, true},
-	}
-	for _, tt := range tests {
-		if got := freeForm(typ, tt.key); got != tt.want {
-			t.Errorf("freeForm(%q) = %v, want %v", tt.key, got, tt.want)
-		}
-	}
 	if got := knownKeys(typ, []string{"policies", "norm"}); strings.Join(got, ",") != "module,config,any" {
 		t.Errorf("knownKeys(policies.norm) = %q, want module, config, any", got)
+	}
+}
+
+// TestLoadConfig_EveryProblem: one run reports every kind of problem of a
+// file, each at its line: values of the wrong type (a scalar, an array, an
+// element of an array, a table), of the wrong format, unknown keys and
+// what Validate finds; and nothing about the defaults that the values
+// which did not decode kept (routes[0] has no upstream left, but that is
+// not reported twice).
+func TestLoadConfig_EveryProblem(t *testing.T) {
+	t.Parallel()
+	_, err := loadConfig("testdata/config/several_kinds.toml")
+	var ce *configError
+	if !errors.As(err, &ce) {
+		t.Fatalf("loadConfig error = %v, want a *configError", err)
+	}
+	want := []struct {
+		line int
+		path string
+		msg  string
+	}{
+		{5, "server.max_conns", "incompatible types: TOML value has type string; destination has type integer"},
+		{6, "server.listen", `invalid address "8080" (want host:port)`},
+		{9, "cache.l1_size", `invalid size "256 megabytes": want e.g. "512KiB", "8MiB", "1GB"`},
+		{10, "cache.default_tll", `unknown key (did you mean "default_ttl"?)`},
+		{14, "routes[0].upstreams", "incompatible types: TOML value has type string; destination has type slice"},
+		{15, "routes[0].timeout", `invalid duration "5 seconds" (want e.g. "500ms", "5s", "1h")`},
+		{16, "routes[0].path_prefix", `must start with "/"; got "api"`},
+		{20, "routes[1].upstreams[1]", "incompatible types: TOML value has type int64; destination has type string"},
+		{23, "log.level", `must be one of debug, info, warn, error; got "verbose"`},
+		{24, "log.access", "incompatible types: TOML value has type map[string]any; destination has type string"},
+	}
+	if len(ce.problems) != len(want) {
+		t.Errorf("%d problems, want %d:\n%v", len(ce.problems), len(want), err)
+	}
+	for i := range min(len(ce.problems), len(want)) {
+		got, w := ce.problems[i], want[i]
+		if got.line != w.line || got.path != w.path || got.msg != w.msg {
+			t.Errorf("problem %d = line %d %s: %s\nwant line %d %s: %s", i, got.line, got.path, got.msg, w.line, w.path, w.msg)
+		}
 	}
 }

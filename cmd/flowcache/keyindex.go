@@ -126,25 +126,19 @@ func (ix *keyIndex) resolve(plain string, line int) (string, int) {
 	return plain, line
 }
 
-// occurrences returns every place where the key plain is defined, or, for
-// a table only implied by a deeper header ([policies.x] implies
-// "policies"), the first key under it.
-func (ix *keyIndex) occurrences(plain string) []keyEntry {
-	var out []keyEntry
-	for _, e := range ix.entries {
-		if e.plain == plain {
-			out = append(out, e)
-		}
-	}
-	if len(out) > 0 {
-		return out
+// keyLine returns the line defining path, or, for a table only implied
+// by a deeper header ([policies.x] implies "policies"), the line of the
+// first key under it; 0 when the document has neither.
+func (ix *keyIndex) keyLine(path string) int {
+	if l, ok := ix.byPath[path]; ok {
+		return l
 	}
 	for _, e := range ix.entries {
-		if strings.HasPrefix(e.plain, plain+".") {
-			return []keyEntry{{path: plain, plain: plain, line: e.line}}
+		if rest, ok := strings.CutPrefix(e.path, path); ok && rest != "" && (rest[0] == '.' || rest[0] == '[') {
+			return e.line
 		}
 	}
-	return nil
+	return 0
 }
 
 // snippet returns line n of the document formatted for an error message, as
