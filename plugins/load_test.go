@@ -155,10 +155,10 @@ func TestScanModule_Errors(t *testing.T) {
 		want string
 	}{
 		{"empty", nil, "no \\0asm magic"},
-		{"version", []byte("\x00asm\x02\x00\x00\x00"), "unsupported binary version 02 00 00 00"},
-		{"section overrun", []byte("\x00asm\x01\x00\x00\x00\x05\x10\x01"), "section 5 at offset 10: size 16 overruns"},
-		{"bad leb", []byte("\x00asm\x01\x00\x00\x00\x05\xff\xff\xff\xff\xff\x01"), "overflows 32 bits"},
-		{"memory limits", []byte("\x00asm\x01\x00\x00\x00\x05\x03\x01\x08\x01"), "unknown limits flags 0x8"},
+		{"version", []byte("\x00asm\x02\x00\x00\x00"), "unsupported: binary version 02 00 00 00, want 01 00 00 00"},
+		{"section overrun", []byte("\x00asm\x01\x00\x00\x00\x05\x10\x01"), "memory section: offset 0x8: section size 16 beyond the end of the module"},
+		{"bad leb", []byte("\x00asm\x01\x00\x00\x00\x05\xff\xff\xff\xff\xff\x01"), "memory section: offset 0x9: section size: LEB128 u32 too long or out of range"},
+		{"memory limits", []byte("\x00asm\x01\x00\x00\x00\x05\x03\x01\x08\x01"), "memory section: offset 0xb: invalid limits flags 0x8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,6 +14,10 @@
 // roots, indirect calls and function entries; memory.grow and table.grow cost a fixed part plus
 // their size, bulk memory and table instructions their size.
 //
+// [Inspect] decodes a module the same way without reading instructions or writing anything, and
+// returns its imports, defined memories and exports: the host checks them before compiling, with
+// the same decoder, so that the module has one reader.
+//
 // The host sets the fuel before each call. Every non-terminating execution either iterates a
 // loop or nests calls without bound, so both an infinite loop and loop-free (even exponential)
 // recursion run out of fuel, and every instruction is paid for before it runs (see

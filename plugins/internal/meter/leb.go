@@ -28,7 +28,7 @@ func (d *decoder) fail(sentinel error, off int, format string, args ...any) {
 	if d.fn >= 0 {
 		where += fmt.Sprintf(": function body %d", d.fn)
 	}
-	d.err = fmt.Errorf("%w: %s: offset %#x: %s", sentinel, where, off, fmt.Sprintf(format, args...))
+	d.err = &Error{Err: sentinel, Detail: fmt.Sprintf("%s: offset %#x: %s", where, off, fmt.Sprintf(format, args...))}
 }
 
 // truncated records that the module ends (or a section or body ends) before a complete item.

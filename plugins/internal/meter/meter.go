@@ -37,8 +37,8 @@ const (
 	DefaultInitialFuel = 1 << 32
 )
 
-// Errors returned by [Instrument], wrapped with the place where decoding failed. Test them with
-// errors.Is.
+// Errors returned by [Instrument] and [Inspect], in an [*Error] that says where decoding failed
+// (ErrOptions: wrapped with the option). Test them with errors.Is.
 var (
 	// ErrMalformed reports a module that does not follow the binary format.
 	ErrMalformed = errors.New("meter: malformed module")
@@ -50,6 +50,21 @@ var (
 	// ErrOptions reports a negative cost or fuel in Options.
 	ErrOptions = errors.New("meter: invalid options")
 )
+
+// Error is the error of a module that [Instrument] or [Inspect] cannot decode: Err is
+// ErrMalformed, ErrUnsupported or ErrNameTaken, Detail says where (section, function body, byte
+// offset) and what. Its Error method formats "Err: Detail"; a caller with its own word for Err
+// prints Detail after it.
+type Error struct {
+	Err    error
+	Detail string
+}
+
+// Error formats the error as "meter: malformed module: code section: offset 0x2a: ...".
+func (e *Error) Error() string { return e.Err.Error() + ": " + e.Detail }
+
+// Unwrap returns Err, for errors.Is.
+func (e *Error) Unwrap() error { return e.Err }
 
 // Options configures [Instrument]. The zero value selects the defaults.
 type Options struct {
@@ -219,17 +234,23 @@ type instrumenter struct {
 	typeParams []uint32 // number of parameters of each type
 	funcTypes  []uint32 // type index of each function of the function section
 	rw         rewrite
+
+	// inspect: only decode (Inspect), filling mod; the output is not written.
+	inspect bool
+	mod     Module
 }
 
 func (in *instrumenter) run() ([]byte, error) {
 	d := &in.d
 	if len(d.b) < len(header) || !bytes.Equal(d.b[:4], header[:4]) {
-		return nil, fmt.Errorf("%w: not a WebAssembly binary (no \\0asm magic)", ErrMalformed)
+		return nil, &Error{Err: ErrMalformed, Detail: "not a WebAssembly binary (no \\0asm magic)"}
 	}
 	if !bytes.Equal(d.b[4:8], header[4:8]) {
-		return nil, fmt.Errorf("%w: binary version % x, want 01 00 00 00", ErrUnsupported, d.b[4:8])
+		return nil, &Error{Err: ErrUnsupported, Detail: fmt.Sprintf("binary version % x, want 01 00 00 00", d.b[4:8])}
 	}
-	in.out = make([]byte, 0, len(d.b)+len(d.b)/4+64)
+	if !in.inspect {
+		in.out = make([]byte, 0, len(d.b)+len(d.b)/4+64)
+	}
 	in.out = append(in.out, header...)
 	d.pos = len(header)
 
@@ -260,35 +281,40 @@ func (in *instrumenter) run() ([]byte, error) {
 			last = sectionOrder[id]
 			in.flushBefore(id)
 		}
-		switch id {
-		case secCustom:
+		switch {
+		case in.inspect && (id == secCode || id == secData):
+			// Inspect reports neither: it skips their bodies and segments, by far the
+			// largest part of a module (Instrument reads them).
+			in.haveCode = in.haveCode || id == secCode
+			d.pos = end
+		case id == secCustom:
 			d.name(end, "custom section name")
 			d.pos = end
-		case secType:
+		case id == secType:
 			in.decodeTypes(end)
-		case secImport:
+		case id == secImport:
 			in.decodeImports(end)
-		case secFunction:
+		case id == secFunction:
 			in.decodeFunctions(end)
-		case secTable:
+		case id == secTable:
 			in.instrumentTables(end)
-		case secMemory:
+		case id == secMemory:
 			in.decodeMemories(end)
-		case secTag:
+		case id == secTag:
 			in.decodeTags(end)
-		case secGlobal:
+		case id == secGlobal:
 			in.instrumentGlobals(end)
-		case secExport:
+		case id == secExport:
 			in.instrumentExports(end)
-		case secStart:
+		case id == secStart:
 			d.u32(end, "start function index")
-		case secElement:
+		case id == secElement:
 			in.decodeElements(end)
-		case secDataCount:
+		case id == secDataCount:
 			d.u32(end, "data count")
-		case secCode:
+		case id == secCode:
 			in.instrumentCode(end)
-		case secData:
+		case id == secData:
 			in.decodeData(end)
 		}
 		if d.err != nil {
@@ -298,7 +324,7 @@ func (in *instrumenter) run() ([]byte, error) {
 			d.fail(ErrMalformed, d.pos, "%d bytes left over at the end of the section", end-d.pos)
 			break
 		}
-		if id != secTable && id != secGlobal && id != secExport && id != secCode {
+		if id != secTable && id != secGlobal && id != secExport && id != secCode && !in.inspect {
 			in.out = append(in.out, d.b[start:end]...)
 		}
 	}

@@ -124,17 +124,22 @@ func (in *instrumenter) decodeTypes(end int) {
 func (in *instrumenter) decodeImports(end int) {
 	d := &in.d
 	n := d.count(end, 4, "import count")
+	if in.inspect {
+		in.mod.Imports = make([]Import, 0, n)
+	}
 	for i := uint32(0); i < n && d.err == nil; i++ {
-		d.name(end, "import module name")
-		d.name(end, "import name")
+		module := d.name(end, "import module name")
+		name := d.name(end, "import name")
 		start := d.pos
-		switch kind := d.byte(end, "import kind"); kind {
+		kind := d.byte(end, "import kind")
+		var lim Limits
+		switch kind {
 		case externFunc:
 			d.u32(end, "import type index")
 		case externTable:
-			d.tableType(end)
+			lim.Min, lim.Max, lim.HasMax, _ = d.tableType(end)
 		case externMemory:
-			d.limits(end, true)
+			lim.Min, lim.Max, lim.HasMax = d.limits(end, true)
 		case externGlobal:
 			d.globalType(end)
 			in.importedGlobal++
@@ -144,6 +149,9 @@ func (in *instrumenter) decodeImports(end int) {
 			if d.err == nil {
 				d.fail(ErrMalformed, start, "import %d: invalid kind %#x", i, kind)
 			}
+		}
+		if in.inspect && d.err == nil {
+			in.mod.Imports = append(in.mod.Imports, Import{Module: string(module), Name: string(name), Kind: Kind(kind), Limits: lim})
 		}
 	}
 }
@@ -205,6 +213,9 @@ func (in *instrumenter) instrumentTables(end int) {
 		d.fail(ErrUnsupported, d.pos, "tables of %d elements in all, more than %d", sum, maxTableElements)
 		return
 	}
+	if in.inspect {
+		return
+	}
 	body := appendU32(make([]byte, 0, end-first+10*len(tables)), n)
 	for _, t := range tables {
 		limit := max(uint32(maxTableElements/len(tables)), t.minimum)
@@ -224,7 +235,11 @@ func (in *instrumenter) decodeMemories(end int) {
 	d := &in.d
 	n := d.count(end, 2, "memory count")
 	for i := uint32(0); i < n && d.err == nil; i++ {
-		d.limits(end, true)
+		var lim Limits
+		lim.Min, lim.Max, lim.HasMax = d.limits(end, true)
+		if in.inspect && d.err == nil {
+			in.mod.Memories = append(in.mod.Memories, lim)
+		}
 	}
 }
 
@@ -252,6 +267,9 @@ func (in *instrumenter) instrumentGlobals(end int) {
 		d.fail(ErrUnsupported, first, "no global index left for the fuel globals")
 		return
 	}
+	if in.inspect {
+		return
+	}
 	body := appendU32(make([]byte, 0, 5+end-first+32), in.definedGlobal+2)
 	body = append(body, d.b[first:end]...)
 	body = in.appendFuelGlobal(body)
@@ -266,18 +284,23 @@ func (in *instrumenter) instrumentExports(end int) {
 	first := d.pos
 	for i := uint32(0); i < n && d.err == nil; i++ {
 		start := d.pos
-		if name := d.name(end, "export name"); string(name) == GlobalName || string(name) == StopName {
+		name := d.name(end, "export name")
+		if (string(name) == GlobalName || string(name) == StopName) && !in.inspect {
 			d.fail(ErrNameTaken, start, "export %d", i)
 			return
 		}
 		kstart := d.pos
-		if kind := d.byte(end, "export kind"); kind > externTag && d.err == nil {
+		kind := d.byte(end, "export kind")
+		if kind > externTag && d.err == nil {
 			d.fail(ErrMalformed, kstart, "export %d: invalid kind %#x", i, kind)
 			return
 		}
-		d.u32(end, "export index")
+		index := d.u32(end, "export index")
+		if in.inspect && d.err == nil {
+			in.mod.Exports = append(in.mod.Exports, Export{Name: string(name), Kind: Kind(kind), Index: index})
+		}
 	}
-	if d.err != nil {
+	if d.err != nil || in.inspect {
 		return
 	}
 	if n >= 1<<32-2 {
