@@ -91,12 +91,15 @@ check: wasm-embed imports ## fail if formatting, vet, staticcheck, import bounda
 	git diff --exit-code go.mod go.sum
 
 # imports enforces the import direction of the packages (CONTRIBUTING.md, Layout and import direction):
-# cmd -> gateway -> plugins -> policy (stdlib only); wasm/* stands alone.
+# cmd -> gateway -> plugins -> policy (stdlib only); wasm/* stands alone. policy may import
+# internal/httplex, the one implementation of the lexical rules of HTTP field values that policy
+# and gateway share; httplex itself is stdlib only.
 imports:
 	@fail=0; \
 	deps() { [ -d "$$1" ] && $(GO) list -deps "./$$1/..." | grep -E '^[^/]+\.[^/]+/' || true; }; \
 	report() { if [ -n "$$2" ]; then echo "$$1 imports what it must not:"; echo "$$2" | sed 's/^/  /'; fail=1; fi; }; \
-	report "policy (stdlib only)" "$$(deps policy | grep -Ev '^$(MODULE)/policy(/|$$)' || true)"; \
+	report "policy (stdlib and internal/httplex only)" "$$(deps policy | grep -Ev '^$(MODULE)/(policy(/|$$)|internal/httplex$$)' || true)"; \
+	report "internal/httplex (stdlib only)" "$$(deps internal/httplex | grep -Ev '^$(MODULE)/internal/httplex$$' || true)"; \
 	report "wasm (stdlib only)" "$$(deps wasm | grep -Ev '^$(MODULE)/wasm(/|$$)' || true)"; \
 	report "plugins (never the gateway)" "$$(deps plugins | grep -E '^$(MODULE)/(gateway|cmd)(/|$$)' || true)"; \
 	exit $$fail

@@ -3,7 +3,7 @@ package gateway
 import (
 	"github.com/valyala/fasthttp"
 
-	"github.com/flowcache/flowcache/policy"
+	"github.com/flowcache/flowcache/internal/httplex"
 )
 
 // # Why fold?
@@ -46,29 +46,18 @@ func hasResponseField(h *fasthttp.ResponseHeader, name []byte) bool {
 	return false
 }
 
-// equalFold is policy.EqualFold, named short for the gateway's many header
-// comparisons.
-func equalFold(b []byte, s string) bool { return policy.EqualFold(b, s) }
+// The lexical rules of field values have one implementation, in package
+// httplex; the gateway's many header parsers call them by these short
+// names (each inlined).
 
-// equalFoldBytes is equalFold for two byte slices.
-func equalFoldBytes(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		if lower(a[i]) != lower(b[i]) {
-			return false
-		}
-	}
-	return true
-}
+// equalFold is httplex.EqualFold: b equals the ASCII s in any case.
+func equalFold(b []byte, s string) bool { return httplex.EqualFold(b, s) }
 
-func lower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
-}
+// equalFoldBytes is httplex.EqualFoldBytes, equalFold for two byte slices.
+func equalFoldBytes(a, b []byte) bool { return httplex.EqualFoldBytes(a, b) }
+
+// lower is httplex.Lower: c lower-cased if it is an ASCII letter.
+func lower(c byte) byte { return httplex.Lower(c) }
 
 // hasPrefixFold reports whether b starts with the lower-case s, in any case.
 func hasPrefixFold(b []byte, s string) bool {
@@ -90,16 +79,9 @@ func containsFold(b []byte, s string) bool {
 	return false
 }
 
-// trimOWS trims optional whitespace (SP, HTAB) at both ends.
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
+// trimOWS is httplex.TrimOWS: b without optional whitespace (SP, HTAB) at
+// either end.
+func trimOWS(b []byte) []byte { return httplex.TrimOWS(b) }
 
 // appendLower appends b lower-cased to dst.
 func appendLower(dst, b []byte) []byte {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/flowcache/flowcache/gateway/internal/entry"
 	"github.com/flowcache/flowcache/gateway/internal/freshness"
+	"github.com/flowcache/flowcache/internal/httplex"
 )
 
 // Inspection is what GET /cache/lookup answers: what the cache holds for
@@ -101,7 +102,7 @@ func (g *Gateway) Inspect(ctx context.Context, rawURL string, header []string) (
 	for _, h := range header {
 		name, value, ok := strings.Cut(h, ":")
 		name = strings.TrimSpace(name)
-		if !ok || !entry.Token([]byte(name)) {
+		if !ok || !httplex.IsToken([]byte(name)) {
 			return nil, fmt.Errorf("header: want \"Name: value\", got %q", h)
 		}
 		req.Header.Add(name, strings.TrimSpace(value))

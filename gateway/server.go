@@ -11,6 +11,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/flowcache/flowcache/gateway/internal/entry"
+	"github.com/flowcache/flowcache/internal/httplex"
 	"github.com/flowcache/flowcache/policy"
 	"github.com/flowcache/flowcache/policy/cachecontrol"
 )
@@ -153,7 +154,7 @@ func checkFraming(h *fasthttp.RequestHeader) error {
 			return fmt.Errorf("%w: header line without field name", errFraming)
 		}
 		name, value := line[:colon], line[colon+1:]
-		if !entry.Token(name) {
+		if !httplex.IsToken(name) {
 			return fmt.Errorf("%w: invalid field name %q", errFraming, name)
 		}
 		for _, c := range value {

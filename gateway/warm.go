@@ -22,6 +22,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/flowcache/flowcache/gateway/internal/l2"
+	"github.com/flowcache/flowcache/internal/httplex"
 )
 
 // Cache warming: POST /warm starts a job that requests a list of URLs
@@ -193,18 +194,7 @@ func (g *Gateway) parseWarmRequest(body []byte) (*warmJob, error) {
 }
 
 // validFieldName reports whether s is an HTTP field name (RFC 9110 token).
-func validFieldName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := range len(s) {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
+func validFieldName(s string) bool { return httplex.IsToken([]byte(s)) }
 
 // startWarm answers POST /warm: 202 with the new job's status.
 func (g *Gateway) startWarm(ctx *fasthttp.RequestCtx) {

@@ -3,6 +3,7 @@ package policy
 import (
 	"time"
 
+	"github.com/flowcache/flowcache/internal/httplex"
 	"github.com/flowcache/flowcache/policy/httpdate"
 	"github.com/flowcache/flowcache/policy/internal/directive"
 )
@@ -268,33 +269,13 @@ func varyStar(h Headers) bool {
 		v := h[i].Value
 		for len(v) > 0 {
 			var item []byte
-			item, v = cutComma(v)
+			item, v = httplex.CutItem(v)
 			if len(item) == 1 && item[0] == '*' {
 				return true
 			}
 		}
 	}
 	return false
-}
-
-// cutComma returns the first comma-separated item of v, without surrounding
-// whitespace, and the rest after the comma.
-func cutComma(v []byte) (item, rest []byte) {
-	i := 0
-	for i < len(v) && v[i] != ',' {
-		i++
-	}
-	item, rest = v[:i], v[i:]
-	if len(rest) > 0 {
-		rest = rest[1:]
-	}
-	for len(item) > 0 && (item[0] == ' ' || item[0] == '\t') {
-		item = item[1:]
-	}
-	for len(item) > 0 && (item[len(item)-1] == ' ' || item[len(item)-1] == '\t') {
-		item = item[:len(item)-1]
-	}
-	return item, rest
 }
 
 // dateOrNow returns the response's Date, or the time it was received if Date

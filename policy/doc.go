@@ -4,8 +4,9 @@
 // policy sees, and the built-in [Default] policy, which applies the shared-cache
 // rules of RFC 9111 in native Go.
 //
-// The package imports only the standard library. It holds no mutable
-// package-level state.
+// The package imports only the standard library, and this module's
+// internal/httplex (the lexical rules of HTTP field values, itself standard
+// library only). It holds no mutable package-level state.
 //
 // # Ownership
 //

@@ -3,6 +3,8 @@ package policy
 import (
 	"bytes"
 	"time"
+
+	"github.com/flowcache/flowcache/internal/httplex"
 )
 
 // Policy decides how requests are keyed and how responses are kept. The gateway
@@ -133,21 +135,7 @@ func (h Headers) AppendValues(dst []byte, name string) []byte {
 
 // EqualFold reports whether b equals the ASCII string s, ignoring ASCII
 // case, without allocating. Header names are compared with it.
-func EqualFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		c, d := b[i], s[i]
-		if c == d {
-			continue
-		}
-		if c|0x20 != d|0x20 || c|0x20 < 'a' || c|0x20 > 'z' {
-			return false
-		}
-	}
-	return true
-}
+func EqualFold(b []byte, s string) bool { return httplex.EqualFold(b, s) }
 
 // Key is a policy's answer to "which cached object does this request name?".
 // The gateway owns it and reuses it across requests; a policy only appends to

@@ -1,6 +1,10 @@
 package httpdate
 
-import "time"
+import (
+	"time"
+
+	"github.com/flowcache/flowcache/internal/httplex"
+)
 
 // Parse parses an HTTP date in any of the three formats of RFC 9110,
 // Section 5.6.7, and returns it in UTC. ok is false if b is not a valid date.
@@ -12,7 +16,7 @@ func Parse(b []byte) (t time.Time, ok bool) {
 // parse is Parse with the current year given, for RFC 850 two-digit years;
 // 0 reads it from the clock, only when needed.
 func parse(b []byte, nowYear int) (time.Time, bool) {
-	b = trim(b)
+	b = httplex.TrimOWS(b)
 	if len(b) < 4 {
 		return time.Time{}, false
 	}
@@ -189,16 +193,6 @@ func longDayName(b []byte) bool {
 		}
 	}
 	return false
-}
-
-func trim(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
 
 // Append appends t, converted to UTC and truncated to the second, as an

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+
+	"github.com/flowcache/flowcache/internal/httplex"
 )
 
 // Magic is the first byte of every encoded entry.
@@ -302,32 +304,9 @@ func (e *Entry) Check(lim Limits) error {
 	return nil
 }
 
-// Token reports whether b is a non-empty RFC 9110 token (a field name).
-func Token(b []byte) bool {
-	if len(b) == 0 {
-		return false
-	}
-	for _, c := range b {
-		if c >= 0x80 || !tchar[c] {
-			return false
-		}
-	}
-	return true
-}
-
-// tchar marks the token characters of RFC 9110, Section 5.6.2.
-var tchar = func() (t [0x80]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
+// Token reports whether b is a non-empty RFC 9110 token (a field name): it
+// is httplex.IsToken.
+func Token(b []byte) bool { return httplex.IsToken(b) }
 
 // fieldValue reports whether b holds no control character but HTAB
 // (RFC 9110, Section 5.5: field-vchar, SP, HTAB, obs-text).

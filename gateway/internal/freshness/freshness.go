@@ -1,9 +1,11 @@
 package freshness
 
 import (
+	"bytes"
 	"math"
 	"time"
 
+	"github.com/flowcache/flowcache/internal/httplex"
 	"github.com/flowcache/flowcache/policy"
 	"github.com/flowcache/flowcache/policy/cachecontrol"
 	"github.com/flowcache/flowcache/policy/httpdate"
@@ -53,10 +55,7 @@ func CurrentAge(initialAge time.Duration, responseTime, now time.Time) time.Dura
 // parseAge reads the first member of an Age field value as delta-seconds;
 // anything else is 0 (ignored).
 func parseAge(b []byte) time.Duration {
-	i := 0
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
-		i++
-	}
+	i := httplex.SkipOWS(b, 0)
 	start := i
 	var v int64
 	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
@@ -67,10 +66,8 @@ func parseAge(b []byte) time.Duration {
 	if i == start {
 		return 0
 	}
-	for j := i; j < len(b) && b[j] != ','; j++ {
-		if b[j] != ' ' && b[j] != '\t' {
-			return 0 // junk after the number
-		}
+	if rest, _, _ := bytes.Cut(b[i:], []byte{','}); len(httplex.TrimLeftOWS(rest)) > 0 {
+		return 0 // junk after the number
 	}
 	return time.Duration(min(v, maxAge)) * time.Second
 }
@@ -207,7 +204,7 @@ func NotModified(req policy.Headers, etag, lastModified []byte) bool {
 
 // opaqueTag returns etag without surrounding whitespace and W/ prefix.
 func opaqueTag(etag []byte) []byte {
-	etag = trimOWS(etag)
+	etag = httplex.TrimOWS(etag)
 	if len(etag) >= 2 && etag[0] == 'W' && etag[1] == '/' {
 		etag = etag[2:]
 	}
@@ -234,12 +231,10 @@ func matchTags(v, stored []byte) bool {
 		}
 		start := i
 		if i < n && v[i] == '"' {
-			i++
-			for i < n && v[i] != '"' {
-				i++
-			}
-			if i < n {
-				i++ // closing quote
+			if end := bytes.IndexByte(v[i+1:], '"'); end >= 0 {
+				i += end + 2 // past the closing quote
+			} else {
+				i = n
 			}
 		} else {
 			for i < n && v[i] != ',' && v[i] != ' ' && v[i] != '\t' {
@@ -251,14 +246,4 @@ func matchTags(v, stored []byte) bool {
 		}
 	}
 	return false
-}
-
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
 }

@@ -1,5 +1,7 @@
 package directive
 
+import "github.com/flowcache/flowcache/internal/httplex"
+
 // itemType is the type of a Structured Field value (RFC 8941, Section 3).
 type itemType uint8
 
@@ -40,11 +42,8 @@ type item struct {
 // staleness). Unknown directives may have any valid value. Parameters are
 // parsed and ignored. It does not allocate.
 func ParseDictionary(d *Directives, v []byte) bool {
+	v = httplex.TrimRightOWS(v)
 	i, n := skipSP(v, 0), len(v)
-	for n > i && (v[n-1] == ' ' || v[n-1] == '\t') {
-		n--
-	}
-	v = v[:n]
 	for i < n {
 		ks := i
 		var ok bool
@@ -70,14 +69,14 @@ func ParseDictionary(d *Directives, v []byte) bool {
 		if !apply(d, key, it) {
 			return false
 		}
-		i = skipOWS(v, i)
+		i = httplex.SkipOWS(v, i)
 		if i == n {
 			return true
 		}
 		if v[i] != ',' {
 			return false
 		}
-		if i = skipOWS(v, i+1); i == n {
+		if i = httplex.SkipOWS(v, i+1); i == n {
 			return false // a trailing comma
 		}
 	}
@@ -234,7 +233,7 @@ func parseBareItem(v []byte, i int) (item, int, bool) {
 		}
 		return item{}, i, false
 	case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '*':
-		for i++; i < len(v) && (isTchar(v[i]) || v[i] == ':' || v[i] == '/'); i++ {
+		for i++; i < len(v) && (httplex.IsTchar(v[i]) || v[i] == ':' || v[i] == '/'); i++ {
 		}
 		return item{typ: typeToken}, i, true
 	case c == ':':

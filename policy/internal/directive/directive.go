@@ -1,5 +1,11 @@
 package directive
 
+import (
+	"bytes"
+
+	"github.com/flowcache/flowcache/internal/httplex"
+)
+
 // Absent is the value of a delta-seconds field whose directive is absent.
 const Absent = -1
 
@@ -106,7 +112,7 @@ func Parse(d *Directives, v []byte) {
 			_, i, _ = quoted(v, i)
 			continue
 		}
-		if !isTchar(c) {
+		if !httplex.IsTchar(c) {
 			i++
 			continue
 		}
@@ -114,26 +120,26 @@ func Parse(d *Directives, v []byte) {
 		// Directive name: a token, lower-cased into a small buffer.
 		var name [24]byte
 		nameLen := 0
-		for i < n && isTchar(v[i]) {
+		for i < n && httplex.IsTchar(v[i]) {
 			if nameLen < len(name) {
-				name[nameLen] = lower(v[i])
+				name[nameLen] = httplex.Lower(v[i])
 			}
 			nameLen++
 			i++
 		}
-		i = skipOWS(v, i)
+		i = httplex.SkipOWS(v, i)
 
 		// Optional argument: token or quoted-string.
 		hasArg, argOK := false, true
 		var arg []byte
 		if i < n && v[i] == '=' {
 			hasArg = true
-			i = skipOWS(v, i+1)
+			i = httplex.SkipOWS(v, i+1)
 			if i < n && v[i] == '"' {
 				arg, i, argOK = quoted(v, i)
 			} else {
 				s := i
-				for i < n && isTchar(v[i]) {
+				for i < n && httplex.IsTchar(v[i]) {
 					i++
 				}
 				arg = v[s:i]
@@ -232,15 +238,14 @@ func mergeDelta(dst *int64, hasArg, argOK bool, arg []byte, rule mergeRule) {
 
 // cutPlus splits "digits+digits" at the '+'; ok is false for anything else.
 func cutPlus(arg []byte) (a, b []byte, ok bool) {
-	for i, c := range arg {
-		if c == '+' {
-			a, b = arg[:i], arg[i+1:]
-			_, okA := parseDelta(a)
-			_, okB := parseDelta(b)
-			return a, b, okA && okB
-		}
+	i := bytes.IndexByte(arg, '+')
+	if i < 0 {
+		return nil, nil, false
 	}
-	return nil, nil, false
+	a, b = arg[:i], arg[i+1:]
+	_, okA := parseDelta(a)
+	_, okB := parseDelta(b)
+	return a, b, okA && okB
 }
 
 // parseDelta parses delta-seconds (1*DIGIT), clamping at MaxDelta.
@@ -281,32 +286,3 @@ func quoted(v []byte, i int) (content []byte, next int, ok bool) {
 	}
 	return v[s:], len(v), false
 }
-
-func skipOWS(v []byte, i int) int {
-	for i < len(v) && (v[i] == ' ' || v[i] == '\t') {
-		i++
-	}
-	return i
-}
-
-func lower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
-}
-
-// tchar from RFC 9110, Section 5.6.2.
-var tchar = [256]bool{
-	'!': true, '#': true, '$': true, '%': true, '&': true, '\'': true, '*': true,
-	'+': true, '-': true, '.': true, '^': true, '_': true, '`': true, '|': true, '~': true,
-	'0': true, '1': true, '2': true, '3': true, '4': true, '5': true, '6': true, '7': true, '8': true, '9': true,
-	'a': true, 'b': true, 'c': true, 'd': true, 'e': true, 'f': true, 'g': true, 'h': true, 'i': true,
-	'j': true, 'k': true, 'l': true, 'm': true, 'n': true, 'o': true, 'p': true, 'q': true, 'r': true,
-	's': true, 't': true, 'u': true, 'v': true, 'w': true, 'x': true, 'y': true, 'z': true,
-	'A': true, 'B': true, 'C': true, 'D': true, 'E': true, 'F': true, 'G': true, 'H': true, 'I': true,
-	'J': true, 'K': true, 'L': true, 'M': true, 'N': true, 'O': true, 'P': true, 'Q': true, 'R': true,
-	'S': true, 'T': true, 'U': true, 'V': true, 'W': true, 'X': true, 'Y': true, 'Z': true,
-}
-
-func isTchar(c byte) bool { return tchar[c] }
