@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"errors"
 	"net/netip"
 	"unsafe"
@@ -161,18 +162,12 @@ func absoluteAuthority(uri []byte) ([]byte, bool) {
 	if len(uri) == 0 || uri[0] == '/' {
 		return nil, false
 	}
-	i := 0
-	for i < len(uri) && uri[i] != ':' && uri[i] != '/' {
-		i++
-	}
-	if i+2 >= len(uri) || uri[i] != ':' || uri[i+1] != '/' || uri[i+2] != '/' {
+	scheme, a, ok := bytes.Cut(uri, []byte("://"))
+	if !ok || bytes.IndexByte(scheme, '/') >= 0 || bytes.IndexByte(scheme, ':') >= 0 {
 		return nil, false
 	}
-	a := uri[i+3:]
-	for j, c := range a {
-		if c == '/' || c == '?' || c == '#' {
-			return a[:j], true
-		}
+	if j := bytes.IndexAny(a, "/?#"); j >= 0 {
+		return a[:j], true
 	}
 	return a, true
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"hash/maphash"
 	"strings"
 	"sync"
@@ -288,12 +289,10 @@ func (ix *l1Index) unset(sets map[string]*ixSet, s *ixSet, m *ixMember) {
 
 // nextTag splits the first space-separated tag off list.
 func nextTag(list []byte) (tag, rest []byte) {
-	for len(list) > 0 && (list[0] == ' ' || list[0] == '\t' || list[0] == ',') {
-		list = list[1:]
-	}
-	i := 0
-	for i < len(list) && list[i] != ' ' && list[i] != '\t' && list[i] != ',' {
-		i++
+	list = bytes.TrimLeft(list, " \t,")
+	i := bytes.IndexAny(list, " \t,")
+	if i < 0 {
+		return list, nil
 	}
 	return list[:i], list[i:]
 }

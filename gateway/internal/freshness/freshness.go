@@ -237,8 +237,10 @@ func matchTags(v, stored []byte) bool {
 				i = n
 			}
 		} else {
-			for i < n && v[i] != ',' && v[i] != ' ' && v[i] != '\t' {
-				i++
+			if end := bytes.IndexAny(v[i:], ", \t"); end >= 0 {
+				i += end
+			} else {
+				i = n
 			}
 		}
 		if len(stored) > 0 && string(v[start:i]) == string(stored) {
