@@ -1,6 +1,7 @@
 // Package httplex holds the lexical rules of HTTP field values that several
 // parsers of this module share (RFC 9110, Section 5.6): optional
-// whitespace, tokens, ASCII case folding, comma-separated lists. Each rule
+// whitespace, tokens, ASCII case folding, comma-separated lists, and
+// delta-seconds (RFC 9111, Section 1.2.2). Each rule
 // has one implementation here, so that the Cache-Control parser, the date
 // parser, the default policy and the gateway agree on what a token or a
 // blank is.
@@ -54,6 +55,28 @@ func SkipOWS(v []byte, i int) int {
 func CutItem(v []byte) (item, rest []byte) {
 	item, rest, _ = bytes.Cut(v, []byte{','})
 	return TrimOWS(item), rest
+}
+
+// MaxDelta is the largest delta-seconds value kept: RFC 9111, Section
+// 1.2.2 says a larger one is to be taken as 2^31.
+const MaxDelta = 1 << 31
+
+// ParseDelta parses delta-seconds (RFC 9111, Section 1.2.2): one or more
+// digits and nothing else, clamped at MaxDelta. ok is false for anything
+// else (empty, a sign, a blank).
+func ParseDelta(b []byte) (v int64, ok bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		if v < MaxDelta {
+			v = v*10 + int64(c-'0')
+		}
+	}
+	return min(v, MaxDelta), true
 }
 
 // IsTchar reports whether c may appear in a token (RFC 9110, Section 5.6.2):

@@ -2,6 +2,7 @@ package httplex
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -139,6 +140,32 @@ func TestLower(t *testing.T) {
 	}
 }
 
+func TestParseDelta(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"", 0, false},
+		{"0", 0, true},
+		{"60", 60, true},
+		{"007", 7, true},
+		{"2147483648", MaxDelta, true},
+		{"2147483649", MaxDelta, true},
+		{"99999999999999999999999999", MaxDelta, true},
+		{"-1", 0, false},
+		{"+1", 0, false},
+		{" 1", 0, false},
+		{"1.5", 0, false},
+	}
+	for _, tt := range tests {
+		if got, ok := ParseDelta([]byte(tt.in)); got != tt.want || ok != tt.ok {
+			t.Errorf("ParseDelta(%q) = %d, %v, want %d, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
 // FuzzHTTPLex checks every function against a reference written with the
 // standard library.
 func FuzzHTTPLex(f *testing.F) {
@@ -165,6 +192,18 @@ func FuzzHTTPLex(f *testing.F) {
 		}
 		if got := EqualFold(a, string(b)); got != wantFold {
 			t.Errorf("EqualFold(%q, %q) = %v, want %v", a, b, got, wantFold)
+		}
+		wantOK := len(a) > 0 && len(bytes.Trim(a, "0123456789")) == 0
+		var wantDelta int64
+		if wantOK {
+			n, err := strconv.ParseUint(string(a), 10, 64)
+			if err != nil || n > MaxDelta {
+				n = MaxDelta
+			}
+			wantDelta = int64(n) //nolint:gosec // at most MaxDelta
+		}
+		if got, ok := ParseDelta(a); got != wantDelta || ok != wantOK {
+			t.Errorf("ParseDelta(%q) = %d, %v, want %d, %v", a, got, ok, wantDelta, wantOK)
 		}
 		var n int
 		for v := a; v != nil && n <= len(a); n++ {

@@ -25,9 +25,6 @@ func AppendHTTPDate(dst []byte, t time.Time) []byte {
 	return httpdate.Append(dst, t)
 }
 
-// maxAge is the largest Age value kept (2^31 seconds, RFC 9111, Section 1.2.2).
-const maxAge = 1 << 31
-
 // CorrectedInitialAge returns the corrected_initial_age of a response
 // (RFC 9111, Section 4.2.3): the larger of its apparent age (responseTime
 // minus Date, if Date is valid) and its Age field plus the time the request
@@ -55,21 +52,12 @@ func CurrentAge(initialAge time.Duration, responseTime, now time.Time) time.Dura
 // parseAge reads the first member of an Age field value as delta-seconds;
 // anything else is 0 (ignored).
 func parseAge(b []byte) time.Duration {
-	i := httplex.SkipOWS(b, 0)
-	start := i
-	var v int64
-	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
-		if v < maxAge {
-			v = v*10 + int64(b[i]-'0')
-		}
+	first, _ := httplex.CutItem(b)
+	v, ok := httplex.ParseDelta(first)
+	if !ok {
+		return 0 // empty, or junk around the number
 	}
-	if i == start {
-		return 0
-	}
-	if rest, _, _ := bytes.Cut(b[i:], []byte{','}); len(httplex.TrimLeftOWS(rest)) > 0 {
-		return 0 // junk after the number
-	}
-	return time.Duration(min(v, maxAge)) * time.Second
+	return time.Duration(v) * time.Second
 }
 
 // addSat adds two non-negative durations, saturating instead of overflowing.

@@ -11,7 +11,7 @@ const Absent = -1
 
 // MaxDelta is the largest delta-seconds value kept: RFC 9111, Section 1.2.2
 // says a larger value is to be taken as 2^31.
-const MaxDelta = 1 << 31
+const MaxDelta = httplex.MaxDelta
 
 // Directives is the result of parsing one or more Cache-Control (or
 // CDN-Cache-Control, Surrogate-Control) field values. See package
@@ -216,7 +216,7 @@ func Parse(d *Directives, v []byte) {
 func mergeDelta(dst *int64, hasArg, argOK bool, arg []byte, rule mergeRule) {
 	v, ok := int64(0), hasArg && argOK
 	if ok {
-		v, ok = parseDelta(arg)
+		v, ok = httplex.ParseDelta(arg)
 	}
 	switch rule {
 	case mergeStale:
@@ -243,29 +243,9 @@ func cutPlus(arg []byte) (a, b []byte, ok bool) {
 		return nil, nil, false
 	}
 	a, b = arg[:i], arg[i+1:]
-	_, okA := parseDelta(a)
-	_, okB := parseDelta(b)
+	_, okA := httplex.ParseDelta(a)
+	_, okB := httplex.ParseDelta(b)
 	return a, b, okA && okB
-}
-
-// parseDelta parses delta-seconds (1*DIGIT), clamping at MaxDelta.
-func parseDelta(b []byte) (int64, bool) {
-	if len(b) == 0 {
-		return 0, false
-	}
-	var v int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		if v < MaxDelta {
-			v = v*10 + int64(c-'0')
-		}
-	}
-	if v > MaxDelta {
-		v = MaxDelta
-	}
-	return v, true
 }
 
 // quoted reads the quoted-string starting at v[i] == '"'. It returns its
