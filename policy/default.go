@@ -205,7 +205,7 @@ func forbidsStoring(c *directive.Directives, status int) bool {
 func parseField(c *directive.Directives, h Headers, name string) (present bool) {
 	c.Reset()
 	for i := range h {
-		if EqualFold(h[i].Name, name) {
+		if httplex.EqualFold(h[i].Name, name) {
 			present = true
 			directive.Parse(c, h[i].Value)
 		}
@@ -220,7 +220,7 @@ func parseTargeted(c *directive.Directives, h Headers, name string) (valid bool)
 	c.Reset()
 	present := false
 	for i := range h {
-		if EqualFold(h[i].Name, name) {
+		if httplex.EqualFold(h[i].Name, name) {
 			present = true
 			if !directive.ParseDictionary(c, h[i].Value) {
 				c.Reset()
@@ -263,7 +263,7 @@ func understoodStatus(s int) bool {
 // varyStar reports whether a Vary field lists "*".
 func varyStar(h Headers) bool {
 	for i := range h {
-		if !EqualFold(h[i].Name, "Vary") {
+		if !httplex.EqualFold(h[i].Name, "Vary") {
 			continue
 		}
 		v := h[i].Value

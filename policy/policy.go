@@ -99,7 +99,7 @@ type Headers []Header
 // nil if there is none.
 func (h Headers) Get(name string) []byte {
 	for i := range h {
-		if EqualFold(h[i].Name, name) {
+		if httplex.EqualFold(h[i].Name, name) {
 			return h[i].Value
 		}
 	}
@@ -109,7 +109,7 @@ func (h Headers) Get(name string) []byte {
 // Has reports whether a field named name is present.
 func (h Headers) Has(name string) bool {
 	for i := range h {
-		if EqualFold(h[i].Name, name) {
+		if httplex.EqualFold(h[i].Name, name) {
 			return true
 		}
 	}
@@ -122,7 +122,7 @@ func (h Headers) Has(name string) bool {
 func (h Headers) AppendValues(dst []byte, name string) []byte {
 	first := true
 	for i := range h {
-		if EqualFold(h[i].Name, name) {
+		if httplex.EqualFold(h[i].Name, name) {
 			if !first {
 				dst = append(dst, ", "...)
 			}

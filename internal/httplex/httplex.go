@@ -53,8 +53,10 @@ func SkipOWS(v []byte, i int) int {
 // the last member). Empty members are returned as such (RFC 9110, Section
 // 5.6.1 lets a recipient skip them): the caller decides.
 func CutItem(v []byte) (item, rest []byte) {
-	item, rest, _ = bytes.Cut(v, []byte{','})
-	return TrimOWS(item), rest
+	if i := bytes.IndexByte(v, ','); i >= 0 {
+		return TrimOWS(v[:i]), v[i+1:]
+	}
+	return TrimOWS(v), nil
 }
 
 // MaxDelta is the largest delta-seconds value kept: RFC 9111, Section

