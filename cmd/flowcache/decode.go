@@ -41,9 +41,9 @@ type fieldDecoder struct {
 
 // decodeFields parses src and decodes it onto v (a pointer to a struct),
 // key by key. err is a syntax error (a toml.ParseError), after which
-// nothing is decoded; otherwise problems lists, in document order, every
-// key that did not decode or that no field takes, and bad the key paths of
-// the values that did not decode.
+// nothing is decoded; otherwise problems lists every key that did not
+// decode or that no field takes (table by table, each in document order),
+// and bad the key paths of the values that did not decode.
 func decodeFields(src string, ix *keyIndex, v any) (problems []problem, bad []string, err error) {
 	var root toml.Primitive
 	md, err := toml.Decode(src, &root)
@@ -52,7 +52,6 @@ func decodeFields(src string, ix *keyIndex, v any) (problems []problem, bad []st
 	}
 	d := &fieldDecoder{md: &md, ix: ix}
 	d.value(root, reflect.ValueOf(v).Elem(), "", nil)
-	slices.SortStableFunc(d.problems, func(a, b problem) int { return cmp.Compare(lineOrLast(a.line), lineOrLast(b.line)) })
 	return d.problems, d.bad, nil
 }
 
