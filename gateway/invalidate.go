@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"hash/maphash"
 	"strings"
 	"sync"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/flowcache/flowcache/gateway/internal/entry"
 	"github.com/flowcache/flowcache/gateway/internal/l2"
+	"github.com/flowcache/flowcache/internal/httplex"
 )
 
 // invalState is what this node keeps to apply purges to its L1: the
@@ -113,7 +113,7 @@ func memberCost(pkey, tags []byte) int {
 	n := ixMemberOverhead + stringCost(len(pkey))
 	for len(tags) > 0 {
 		var tag []byte
-		tag, tags = nextTag(tags)
+		tag, tags = httplex.NextTag(tags)
 		if len(tag) > 0 {
 			n += ixTagRefOverhead
 		}
@@ -135,7 +135,7 @@ func (ix *l1Index) setsCost(host, tags []byte, onlyNew bool) int {
 	}
 	for len(tags) > 0 {
 		var tag []byte
-		tag, tags = nextTag(tags)
+		tag, tags = httplex.NextTag(tags)
 		if len(tag) > 0 && (!onlyNew || ix.tags[string(tag)] == nil) {
 			n += setCost(len(tag))
 		}
@@ -186,7 +186,7 @@ func (ix *l1Index) add(tags, host, target, pkey []byte) bool {
 	m.host.m[m] = struct{}{}
 	for len(tags) > 0 {
 		var tag []byte
-		tag, tags = nextTag(tags)
+		tag, tags = httplex.NextTag(tags)
 		if len(tag) == 0 {
 			continue
 		}
@@ -207,7 +207,7 @@ func (ix *l1Index) sameTags(m *ixMember, list []byte) bool {
 	n := 0
 	for len(list) > 0 {
 		var tag []byte
-		tag, list = nextTag(list)
+		tag, list = httplex.NextTag(list)
 		if len(tag) == 0 {
 			continue
 		}
@@ -285,16 +285,6 @@ func (ix *l1Index) unset(sets map[string]*ixSet, s *ixSet, m *ixMember) {
 		delete(sets, s.name)
 		ix.used -= setCost(len(s.name))
 	}
-}
-
-// nextTag splits the first space-separated tag off list.
-func nextTag(list []byte) (tag, rest []byte) {
-	list = bytes.TrimLeft(list, " \t,")
-	i := bytes.IndexAny(list, " \t,")
-	if i < 0 {
-		return list, nil
-	}
-	return list[:i], list[i:]
 }
 
 // byTags returns the primary keys tagged with any of tags. A hard purge

@@ -13,6 +13,7 @@ import (
 
 	"github.com/flowcache/flowcache/gateway/internal/entry"
 	"github.com/flowcache/flowcache/gateway/internal/l2"
+	"github.com/flowcache/flowcache/internal/httplex"
 	"github.com/flowcache/flowcache/policy"
 )
 
@@ -156,7 +157,7 @@ func splitTags(v []byte) []string {
 	var tags []string
 	for len(v) > 0 {
 		var t []byte
-		t, v = nextTag(v)
+		t, v = httplex.NextTag(v)
 		if len(t) > 0 {
 			tags = append(tags, string(t))
 		}

@@ -81,6 +81,19 @@ func ParseDelta(b []byte) (v int64, ok bool) {
 	return min(v, MaxDelta), true
 }
 
+// NextTag splits the first tag off a Surrogate-Key list (tags separated by
+// spaces; HTAB and commas are taken as separators too, as senders write
+// them): the tag, empty when the list holds only separators, and the rest
+// to pass to the next call. The L1 index, the L2 index and purges all
+// split tags with it, so that a tag stored is the tag a purge names.
+func NextTag(list []byte) (tag, rest []byte) {
+	list = bytes.TrimLeft(list, " \t,")
+	if i := bytes.IndexAny(list, " \t,"); i >= 0 {
+		return list[:i], list[i+1:]
+	}
+	return list, nil
+}
+
 // IsTchar reports whether c may appear in a token (RFC 9110, Section 5.6.2):
 // a letter, a digit or one of !#$%&'*+-.^_`|~.
 func IsTchar(c byte) bool { return tchar[c] }

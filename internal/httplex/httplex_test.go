@@ -2,6 +2,7 @@ package httplex
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -140,6 +141,30 @@ func TestLower(t *testing.T) {
 	}
 }
 
+func TestNextTag(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"a", "a"},
+		{"a b", "a|b"},
+		{" a,b\tc ,, d ", "a|b|c|d"},
+		{",,,", ""},
+	}
+	for _, tt := range tests {
+		var tags []string
+		for rest := []byte(tt.in); len(rest) > 0; {
+			var tag []byte
+			tag, rest = NextTag(rest)
+			if len(tag) > 0 {
+				tags = append(tags, string(tag))
+			}
+		}
+		if got := strings.Join(tags, "|"); got != tt.want {
+			t.Errorf("NextTag tags of %q = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
 func TestParseDelta(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -204,6 +229,17 @@ func FuzzHTTPLex(f *testing.F) {
 		}
 		if got, ok := ParseDelta(a); got != wantDelta || ok != wantOK {
 			t.Errorf("ParseDelta(%q) = %d, %v, want %d, %v", a, got, ok, wantDelta, wantOK)
+		}
+		var tags [][]byte
+		for rest := a; len(rest) > 0; {
+			var tag []byte
+			tag, rest = NextTag(rest)
+			if len(tag) > 0 {
+				tags = append(tags, tag)
+			}
+		}
+		if want := bytes.FieldsFunc(a, func(r rune) bool { return r == ' ' || r == '\t' || r == ',' }); !slices.EqualFunc(tags, want, bytes.Equal) {
+			t.Errorf("NextTag tags of %q = %q, want %q", a, tags, want)
 		}
 		var n int
 		for v := a; v != nil && n <= len(a); n++ {

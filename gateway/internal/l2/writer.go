@@ -1,13 +1,14 @@
 package l2
 
 import (
-	"bytes"
 	"context"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/flowcache/flowcache/internal/httplex"
 )
 
 // Index names the purge indexes an entry joins when it is written.
@@ -273,12 +274,7 @@ func trimIndex(ctx context.Context, pipe redis.Pipeliner, key string, ttlMs int6
 	pipe.Do(ctx, "PEXPIRE", key, ttlMs, "GT")
 }
 
-// nextTag splits the first space-separated tag off s.
-func nextTag(s []byte) (tag, rest []byte) {
-	s = bytes.TrimLeft(s, " \t")
-	i := bytes.IndexAny(s, " \t")
-	if i < 0 {
-		return s, nil
-	}
-	return s[:i], s[i+1:]
-}
+// nextTag is httplex.NextTag: tags are split as the gateway's L1 index and
+// purges split them (a comma separates tags too), so that a purge of one
+// tag of "a,b" finds the entry in both tiers.
+func nextTag(s []byte) (tag, rest []byte) { return httplex.NextTag(s) }
