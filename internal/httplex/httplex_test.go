@@ -225,7 +225,7 @@ func FuzzHTTPLex(f *testing.F) {
 			if err != nil || n > MaxDelta {
 				n = MaxDelta
 			}
-			wantDelta = int64(n) //nolint:gosec // at most MaxDelta
+			wantDelta = int64(n)
 		}
 		if got, ok := ParseDelta(a); got != wantDelta || ok != wantOK {
 			t.Errorf("ParseDelta(%q) = %d, %v, want %d, %v", a, got, ok, wantDelta, wantOK)

@@ -87,7 +87,7 @@ func Leaves(err error) []error {
 	if err == nil {
 		return nil
 	}
-	j, ok := err.(interface{ Unwrap() []error }) //nolint:errorlint // splitting a join, not matching an error
+	j, ok := err.(interface{ Unwrap() []error }) // splitting a join, not matching an error
 	if !ok {
 		return []error{err}
 	}

@@ -2,7 +2,6 @@ package keypath
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"testing"
 )
@@ -67,7 +66,7 @@ func TestUnder(t *testing.T) {
 			t.Errorf("leaf %d = %v, want an *Error at %q", i, e, want[i])
 		}
 	}
-	if s := Under("a", fmt.Errorf("plain")).Error(); s != "a: plain" {
+	if s := Under("a", errors.New("plain")).Error(); s != "a: plain" {
 		t.Errorf("Under(a, plain) = %q, want %q", s, "a: plain")
 	}
 }
@@ -76,13 +75,13 @@ func TestLeaves(t *testing.T) {
 	t.Parallel()
 	a, b, c := errors.New("a"), errors.New("b"), errors.New("c")
 	got := Leaves(errors.Join(a, errors.Join(b, nil, c)))
-	if len(got) != 3 || got[0] != a || got[1] != b || got[2] != c {
+	if len(got) != 3 || !errors.Is(got[0], a) || !errors.Is(got[1], b) || !errors.Is(got[2], c) {
 		t.Errorf("Leaves = %v, want [a b c]", got)
 	}
 	if Leaves(nil) != nil {
 		t.Error("Leaves(nil) != nil")
 	}
-	if got := Leaves(a); len(got) != 1 || got[0] != a {
+	if got := Leaves(a); len(got) != 1 || !errors.Is(got[0], a) {
 		t.Errorf("Leaves(a) = %v, want [a]", got)
 	}
 }
