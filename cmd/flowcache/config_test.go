@@ -225,16 +225,16 @@ func TestLoadConfig_EveryProblem(t *testing.T) {
 		path string
 		msg  string
 	}{
-		{5, "server.max_conns", "incompatible types: TOML value has type string; destination has type integer"},
+		{5, "server.max_conns", `want an integer, got the string "many"`},
 		{6, "server.listen", `invalid address "8080" (want host:port)`},
 		{9, "cache.l1_size", `invalid size "256 megabytes": want e.g. "512KiB", "8MiB", "1GB"`},
 		{10, "cache.default_tll", `unknown key (did you mean "default_ttl"?)`},
-		{14, "routes[0].upstreams", "incompatible types: TOML value has type string; destination has type slice"},
+		{14, "routes[0].upstreams", `want an array, got the string "http://127.0.0.1:9000"`},
 		{15, "routes[0].timeout", `invalid duration "5 seconds" (want e.g. "500ms", "5s", "1h")`},
 		{16, "routes[0].path_prefix", `must start with "/"; got "api"`},
-		{20, "routes[1].upstreams[1]", "incompatible types: TOML value has type int64; destination has type string"},
+		{20, "routes[1].upstreams[1]", "want a string, got the integer 42"},
 		{23, "log.level", `must be one of debug, info, warn, error; got "verbose"`},
-		{24, "log.access", "incompatible types: TOML value has type map[string]any; destination has type string"},
+		{24, "log.access", "want a string, got a table"},
 	}
 	if len(ce.problems) != len(want) {
 		t.Errorf("%d problems, want %d:\n%v", len(ce.problems), len(want), err)
@@ -243,6 +243,49 @@ func TestLoadConfig_EveryProblem(t *testing.T) {
 		got, w := ce.problems[i], want[i]
 		if got.line != w.line || got.path != w.path || got.msg != w.msg {
 			t.Errorf("problem %d = line %d %s: %s\nwant line %d %s: %s", i, got.line, got.path, got.msg, w.line, w.path, w.msg)
+		}
+	}
+}
+
+func TestMismatchWords(t *testing.T) {
+	t.Parallel()
+	wants := []struct {
+		v    any
+		want string
+	}{
+		{"", "a string"},
+		{0, "an integer"},
+		{uint8(0), "an integer"},
+		{0.5, "a number"},
+		{false, "a boolean (true or false)"},
+		{[]string{}, "an array"},
+		{map[string]any{}, "a table"},
+		{gateway.RouteConfig{}, "a table"},
+		{gateway.DefaultConfig().Server.ReadTimeout, "a string"}, // a duration, decoded from text
+		{new(int), "an integer"},
+	}
+	for _, tt := range wants {
+		if got := tomlWant(reflect.TypeOf(tt.v)); got != tt.want {
+			t.Errorf("tomlWant(%T) = %q, want %q", tt.v, got, tt.want)
+		}
+	}
+	values := []struct {
+		v    any
+		want string
+	}{
+		{"many", `the string "many"`},
+		{strings.Repeat("x", 41), "a string"},
+		{int64(42), "the integer 42"},
+		{1.5, "the number 1.5"},
+		{true, "the boolean true"},
+		{[]any{1}, "an array"},
+		{[]map[string]any{{}}, "an array"},
+		{map[string]any{}, "a table"},
+		{time.Time{}, "a date or time"},
+	}
+	for _, tt := range values {
+		if got := tomlValue(tt.v); got != tt.want {
+			t.Errorf("tomlValue(%#v) = %q, want %q", tt.v, got, tt.want)
 		}
 	}
 }

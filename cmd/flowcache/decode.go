@@ -139,24 +139,76 @@ func (d *fieldDecoder) decode(prim toml.Primitive, dst any, path string, key tom
 			p.context = positionContext(d.ix, &pe)
 		}
 	} else {
-		p.msg = typeMessage(err, key)
+		p.msg = d.mismatch(prim, reflect.TypeOf(dst).Elem())
 	}
 	d.problems = append(d.problems, p)
 	return false
 }
 
-// typeMessage is the message of a type mismatch the library reports for
-// the value at key, without the "toml: line N (last key K): " that it
-// prefixes and that our problem says in its own way.
+// mismatch says, in TOML's words, why prim does not decode onto a value of
+// type t: "want an integer, got the string "many"".
 //
-// The library has no error type for mismatches: the prefix is the one
-// MetaData.e writes, for the key it was decoding, which is ours.
-func typeMessage(err error, key toml.Key) string {
-	s := err.Error()
-	if _, msg, ok := strings.Cut(s, fmt.Sprintf("(last key %q): ", key)); ok {
-		return msg
+// # Why not the library's message?
+//
+// It names Go types ("TOML value has type int64; destination has type
+// slice"), and comes as a string with the line and key in front: there
+// is no error type to read them from. The TOML value is decoded again,
+// into an any, to say what it is.
+func (d *fieldDecoder) mismatch(prim toml.Primitive, t reflect.Type) string {
+	var v any
+	if err := d.md.PrimitiveDecode(prim, &v); err != nil {
+		return "value of the wrong type" // not reached: any value decodes into an any
 	}
-	return strings.TrimPrefix(s, "toml: ")
+	return "want " + tomlWant(t) + ", got " + tomlValue(v)
+}
+
+// tomlWant names the TOML values a Go value of type t decodes from.
+func tomlWant(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(textUnmarshaler) {
+		return "a string"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean (true or false)"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "a table"
+	}
+	return "a value of another type"
+}
+
+// tomlValue describes a decoded TOML value: its type, and a short scalar's
+// text.
+func tomlValue(v any) string {
+	switch v := v.(type) {
+	case string:
+		if len(v) > 40 {
+			return "a string"
+		}
+		return fmt.Sprintf("the string %q", v)
+	case int64:
+		return fmt.Sprintf("the integer %d", v)
+	case float64:
+		return fmt.Sprintf("the number %v", v)
+	case bool:
+		return fmt.Sprintf("the boolean %v", v)
+	case []any, []map[string]any:
+		return "an array"
+	case map[string]any:
+		return "a table"
+	}
+	return "a date or time" // toml.LocalDate, LocalTime, LocalDatetime, time.Time
 }
 
 // unknown reports the key at path (plain form key) that no field takes.
