@@ -229,15 +229,19 @@ func (d *fieldDecoder) unknown(path string, key toml.Key) {
 // index does not know last, by name), so that problems come in the order
 // of the file.
 func (d *fieldDecoder) keys(path string, m map[string]toml.Primitive) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+	type keyAt struct {
+		key  string
+		line int
 	}
-	slices.SortFunc(keys, func(a, b string) int {
-		la := lineOrLast(d.ix.keyLine(keypath.Join(path, a)))
-		lb := lineOrLast(d.ix.keyLine(keypath.Join(path, b)))
-		return cmp.Or(cmp.Compare(la, lb), strings.Compare(a, b))
-	})
+	ks := make([]keyAt, 0, len(m))
+	for k := range m {
+		ks = append(ks, keyAt{k, lineOrLast(d.ix.keyLine(keypath.Join(path, k)))})
+	}
+	slices.SortFunc(ks, func(a, b keyAt) int { return cmp.Or(cmp.Compare(a.line, b.line), strings.Compare(a.key, b.key)) })
+	keys := make([]string, len(ks))
+	for i, k := range ks {
+		keys[i] = k.key
+	}
 	return keys
 }
 

@@ -46,10 +46,13 @@ func scanKeys(src string) *keyIndex {
 		lines:     strings.Split(src, "\n"),
 		byPath:    map[string]int{},
 	}
-	for i := 0; i < len(src); i++ {
-		if src[i] == '\n' {
-			ix.lineStart = append(ix.lineStart, i+1)
+	for off := 0; ; {
+		i := strings.IndexByte(src[off:], '\n')
+		if i < 0 {
+			break
 		}
+		off += i + 1
+		ix.lineStart = append(ix.lineStart, off)
 	}
 	s := &keyScanner{src: src, ix: ix, arrays: map[string]int{}}
 	s.document()
@@ -422,8 +425,10 @@ func (s *keyScanner) skipSpace(newlines bool) {
 			}
 			s.i++
 		case '#':
-			for !s.eof() && s.src[s.i] != '\n' {
-				s.i++
+			if n := strings.IndexByte(s.src[s.i:], '\n'); n >= 0 {
+				s.i += n
+			} else {
+				s.i = len(s.src)
 			}
 		default:
 			return

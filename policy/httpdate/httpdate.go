@@ -1,6 +1,7 @@
 package httpdate
 
 import (
+	"bytes"
 	"time"
 
 	"github.com/flowcache/flowcache/internal/httplex"
@@ -47,13 +48,7 @@ func parseIMF(b []byte) (time.Time, bool) {
 
 // parseRFC850 parses "Sunday, 06-Nov-94 08:49:37 GMT".
 func parseRFC850(b []byte, nowYear int) (time.Time, bool) {
-	comma := -1
-	for i := 0; i < len(b) && i < 10; i++ {
-		if b[i] == ',' {
-			comma = i
-			break
-		}
-	}
+	comma := bytes.IndexByte(b[:min(len(b), 10)], ',')
 	if comma < 0 || !longDayName(b[:comma]) {
 		return time.Time{}, false
 	}
