@@ -29,7 +29,7 @@ FUZZTIME ?= 30s
 WAT_SOURCES  := $(wildcard examples/*/*.wat)
 WAT_MODULES  := $(WAT_SOURCES:.wat=.wasm)
 
-.PHONY: help build run deps test test-short bench fuzz lint golangci fmt wasm wasm-embed check imports ci clean image deploy-check
+.PHONY: help build run deps test test-short bench bench-e2e fuzz lint golangci fmt wasm wasm-embed check imports ci clean image deploy-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -54,6 +54,13 @@ test-short: wasm-embed ## quick tests: no race detector, -short
 
 bench: wasm-embed ## benchmarks, -count 10 (COUNT=), to compare with benchstat
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) $(PKG)
+
+# Overridable: make bench-e2e E2E_FLAGS='-workloads hot,big -rounds 1'
+E2E_FLAGS ?=
+
+bench-e2e: build ## end-to-end load: flowcache beside nginx and Varnish (if installed) and a bare fasthttp limit (~4 min)
+	$(GO) build -trimpath -o bin/e2ebench ./examples/e2ebench
+	bin/e2ebench -origin bin/origin -flowcache bin/flowcache -out bin/bench-e2e.md $(E2E_FLAGS)
 
 fuzz: wasm-embed ## run every Fuzz target, 30s each (FUZZTIME=)
 	@for pkg in $$($(GO) list $(PKG)); do \
