@@ -32,7 +32,7 @@ WAT_MODULES  := $(WAT_SOURCES:.wat=.wasm)
 .PHONY: help build run deps test test-short bench bench-e2e fuzz lint golangci fmt wasm wasm-embed check imports ci clean image deploy-check
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
 
 build: ## build bin/flowcache and bin/origin (the example origin)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/flowcache ./cmd/flowcache
