@@ -58,9 +58,10 @@ bench: wasm-embed ## benchmarks, -count 10 (COUNT=), to compare with benchstat
 # Overridable: make bench-e2e E2E_FLAGS='-workloads hot,big -rounds 1'
 E2E_FLAGS ?=
 
-bench-e2e: build ## end-to-end load: flowcache beside nginx and Varnish (if installed) and a bare fasthttp limit (~4 min)
+bench-e2e: build ## end-to-end load: flowcache (alone and with the normalize policy) beside nginx, Varnish and a bare fasthttp limit (~5 min)
 	$(GO) build -trimpath -o bin/e2ebench ./examples/e2ebench
-	bin/e2ebench -origin bin/origin -flowcache bin/flowcache -out bin/bench-e2e.md $(E2E_FLAGS)
+	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared -o bin/policies/normalize.wasm ./examples/normalize
+	bin/e2ebench -origin bin/origin -flowcache bin/flowcache -policy bin/policies/normalize.wasm -out bin/bench-e2e.md $(E2E_FLAGS)
 
 fuzz: wasm-embed ## run every Fuzz target, 30s each (FUZZTIME=)
 	@for pkg in $$($(GO) list $(PKG)); do \

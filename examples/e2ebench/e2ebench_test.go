@@ -247,6 +247,18 @@ func TestParseOptions_errors(t *testing.T) {
 	}
 }
 
+func TestParseCPUList(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int{"0": 1, "0-1": 2, "0-3,6,8-9": 7, "": 0, "3-1": 0, "x": 0, "0-": 0} {
+		if got := parseCPUList(in); got != want {
+			t.Errorf("parseCPUList(%q) = %d, want %d", in, got, want)
+		}
+	}
+	if hostCPUs() < 1 {
+		t.Error("hostCPUs() < 1")
+	}
+}
+
 func TestWorkloadTable(t *testing.T) {
 	t.Parallel()
 	nan := math.NaN()

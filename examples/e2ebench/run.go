@@ -41,6 +41,7 @@ type options struct {
 	uniformObjs int
 	zipfFill    int
 	out         string
+	policy      string
 }
 
 // listFlag is a repeatable flag.
@@ -65,7 +66,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.origin, "origin", "bin/origin", "the example origin binary (make build)")
 	fs.StringVar(&o.flowcache, "flowcache", "bin/flowcache", "the flowcache binary (make build)")
 	fs.DurationVar(&o.originDelay, "origin-delay", 2*time.Millisecond, "latency the origin adds to every answer (a backend's own time)")
-	pinDefault := runtime.NumCPU() >= 2
+	// Re-executed under taskset (see reexecPinned), this process sees one
+	// CPU: the environment says it was asked to pin.
+	pinDefault := os.Getenv(pinnedEnv) != "" || hostCPUs() >= 2
 	if _, err := exec.LookPath("taskset"); err != nil {
 		pinDefault = false
 	}
@@ -74,6 +77,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.uniformObjs, "uniform-objects", 10000, "distinct objects of the uniform workload")
 	fs.IntVar(&o.zipfFill, "zipf-fill", 50000, "requests of the zipf fill pass")
 	fs.StringVar(&o.out, "out", "", "also write the report (Markdown) to this file")
+	fs.StringVar(&o.policy, "policy", "", "a policy module (.wasm): adds the target flowcache+NAME, flowcache with its route on that policy")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -180,6 +184,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	builtin := builtinTargets()
 	for _, name := range o.targets {
 		targets = append(targets, builtin[name])
+	}
+	if o.policy != "" {
+		abs, err := filepath.Abs(o.policy)
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return fmt.Errorf("-policy: %w", err)
+		}
+		targets = append(targets, policyTarget(abs))
 	}
 	targets = append(targets, o.extra...)
 	needOrigin := slices.Contains(o.workloads, "miss")
@@ -389,6 +403,41 @@ func loadAvg() string {
 	return strings.Join(f[:3], " ")
 }
 
+// hostCPUs returns the machine's online CPUs, whatever this process's
+// affinity (runtime.NumCPU counts only the CPUs it may run on).
+func hostCPUs() int {
+	b, err := os.ReadFile("/sys/devices/system/cpu/online")
+	if err != nil {
+		return runtime.NumCPU()
+	}
+	n := parseCPUList(strings.TrimSpace(string(b)))
+	if n == 0 {
+		return runtime.NumCPU()
+	}
+	return n
+}
+
+// parseCPUList counts the CPUs of a kernel CPU list such as "0-3,6,8-9";
+// 0 when it is malformed.
+func parseCPUList(s string) int {
+	n := 0
+	for part := range strings.SplitSeq(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil || a < 0 {
+			return 0
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return 0
+			}
+		}
+		n += b - a + 1
+	}
+	return n
+}
+
 // cpuModel returns /proc/cpuinfo's first model name.
 func cpuModel() string {
 	b, err := os.ReadFile("/proc/cpuinfo")
@@ -417,7 +466,7 @@ func version(argv ...string) string {
 func header(o *options, targets []target) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# e2ebench %s\n\n", time.Now().UTC().Format(time.RFC3339))
-	fmt.Fprintf(&b, "- host: %d CPUs (%s), %s, load average at start %s\n", runtime.NumCPU(), cpuModel(), runtime.GOOS+"/"+runtime.GOARCH, loadAvg())
+	fmt.Fprintf(&b, "- host: %d CPUs (%s), %s, load average at start %s\n", hostCPUs(), cpuModel(), runtime.GOOS+"/"+runtime.GOARCH, loadAvg())
 	if o.pin {
 		b.WriteString("- pinned: every server on CPU 0 (GOMAXPROCS=1, nginx 1 worker, Varnish 1 thread pool); the load client and the origin on CPU 1\n")
 	} else {

@@ -173,9 +173,10 @@ func builtinTargets() map[string]target {
 }
 
 // flowcacheConfig is the configuration the benchmark runs flowcache with:
-// one route to the origin, the default policy, L1 only, quiet logs.
-func flowcacheConfig(listen, admin, origin string) string {
-	return fmt.Sprintf(`[server]
+// one route to the origin, L1 only, quiet logs, and the default policy or,
+// when policy is a module's path, that module.
+func flowcacheConfig(listen, admin, origin, policy string) string {
+	conf := fmt.Sprintf(`[server]
 listen = %q
 [admin]
 listen = %q
@@ -191,9 +192,25 @@ path_prefix = "/"
 upstreams = ["http://%s"]
 max_conns_per_upstream = 1024
 `, listen, admin, origin)
+	if policy != "" {
+		conf += fmt.Sprintf("policy = \"bench\"\n[policies.bench]\nmodule = %q\n", policy)
+	}
+	return conf
 }
 
-func startFlowcache(_ context.Context, e *benchEnv, addr string) (*server, error) {
+func startFlowcache(ctx context.Context, e *benchEnv, addr string) (*server, error) {
+	return startFlowcacheWith(ctx, e, addr, "flowcache", "")
+}
+
+// policyTarget is flowcache with its route on the policy module at path.
+func policyTarget(path string) target {
+	name := "flowcache+" + strings.TrimSuffix(filepath.Base(path), ".wasm")
+	return target{name: name, cache: true, start: func(ctx context.Context, e *benchEnv, addr string) (*server, error) {
+		return startFlowcacheWith(ctx, e, addr, name, path)
+	}}
+}
+
+func startFlowcacheWith(_ context.Context, e *benchEnv, addr, name, policy string) (*server, error) {
 	if _, err := os.Stat(e.flowcache); err != nil {
 		return nil, fmt.Errorf("flowcache binary: %w (make build)", err)
 	}
@@ -201,15 +218,15 @@ func startFlowcache(_ context.Context, e *benchEnv, addr string) (*server, error
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(e.dir, "flowcache")
+	dir := filepath.Join(e.dir, name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	conf := filepath.Join(dir, "flowcache.toml")
-	if err := os.WriteFile(conf, []byte(flowcacheConfig(addr, admin, e.originAddr)), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(flowcacheConfig(addr, admin, e.originAddr, policy)), 0o600); err != nil {
 		return nil, err
 	}
-	return startServer("flowcache", addr, dir, e.cpu, []string{"GOMAXPROCS=" + strconv.Itoa(e.procs)},
+	return startServer(name, addr, dir, e.cpu, []string{"GOMAXPROCS=" + strconv.Itoa(e.procs)},
 		e.flowcache, "serve", "-config", conf)
 }
 
