@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/flowcache/flowcache/internal/poll"
 )
 
 // lockedBuffer is an io.Writer for the access log's writer goroutine and
@@ -39,18 +42,13 @@ func (l *lockedBuffer) String() string {
 // waitLines waits until read returns at least n lines, and returns them.
 func waitLines(t *testing.T, read func() string, n int) []string {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var lines []string
+	poll.WaitFor(t, fmt.Sprintf("%d access log lines", n), func() bool {
 		s := read()
-		lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
-		if s != "" && len(lines) >= n {
-			return lines
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("access log: %d lines after 10s, want %d:\n%s", len(lines), n, s)
-		}
-		time.Sleep(time.Millisecond)
-	}
+		lines = strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+		return s != "" && len(lines) >= n
+	})
+	return lines
 }
 
 // accessGateway is a gateway whose access log (format, to out) is on.
