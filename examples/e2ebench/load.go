@@ -48,7 +48,6 @@ type requestSource struct {
 	tag  string
 	i    int
 	host string
-	buf  []byte
 }
 
 // next appends the next request (a whole HTTP/1.1 GET) to dst.
