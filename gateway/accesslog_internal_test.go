@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -63,21 +62,7 @@ func accessGateway(t *testing.T, format string, out io.Writer, edit func(*Config
 	if edit != nil {
 		edit(cfg)
 	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	g, err := New(cfg, Options{AccessLog: out})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := g.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-	})
-	return g
+	return newTestGatewayWith(t, cfg, Options{AccessLog: out})
 }
 
 // TestAccessLog_JSON: one JSON line per request with what the issue asks:
