@@ -29,10 +29,10 @@ FUZZTIME ?= 30s
 WAT_SOURCES  := $(wildcard examples/*/*.wat)
 WAT_MODULES  := $(WAT_SOURCES:.wat=.wasm)
 
-.PHONY: help build run deps test test-short bench fuzz lint golangci fmt wasm wasm-embed check imports ci clean image deploy-check
+.PHONY: help build run deps test test-short bench bench-e2e fuzz lint golangci fmt wasm wasm-embed check imports ci clean image deploy-check
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
 
 build: ## build bin/flowcache and bin/origin (the example origin)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/flowcache ./cmd/flowcache
@@ -54,6 +54,14 @@ test-short: wasm-embed ## quick tests: no race detector, -short
 
 bench: wasm-embed ## benchmarks, -count 10 (COUNT=), to compare with benchstat
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) $(PKG)
+
+# Overridable: make bench-e2e E2E_FLAGS='-workloads hot,big -rounds 1'
+E2E_FLAGS ?=
+
+bench-e2e: build ## end-to-end load: flowcache (alone and with the normalize policy) beside nginx, Varnish and a bare fasthttp limit (~5 min)
+	$(GO) build -trimpath -o bin/e2ebench ./examples/e2ebench
+	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared -o bin/policies/normalize.wasm ./examples/normalize
+	bin/e2ebench -origin bin/origin -flowcache bin/flowcache -policy bin/policies/normalize.wasm -out bin/bench-e2e.md $(E2E_FLAGS)
 
 fuzz: wasm-embed ## run every Fuzz target, 30s each (FUZZTIME=)
 	@for pkg in $$($(GO) list $(PKG)); do \

@@ -17,7 +17,7 @@ mkdir -p "$out"
 for dir in examples/*/; do
 	name=$(basename "$dir")
 	case "$name" in
-	origin | internal) continue ;; # not policies
+	origin | internal | kvbench | e2ebench) continue ;; # not policies
 	esac
 	if [[ -f "$dir/main.go" ]]; then
 		echo "go    $out/$name.wasm"

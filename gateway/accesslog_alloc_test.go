@@ -24,13 +24,7 @@ func TestAccessLog_HitAllocs(t *testing.T) {
 		cfg := testConfig(up)
 		cfg.Log.Access = format
 		cfg.Server.TrustedProxies = []string{"127.0.0.0/8"}
-		if err := cfg.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		g, err := New(cfg, Options{AccessLog: io.Discard})
-		if err != nil {
-			t.Fatal(err)
-		}
+		g := newTestGatewayWith(t, cfg, Options{AccessLog: io.Discard})
 		var ctx fasthttp.RequestCtx
 		req := newRequest("GET", "/hit?a=1", "example.test", "User-Agent", "alloc-test", "X-Forwarded-For", "198.51.100.9")
 		serve(g, &ctx, req, loopbackAddr)

@@ -2,8 +2,8 @@ package gateway
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/flowcache/flowcache/internal/poll"
 )
 
 // lockedBuffer is an io.Writer for the access log's writer goroutine and
@@ -39,18 +41,13 @@ func (l *lockedBuffer) String() string {
 // waitLines waits until read returns at least n lines, and returns them.
 func waitLines(t *testing.T, read func() string, n int) []string {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var lines []string
+	poll.WaitFor(t, fmt.Sprintf("%d access log lines", n), func() bool {
 		s := read()
-		lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
-		if s != "" && len(lines) >= n {
-			return lines
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("access log: %d lines after 10s, want %d:\n%s", len(lines), n, s)
-		}
-		time.Sleep(time.Millisecond)
-	}
+		lines = strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+		return s != "" && len(lines) >= n
+	})
+	return lines
 }
 
 // accessGateway is a gateway whose access log (format, to out) is on.
@@ -65,21 +62,7 @@ func accessGateway(t *testing.T, format string, out io.Writer, edit func(*Config
 	if edit != nil {
 		edit(cfg)
 	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	g, err := New(cfg, Options{AccessLog: out})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := g.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-	})
-	return g
+	return newTestGatewayWith(t, cfg, Options{AccessLog: out})
 }
 
 // TestAccessLog_JSON: one JSON line per request with what the issue asks:

@@ -31,7 +31,7 @@ func TestFlightGroup_Wait(t *testing.T) {
 		}
 		done := make(chan bool)
 		go func() { done <- f2.wait(time.Minute) }()
-		time.Sleep(time.Second)
+		synctest.Wait() // the waiter is blocked in wait
 		g.finish(key, f)
 		if !<-done {
 			t.Error("waiter not woken by finish")

@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/flowcache/flowcache/gateway"
+	"github.com/flowcache/flowcache/gateway/gatewaytest"
 )
 
 // TestConsole_Browser drives the admin page in headless Chromium over the
@@ -113,13 +114,7 @@ func browserDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		for range 50 {
-			if err := os.RemoveAll(dir); err == nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		t.Errorf("remove %s: still not empty after 5s", dir)
+		gatewaytest.WaitFor(t, "the removal of "+dir, func() bool { return os.RemoveAll(dir) == nil })
 	})
 	return dir
 }

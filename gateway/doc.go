@@ -52,4 +52,8 @@
 // record's key, its generation and the request's normalised Vary values.
 // PURGE of a URL therefore finds and removes every variant. Bodies larger
 // than a freecache entry (1/1024 of l1_size) are stored in chunks.
+//
+// Design choices and the measurements behind them (L1 and L2, coalescing,
+// purge, policies, security and failure rules): see RATIONALE.md at the
+// repository root.
 package gateway

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"net"
 	"testing"
 	"time"
@@ -43,21 +42,7 @@ func testConfig(upstream string) *Config {
 
 func newTestGateway(tb testing.TB, cfg *Config) *Gateway {
 	tb.Helper()
-	if err := cfg.Validate(); err != nil {
-		tb.Fatal(err)
-	}
-	g, err := New(cfg, Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := g.Shutdown(ctx); err != nil {
-			tb.Error(err)
-		}
-	})
-	return g
+	return newTestGatewayWith(tb, cfg, Options{})
 }
 
 // serve runs the data-plane handler on an in-memory request context, as

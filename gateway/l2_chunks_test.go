@@ -3,7 +3,6 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -86,17 +85,18 @@ func TestGateway_L2ChunkedHit(t *testing.T) {
 	}
 }
 
-// chunkedL2Gateway starts a gateway in front of up with a 512KiB L1 (a few
-// KB of body make several chunks) and a Redis L2, and returns it with the
-// Redis server, a client of it, and a function that GETs /big through it.
-func chunkedL2Gateway(t *testing.T, up string) (*Gateway, *redistest.Server, *redis.Client, func() *fasthttp.RequestCtx) {
+// chunkedL2Gateway starts a gateway (with opts[0], if given) in front of up
+// with a 512KiB L1 (a few KB of body make several chunks) and a Redis L2,
+// and returns it with the Redis server, a client of it, and a function that
+// GETs /big through it.
+func chunkedL2Gateway(t *testing.T, up string, opts ...Options) (*Gateway, *redistest.Server, *redis.Client, func() *fasthttp.RequestCtx) {
 	t.Helper()
 	rd := redistest.Start(t)
 	cfg := testConfig(up)
 	cfg.Cache.L1Size = 512 << 10
 	cfg.Cache.MaxObjectSize = 128 << 10
 	cfg.Redis.Addrs = []string{rd.Addr}
-	g := newTestGateway(t, cfg)
+	g := newTestGatewayWith(t, cfg, append(opts, Options{})[0])
 	rc := redis.NewClient(&redis.Options{Addr: rd.Addr})
 	t.Cleanup(func() { _ = rc.Close() })
 	do := func() *fasthttp.RequestCtx {
@@ -107,35 +107,25 @@ func chunkedL2Gateway(t *testing.T, up string) (*Gateway, *redistest.Server, *re
 	return g, rd, rc, do
 }
 
-// waitL2Written waits until every write g queued for L2 reached Redis.
-func waitL2Written(tb testing.TB, g *Gateway) {
-	tb.Helper()
-	t := g.l2.(*redisL2).t
-	deadline := time.Now().Add(20 * time.Second)
-	for st := t.Stats(); st.Written+st.WriteErrors+st.DroppedOpen+st.DroppedStale < st.Queued; st = t.Stats() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("L2 writes still queued after 20s: %+v", st)
-		}
-		runtime.Gosched()
-	}
-}
-
 // TestGateway_L2ChunksRefreshed: a revalidated (304) chunked entry gets a
 // longer life in L2 for its chunks as well as its head, so the head never
 // outlives them (an L2 head without its chunks reads as a miss).
 func TestGateway_L2ChunksRefreshed(t *testing.T) {
 	t.Parallel()
 	body := bytes.Repeat([]byte("0123456789"), 500) // 5000 bytes: several chunks in a 512KiB L1
+	var revalidated atomic.Int64
 	up := testOrigin(t, func(ctx *fasthttp.RequestCtx) {
 		ctx.Response.Header.Set("Cache-Control", "max-age=1")
 		ctx.Response.Header.Set("ETag", `"v1"`)
 		if string(ctx.Request.Header.Peek("If-None-Match")) == `"v1"` {
+			revalidated.Add(1)
 			ctx.SetStatusCode(fasthttp.StatusNotModified)
 			return
 		}
 		ctx.SetBody(body)
 	})
-	g, _, rc, do := chunkedL2Gateway(t, up)
+	clock := newTestClock(time.Now())
+	g, _, rc, do := chunkedL2Gateway(t, up, Options{Now: clock.Now})
 	// ttls returns the remaining life of the entry's head and the shortest
 	// of its chunks'.
 	ttls := func() (head, chunk time.Duration) {
@@ -161,10 +151,29 @@ func TestGateway_L2ChunksRefreshed(t *testing.T) {
 		t.Fatalf("first GET: X-Cache %q, want MISS", ctx.Response.Header.Peek("X-Cache"))
 	}
 	waitL2Written(t, g)
-	time.Sleep(2100 * time.Millisecond) // stale: the next GET revalidates
+	// 2.1s pass: the gateway's clock makes the entry stale, so the next GET
+	// revalidates; in Redis every key of the entry loses 2.1s of its TTL.
+	const elapsed = 2100 * time.Millisecond
+	clock.Advance(elapsed)
+	ks, err := rc.Keys(context.Background(), "flowcache:e:*").Result()
+	if err != nil || len(ks) < 2 {
+		t.Fatalf("entry keys in Redis: %q, %v; want a head and chunks", ks, err)
+	}
+	for _, k := range ks {
+		d, err := rc.PTTL(context.Background(), k).Result()
+		if err == nil {
+			err = rc.PExpire(context.Background(), k, d-elapsed).Err()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctx := do()
 	if !bytes.Equal(ctx.Response.Body(), body) {
 		t.Fatalf("revalidated GET: %d bytes, want the body", len(ctx.Response.Body()))
+	}
+	if n := revalidated.Load(); n != 1 {
+		t.Fatalf("the origin answered %d conditional requests, want 1 (the entry was not stale on the gateway's clock)", n)
 	}
 	waitL2Written(t, g)
 	head, chunk := ttls()

@@ -265,12 +265,12 @@ func TestPolicies_SwapUnderLoad(t *testing.T) {
 		tagOf["tagged@"+last.Version[:12]] = tagName(i)
 		mu.Unlock()
 	}
-	time.Sleep(pace)
+	time.Sleep(pace) // load between the last upload and the rollback: the subject, not a wait
 	status, body := g.admin(t, http.MethodPost, "/policies/tagged/rollback", nil)
 	if status != http.StatusOK || !strings.Contains(body, `"version":"`+last.Previous+`"`) {
 		t.Errorf("rollback = %d %s, want 200 to %s", status, body, last.Previous)
 	}
-	time.Sleep(pace)
+	time.Sleep(pace) // load after the rollback, as above
 	stop.Store(true)
 	wg.Wait()
 

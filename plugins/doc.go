@@ -17,19 +17,11 @@
 // module size, the linear memory of each instance (a module whose minimum is
 // above it is refused; memory.grow past it fails), and the CPU spent per
 // call. The CPU budget is load-time fuel metering (plugins/internal/meter):
-// every instruction costs its weight (1 for most, more for multiplication,
-// division, square root, indirect calls and function entries), charged by
-// segments of straight-line code at function entries, loop headers, the
-// arms of an if and the joins after branch targets; bulk memory costs by
-// its length, memory.grow by the memory it asks for; running out traps.
-// It stops infinite loops and loop-free exponential recursion alike,
-// costs no goroutine or context per call, and never freezes the process
-// for long: a Go stop-the-world, which cannot preempt compiled guest code,
-// waits at most one call's budget, about a millisecond by default
-// (BenchmarkModule_Hostile measures hostile shapes). A wall-clock backstop
-// ([Config].CallTimeout) stops what fuel does not see: one watchdog
-// goroutine per Runtime, and per call an atomic store when it begins and an
-// atomic swap when it ends (see watchdog.go).
+// every instruction costs its weight, charged at function entries, loop
+// headers and branch joins, and running out traps; it stops infinite loops
+// and loop-free recursion alike, with no goroutine or context per call. A
+// wall-clock backstop ([Config].CallTimeout) stops what fuel does not see:
+// one watchdog goroutine per Runtime (see watchdog.go).
 //
 // # Failures
 //
@@ -68,51 +60,20 @@
 // back). The example policies normalize, normalize-wat, device and
 // ttlrules are; the host cannot check it, so it is off by default.
 //
-// # Why sync.Pool?
+// # Instances
 //
-// Instances are not safe for concurrent use, and a policy runs on every
-// request on every core: a pool per P (sync.Pool) scales where a mutex or
-// channel pool does not. But sync.Pool drops items left idle through a GC,
-// and a Go guest costs milliseconds and megabytes to instantiate again, so
-// a second level keeps instances across GCs: one slot per P (GOMAXPROCS at
-// load), holding the pre-warmed instances at first. Each pooled instance
-// carries a runtime.AddCleanup; when the pool drops it, the cleanup receives
-// the instance's state (not the pooled wrapper, which is never
-// resurrected) and, if the module is open and was called within the last
-// minute, parks it in a new wrapper in a free slot; otherwise, or when
-// every slot is taken, it closes it (wazero keeps every instance until
-// Close). Calls take from the pool first and from the slots only when the
-// pool is empty; a finished call refills the first slot when it is empty,
-// else the pool. So the hot path touches no shared memory but a read-only
-// slot, and the slots see writes only after GCs.
+// Instances are not safe for concurrent use: each call takes one from a
+// sync.Pool, backed by one parked instance per P (GOMAXPROCS at load) that
+// survives GCs, pre-warmed at load. An instance the pool drops is parked
+// again if the module was called within the last minute, else closed; a
+// module idle for a minute closes its parked instances. Each policy has its
+// own wazero runtime (its own memory limit) and all share one compilation
+// cache, by default a private temporary directory removed by Close
+// ([Options.CacheDir] keeps compiled modules across restarts).
 //
-// A GC tick (a cleanup re-armed at every GC) notes whether the module was
-// called since the previous GC, and closes the parked instances once it has
-// had no call for a minute: an idle module is back to no instance within a
-// minute plus the time to the next GC (at most two minutes, the runtime
-// forces one). Memory is bounded by the instances in use or idle for less
-// than a GC cycle, at most the peak concurrency of the calls, plus one
-// parked instance per P.
-//
-// # Why one wazero runtime per policy?
-//
-// wazero sets the memory limit per runtime (RuntimeConfig), not per module;
-// a runtime per policy gives each its own max_memory. The compiled code is
-// shared through one CompilationCache per [Runtime], so this costs nothing
-// at run time.
-//
-// # Why a private temporary compilation cache by default?
-//
-// The cache holds native code that wazero maps executable: a directory other
-// users can write to would let them run code in the gateway. A fixed path
-// under the system temp directory is such a directory, so the default is a
-// fresh 0700 directory removed by Close; set [Options.CacheDir] to a private
-// path to keep compiled modules across restarts.
-//
-// # Why no deadline per call?
-//
-// The context given to guest calls has no deadline, and wazero's
-// WithCloseOnContextDone is off: it would cost a goroutine per call. The
-// fuel bounds every call, and the watchdog's backstop raises the guest's
-// stop global, which every fuel charge reads.
+// Why fuel metering rather than cancelling calls, the weights, the
+// backstop's ticks, sync.Pool with parked instances, one runtime per policy
+// and a private compilation cache, with the measurements behind each: see
+// RATIONALE.md at the repository root ("WebAssembly policies", "Fuel
+// metering" and "Pooled instances").
 package plugins

@@ -43,7 +43,7 @@ type Module struct {
 	version  string
 	initJSON []byte
 	stderr   *tailWriter
-	ctx      context.Context // for calls: no deadline, see the package doc
+	ctx      context.Context // for calls: no deadline (RATIONALE.md, "Why no deadline on the call's context?")
 
 	// headers are the request header names the module reads, lower-case;
 	// allHeaders means every header.
@@ -57,7 +57,7 @@ type Module struct {
 
 	pool sync.Pool // of *instance
 	// slots hold instances that sync.Pool dropped at a GC while the module
-	// was in use (see the package doc, "Why sync.Pool?"), one per P at load.
+	// was in use (RATIONALE.md, "Pooled instances"), one per P at load.
 	// Only the slow paths touch them: the cleanup of a dropped instance, and
 	// get when the pool is empty.
 	slots []atomic.Pointer[instance]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowcache/flowcache/internal/poll"
 	"github.com/flowcache/flowcache/policy"
 )
 
@@ -283,11 +285,12 @@ func parked(m *Module) int {
 // instances, which run after the GC on their own goroutine, park them.
 func waitParked(t *testing.T, m *Module) {
 	t.Helper()
-	for i := 0; i < 50 && parked(m) < len(m.slots); i++ {
-		runtimeGC()
-	}
+	poll.WaitFor(t, fmt.Sprintf("all %d slots to hold an instance", len(m.slots)), func() bool {
+		runtime.GC()
+		return parked(m) >= len(m.slots)
+	})
 	if n := parked(m); n != len(m.slots) {
-		t.Fatalf("%d of %d slots hold an instance after 50 GCs; Stats() = %+v", n, len(m.slots), m.Stats())
+		t.Fatalf("%d of %d slots hold an instance; Stats() = %+v", n, len(m.slots), m.Stats())
 	}
 }
 
@@ -445,15 +448,15 @@ func TestModule_CloseReleases(t *testing.T) {
 		t.Fatal(err)
 	}
 	// m is dead from here on (precise liveness): only a leak keeps it.
-	for i := 0; i < 50; i++ {
-		runtimeGC()
+	poll.WaitFor(t, "the closed Module to be collected", func() bool {
+		runtime.GC()
 		select {
 		case <-collected:
-			return
+			return true
 		default:
+			return false
 		}
-	}
-	t.Error("the closed Module was not collected after 50 GCs")
+	})
 }
 
 // TestModule_InstantiateError checks the path where the pool is empty and a

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowcache/flowcache/internal/poll"
 	"github.com/flowcache/flowcache/internal/units"
 	"github.com/flowcache/flowcache/policy"
 )
@@ -16,13 +17,7 @@ import (
 // (a bound against a hang, not a measure).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		runtime.Gosched()
-	}
+	poll.WaitFor(t, what, cond)
 }
 
 // busyCores counts the cores of m that are in a call.

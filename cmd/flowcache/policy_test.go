@@ -13,7 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
+
+	"github.com/flowcache/flowcache/internal/poll"
 )
 
 // TestCheck_PolicyErrors checks the startup error of every config in
@@ -294,17 +295,11 @@ func Test_run_reload(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	poll.WaitFor(t, "SIGHUP to apply the fixed file", func() bool {
 		// Route b's upstream refuses connections: 502 means route b exists.
-		if status, _, _ := get(t, "http://"+listen+"/b/x"); status == http.StatusBadGateway {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("SIGHUP did not apply the fixed file")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		status, _, _ := get(t, "http://"+listen+"/b/x")
+		return status == http.StatusBadGateway
+	})
 	if status, body := post(); status != 200 {
 		t.Errorf("reload of the fixed file = %d %s", status, body)
 	}

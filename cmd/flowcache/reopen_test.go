@@ -9,7 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
+
+	"github.com/flowcache/flowcache/internal/poll"
 )
 
 // Test_run_accessLogReopen: serve writes the access log to access_file
@@ -22,17 +23,10 @@ func Test_run_accessLogReopen(t *testing.T) {
 	listen, _ := serveSimple(t, dir, fmt.Sprintf("access = \"combined\"\naccess_file = %q\n", logPath))
 	waitLine := func(path, want string) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		poll.WaitFor(t, fmt.Sprintf("%q in %s", want, path), func() bool {
 			b, _ := os.ReadFile(path) //nolint:errcheck // missing until the first line: read as empty
-			if strings.Contains(string(b), want) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: no %q after 10s:\n%s", path, want, b)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+			return strings.Contains(string(b), want)
+		})
 	}
 	get(t, "http://"+listen+"/before")
 	waitLine(logPath, `"GET /before HTTP/1.1" 200`)
@@ -44,17 +38,11 @@ func Test_run_accessLogReopen(t *testing.T) {
 	}
 	// The reopen is asynchronous: send requests until one lands in a new
 	// file at the path.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	poll.WaitFor(t, "SIGUSR1 to reopen the access log", func() bool {
 		get(t, "http://"+listen+"/after")
-		if b, err := os.ReadFile(logPath); err == nil && strings.Contains(string(b), "/after") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("SIGUSR1 did not reopen the access log")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		b, err := os.ReadFile(logPath)
+		return err == nil && strings.Contains(string(b), "/after")
+	})
 	if b, _ := os.ReadFile(logPath + ".1"); strings.Count(string(b), "\n") < 1 || !strings.Contains(string(b), "/before") { //nolint:errcheck // checked by the assertion
 		t.Errorf("rotated file = %q, want the /before line", b)
 	}

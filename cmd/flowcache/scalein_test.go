@@ -113,6 +113,7 @@ func TestServe_ScaleIn(t *testing.T) {
 			ctx.SetBodyString("slow")
 			return
 		}
+		// An origin's own latency: part of the load the test drains.
 		time.Sleep(time.Duration(rand.IntN(3)) * time.Millisecond)
 		ctx.Response.Header.Set("Cache-Control", "max-age=1") // misses keep coming
 		ctx.SetBodyString("item")
@@ -170,7 +171,7 @@ func TestServe_ScaleIn(t *testing.T) {
 				return
 			}
 			c.Close()
-			time.Sleep(10 * time.Millisecond)
+			time.Sleep(10 * time.Millisecond) // the probe's period: when the close happens is what it measures
 		}
 	}()
 

@@ -15,6 +15,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/flowcache/flowcache/gateway/gatewaytest"
+	"github.com/flowcache/flowcache/internal/poll"
 )
 
 // Test_run_redisSecret: two `flowcache serve` nodes share a Redis with
@@ -100,13 +101,7 @@ upstreams = [%q]
 	}
 	waitUntil := func(what string, cond func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		poll.WaitForWithin(t, 20*time.Second, what, cond)
 	}
 
 	if x := get(a, "/p"); x != "MISS" {

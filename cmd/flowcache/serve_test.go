@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/flowcache/flowcache/gateway"
+	"github.com/flowcache/flowcache/internal/poll"
 )
 
 // Test_run serves a real origin through `flowcache serve` on free loopback
@@ -217,22 +218,19 @@ func writeConfig(t *testing.T, src string) string {
 // run returns first, or if nothing listens within 10s.
 func waitListening(t *testing.T, addr string, errc <-chan error) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			conn.Close()
-			return
-		}
+	poll.WaitFor(t, "a listener on "+addr, func() bool {
 		select {
 		case err := <-errc:
 			t.Fatalf("run returned before listening on %s: %v", addr, err)
-		case <-time.After(10 * time.Millisecond):
+		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nothing listens on %s: %v", addr, err)
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return false
 		}
-	}
+		conn.Close()
+		return true
+	})
 }
 
 // lockedBuffer is a bytes.Buffer safe for the concurrent writes of a logger.

@@ -3,11 +3,12 @@
 // must understand (max-age, s-maxage, stale-while-revalidate, no-store,
 // private, no-cache with an ETag, Vary, Set-Cookie, Expires,
 // CDN-Cache-Control, Surrogate-Control with Surrogate-Key), plus a slow
-// endpoint, any status code, large bodies and a clock.
+// endpoint, any status code, large bodies and a clock; /obj and /stats serve
+// load tests (examples/e2ebench).
 //
 // Usage:
 //
-//	origin [-addr 127.0.0.1:9000]
+//	origin [-addr 127.0.0.1:9000] [-obj-delay 0s]
 //
 // GET / lists the endpoints. Every response carries X-Origin-Count, the
 // number of requests this origin has answered for that path, so a client can

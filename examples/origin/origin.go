@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -37,20 +38,28 @@ var endpoints = []endpoint{
 	{"/status/{code}", "answers with that status (200-599), Cache-Control: max-age=60", (*origin).status},
 	{"/big", "?size=N bytes (default 1MiB, at most 1GiB), Cache-Control: max-age=60", (*origin).big},
 	{"/time", "the current time, changes every call, Cache-Control: max-age=2", (*origin).time},
+	{"/obj/{n}", "object n for load tests: ?size=N bytes (default 1KiB, at most 8MiB), public, max-age=3600, ETag; -obj-delay adds latency", (*origin).obj},
+	{"/stats", "requests=N: requests answered since start (load tests count the cache's misses with it)", (*origin).stats},
 }
 
 // origin is the example origin's state: request counts and a clock.
 type origin struct {
-	now     func() time.Time
-	started time.Time // Last-Modified of /public
+	now      func() time.Time
+	started  time.Time     // Last-Modified of /public
+	objDelay time.Duration // added before each /obj answer
+	total    atomic.Int64  // requests answered, for /stats
 
 	mu     sync.Mutex
 	counts map[string]int
 }
 
 // newHandler returns the origin's handler. now is its clock.
-func newHandler(now func() time.Time) http.Handler {
-	o := &origin{now: now, started: now().UTC().Truncate(time.Second), counts: map[string]int{}}
+func newHandler(now func() time.Time) http.Handler { return newOrigin(now, 0) }
+
+// newOrigin returns the origin's handler with a latency added to every /obj
+// answer.
+func newOrigin(now func() time.Time, objDelay time.Duration) http.Handler {
+	o := &origin{now: now, started: now().UTC().Truncate(time.Second), objDelay: objDelay, counts: map[string]int{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/{$}", o.index)
 	for _, e := range endpoints {
@@ -62,6 +71,7 @@ func newHandler(now func() time.Time) http.Handler {
 // middleware counts requests per path and answers unsafe methods.
 func (o *origin) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o.total.Add(1)
 		o.mu.Lock()
 		o.counts[r.URL.Path]++
 		n := o.counts[r.URL.Path]
@@ -273,6 +283,69 @@ func (o *origin) big(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// maxObj bounds /obj bodies.
+const maxObj = 8 << 20
+
+// objPool holds the bytes /obj bodies are cut from: random letters, so that
+// a compressing cache gains what it would on real data, built once.
+var objPool = sync.OnceValue(func() []byte {
+	p := make([]byte, maxObj+4096)
+	const alpha = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	x := uint32(42)
+	for i := range p {
+		x ^= x << 13 // xorshift32: deterministic across runs and Go versions
+		x ^= x >> 17
+		x ^= x << 5
+		p[i] = alpha[x%uint32(len(alpha))]
+	}
+	return p
+})
+
+func (o *origin) obj(w http.ResponseWriter, r *http.Request) {
+	n, err := strconv.Atoi(r.PathValue("n"))
+	if err != nil || n < 0 {
+		http.Error(w, "object id must be a non-negative integer", http.StatusBadRequest)
+		return
+	}
+	size := 1024
+	if s := r.URL.Query().Get("size"); s != "" {
+		size, err = strconv.Atoi(s)
+		if err != nil || size < 0 || size > maxObj {
+			http.Error(w, "size must be 0-8388608", http.StatusBadRequest)
+			return
+		}
+	}
+	if o.objDelay > 0 {
+		t := time.NewTimer(o.objDelay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	etag := `"` + strconv.Itoa(n) + "-" + strconv.Itoa(size) + `"`
+	h := w.Header()
+	h.Set("Cache-Control", "public, max-age=3600")
+	h.Set("ETag", etag)
+	h.Set("Content-Type", "application/octet-stream")
+	if etagMatch(r.Header.Values("If-None-Match"), etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Length", strconv.Itoa(size))
+	if r.Method == http.MethodHead {
+		return
+	}
+	off := (n * 7919) % 4096
+	_, _ = w.Write(objPool()[off : off+size]) // a client that went away is not the origin's problem
+}
+
+func (o *origin) stats(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	text(w, "requests="+strconv.FormatInt(o.total.Load(), 10)+"\n")
+}
+
 func (o *origin) time(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Cache-Control", "max-age=2")
 	text(w, o.now().UTC().Format(time.RFC3339Nano)+"\n")
@@ -283,10 +356,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("origin", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: origin [-addr HOST:PORT]\n\nThe example origin of Flow Cache's quick start. GET / lists its endpoints.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: origin [-addr HOST:PORT] [-obj-delay D]\n\nThe example origin of Flow Cache's quick start. GET / lists its endpoints.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	addr := fs.String("addr", "127.0.0.1:9000", "listen address, host:port (port 0 picks a free one)")
+	objDelay := fs.Duration("obj-delay", 0, "latency added to every /obj answer (a backend's own time, for load tests)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -300,7 +374,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: newHandler(time.Now), ReadHeaderTimeout: 10 * time.Second}
+	if *objDelay < 0 || *objDelay > time.Minute {
+		return fmt.Errorf("-obj-delay %s: want 0 to 1m", *objDelay)
+	}
+	srv := &http.Server{Handler: newOrigin(time.Now, *objDelay), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "origin listening on http://%s\n", ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -74,6 +74,15 @@ func TestOrigin_endpoints(t *testing.T) {
 		{name: "big zero", path: "/big?size=0", wantStatus: 200, wantLen: 0, checkLen: true},
 		{name: "big too big", path: "/big?size=99999999999", wantStatus: 400},
 		{name: "big head", method: http.MethodHead, path: "/big?size=10", wantStatus: 200, wantHeader: map[string]string{"Content-Length": "10"}},
+		{
+			name: "obj", path: "/obj/7?size=300", wantStatus: 200, wantLen: 300, checkLen: true,
+			wantHeader: map[string]string{"Cache-Control": "public, max-age=3600", "ETag": `"7-300"`},
+		},
+		{name: "obj default size", path: "/obj/1", wantStatus: 200, wantLen: 1024, checkLen: true},
+		{name: "obj if-none-match", path: "/obj/7?size=300", reqHeader: map[string]string{"If-None-Match": `"7-300"`}, wantStatus: 304},
+		{name: "obj bad id", path: "/obj/x", wantStatus: 400},
+		{name: "obj too big", path: "/obj/1?size=8388609", wantStatus: 400},
+		{name: "stats", path: "/stats", wantStatus: 200, wantHeader: map[string]string{"Cache-Control": "no-store"}, wantBody: "requests="},
 		{name: "time", path: "/time", wantStatus: 200, wantHeader: map[string]string{"Cache-Control": "max-age=2"}, wantBody: "2026-01-02T03:04:05Z"},
 		{name: "post", method: http.MethodPost, path: "/public", wantStatus: 204, wantHeader: map[string]string{"Cache-Control": "no-store"}},
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/flowcache/flowcache/gateway"
+	"github.com/flowcache/flowcache/internal/poll"
 	"github.com/flowcache/flowcache/internal/units"
 )
 
@@ -240,14 +241,18 @@ func (c *Clock) Advance(d time.Duration) {
 
 // WaitFor polls cond until it is true or 10 seconds pass (then the test
 // fails with what). It is for waiting on work the gateway does in the
-// background, not for asserting on time.
+// background, not for asserting on time; call it from the test's goroutine.
+// Time the gateway computes (freshness, TTLs) is moved with a [Clock] given
+// as gateway.Options.Now, never waited for.
 func WaitFor(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("gatewaytest: timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	poll.WaitFor(tb, what, cond)
+}
+
+// WaitForWithin is [WaitFor] bounded by d instead of 10 seconds, for a test
+// whose subject is how soon something happens; it returns the time cond
+// took to hold.
+func WaitForWithin(tb testing.TB, d time.Duration, what string, cond func() bool) time.Duration {
+	tb.Helper()
+	return poll.WaitForWithin(tb, d, what, cond)
 }

@@ -241,7 +241,7 @@ func (tr *epochTracker) saw(e uint64) {
 // failover, an idle-timeout kill, a deploy of Redis) into a cold L1 on every
 // node at once, and a burst of L2 and upstream traffic. The epoch is one
 // counter read: when nothing was purged during the outage, which is the
-// common case, the L1 is kept. See doc.go for the measurement.
+// common case, the L1 is kept. See RATIONALE.md for the measurement.
 func (t *Tier) syncLoop() {
 	defer t.wg.Done()
 	ctx := t.stopCtx

@@ -31,7 +31,7 @@ const (
 	minSavingDivide = 8 // keep compression only if it saves >= 1/8
 )
 
-// defaultCompressMinSize is the measured break-even (see doc.go and
+// defaultCompressMinSize is the measured break-even (see RATIONALE.md and
 // BenchmarkCompression): below it the codecs save too little to repay their
 // CPU time and header.
 const defaultCompressMinSize = 512

@@ -64,7 +64,7 @@ type Config struct {
 	// compressed value is kept only if it saves at least 1/8 of the size.
 	Compression string
 	// CompressMinSize is the smallest value that is compressed. See the
-	// package documentation for the measured break-even.
+	// repository's RATIONALE.md for the measured break-even.
 	CompressMinSize int
 	// MaxValueSize bounds a stored value after decompression; larger values
 	// are not written, and a larger stored value reads as an error.

@@ -173,7 +173,8 @@ func BenchmarkTier_WriteThroughput(b *testing.B) {
 			n := 0
 			for b.Loop() {
 				for !tr.Set(key, value, time.Minute, ix) {
-					// Queue full: let the writers catch up.
+					// Queue full: let the writers catch up (back-pressure in a
+					// benchmark, not a wait for a condition).
 					time.Sleep(100 * time.Microsecond)
 				}
 				n++

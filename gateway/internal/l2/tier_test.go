@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/flowcache/flowcache/gateway/internal/l2/redistest"
+	"github.com/flowcache/flowcache/internal/poll"
 )
 
 // waitTimeout bounds every wait for a background event. Tests never assert
@@ -37,13 +38,7 @@ func (w tbWriter) Write(p []byte) (int, error) {
 // waitFor polls cond until it holds, failing the test after waitTimeout.
 func waitFor(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	poll.WaitForWithin(tb, waitTimeout, what, cond)
 }
 
 // newTier starts a Tier on addrs and closes it at the end of the test.

@@ -55,12 +55,8 @@
 //
 // # Cost
 //
-// Measured as the calling thread's CPU time, with wazero v1.12's optimizing compiler on amd64
-// (BenchmarkInstrument_*): a loop charge costs from nothing to 0.3 ns per iteration, within the
-// spread that code placement alone gives a plain loop (1e6 iterations, ns per iteration, plain
-// then metered: counting 0.30 and 0.29, summing memory 0.66 and 0.72, nested 1.14 and 1.13); an
-// entry charge about 0.25 ns (fact(20): 51 ns plain, 60 metered); Go runtime code (a sieve
-// making 160000 calls) runs about 2% slower. The default plugins budget of 2e6 stops hostile
-// loops (multiplications, divisions, square roots, copies) after 0.2 to 0.9 ms of CPU. Instrumenting
-// a 1.9 MB Go module takes about 11 ms of CPU (two passes).
+// A loop charge costs at most about 0.3 ns per iteration, an entry charge
+// about 0.25 ns (BenchmarkInstrument_*); why metering rather than cancelling
+// calls, and the measurements: see RATIONALE.md at the repository root
+// ("Fuel metering").
 package meter

@@ -1,11 +1,13 @@
 package redistest
 
 import (
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/flowcache/flowcache/internal/poll"
 )
 
 func TestStart(t *testing.T) {
@@ -89,17 +91,10 @@ func TestServer_KillSubscribers(t *testing.T) {
 	}
 	waitSubs := func(want string) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		poll.WaitFor(t, "PUBSUB NUMSUB ch to count "+want+" subscribers", func() bool {
 			got, err := r.Do("PUBSUB", "NUMSUB", "ch")
-			if err == nil && got == "ch\n"+want {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("PUBSUB NUMSUB ch = %q, %v; want %s subscribers", got, err, want)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+			return err == nil && got == "ch\n"+want
+		})
 	}
 	waitSubs("2")
 	if n := r.KillSubscribers("sub"); n != 1 {
@@ -111,14 +106,8 @@ func TestServer_KillSubscribers(t *testing.T) {
 // waitGet waits until GET key on r answers want.
 func waitGet(tb testing.TB, r *Server, key, want string) {
 	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if got, err := r.Do("GET", key); err == nil && got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("GET %s on %s never answered %q", key, r.Addr, want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.WaitFor(tb, fmt.Sprintf("GET %s on %s to answer %q", key, r.Addr, want), func() bool {
+		got, err := r.Do("GET", key)
+		return err == nil && got == want
+	})
 }
