@@ -50,6 +50,8 @@ type Runtime struct {
 
 	mu      sync.Mutex
 	modules map[*Module]struct{} // open modules, closed by Close
+
+	tot policyTotals // failures by policy name, see Totals (guesterror.go)
 }
 
 // errRuntimeClosed is returned by loads after Close.

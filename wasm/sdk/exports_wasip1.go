@@ -37,6 +37,17 @@ func exportInit(ptr, n uint32) int32 {
 	return g.init(in)
 }
 
+// exportError explains the last error result (ABI.md, section 11): the
+// error of Init, Key or Decide, or why the SDK refused a call.
+//
+//go:wasmexport flowcache_error
+func exportError() uint64 {
+	if len(g.errMsg) == 0 {
+		return 0
+	}
+	return abi.Pack(addr(g.errMsg), uint32(len(g.errMsg))) //nolint:gosec // G115: wasm32
+}
+
 //go:wasmexport flowcache_headers
 func exportHeaders() uint64 {
 	if len(g.headers) == 0 {
