@@ -72,6 +72,7 @@ type Module struct {
 	memo *keyMemo
 
 	stats   counters
+	prof    fuelProfile // with Options.Profile (profile.go)
 	lastErr atomic.Pointer[failure] // the last failed call
 	lastLog atomic.Int64            // unix nanoseconds of the last failure log
 	muted   atomic.Uint64
@@ -308,6 +309,9 @@ func (inst *core) call(ctx context.Context, fn api.Function, fuel int64, n uint3
 	err := fn.CallWithStack(ctx, inst.stack[:])
 	if inst.end() {
 		return 0, inst.m.backstopError()
+	}
+	if inst.m.rt.profile {
+		inst.recordFuel(fuel)
 	}
 	if err != nil {
 		return 0, describe(inst, err, fuel)

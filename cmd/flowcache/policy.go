@@ -46,6 +46,10 @@ func runPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return runPolicyTest(ctx, args, stdout, stderr)
 	case "key":
 		return runPolicyKey(ctx, args, stdout, stderr)
+	case "bench":
+		return runPolicyBench(ctx, args, stdout, stderr)
+	case "replay":
+		return runPolicyReplay(ctx, args, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		policyUsage(stdout, synopsis)
 		return nil
@@ -67,7 +71,9 @@ func policyUsage(w io.Writer, synopsis string) {
 		"  rollback NAME [VERSION]              activate the previous (or the given) version\n"+
 		"  key NAME URL [-H 'Name: value']...   the key and decision a version computes for URL\n\n"+
 		"Author tooling, run locally on the gateway's own host (no admin API):\n\n"+
-		"  test MODULE.wasm VECTORS.json        run golden vectors, diff each failing case\n\n"+
+		"  test MODULE.wasm VECTORS.json        run golden vectors, diff each failing case\n"+
+		"  bench MODULE.wasm [VECTORS.json]     ns, fuel, allocations per call vs the native policy\n"+
+		"  replay MODULE.wasm [-against M2] LOG distinct keys and hit ratio of an access log's requests\n\n"+
 		"Every subcommand takes -admin URL (default %s); the bearer token,\n"+
 		"if the admin API needs one, is read from $%s.\n", synopsis, defaultAdminURL, adminTokenEnv)
 }
