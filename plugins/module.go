@@ -72,7 +72,7 @@ type Module struct {
 	memo *keyMemo
 
 	stats   counters
-	prof    fuelProfile // with Options.Profile (profile.go)
+	prof    fuelProfile             // with Options.Profile (profile.go)
 	lastErr atomic.Pointer[failure] // the last failed call
 	lastLog atomic.Int64            // unix nanoseconds of the last failure log
 	muted   atomic.Uint64

@@ -261,4 +261,3 @@ func benchResponse() *policy.Response {
 		{Name: []byte("ETag"), Value: []byte(`"abc123"`)},
 	}}
 }
-
