@@ -30,7 +30,7 @@ type policyClient struct {
 }
 
 func runPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const synopsis = "push|list|rollback [flags] ..."
+	const synopsis = "push|list|rollback|key|test|bench|replay [flags] ..."
 	sub := ""
 	if len(args) > 0 {
 		sub, args = args[0], args[1:]
@@ -74,7 +74,7 @@ func policyUsage(w io.Writer, synopsis string) {
 		"  test MODULE.wasm VECTORS.json        run golden vectors, diff each failing case\n"+
 		"  bench MODULE.wasm [VECTORS.json]     ns, fuel, allocations per call vs the native policy\n"+
 		"  replay MODULE.wasm [-against M2] LOG distinct keys and hit ratio of an access log's requests\n\n"+
-		"Every subcommand takes -admin URL (default %s); the bearer token,\n"+
+		"Every admin subcommand takes -admin URL (default %s); the bearer token,\n"+
 		"if the admin API needs one, is read from $%s.\n", synopsis, defaultAdminURL, adminTokenEnv)
 }
 
