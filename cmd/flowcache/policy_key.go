@@ -126,6 +126,10 @@ func runPolicyKey(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stdout, "host %q target %q variant %q\n", a.Key.Host, a.Key.Target, a.Key.Variant)
 	}
 	fmt.Fprintf(stdout, "response  %d, body %d bytes\n", a.Response.Status, a.Response.BodySize)
+	if a.Key.Bypass {
+		_, err = fmt.Fprintln(stdout, "decision  none: the gateway does not store what bypasses the cache")
+		return err
+	}
 	if a.DecisionError != "" {
 		fmt.Fprintf(stdout, "decision  error: %s\n          the default policy's decision is kept: ", a.DecisionError)
 	} else {
