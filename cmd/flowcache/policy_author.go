@@ -25,15 +25,46 @@ var errVectorsFailed = errors.New("vectors failed")
 
 // moduleFlags are the flags of the commands that load a module locally.
 type moduleFlags struct {
-	config string
-	fuel   int64
+	fs         *flag.FlagSet
+	config     string
+	fuel       int64
+	file, name string // -c, -policy
 }
 
 func addModuleFlags(fs *flag.FlagSet) *moduleFlags {
-	f := &moduleFlags{}
+	f := &moduleFlags{fs: fs}
 	fs.StringVar(&f.config, "config", "", "JSON object given to the module's flowcache_init, or @FILE to read it from FILE (default {})")
 	fs.Int64Var(&f.fuel, "fuel", plugins.DefaultFuel, "CPU budget of one call, as [policies.NAME] fuel")
+	fs.StringVar(&f.file, "c", "", "take the limits and config of -policy NAME from this config.toml (-config and -fuel still override)")
+	fs.StringVar(&f.name, "policy", "", "the [policies.NAME] section of -c")
 	return f
+}
+
+// set reports whether flag name was given.
+func (f *moduleFlags) set(name string) bool {
+	given := false
+	f.fs.Visit(func(fl *flag.Flag) { given = given || fl.Name == name })
+	return given
+}
+
+// base returns the policy config the flags start from: [policies.NAME] of
+// -c, or the defaults.
+func (f *moduleFlags) base() (plugins.Config, error) {
+	if (f.file == "") != (f.name == "") {
+		return plugins.Config{}, errors.New("-c and -policy go together")
+	}
+	if f.file == "" {
+		return plugins.DefaultConfig(), nil
+	}
+	cfg, err := loadConfig(f.file)
+	if err != nil {
+		return plugins.Config{}, err
+	}
+	pc, ok := cfg.Policies[f.name]
+	if !ok {
+		return plugins.Config{}, fmt.Errorf("-policy: %s has no [policies.%s]", f.file, f.name)
+	}
+	return pc, nil
 }
 
 // localModule is a module loaded outside any gateway, with its runtime.
@@ -48,9 +79,14 @@ func (m *localModule) Close(ctx context.Context) error { return m.rt.Close(ctx) 
 // loadLocal loads the module file with the flags' limits and config, on a
 // runtime whose failure log goes to stderr.
 func loadLocal(ctx context.Context, file string, f *moduleFlags, stderr io.Writer, opts plugins.Options) (*localModule, error) {
-	cfg := plugins.DefaultConfig()
+	cfg, err := f.base()
+	if err != nil {
+		return nil, err
+	}
 	cfg.Module = file
-	cfg.Fuel = f.fuel
+	if f.set("fuel") || f.file == "" {
+		cfg.Fuel = f.fuel
+	}
 	if f.config != "" {
 		text := f.config
 		if name, ok := strings.CutPrefix(text, "@"); ok {
@@ -60,6 +96,7 @@ func loadLocal(ctx context.Context, file string, f *moduleFlags, stderr io.Write
 			}
 			text = string(b)
 		}
+		cfg.Config = nil
 		if err := json.Unmarshal([]byte(text), &cfg.Config); err != nil || cfg.Config == nil {
 			return nil, fmt.Errorf("-config: want a JSON object, got %q", strings.TrimSpace(text))
 		}

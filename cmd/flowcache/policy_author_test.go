@@ -190,3 +190,32 @@ func Test_run_policyKey(t *testing.T) {
 		}
 	}
 }
+
+// Test_run_policyTest_fromConfig: -c and -policy take the limits of a
+// [policies.NAME] section (here a fuel budget too small for a key call),
+// and -fuel overrides it.
+func Test_run_policyTest_fromConfig(t *testing.T) {
+	t.Parallel()
+	cfg := writeFile(t, "config.toml", `[[routes]]
+name = "api"
+upstreams = ["http://127.0.0.1:9"]
+policy = "n"
+[policies.n]
+module = "n.wasm"
+fuel = 40
+`)
+	out, err := cli(t, "policy", "test", "-c", cfg, "-policy", "n", normalizeWAT, normalizeVectors)
+	if err == nil || !strings.Contains(out, "got error: plugins: policy \"normalize\": key: fuel exhausted (budget 40 units") {
+		t.Errorf("policy test with fuel = 40: %v\n%s", err, out)
+	}
+	out, err = cli(t, "policy", "test", "-c", cfg, "-policy", "n", "-fuel", "2000000", normalizeWAT, normalizeVectors)
+	if err != nil || !strings.HasPrefix(out, "PASS ") {
+		t.Errorf("policy test with -fuel 2000000: %v\n%s", err, out)
+	}
+	if _, err := cli(t, "policy", "test", "-policy", "n", normalizeWAT, normalizeVectors); err == nil || err.Error() != "-c and -policy go together" {
+		t.Errorf("-policy without -c = %v", err)
+	}
+	if _, err := cli(t, "policy", "test", "-c", cfg, "-policy", "m", normalizeWAT, normalizeVectors); err == nil || !strings.Contains(err.Error(), "has no [policies.m]") {
+		t.Errorf("-policy m = %v", err)
+	}
+}
