@@ -154,7 +154,7 @@ func readVectors(file string) ([]plugins.Vector, error) {
 }
 
 func runPolicyTest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("policy test", "MODULE.wasm VECTORS.json [-config JSON|@FILE] [-fuel N] [-v]",
+	fs := newFlagSet("policy test", "MODULE.wasm VECTORS.json [-config JSON|@FILE] [-fuel N] [-c config.toml -policy NAME] [-v]",
 		"Run the golden vectors of VECTORS.json through MODULE.wasm on the gateway's own\n"+
 			"host (same validation, limits, fuel and instance pool; no gateway needed),\n"+
 			"print a diff for each failing case, and exit 1 if any fails. VECTORS.json is\n"+

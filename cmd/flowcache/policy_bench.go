@@ -34,7 +34,7 @@ type benchStats struct {
 }
 
 func runPolicyBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("policy bench", "MODULE.wasm [VECTORS.json] [-n CALLS] [-config JSON|@FILE] [-fuel N]",
+	fs := newFlagSet("policy bench", "MODULE.wasm [VECTORS.json] [-n CALLS] [-config JSON|@FILE] [-fuel N] [-c config.toml -policy NAME]",
 		"Measure MODULE.wasm on the gateway's own host (fuel metering, limits, pooled\n"+
 			"instances), one call at a time: ns per key and decide call (p50, p99, with the\n"+
 			"clock read in each), fuel per call, host allocations per call, and the\n"+

@@ -65,7 +65,7 @@ func (s *replayStats) hitRatio() (hits int, ratio float64) {
 }
 
 func runPolicyReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("policy replay", "MODULE.wasm [-against MODULE2.wasm] LOG [-host HOST] [-show N] [-max LINES]",
+	fs := newFlagSet("policy replay", "MODULE.wasm [-against MODULE2.wasm] LOG [-host HOST] [-show N] [-max LINES] [-config JSON|@FILE] [-c config.toml -policy NAME]",
 		"Replay the requests of an access log through MODULE.wasm's key function, on\n"+
 			"the gateway's own host: how many distinct keys they make, and the hit ratio an\n"+
 			"infinite cache would reach (every keyed request but the first of its key; GET\n"+
