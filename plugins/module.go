@@ -448,9 +448,10 @@ func (m *Module) getFor(r *policy.Request) (*instance, error) {
 // survive swaps ([Runtime.Totals]).
 func (m *Module) fail(inst *instance, op string, err error, r *policy.Request) error {
 	ce := &CallError{Policy: m.name, Version: m.version, Op: op, Err: err}
+	var unserved counters // the totals of a module no Store serves: dropped
 	tot := m.totals()
 	if tot == nil {
-		tot = new(counters) // not served by a Store: not in the totals
+		tot = &unserved
 	}
 	if errors.Is(err, ErrResult) {
 		m.put(inst)

@@ -87,7 +87,8 @@ type VectorRequest struct {
 	// Authority is the host as the vector gives it (the client's Host
 	// field); Host is its normal form, which the policy sees: lower case,
 	// without port and trailing dot.
-	Authority, Host                    string
+	Authority, Host string
+	// Method, Scheme, Path, Query and Route are as the policy sees them.
 	Method, Scheme, Path, Query, Route string
 	// Headers in the order written. The gateway's view holds the Host
 	// field; it is added first when the vector has none.
