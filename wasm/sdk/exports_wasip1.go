@@ -32,6 +32,7 @@ func exportAlloc(size uint32) uint32 {
 func exportInit(ptr, n uint32) int32 {
 	in, ok := g.input(ptr-addr(g.in), n) // a ptr below the buffer wraps around and fails
 	if !ok {
+		g.fail("flowcache_init: the configuration is not in the buffer flowcache_alloc gave", nil)
 		return initBadInput
 	}
 	return g.init(in)
@@ -60,6 +61,7 @@ func exportHeaders() uint64 {
 func exportKey(ptr, n uint32) uint64 {
 	in, ok := g.input(ptr-addr(g.in), n)
 	if !ok {
+		g.fail("flowcache_key: the input is not in the buffer flowcache_alloc gave", nil)
 		return abi.ResultError
 	}
 	res, ok := g.key(in)
@@ -76,6 +78,7 @@ func exportKey(ptr, n uint32) uint64 {
 func exportDecide(ptr, n uint32) uint64 {
 	in, ok := g.input(ptr-addr(g.in), n)
 	if !ok {
+		g.fail("flowcache_decide: the input is not in the buffer flowcache_alloc gave", nil)
 		return abi.ResultError
 	}
 	res, ok := g.decide(in)

@@ -95,6 +95,7 @@ func (g *guest) init(config []byte) int32 {
 // result (nil for bypass), or ok=false for the error result.
 func (g *guest) key(in []byte) ([]byte, bool) {
 	if !g.registered {
+		g.fail("no policy: sdk.Register was not called", nil)
 		return nil, false
 	}
 	// The request blob: its six fields must lie inside it. Only a blob
@@ -104,6 +105,7 @@ func (g *guest) key(in []byte) ([]byte, bool) {
 	// rest of a simple key.
 	switch checkSlots(in) {
 	case slotsBad:
+		g.fail("malformed request blob", nil)
 		return nil, false
 	case slotsNoHeaders: // g.req.v is left as it is: Request does not read it
 		g.req.b, g.req.noHeaders = in, true
@@ -137,6 +139,7 @@ func (g *guest) key(in []byte) ([]byte, bool) {
 func (g *guest) parseRequest(in []byte) bool {
 	v, err := abi.ParseRequest(in)
 	if err != nil {
+		g.fail("malformed request blob", err)
 		return false
 	}
 	g.req.v, g.req.b, g.req.noHeaders = v, in, false
@@ -148,10 +151,12 @@ func (g *guest) parseRequest(in []byte) bool {
 // the default, or ok=false for the error result.
 func (g *guest) decide(in []byte) ([]byte, bool) {
 	if !g.registered {
+		g.fail("no policy: sdk.Register was not called", nil)
 		return nil, false
 	}
 	v, err := abi.ParseDecide(in)
 	if err != nil {
+		g.fail("malformed decide blob", err)
 		return nil, false
 	}
 	if g.policy.Decide == nil {
