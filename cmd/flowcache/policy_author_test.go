@@ -219,3 +219,16 @@ fuel = 40
 		t.Errorf("-policy m = %v", err)
 	}
 }
+
+// Test_run_policyPush_guestMessage: an upload whose flowcache_init refuses
+// its config is answered 422 with the module's own message (through
+// flowcache_error), which policy push prints.
+func Test_run_policyPush_guestMessage(t *testing.T) {
+	t.Parallel()
+	_, _, admin := servePolicies(t, "")
+	_, err := cli(t, "policy", "push", "-admin", "http://"+admin, "-config", `{"rules": 1}`, "tagged", "testdata/policyload/initmsg.wasm")
+	want := `422 Unprocessable Entity: plugins: policy "tagged": initialisation failed: flowcache_init: rules[0].ttl: "1 minute" is not a duration; rules[2]: unknown key "tll" (code 7)`
+	if err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("policy push = %v, want ...%s", err, want)
+	}
+}
