@@ -88,3 +88,37 @@ func TestPolicies_Key(t *testing.T) {
 		t.Errorf("GET key = %d, want 405", status)
 	}
 }
+
+// TestPolicies_KeyFailure: a failing version's key call answers its error
+// (with the guest's message) and the default policy's key, flagged as the
+// fallback the gateway would use; likewise for decide.
+func TestPolicies_KeyFailure(t *testing.T) {
+	t.Parallel()
+	origin := echoOrigin(t)
+	cfg := policyConfig(origin.URL, writeModule(t, t.TempDir(), "tagged.wasm", tagged(t, tagName(0))))
+	g := startPolicyGateway(t, cfg, "", gateway.Options{})
+	g.put(t, "broken", errmsgWasm)
+	status, text := g.admin(t, http.MethodPost, "/policies/broken/key", []byte(`{"url": "http://Example.com/a?b=1", "response": {"status": 200, "headers": {"Cache-Control": "max-age=9"}}}`))
+	var a struct {
+		Key struct {
+			Host, Target string
+			Fallback     bool
+		}
+		KeyError      string `json:"key_error"`
+		DecisionError string `json:"decision_error"`
+		Decision      struct {
+			Store    bool
+			TTL      string
+			Fallback bool
+		}
+	}
+	if status != 200 || json.Unmarshal([]byte(text), &a) != nil {
+		t.Fatalf("POST key = %d %s", status, text)
+	}
+	if !a.Key.Fallback || a.Key.Host != "example.com" || a.Key.Target != "/a?b=1" || !strings.HasSuffix(a.KeyError, "key: guest error: Key: no route for this host") {
+		t.Errorf("key of a failing version = %s", text)
+	}
+	if !a.Decision.Fallback || !a.Decision.Store || a.Decision.TTL != "9s" || !strings.HasSuffix(a.DecisionError, "decide: guest error: decide returned -1") {
+		t.Errorf("decision of a failing version = %s", text)
+	}
+}
