@@ -19,6 +19,7 @@ import (
 //	GET    /policies                every policy
 //	GET    /policies/NAME           one policy
 //	POST   /policies/NAME/rollback  body: empty (previous) or {"version": "..."}
+//	POST   /policies/NAME/key       the key and decision of a version, see policykey.go
 //	DELETE /policies/NAME           refused (409) while a route uses NAME
 //	POST   /reload                  see Gateway.Reload
 //
@@ -58,6 +59,12 @@ func (g *Gateway) handlePolicies(ctx *fasthttp.RequestCtx, path string) {
 			return
 		}
 		g.policyRollback(ctx, name)
+	case sub == "key":
+		if !ctx.IsPost() {
+			adminMethodNotAllowed(ctx, "POST")
+			return
+		}
+		g.policyKey(ctx, name) // policykey.go
 	case sub != "":
 		adminError(ctx, fasthttp.StatusNotFound, errors.New("not found"))
 	case ctx.IsGet():

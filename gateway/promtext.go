@@ -22,7 +22,7 @@ func (g *Gateway) writeMetrics(w io.Writer) {
 	var bb bytes.Buffer
 	g.set.WritePrometheus(&bb)
 	if g.pstore != nil {
-		g.policyCounters.writePolicyMetrics(&bb, g.pstore.List())
+		g.policyCounters.writePolicyMetrics(&bb, g.pstore.List(), g.pstore.Totals)
 	}
 	metrics.WriteProcessMetrics(&bb)
 	annotate(w, bb.Bytes())
