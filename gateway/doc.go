@@ -17,8 +17,13 @@
 //   - coalesce.go joins concurrent misses for one key;
 //   - upstream.go talks to the route's targets (round-robin, passive
 //     health, hop-by-hop and forwarding headers);
-//   - store.go decides (policy.Default, then the route's policy), stores,
-//     revalidates and streams what is too large to store;
+//   - fetch.go is the miss path: coalescing, the upstream request,
+//     stale-if-error; revalidate.go refreshes a stale entry (a 304, or in
+//     the background under stale-while-revalidate); relay.go decides
+//     (policy.Default, then the route's policy) and answers the client
+//     from the upstream response, streaming what is too large to store;
+//     store.go writes entries and variant records to the tiers, in the
+//     layout record.go describes;
 //   - forward.go proxies what the cache does not take part in;
 //   - purge.go forgets: PURGE (URL, soft, Surrogate-Key) and invalidation
 //     after unsafe methods; purge_admin.go POST /purge (tags, prefix, all);

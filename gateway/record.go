@@ -1,0 +1,121 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/binary"
+)
+
+// Stored record layout, in L1 and L2 alike:
+//
+//	[0]     kind: kindEntry or kindVariants
+//	[1]     flags: recAdmitL1 (a copy found in L2 may be promoted to L1)
+//	[2:10]  id: the chunk id of an entry, the generation of a variant record
+//	[10:]   payload: an entry encoding (entry.AppendEncode), or a variant record
+//
+// A variant record lists the lower-cased names of the response's Vary field
+// and the variants stored for the URL:
+//
+//	u16 len, names joined by ","; u16 n; n × (u16 len, variant material)
+//
+// Variant keys are primaryKey "\x00v" gen material; chunk keys are
+// headKey "\x00c" id u32(index). A new generation makes every older variant
+// unreachable at once.
+const (
+	kindEntry    = 'E'
+	kindVariants = 'V'
+	recAdmitL1   = 1
+	recHeadSize  = 10
+	maxVariants  = 64
+)
+
+func appendRecordHead(dst []byte, kind byte, flags byte, id uint64) []byte {
+	dst = append(dst, kind, flags)
+	return binary.BigEndian.AppendUint64(dst, id)
+}
+
+func parseRecordHead(v []byte) (kind, flags byte, id uint64, payload []byte, ok bool) {
+	if len(v) < recHeadSize {
+		return 0, 0, 0, nil, false
+	}
+	return v[0], v[1], binary.BigEndian.Uint64(v[2:10]), v[recHeadSize:], true
+}
+
+func appendChunkKey(dst, headKey []byte, id uint64, i int) []byte {
+	dst = append(dst, headKey...)
+	dst = append(dst, 0, 'c')
+	dst = binary.BigEndian.AppendUint64(dst, id)
+	return binary.BigEndian.AppendUint32(dst, uint32(i)) //nolint:gosec // a chunk index is small and non-negative
+}
+
+func appendVariantKey(dst, primary []byte, gen uint64, material []byte) []byte {
+	dst = append(dst, primary...)
+	dst = append(dst, 0, 'v')
+	dst = binary.BigEndian.AppendUint64(dst, gen)
+	return append(dst, material...)
+}
+
+// variantRecord is a parsed variant record; its slices alias the record.
+type variantRecord struct {
+	names []byte // lower-case Vary names joined by ","
+	list  []byte // the encoded variant list
+	n     int
+}
+
+func parseVariantRecord(p []byte) (variantRecord, bool) {
+	var r variantRecord
+	if len(p) < 2 {
+		return r, false
+	}
+	n := int(binary.BigEndian.Uint16(p))
+	p = p[2:]
+	if len(p) < n+2 {
+		return r, false
+	}
+	r.names, p = p[:n], p[n:]
+	r.n = int(binary.BigEndian.Uint16(p))
+	r.list = p[2:]
+	return r, true
+}
+
+// next returns the next variant material of the list.
+func nextVariant(list []byte) (material, rest []byte, ok bool) {
+	if len(list) < 2 {
+		return nil, nil, false
+	}
+	n := int(binary.BigEndian.Uint16(list))
+	if len(list) < 2+n {
+		return nil, nil, false
+	}
+	return list[2 : 2+n], list[2+n:], true
+}
+
+func (r *variantRecord) has(material []byte) bool {
+	for l := r.list; ; {
+		m, rest, ok := nextVariant(l)
+		if !ok {
+			return false
+		}
+		if bytes.Equal(m, material) {
+			return true
+		}
+		l = rest
+	}
+}
+
+// appendVariantRecord appends a record with names and the list of
+// materials (old, then extra if not empty).
+func appendVariantRecord(dst, names []byte, old variantRecord, extra []byte) []byte {
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(names))) //nolint:gosec // at most maxVaryLen
+	dst = append(dst, names...)
+	n := old.n
+	if len(extra) > 0 {
+		n++
+	}
+	dst = binary.BigEndian.AppendUint16(dst, uint16(n)) //nolint:gosec // at most maxVariants
+	dst = append(dst, old.list...)
+	if len(extra) > 0 {
+		dst = binary.BigEndian.AppendUint16(dst, uint16(len(extra))) //nolint:gosec // at most maxVaryLen
+		dst = append(dst, extra...)
+	}
+	return dst
+}
