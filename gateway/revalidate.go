@@ -72,7 +72,7 @@ func (g *Gateway) refreshEntry(x *exchange, resp *fasthttp.Response, reqTime, re
 	}
 	stored := false
 	if x.dec.Store {
-		stored = g.putEntry(x, &ne, x.ekey, x.gen)
+		stored = g.putEntry(x, &ne, x.ekey, x.gen).any()
 		g.dropEvicted()
 	}
 	x.ent = ne

@@ -76,7 +76,7 @@ func (g *Gateway) store(x *exchange, resp *fasthttp.Response, body []byte, reqTi
 	defer g.dropEvicted() // what the L1 index evicted for this entry; no record lock held then
 	if len(x.names) == 0 && len(x.key.Variant) == 0 {
 		x.ekey = append(x.ekey[:0], x.pkey...)
-		return g.putEntry(x, &e, x.ekey, 0)
+		return g.putEntry(x, &e, x.ekey, 0).any()
 	}
 	x.material = appendMaterial(x.material[:0], x.key.Variant, x.names, x.req.Headers)
 	if len(x.names) > maxVaryLen || len(x.material) > maxVaryLen {
@@ -102,28 +102,48 @@ func keepFor(e *entry.Entry, now time.Time, sie time.Duration) time.Duration {
 	return keep
 }
 
-// putEntry encodes e under key (chunking the body when it does not fit one
-// freecache entry) into the tiers of x.dec. id is the chunk id to reuse
-// (a refreshed entry keeps its chunks), 0 for a new one.
-func (g *Gateway) putEntry(x *exchange, e *entry.Entry, key []byte, id uint64) bool {
-	keep := keepFor(e, g.now(), x.rt.staleIfError)
-	if keep <= 0 {
-		return false
+// tiers says which cache tiers a response is written to.
+type tiers struct{ l1, l2 bool }
+
+func (t tiers) any() bool { return t.l1 || t.l2 }
+
+// tiersFor is the one rule deciding where a response of x goes, for every
+// write (a new entry, a refreshed one, a variant and its record): L1 when
+// the policy's tier allows it and the policy admits it (Decision.Admit:
+// it may displace others in the bounded L1), no invalidation of its URL
+// overtook the upstream request, and the L1 purge index took it; L2 when
+// the policy's tier allows it and L2 is configured.
+func (g *Gateway) tiersFor(x *exchange, tags []byte) tiers {
+	t := tiers{
+		l1: x.dec.Admit && x.dec.Tier != policy.TierL2,
+		l2: x.dec.Tier != policy.TierL1 && g.l2.Enabled(),
 	}
-	toL1 := x.dec.Admit && x.dec.Tier != policy.TierL2
-	toL2 := x.dec.Tier != policy.TierL1 && g.l2.Enabled()
-	if toL1 && g.inv.log.overtaken(x.l1seq, x.key.Host, x.key.Target) {
+	if t.l1 && g.inv.log.overtaken(x.l1seq, x.key.Host, x.key.Target) {
 		// An invalidation of this URL was applied since the upstream
 		// request: what it brought may be what was purged (see invalLog).
-		toL1 = false
+		t.l1 = false
 	}
-	if toL1 && !g.indexL1(x, e.Tags) {
+	if t.l1 && !g.indexL1(x, tags) {
 		// Indexed before it is written, so that a tag or prefix purge
 		// never misses an entry L1 holds; too large to index: not in L1.
-		toL1 = false
+		t.l1 = false
 	}
-	if !toL1 && !toL2 {
-		return false
+	return t
+}
+
+// putEntry encodes e under key (chunking the body when it does not fit one
+// freecache entry) into the tiers tiersFor chooses, and returns them (none:
+// not stored). id is the chunk id to reuse (a refreshed entry keeps its
+// chunks), 0 for a new one.
+func (g *Gateway) putEntry(x *exchange, e *entry.Entry, key []byte, id uint64) tiers {
+	keep := keepFor(e, g.now(), x.rt.staleIfError)
+	if keep <= 0 {
+		return tiers{}
+	}
+	to := g.tiersFor(x, e.Tags)
+	toL1, toL2 := to.l1, to.l2
+	if !to.any() {
+		return tiers{}
 	}
 	var flags byte
 	if x.dec.Admit {
@@ -147,7 +167,7 @@ func (g *Gateway) putEntry(x *exchange, e *entry.Entry, key []byte, id uint64) b
 	} else if !g.l1.fits(key, recHeadSize+meta+len(full)) {
 		first := g.l1.maxKV - len(key) - recHeadSize - meta
 		if first < 0 {
-			return false // the head alone is too large
+			return tiers{} // the head alone is too large
 		}
 		id = rand.Uint64() | 1 //nolint:gosec // an id must be distinct, not secret
 		e.Flags |= entry.FlagBodyChunked
@@ -157,7 +177,7 @@ func (g *Gateway) putEntry(x *exchange, e *entry.Entry, key []byte, id uint64) b
 			x.ckey = appendChunkKey(x.ckey[:0], key, id, i)
 			n := min(len(rest), g.l1.maxKV-len(x.ckey))
 			if toL1 && !g.l1.set(x.ckey, rest[:n], keep) {
-				return false
+				return tiers{}
 			}
 			if toL2 {
 				g.l2Set(x, x.ckey, rest[:n], keep, e.Tags)
@@ -174,10 +194,11 @@ func (g *Gateway) putEntry(x *exchange, e *entry.Entry, key []byte, id uint64) b
 	if toL2 {
 		g.l2Set(x, key, x.enc, keep, e.Tags)
 	}
-	if ok {
-		x.rt.m.stored.Inc()
+	if !ok {
+		return tiers{}
 	}
-	return ok
+	x.rt.m.stored.Inc()
+	return to
 }
 
 // l2Set writes a record of x's URL to L2, indexed for purge.
@@ -200,7 +221,8 @@ func (g *Gateway) putVariant(x *exchange, e *entry.Entry) bool {
 	defer mu.Unlock()
 	var old variantRecord
 	gen := uint64(0)
-	if v, ok := g.tierGet(x.pkey, x.rec); ok {
+	v, held, fromL2 := g.tierGetFrom(x.pkey, x.rec)
+	if held {
 		x.rec = v
 		if kind, _, id, payload, ok := parseRecordHead(v); ok && kind == kindVariants {
 			if r, ok := parseVariantRecord(payload); ok && bytes.Equal(r.names, x.names) && r.n < maxVariants {
@@ -213,7 +235,8 @@ func (g *Gateway) putVariant(x *exchange, e *entry.Entry) bool {
 		old = variantRecord{}
 	}
 	x.ekey = appendVariantKey(x.ekey[:0], x.pkey, gen, x.material)
-	if !g.putEntry(x, e, x.ekey, 0) {
+	to := g.putEntry(x, e, x.ekey, 0)
+	if !to.any() {
 		return false
 	}
 	extra := x.material
@@ -227,10 +250,13 @@ func (g *Gateway) putVariant(x *exchange, e *entry.Entry) bool {
 	rec := appendRecordHead(x.hdr[len(x.hdr):], kindVariants, flags, gen) // x.hdr's spare capacity; e no longer needed
 	rec = appendVariantRecord(rec, x.names, old, extra)
 	keep := max(keepFor(e, g.now(), x.rt.staleIfError), revalidateKeep)
-	if x.dec.Tier != policy.TierL2 {
+	// The record goes where its variant went; a copy L1 already holds
+	// (another variant was admitted) is updated too, so that it lists
+	// every variant for PURGE.
+	if to.l1 || held && !fromL2 {
 		g.l1.set(x.pkey, rec, keep)
 	}
-	if x.dec.Tier != policy.TierL1 && g.l2.Enabled() {
+	if to.l2 {
 		g.l2Set(x, x.pkey, rec, keep, nil)
 	}
 	return true
