@@ -165,21 +165,16 @@ func (g *Gateway) Inspect(ctx context.Context, rawURL string, header []string) (
 		in.Vary = names
 	}
 	mine := appendMaterial(nil, x.key.Variant, vr.names, x.req.Headers)
-	for list := vr.list; len(list) > 0; {
-		var material []byte
-		material, list, ok = nextVariant(list)
-		if !ok {
-			break
-		}
-		key := appendVariantKey(nil, x.pkey, gen, material)
+	var key []byte
+	forEachVariant(&key, x.pkey, gen, payload, func(key, material []byte) bool {
 		v, vL1, vL2 := g.peekTiers(ctx, key)
 		k, _, _, p, ok := parseRecordHead(v)
 		if !ok || k != kindEntry {
-			continue
+			return true
 		}
 		ie, ok := g.inspectEntry(x, p, vL1, vL2)
 		if !ok {
-			continue
+			return true
 		}
 		ie.Variant, ie.VaryValues = splitMaterial(material, names)
 		ie.Matches = bytes.Equal(material, mine)
@@ -187,7 +182,8 @@ func (g *Gateway) Inspect(ctx context.Context, rawURL string, header []string) (
 		if ie.Matches {
 			in.Answer, in.CacheStatus = g.inspectAnswer(x, p, !vL1)
 		}
-	}
+		return true
+	})
 	return in, nil
 }
 

@@ -382,9 +382,9 @@ func (g *Gateway) walkL1URL(host, target []byte, soft bool) int {
 		x.key.Host, x.key.Target = host, target
 		x.pkey = appendPrimaryKey(x.pkey[:0], x.space, &x.key)
 		if soft {
-			n += g.markURL(x)
+			n += g.markURL(x.pkey)
 		} else {
-			n += g.removeURL(x, true)
+			n += g.removeURL(x.pkey, true)
 		}
 	}
 	x.key.Host, x.key.Target = nil, nil

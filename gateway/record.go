@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"encoding/binary"
+	"sync"
 )
 
 // Stored record layout, in L1 and L2 alike:
@@ -118,4 +119,55 @@ func appendVariantRecord(dst, names []byte, old variantRecord, extra []byte) []b
 		dst = append(dst, extra...)
 	}
 	return dst
+}
+
+// forEachVariant calls fn with the key and the material of each variant
+// the variant record payload lists, in order: the record of the URL at
+// pkey, of generation gen. The key is built in *key (reused) and valid only
+// during fn. It stops at the first malformed item or when fn returns
+// false. It is the one walk over a URL's variants: purge, soft purge,
+// inspection.
+func forEachVariant(key *[]byte, pkey []byte, gen uint64, payload []byte, fn func(ekey, material []byte) bool) {
+	rec, ok := parseVariantRecord(payload)
+	if !ok {
+		return
+	}
+	for l := rec.list; ; {
+		m, rest, ok := nextVariant(l)
+		if !ok {
+			return
+		}
+		l = rest
+		*key = appendVariantKey((*key)[:0], pkey, gen, m)
+		if !fn(*key, m) {
+			return
+		}
+	}
+}
+
+// recordScratch holds the buffers of a walk over the records of one URL
+// (purge, soft purge, eviction from the L1 index), apart from any
+// request's exchange. Get one with acquireRecordScratch.
+type recordScratch struct {
+	rec  []byte // the URL's record
+	buf  []byte // a variant's entry record
+	ekey []byte // a variant's key
+	ckey []byte // a chunk key
+	enc  []byte // a re-encoded record (soft purge)
+}
+
+var recordScratchPool sync.Pool
+
+func acquireRecordScratch() *recordScratch {
+	if s, ok := recordScratchPool.Get().(*recordScratch); ok {
+		return s
+	}
+	return &recordScratch{}
+}
+
+func releaseRecordScratch(s *recordScratch) {
+	if cap(s.rec)+cap(s.buf)+cap(s.enc) > 1<<20 {
+		return // do not pin a large record's buffers in the pool
+	}
+	recordScratchPool.Put(s)
 }
