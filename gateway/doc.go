@@ -55,6 +55,7 @@
 // the policy set a Key.Variant, a variant record listing the Vary field
 // names and the variants stored; each variant is an entry under the
 // record's key, its generation and the request's normalised Vary values.
-// PURGE of a URL therefore finds and removes every variant. Bodies larger
-// than a freecache entry (1/1024 of l1_size) are stored in chunks.
+// PURGE of a URL therefore finds and removes every variant. L2 holds each
+// entry whole; in L1, bodies larger than a freecache entry (1/1024 of
+// l1_size) are stored in chunks (record.go).
 package gateway

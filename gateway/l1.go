@@ -15,8 +15,9 @@ import (
 // freecache refuses an entry (key + value + 24-byte header) larger than
 // 1/1024 of its size, 256KiB for a 256MiB cache. Larger bodies are stored
 // in chunks under keys derived from the head's key and a random id; the
-// head entry (entry.FlagBodyChunked) holds the first part. A chunk missing
-// (evicted) turns the head into a miss.
+// head entry (entry.FlagBodyChunked) holds the first part (see record.go).
+// A chunk missing (evicted) drops the head: the next lookup reads the
+// entry whole from L2, or misses.
 type l1Cache struct {
 	c     *freecache.Cache
 	size  int

@@ -249,7 +249,7 @@ func (g *Gateway) removeURL(pkey []byte, l1Only bool) int {
 	n := 0
 	switch kind {
 	case kindEntry:
-		g.removeChunks(s, pkey, gen, payload, del)
+		g.removeChunks(s, pkey, gen, payload)
 		n = 1
 	case kindKV: // a look-aside value found by a tag purge (kv.go)
 		n = 1
@@ -261,7 +261,7 @@ func (g *Gateway) removeURL(pkey []byte, l1Only bool) int {
 				return true
 			}
 			if k, _, id, p, ok := parseRecordHead(ev); ok && k == kindEntry {
-				g.removeChunks(s, ekey, id, p, del)
+				g.removeChunks(s, ekey, id, p)
 			}
 			if del(ekey) {
 				n++
@@ -273,17 +273,17 @@ func (g *Gateway) removeURL(pkey []byte, l1Only bool) int {
 	return n
 }
 
-// removeChunks deletes the body chunks of the encoded entry p stored at key.
-func (g *Gateway) removeChunks(s *recordScratch, key []byte, id uint64, p []byte, del func([]byte) bool) {
+// removeChunks deletes the L1 body chunks of the encoded entry p stored at
+// key (L2 holds entries whole).
+func (g *Gateway) removeChunks(s *recordScratch, key []byte, id uint64, p []byte) {
 	var e entry.Entry
 	if id == 0 || entry.Decode(p, &e) != nil || !e.Flags.Has(entry.FlagBodyChunked) {
 		return
 	}
-	for i, have := 0, int64(len(e.Body)); have < e.BodyLen; i++ {
-		s.ckey = appendChunkKey(s.ckey[:0], key, id, i)
-		del(s.ckey)
-		have += int64(g.l1.maxKV - len(s.ckey))
-	}
+	g.l1.forEachChunk(&s.ckey, key, id, len(e.Body), e.BodyLen, func(ckey []byte, _, _ int64) bool {
+		g.l1.del(ckey)
+		return true
+	})
 }
 
 // del removes key from L1 and L2 and reports whether either held it.

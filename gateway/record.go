@@ -21,6 +21,17 @@ import (
 // Variant keys are primaryKey "\x00v" gen material; chunk keys are
 // headKey "\x00c" id u32(index). A new generation makes every older variant
 // unreachable at once.
+//
+// # Whole in L2, chunked in L1
+//
+// L2 holds an entry whole, up to cache.max_object_size: one key, one read
+// per hit, one index member. Only L1 chunks a body that does not fit one
+// freecache entry (see l1Cache): the head record at the entry's key then
+// has entry.FlagBodyChunked, its id is the chunk id, and it holds the
+// first bytes of the body; chunk i holds the next chunkSize bytes
+// (forEachChunk). An entry read from L2 with FlagBodyChunked was written by
+// a version that chunked in L2 too: it reads as a miss, never as a body
+// with parts missing.
 const (
 	kindEntry    = 'E'
 	kindVariants = 'V'
@@ -170,4 +181,33 @@ func releaseRecordScratch(s *recordScratch) {
 		return // do not pin a large record's buffers in the pool
 	}
 	recordScratchPool.Put(s)
+}
+
+// chunkKeyExtra is what a chunk key adds to its head's key: "\x00c", the
+// id and the index.
+const chunkKeyExtra = 2 + 8 + 4
+
+// chunkSize is how many body bytes one L1 chunk of the entry at key holds:
+// as many as fit one freecache entry beside the chunk's key.
+func (l *l1Cache) chunkSize(key []byte) int { return l.maxKV - len(key) - chunkKeyExtra }
+
+// forEachChunk is the one layout of a chunked body in L1: it calls fn with
+// the key (built in *ckey, valid during fn) and the byte range [from, to)
+// of each chunk of a body of bodyLen bytes whose head, at key, holds the
+// first bytes, in order. It stops when fn returns false and reports
+// whether it went through every chunk.
+func (l *l1Cache) forEachChunk(ckey *[]byte, key []byte, id uint64, first int, bodyLen int64, fn func(ckey []byte, from, to int64) bool) bool {
+	size := int64(l.chunkSize(key))
+	if size <= 0 {
+		return false
+	}
+	for i, from := 0, int64(first); from < bodyLen; i++ {
+		to := min(from+size, bodyLen)
+		*ckey = appendChunkKey((*ckey)[:0], key, id, i)
+		if !fn(*ckey, from, to) {
+			return false
+		}
+		from = to
+	}
+	return true
 }

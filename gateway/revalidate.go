@@ -72,8 +72,22 @@ func (g *Gateway) refreshEntry(x *exchange, resp *fasthttp.Response, reqTime, re
 	}
 	stored := false
 	if x.dec.Store {
-		stored = g.putEntry(x, &ne, x.ekey, x.gen).any()
-		g.dropEvicted()
+		// Stored whole: a body L1 holds in chunks is put together first
+		// (L2 takes it whole), and L1 keeps its chunks.
+		var reuse l1Chunks
+		whole := true
+		if ne.Flags.Has(entry.FlagBodyChunked) {
+			reuse = l1Chunks{id: x.gen, first: len(ne.Body)}
+			x.rbuf = append(x.rbuf[:0], ne.Body...)
+			whole = x.forEachStoredChunk(&ne, func(c []byte) { x.rbuf = append(x.rbuf, c...) })
+			ne.Body, ne.Flags = x.rbuf, ne.Flags&^entry.FlagBodyChunked
+		}
+		if whole {
+			stored = g.putEntry(x, &ne, x.ekey, reuse).any()
+			g.dropEvicted()
+		} else {
+			ne = old // a chunk is gone: not stored, and the answer fails as it would have
+		}
 	}
 	x.ent = ne
 	return stored

@@ -206,7 +206,6 @@ type exchange struct {
 
 	found    bool   // ent holds a stored response for this request
 	fromL2   bool   // the record found came from L2 (X-Cache: HIT-L2)
-	promote  bool   // ... and was admitted to L1: its chunks read from L2 go there too
 	fwd      string // Cache-Status fwd reason on a miss
 	space    []byte // key space: route name [\x01 policy version namespace]
 	pkey     []byte // primary key: space \0 host \0 target
@@ -236,6 +235,10 @@ type exchange struct {
 }
 
 var exchangePool sync.Pool
+
+// maxPooledRecord bounds the record buffer a pooled exchange keeps: room
+// for a 1 MiB body read whole from L2, so that such hits reuse it.
+const maxPooledRecord = 2 << 20
 
 func acquireExchange(g *Gateway, ctx *fasthttp.RequestCtx, rt *route) *exchange {
 	x, _ := exchangePool.Get().(*exchange)
@@ -269,6 +272,9 @@ func releaseExchange(x *exchange) {
 	}
 	if cap(x.rbuf) > 1<<20 {
 		x.rbuf = nil
+	}
+	if cap(x.buf) > maxPooledRecord {
+		x.buf = nil // an entry read whole from L2
 	}
 	exchangePool.Put(x)
 }

@@ -76,7 +76,7 @@ func (g *Gateway) store(x *exchange, resp *fasthttp.Response, body []byte, reqTi
 	defer g.dropEvicted() // what the L1 index evicted for this entry; no record lock held then
 	if len(x.names) == 0 && len(x.key.Variant) == 0 {
 		x.ekey = append(x.ekey[:0], x.pkey...)
-		return g.putEntry(x, &e, x.ekey, 0).any()
+		return g.putEntry(x, &e, x.ekey, l1Chunks{}).any()
 	}
 	x.material = appendMaterial(x.material[:0], x.key.Variant, x.names, x.req.Headers)
 	if len(x.names) > maxVaryLen || len(x.material) > maxVaryLen {
@@ -131,17 +131,24 @@ func (g *Gateway) tiersFor(x *exchange, tags []byte) tiers {
 	return t
 }
 
-// putEntry encodes e under key (chunking the body when it does not fit one
-// freecache entry) into the tiers tiersFor chooses, and returns them (none:
-// not stored). id is the chunk id to reuse (a refreshed entry keeps its
-// chunks), 0 for a new one.
-func (g *Gateway) putEntry(x *exchange, e *entry.Entry, key []byte, id uint64) tiers {
+// l1Chunks names the L1 chunks a stored body already has: a refresh keeps
+// them and extends their life instead of writing them again. id 0: none.
+type l1Chunks struct {
+	id    uint64 // chunk id
+	first int    // body bytes the head holds
+}
+
+// putEntry writes e (its whole body) under key to the tiers tiersFor
+// chooses, and returns those it was written to (none: not stored): L2 gets
+// the record whole, L1 a head and chunks when it does not fit one
+// freecache entry (putL1). reuse names the chunks of the entry being
+// refreshed, if any. e is not modified.
+func (g *Gateway) putEntry(x *exchange, e *entry.Entry, key []byte, reuse l1Chunks) tiers {
 	keep := keepFor(e, g.now(), x.rt.staleIfError)
 	if keep <= 0 {
 		return tiers{}
 	}
 	to := g.tiersFor(x, e.Tags)
-	toL1, toL2 := to.l1, to.l2
 	if !to.any() {
 		return tiers{}
 	}
@@ -149,56 +156,70 @@ func (g *Gateway) putEntry(x *exchange, e *entry.Entry, key []byte, id uint64) t
 	if x.dec.Admit {
 		flags = recAdmitL1
 	}
-	meta := entry.HeadSize + len(e.ETag) + len(e.LastModified) + len(e.Tags) + len(e.Header)
-	full := e.Body
-	if e.Flags.Has(entry.FlagBodyChunked) && id != 0 {
-		// A refresh of a chunked entry: same chunks, longer life, in both
-		// tiers (an L2 head outliving its chunks would read as a miss).
-		for i, have := 0, int64(len(e.Body)); have < e.BodyLen; i++ {
-			x.ckey = appendChunkKey(x.ckey[:0], key, id, i)
-			if toL1 {
-				g.l1.touch(x.ckey, keep)
-			}
-			if toL2 {
-				g.l2.Touch(x.ckey, keep, g.l2IndexOf(x, e.Tags))
-			}
-			have += int64(g.l1.maxKV - len(x.ckey))
-		}
-	} else if !g.l1.fits(key, recHeadSize+meta+len(full)) {
-		first := g.l1.maxKV - len(key) - recHeadSize - meta
-		if first < 0 {
-			return tiers{} // the head alone is too large
-		}
-		id = rand.Uint64() | 1 //nolint:gosec // an id must be distinct, not secret
-		e.Flags |= entry.FlagBodyChunked
-		e.Body = full[:first]
-		rest := full[first:]
-		for i := 0; len(rest) > 0; i++ {
-			x.ckey = appendChunkKey(x.ckey[:0], key, id, i)
-			n := min(len(rest), g.l1.maxKV-len(x.ckey))
-			if toL1 && !g.l1.set(x.ckey, rest[:n], keep) {
-				return tiers{}
-			}
-			if toL2 {
-				g.l2Set(x, x.ckey, rest[:n], keep, e.Tags)
-			}
-			rest = rest[n:]
-		}
+	if to.l2 {
+		x.enc = appendRecordHead(x.enc[:0], kindEntry, flags, 0)
+		x.enc = e.AppendEncode(x.enc)
+		g.l2Set(x, key, x.enc, keep, e.Tags) // copied: x.enc is free again
 	}
-	x.enc = appendRecordHead(x.enc[:0], kindEntry, flags, id)
-	x.enc = e.AppendEncode(x.enc)
-	ok := true
-	if toL1 {
-		ok = g.l1.set(key, x.enc, keep)
+	if to.l1 && !g.putL1(x, key, e, flags, reuse, keep) {
+		to.l1 = false
 	}
-	if toL2 {
-		g.l2Set(x, key, x.enc, keep, e.Tags)
-	}
-	if !ok {
+	if !to.any() {
 		return tiers{}
 	}
 	x.rt.m.stored.Inc()
 	return to
+}
+
+// putL1 writes the entry e (whole body) under key to L1 for keep: one
+// record when it fits one freecache entry, else a head holding the first
+// bytes of the body and chunks (see record.go). reuse keeps the chunks of
+// a refreshed entry: only their life is extended.
+func (g *Gateway) putL1(x *exchange, key []byte, e *entry.Entry, flags byte, reuse l1Chunks, keep time.Duration) bool {
+	meta := entry.HeadSize + len(e.ETag) + len(e.LastModified) + len(e.Tags) + len(e.Header)
+	if reuse.id == 0 && g.l1.fits(key, recHeadSize+meta+len(e.Body)) {
+		x.enc = appendRecordHead(x.enc[:0], kindEntry, flags, 0)
+		x.enc = e.AppendEncode(x.enc)
+		return g.l1.set(key, x.enc, keep)
+	}
+	if reuse.id != 0 && !g.l1.fits(key, recHeadSize+meta+reuse.first) {
+		// The refreshed head outgrew its first part: the body is laid
+		// out anew, and the old chunks go.
+		g.l1.forEachChunk(&x.ckey, key, reuse.id, reuse.first, e.BodyLen, func(ckey []byte, _, _ int64) bool {
+			g.l1.del(ckey)
+			return true
+		})
+		reuse = l1Chunks{}
+	}
+	head := *e
+	head.Flags |= entry.FlagBodyChunked
+	id, first := reuse.id, reuse.first
+	if id == 0 {
+		first = g.l1.maxKV - len(key) - recHeadSize - meta
+		if first < 0 {
+			return false // the head alone is too large
+		}
+		id = rand.Uint64() | 1 //nolint:gosec // an id must be distinct, not secret
+	}
+	if first > len(e.Body) {
+		return false // not the body the chunks were written for
+	}
+	head.Body = e.Body[:first]
+	ok := g.l1.forEachChunk(&x.ckey, key, id, first, e.BodyLen, func(ckey []byte, from, to int64) bool {
+		if reuse.id != 0 {
+			// A chunk already evicted cannot be revived; the head then
+			// reads as a miss.
+			g.l1.touch(ckey, keep)
+			return true
+		}
+		return g.l1.set(ckey, e.Body[from:to], keep)
+	})
+	if !ok {
+		return false
+	}
+	x.enc = appendRecordHead(x.enc[:0], kindEntry, flags, id)
+	x.enc = head.AppendEncode(x.enc)
+	return g.l1.set(key, x.enc, keep)
 }
 
 // l2Set writes a record of x's URL to L2, indexed for purge.
@@ -235,7 +256,7 @@ func (g *Gateway) putVariant(x *exchange, e *entry.Entry) bool {
 		old = variantRecord{}
 	}
 	x.ekey = appendVariantKey(x.ekey[:0], x.pkey, gen, x.material)
-	to := g.putEntry(x, e, x.ekey, 0)
+	to := g.putEntry(x, e, x.ekey, l1Chunks{})
 	if !to.any() {
 		return false
 	}
