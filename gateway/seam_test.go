@@ -40,8 +40,6 @@ func (f *fakeL2) Set(key, value []byte, _ time.Duration, ix *l2Index) {
 	f.ix = append(f.ix, l2Index{Tags: bytes.Clone(ix.Tags), Host: bytes.Clone(ix.Host), Path: bytes.Clone(ix.Path), Seq: ix.Seq})
 }
 
-func (f *fakeL2) Touch([]byte, time.Duration, *l2Index) {}
-
 func (f *fakeL2) Delete(_ context.Context, keys ...[]byte) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

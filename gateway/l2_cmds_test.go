@@ -1,0 +1,143 @@
+package gateway
+
+import (
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/flowcache/flowcache/gateway/internal/l2/redistest"
+	"github.com/flowcache/flowcache/internal/units"
+)
+
+// TestGateway_L2Commands counts the Redis commands (INFO commandstats,
+// against a real redis-server) of a miss and of an L2 hit, for bodies of
+// 1 KiB, 64 KiB and 1 MiB, with a small L1 (16 MiB: 64 KiB and 1 MiB
+// bodies are chunked in L1) and the default one (256 MiB). An L2 hit is
+// one GET whatever the size; a miss is one GET (the L2 lookup), one SET
+// and the index commands of one record. Run with -v for the table:
+//
+//	go test ./gateway -run TestGateway_L2Commands -v
+func TestGateway_L2Commands(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts redis-server and stores 1 MiB bodies")
+	}
+	const urls = 8
+	for _, l1 := range []int{16 << 20, 256 << 20} {
+		for _, size := range []int{1 << 10, 64 << 10, 1 << 20} {
+			name := strconv.Itoa(l1>>20) + "MiB_L1/" + strconv.Itoa(size>>10) + "KiB"
+			t.Run(name, func(t *testing.T) {
+				body := make([]byte, size)
+				for i := range body {
+					body[i] = byte(i * 7) // poorly compressible
+				}
+				up := testOrigin(t, func(ctx *fasthttp.RequestCtx) {
+					ctx.Response.Header.Set("Cache-Control", "max-age=600")
+					ctx.Response.Header.Set("Surrogate-Key", "page all")
+					ctx.SetBody(body)
+				})
+				rd := redistest.Start(t)
+				cfg := testConfig(up)
+				cfg.Cache.L1Size = units.Size(l1)
+				cfg.Cache.MaxObjectSize = 2 << 20
+				cfg.Redis.Addrs = []string{rd.Addr}
+				g := newTestGateway(t, cfg)
+				var ctx fasthttp.RequestCtx
+				get := func(i int) {
+					serve(g, &ctx, newRequest("GET", "/c?i="+strconv.Itoa(i), "example.test"), loopbackAddr)
+					if ctx.Response.StatusCode() != 200 || len(ctx.Response.Body()) != size {
+						t.Fatalf("GET %d: status %d, %d bytes", i, ctx.Response.StatusCode(), len(ctx.Response.Body()))
+					}
+				}
+				before := commandStats(t, rd)
+				for i := range urls {
+					get(i)
+				}
+				waitL2Written(t, g)
+				miss := commandStats(t, rd)
+				g.flushL1()
+				for i := range urls {
+					get(i)
+					if x := string(ctx.Response.Header.Peek("X-Cache")); x != xcacheHitL2 {
+						t.Fatalf("GET %d after the L1 flush: X-Cache %q, want %q", i, x, xcacheHitL2)
+					}
+				}
+				hit := commandStats(t, rd)
+				perMiss, perHit := diffStats(before, miss, urls), diffStats(miss, hit, urls)
+				t.Logf("per miss: %s", perMiss)
+				t.Logf("per L2 hit: %s", perHit)
+				if perHit.total != 1 {
+					t.Errorf("an L2 hit costs %.2f Redis commands, want 1", perHit.total)
+				}
+			})
+		}
+	}
+}
+
+// cmdStats is what commandStats reads: calls per command.
+type cmdStats map[string]int
+
+// commandStats reads INFO commandstats (the INFO itself counts once in
+// the next read, which diffStats takes off).
+func commandStats(tb testing.TB, rd *redistest.Server) cmdStats {
+	tb.Helper()
+	s, err := rd.Do("INFO", "commandstats")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	st := cmdStats{}
+	for line := range strings.SplitSeq(s, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		name, isCmd := strings.CutPrefix(name, "cmdstat_")
+		if !ok || !isCmd {
+			continue
+		}
+		calls, _, _ := strings.Cut(strings.TrimPrefix(rest, "calls="), ",")
+		n, _ := strconv.Atoi(calls)
+		st[name] = n
+	}
+	return st
+}
+
+// perOp is the commands of one operation, by name, and their total.
+type perOp struct {
+	by    map[string]float64
+	total float64
+}
+
+func (p perOp) String() string {
+	var b strings.Builder
+	b.WriteString(strconv.FormatFloat(p.total, 'f', 2, 64))
+	b.WriteString(" (")
+	for i, k := range slices.Sorted(maps.Keys(p.by)) {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		b.WriteString(k + "=" + strconv.FormatFloat(p.by[k], 'f', 2, 64))
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// diffStats is the commands from a to b per operation, n operations, the
+// INFO that read a left out.
+func diffStats(a, b cmdStats, n int) perOp {
+	p := perOp{by: map[string]float64{}}
+	for k, v := range b {
+		d := v - a[k]
+		switch k {
+		case "info":
+			d--
+		case "hello", "client|setname", "subscribe", "ssubscribe", "mget", "ping", "setnx":
+			continue // a connection's setup, the subscriber, the state poll
+		}
+		if d > 0 {
+			p.by[k] = float64(d) / float64(n)
+			p.total += float64(d) / float64(n)
+		}
+	}
+	return p
+}
