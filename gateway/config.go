@@ -121,7 +121,19 @@ type CacheConfig struct {
 	// no-cache. 0 (the default) leaves it to the response's own
 	// stale-if-error. A route's stale_if_error overrides it.
 	StaleIfError units.Duration `toml:"stale_if_error"`
+	// LargeSize is the memory of the large-object tier, beside L1Size:
+	// bodies of at least LargeMinSize are kept there as immutable slices
+	// and served without a copy, instead of being chunked in freecache.
+	// 0 turns it off.
+	LargeSize units.Size `toml:"large_size"`
+	// LargeMinSize is the smallest body the large-object tier takes.
+	LargeMinSize units.Size `toml:"large_min_size"`
 }
+
+// defaultLargeMinSize is cache.large_min_size's default: from there on, a
+// hit served from the large-object tier beats one copied out of freecache
+// (see README, Large objects).
+const defaultLargeMinSize = 64 << 10
 
 // maxStaleIfError bounds [cache] and route stale_if_error: entries are kept
 // that much longer in both tiers.
@@ -282,6 +294,8 @@ func DefaultConfig() Config {
 			MaxObjectSize:      8 << 20,
 			CoalesceTimeout:    units.Duration(10 * time.Second),
 			HonorClientNoCache: true,
+			LargeSize:          256 << 20,
+			LargeMinSize:       defaultLargeMinSize,
 		},
 		Redis: RedisConfig{
 			Mode:         "standalone",
@@ -396,6 +410,12 @@ func (c *Config) Validate() error {
 		}
 	}
 	checkStaleIfError("cache.stale_if_error", c.Cache.StaleIfError)
+	if c.Cache.LargeSize != 0 && c.Cache.LargeSize < 1<<20 {
+		add("cache.large_size", "must be 0 (off) or at least 1MiB, got %s", c.Cache.LargeSize)
+	}
+	if c.Cache.LargeMinSize < 1<<10 {
+		add("cache.large_min_size", "must be at least 1KiB, got %s", c.Cache.LargeMinSize)
+	}
 	if c.Cache.IndexSize != 0 && c.Cache.IndexSize < 64<<10 {
 		add("cache.index_size", "must be 0 (a quarter of cache.l1_size) or at least 64KiB, got %s", c.Cache.IndexSize)
 	}

@@ -1,11 +1,11 @@
 package gateway
 
 import (
+	"bytes"
 	"hash/maphash"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/flowcache/flowcache/gateway/internal/entry"
 	"github.com/flowcache/flowcache/gateway/internal/l2"
@@ -450,7 +450,7 @@ func (g *Gateway) markURL(pkey []byte) int {
 	defer mu.Unlock()
 	s := acquireRecordScratch()
 	defer releaseRecordScratch(s)
-	v, ok := g.l1.get(pkey, s.rec)
+	v, ok := g.l1.getLocal(pkey, s.rec)
 	if !ok {
 		return 0
 	}
@@ -471,7 +471,7 @@ func (g *Gateway) markURL(pkey []byte) int {
 		}
 	case kindVariants:
 		forEachVariant(&s.ekey, pkey, gen, payload, func(ekey, _ []byte) bool {
-			ev, found := g.l1.get(ekey, s.buf)
+			ev, found := g.l1.getLocal(ekey, s.buf)
 			s.buf = ev
 			if found && g.markL1Entry(s, ekey, ev) {
 				n++
@@ -490,11 +490,15 @@ func (g *Gateway) markL1Entry(s *recordScratch, key, v []byte) bool {
 		return false
 	}
 	s.enc = enc
-	ttl, err := g.l1.c.TTL(key)
-	if err != nil || ttl == 0 {
+	ttl, ok := g.l1.remaining(key)
+	if !ok {
 		return false
 	}
-	return g.l1.set(key, enc, time.Duration(ttl)*time.Second)
+	if g.l1.fits(key, len(enc)) {
+		return g.l1.set(key, enc, ttl)
+	}
+	// A record of the large-object tier: immutable, so replaced by a copy.
+	return g.l1.setLarge(key, bytes.Clone(enc), ttl)
 }
 
 // appendInvalidated appends the entry record v with

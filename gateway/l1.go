@@ -6,6 +6,8 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/coocood/freecache"
+
+	"github.com/flowcache/flowcache/gateway/internal/blob"
 )
 
 // l1Cache is the in-process tier: a freecache sized by cache.l1_size.
@@ -18,10 +20,22 @@ import (
 // head entry (entry.FlagBodyChunked) holds the first part (see record.go).
 // A chunk missing (evicted) drops the head: the next lookup reads the
 // entry whole from L2, or misses.
+//
+// # Large objects
+//
+// Bodies of at least cache.large_min_size do not go to freecache but to
+// the large-object tier (package blob, cache.large_size bytes): their
+// records are immutable slices, served without a copy (SetBodyRaw).
+// Lookups read freecache first, then that tier; everything that removes
+// from L1 (purge, eviction from the index, flush) removes from both.
 type l1Cache struct {
 	c     *freecache.Cache
 	size  int
 	maxKV int // largest len(key)+len(value) freecache accepts
+
+	big    *blob.Store // the large-object tier; nil when cache.large_size is 0
+	bigMin int         // the smallest body it takes
+	now    func() time.Time
 
 	// freecache's counters restart at zero when it is cleared (clear):
 	// what they had counted is carried in cleared, and mono keeps the sums
@@ -37,19 +51,85 @@ func (f clockTimer) Now() uint32 {
 	return uint32(f().Unix()) //nolint:gosec // freecache's clock is 32-bit seconds, valid until 2106
 }
 
-func newL1Cache(size int, now func() time.Time) *l1Cache {
+func newL1Cache(size int, now func() time.Time, largeSize, largeMin int) *l1Cache {
 	const minSize = 512 << 10 // freecache's own minimum
 	if size < minSize {
 		size = minSize
 	}
-	return &l1Cache{
-		c:     freecache.NewCacheCustomTimer(size, clockTimer(now)),
-		size:  size,
-		maxKV: size/256/4 - 24,
+	l := &l1Cache{
+		c:      freecache.NewCacheCustomTimer(size, clockTimer(now)),
+		size:   size,
+		maxKV:  size/256/4 - 24,
+		bigMin: largeMin,
+		now:    now,
 	}
+	if largeSize > 0 {
+		l.big = blob.New(int64(largeSize))
+	}
+	return l
+}
+
+// large reports whether an entry with a body of n bytes goes to the
+// large-object tier.
+func (l *l1Cache) large(n int) bool { return l.big != nil && n >= l.bigMin }
+
+// getLarge returns the immutable record under key in the large-object
+// tier, not copied, if it is there and not expired at now.
+func (l *l1Cache) getLarge(key []byte, now time.Time) ([]byte, bool) {
+	if l.big == nil {
+		return nil, false
+	}
+	v, _, ok := l.big.Get(key, now.UnixNano())
+	return v, ok
+}
+
+// setLarge stores the record rec under key in the large-object tier for
+// ttl, taking ownership of rec (never modified again), and removes what
+// freecache held under key.
+func (l *l1Cache) setLarge(key, rec []byte, ttl time.Duration) bool {
+	now := l.now()
+	if !l.big.Set(key, rec, now.Add(max(ttl, time.Second)).UnixNano(), now.UnixNano()) {
+		return false
+	}
+	l.c.Del(key)
+	return true
+}
+
+// getLocal is get, also finding (and copying) a record of the large-object
+// tier: for the purge walks.
+func (l *l1Cache) getLocal(key, buf []byte) ([]byte, bool) {
+	if v, ok := l.get(key, buf); ok {
+		return v, true
+	}
+	if v, ok := l.getLarge(key, l.now()); ok {
+		return append(buf[:0], v...), true
+	}
+	return buf[:0], false
+}
+
+// remaining returns how long the record under key has left to live, in
+// freecache or the large-object tier.
+func (l *l1Cache) remaining(key []byte) (time.Duration, bool) {
+	if ttl, err := l.c.TTL(key); err == nil && ttl > 0 {
+		return time.Duration(ttl) * time.Second, true
+	}
+	if l.big != nil {
+		now := l.now()
+		if _, exp, ok := l.big.Get(key, now.UnixNano()); ok {
+			return time.Duration(exp - now.UnixNano()), true
+		}
+	}
+	return 0, false
 }
 
 func (l *l1Cache) register(set *metrics.Set) {
+	if l.big != nil {
+		big := l.big
+		set.NewGauge("flowcache_large_bytes", func() float64 { return float64(big.Bytes()) })
+		set.NewGauge("flowcache_large_capacity_bytes", func() float64 { return float64(big.Capacity()) })
+		set.NewGauge("flowcache_large_entries", func() float64 { return float64(big.Len()) })
+		set.NewGauge("flowcache_large_evictions_total", func() float64 { return float64(big.Evictions()) })
+	}
 	set.NewGauge("flowcache_l1_entries", func() float64 { return float64(l.c.EntryCount()) })
 	set.NewGauge("flowcache_l1_capacity_bytes", func() float64 { return float64(l.size) })
 	set.NewGauge("flowcache_l1_evictions_total", func() float64 {
@@ -70,6 +150,9 @@ func (l *l1Cache) clear() {
 	l.cleared[1].Add(uint64(l.c.ExpiredCount()))   //nolint:gosec // as above
 	l.cleared[2].Add(uint64(l.c.OverwriteCount())) //nolint:gosec // as above
 	l.c.Clear()
+	if l.big != nil {
+		l.big.Clear()
+	}
 }
 
 // get copies the value stored under key into buf (growing it when too
@@ -82,9 +165,9 @@ func (l *l1Cache) get(key, buf []byte) ([]byte, bool) {
 	return v, true
 }
 
-// set stores value under key for ttl (at least one second: freecache
-// counts whole seconds, and 0 would mean forever).
-func (l *l1Cache) set(key, value []byte, ttl time.Duration) bool {
+// setFreecache stores value under key in freecache for ttl (at least one
+// second: freecache counts whole seconds, and 0 would mean forever).
+func (l *l1Cache) setFreecache(key, value []byte, ttl time.Duration) bool {
 	sec := int((ttl + time.Second - 1) / time.Second)
 	if sec < 1 {
 		sec = 1
@@ -92,7 +175,24 @@ func (l *l1Cache) set(key, value []byte, ttl time.Duration) bool {
 	return l.c.Set(key, value, sec) == nil
 }
 
-func (l *l1Cache) del(key []byte) bool { return l.c.Del(key) }
+// del removes key from freecache and the large-object tier.
+func (l *l1Cache) del(key []byte) bool {
+	ok := l.c.Del(key)
+	if l.big != nil && l.big.Delete(key) {
+		ok = true
+	}
+	return ok
+}
+
+// set stores value under key in freecache for ttl (see setFreecache),
+// and removes what the large-object tier held under key, which would
+// otherwise be found once freecache has evicted value.
+func (l *l1Cache) set(key, value []byte, ttl time.Duration) bool {
+	if l.big != nil {
+		l.big.Delete(key)
+	}
+	return l.setFreecache(key, value, ttl)
+}
 
 // fits reports whether key and value fit in one freecache entry.
 func (l *l1Cache) fits(key []byte, valueLen int) bool {

@@ -215,18 +215,20 @@ func appendPrimaryKey(dst, route []byte, k *policy.Key) []byte {
 
 // lookup finds the stored response for x: it reads the record at the
 // primary key; a variant record leads to the variant of this request's
-// Vary values. On success x.found is set, x.ent decoded (aliasing x.buf) and
-// x.ekey is the entry's key; otherwise x.fwd says why. An entry read from
-// L2 (always whole) is promoted to L1 when its record says it was admitted.
+// Vary values. On success x.found is set, x.ent decoded (aliasing x.held:
+// x.buf, or the immutable record of the large-object tier when x.large)
+// and x.ekey is the entry's key; otherwise x.fwd says why. An entry read
+// from L2 (always whole) is promoted to L1 when its record says it was
+// admitted.
 func (g *Gateway) lookup(x *exchange) {
-	x.found, x.fromL2 = false, false
+	x.found, x.fromL2, x.large, x.held = false, false, false, nil
 	x.fwd = fwdURIMiss
-	var ok bool
-	x.buf, ok, x.fromL2 = g.tierGetFrom(x.pkey, x.buf)
+	rec, ok, fromL2, large := g.readRecord(x, x.pkey)
 	if !ok {
 		return
 	}
-	kind, _, id, payload, ok := parseRecordHead(x.buf)
+	x.fromL2 = fromL2
+	kind, _, id, payload, ok := parseRecordHead(rec)
 	if !ok {
 		return
 	}
@@ -237,21 +239,21 @@ func (g *Gateway) lookup(x *exchange) {
 	}
 	entFromL2 := x.fromL2
 	if kind == kindVariants {
-		rec, ok := parseVariantRecord(payload)
+		vr, ok := parseVariantRecord(payload)
 		if !ok {
 			return
 		}
 		x.gen = id
-		x.names = append(x.names[:0], rec.names...)
-		x.material = appendMaterial(x.material[:0], x.key.Variant, rec.names, x.req.Headers)
+		x.names = append(x.names[:0], vr.names...)
+		x.material = appendMaterial(x.material[:0], x.key.Variant, vr.names, x.req.Headers)
 		x.fwd = fwdVaryMiss
 		x.ekey = appendVariantKey(x.ekey[:0], x.pkey, id, x.material)
-		x.buf, ok, entFromL2 = g.tierGetFrom(x.ekey, x.buf)
+		rec, ok, entFromL2, large = g.readRecord(x, x.ekey)
 		if !ok {
 			return
 		}
 		x.fromL2 = x.fromL2 || entFromL2
-		kind, _, id, payload, ok = parseRecordHead(x.buf)
+		kind, _, id, payload, ok = parseRecordHead(rec)
 		if !ok || kind != kindEntry {
 			return
 		}
@@ -265,8 +267,8 @@ func (g *Gateway) lookup(x *exchange) {
 		return
 	}
 	x.gen = id // the entry's chunk id from here on
-	x.found = true
-	if entFromL2 && x.buf[1]&recAdmitL1 != 0 {
+	x.found, x.held, x.large = true, rec, large
+	if entFromL2 && rec[1]&recAdmitL1 != 0 {
 		// Promoted once indexed for tag and prefix purges of L1 (a URL
 		// too large to index stays in L2), chunked when it must be.
 		if g.indexL1(x, x.ent.Tags) {
@@ -305,6 +307,24 @@ func (x *exchange) forEachStoredChunk(e *entry.Entry, fn func(chunk []byte)) boo
 	})
 }
 
+// readRecord reads the record at key for lookup: from freecache (into
+// x.buf), from the large-object tier (large: the tier's immutable record,
+// not copied; x.buf is left alone), or from L2 (into x.buf).
+func (g *Gateway) readRecord(x *exchange, key []byte) (rec []byte, ok, fromL2, large bool) {
+	x.buf, ok = g.l1.get(key, x.buf)
+	if ok {
+		return x.buf, true, false, false
+	}
+	if v, ok := g.l1.getLarge(key, x.now); ok {
+		return v, true, false, true
+	}
+	if !g.l2.Enabled() {
+		return nil, false, false, false
+	}
+	x.buf, ok = g.l2Get(key, x.buf)
+	return x.buf, ok, ok, false
+}
+
 // tierGet reads key from L1, then from L2 (promoting an admitted variant
 // record to L1). dst is reused as the read buffer; the returned slice
 // replaces it.
@@ -319,21 +339,27 @@ func (g *Gateway) tierGet(key, dst []byte) ([]byte, bool) {
 // gateway could not have written (checkL2Record) is a miss. Entries are
 // promoted by lookup, which knows whether to chunk them.
 func (g *Gateway) tierGetFrom(key, dst []byte) (v []byte, ok, fromL2 bool) {
-	v, ok = g.l1.get(key, dst)
+	v, ok = g.l1.getLocal(key, dst)
 	if ok || !g.l2.Enabled() {
 		return v, ok, false
 	}
+	v, ok = g.l2Get(key, v)
+	return v, ok, ok
+}
+
+// l2Get reads the record at key from L2 into dst: see tierGetFrom.
+func (g *Gateway) l2Get(key, dst []byte) (v []byte, ok bool) {
 	v, ok, err := g.l2.Get(context.Background(), key, dst)
 	if !ok {
-		return v, false, false
+		return v, false
 	}
 	if err != nil && !errors.Is(err, errL2Invalidated) {
-		return v, false, false
+		return v, false
 	}
 	if u, untrusted := g.l2.(l2Untrusted); untrusted {
 		if cerr := checkL2Record(v, int64(g.cfg.Cache.MaxObjectSize)); cerr != nil {
 			u.rejectRecord(cerr)
-			return v, false, false
+			return v, false
 		}
 	}
 	if err != nil {
@@ -344,7 +370,7 @@ func (g *Gateway) tierGetFrom(key, dst []byte) (v []byte, ok, fromL2 bool) {
 	if kind, flags, _, _, ok := parseRecordHead(v); ok && kind != kindEntry && flags&recAdmitL1 != 0 && g.l1.fits(key, len(v)) {
 		g.l1.set(key, v, l2PromoteTTL)
 	}
-	return v, true, true
+	return v, true
 }
 
 // l2PromoteTTL bounds how long a record promoted from L2 stays in L1

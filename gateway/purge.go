@@ -229,7 +229,7 @@ func (g *Gateway) removeURL(pkey []byte, l1Only bool) int {
 	del := g.del
 	get := g.tierGet
 	if l1Only {
-		del, get = g.l1.del, g.l1.get
+		del, get = g.l1.del, g.l1.getLocal
 	}
 	mu := g.records.lock(pkey)
 	mu.Lock()

@@ -28,7 +28,7 @@ func (g *Gateway) refreshed(x *exchange, resp *fasthttp.Response, reqTime, respT
 // stores the entry anew with the same body. x.ent is replaced by the
 // refreshed entry.
 func (g *Gateway) refreshEntry(x *exchange, resp *fasthttp.Response, reqTime, respTime time.Time) bool {
-	old := x.ent // aliases x.buf, which nothing below overwrites
+	old := x.ent // aliases x.held, which nothing below overwrites
 	conn := peekResponse(&resp.Header, "connection")
 	x.hdr = x.hdr[:0]
 	for name, value, rest, ok := entry.NextHeader(old.Header); ok; name, value, rest, ok = entry.NextHeader(rest) {
@@ -194,9 +194,9 @@ func (x *exchange) copyFrom(src *exchange) {
 	x.fkey = append(x.fkey[:0], src.fkey...)
 	x.names = append(x.names[:0], src.names...)
 	x.material = append(x.material[:0], src.material...)
-	x.buf = append(x.buf[:0], src.buf...)
-	x.found = false
+	x.buf = append(x.buf[:0], src.held...)
+	x.found, x.held, x.large = false, nil, false
 	if _, _, _, payload, ok := parseRecordHead(x.buf); ok && entry.Decode(payload, &x.ent) == nil {
-		x.found = true
+		x.found, x.held = true, x.buf
 	}
 }

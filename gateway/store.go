@@ -171,12 +171,25 @@ func (g *Gateway) putEntry(x *exchange, e *entry.Entry, key []byte, reuse l1Chun
 	return to
 }
 
-// putL1 writes the entry e (whole body) under key to L1 for keep: one
-// record when it fits one freecache entry, else a head holding the first
-// bytes of the body and chunks (see record.go). reuse keeps the chunks of
-// a refreshed entry: only their life is extended.
+// putL1 writes the entry e (whole body) under key to L1 for keep: to the
+// large-object tier when its body is large enough (a new immutable record:
+// the one copy of the body it costs), else one freecache record when it
+// fits one entry, else a head holding the first bytes of the body and
+// chunks (see record.go). reuse keeps the chunks of a refreshed entry:
+// only their life is extended.
 func (g *Gateway) putL1(x *exchange, key []byte, e *entry.Entry, flags byte, reuse l1Chunks, keep time.Duration) bool {
 	meta := entry.HeadSize + len(e.ETag) + len(e.LastModified) + len(e.Tags) + len(e.Header)
+	if g.l1.large(len(e.Body)) {
+		rec := make([]byte, 0, recHeadSize+meta+len(e.Body))
+		rec = appendRecordHead(rec, kindEntry, flags, 0)
+		if g.l1.setLarge(key, e.AppendEncode(rec), keep) {
+			if reuse.id != 0 {
+				g.dropChunks(x, key, reuse, e.BodyLen)
+			}
+			return true
+		}
+		// Larger than the tier takes (an eighth of it): chunked below.
+	}
 	if reuse.id == 0 && g.l1.fits(key, recHeadSize+meta+len(e.Body)) {
 		x.enc = appendRecordHead(x.enc[:0], kindEntry, flags, 0)
 		x.enc = e.AppendEncode(x.enc)
@@ -185,10 +198,7 @@ func (g *Gateway) putL1(x *exchange, key []byte, e *entry.Entry, flags byte, reu
 	if reuse.id != 0 && !g.l1.fits(key, recHeadSize+meta+reuse.first) {
 		// The refreshed head outgrew its first part: the body is laid
 		// out anew, and the old chunks go.
-		g.l1.forEachChunk(&x.ckey, key, reuse.id, reuse.first, e.BodyLen, func(ckey []byte, _, _ int64) bool {
-			g.l1.del(ckey)
-			return true
-		})
+		g.dropChunks(x, key, reuse, e.BodyLen)
 		reuse = l1Chunks{}
 	}
 	head := *e
@@ -212,7 +222,7 @@ func (g *Gateway) putL1(x *exchange, key []byte, e *entry.Entry, flags byte, reu
 			g.l1.touch(ckey, keep)
 			return true
 		}
-		return g.l1.set(ckey, e.Body[from:to], keep)
+		return g.l1.setFreecache(ckey, e.Body[from:to], keep)
 	})
 	if !ok {
 		return false
@@ -220,6 +230,15 @@ func (g *Gateway) putL1(x *exchange, key []byte, e *entry.Entry, flags byte, reu
 	x.enc = appendRecordHead(x.enc[:0], kindEntry, flags, id)
 	x.enc = head.AppendEncode(x.enc)
 	return g.l1.set(key, x.enc, keep)
+}
+
+// dropChunks removes from L1 the chunks c of a body of bodyLen bytes
+// stored at key.
+func (g *Gateway) dropChunks(x *exchange, key []byte, c l1Chunks, bodyLen int64) {
+	g.l1.forEachChunk(&x.ckey, key, c.id, c.first, bodyLen, func(ckey []byte, _, _ int64) bool {
+		g.l1.c.Del(ckey)
+		return true
+	})
 }
 
 // l2Set writes a record of x's URL to L2, indexed for purge.
