@@ -44,7 +44,7 @@ func (g *Gateway) coalesced(x *exchange) {
 	if !leader {
 		x.rt.m.coalesced.Inc()
 		if f.wait(g.cfg.Cache.CoalesceTimeout.D()) {
-			if g.serveIfFresh(x, true) {
+			if g.serveIfFresh(x, true, false) {
 				return
 			}
 		} else {
@@ -55,8 +55,11 @@ func (g *Gateway) coalesced(x *exchange) {
 	}
 	defer g.flights.finish(x.fkey, f)
 	// Re-check inside the flight: a leader that finished between our
-	// lookup and our join may have stored what we need.
-	if g.serveIfFresh(x, false) {
+	// lookup and our join may have stored what we need. When our lookup
+	// found nothing for the URL, in L1 only: that leader wrote L1 at once
+	// and queued its L2 write, which Redis most likely does not have yet;
+	// a second L2 round trip on every miss would buy nothing.
+	if g.serveIfFresh(x, false, x.fwd == fwdURIMiss) {
 		return
 	}
 	g.fetch(x, fetchModeFor(x), false)
@@ -71,19 +74,19 @@ func fetchModeFor(x *exchange) fetchMode {
 	return modeMiss
 }
 
-// serveIfFresh looks the request up again and answers it if a fresh
-// response is stored now. If not, x.found says whether a (stale) entry was
-// found, for revalidation and stale-if-error.
+// serveIfFresh looks the request up again (in L1 only when localOnly) and
+// answers it if a fresh response is stored now. If not, x.found says
+// whether a (stale) entry was found, for revalidation and stale-if-error.
 //
 // A waiter (collapsed) also takes an entry the origin answered after its
 // own request arrived (x.now, set at arrival): that answer is as new as the
 // one its own fetch would bring, so it satisfies a request no-cache or
 // max-age=0 (and a response no-cache) without a fetch per waiter.
-func (g *Gateway) serveIfFresh(x *exchange, collapsed bool) bool {
+func (g *Gateway) serveIfFresh(x *exchange, collapsed, localOnly bool) bool {
 	fwd := x.fwd
 	arrived := x.now
 	x.now = g.now()
-	g.lookup(x)
+	g.lookupIn(x, !localOnly)
 	if !x.found {
 		x.fwd = fwd
 		return false

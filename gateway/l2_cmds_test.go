@@ -17,8 +17,9 @@ import (
 // against a real redis-server) of a miss and of an L2 hit, for bodies of
 // 1 KiB, 64 KiB and 1 MiB, with a small L1 (16 MiB: 64 KiB and 1 MiB
 // bodies are chunked in L1) and the default one (256 MiB). An L2 hit is
-// one GET whatever the size; a miss is one GET (the L2 lookup), one SET
-// and the index commands of one record. Run with -v for the table:
+// one GET whatever the size; a miss is one GET (the L2 lookup; the
+// re-check inside the flight is in L1), one SET and the index commands of
+// one record. Run with -v for the table:
 //
 //	go test ./gateway -run TestGateway_L2Commands -v
 func TestGateway_L2Commands(t *testing.T) {
@@ -71,6 +72,9 @@ func TestGateway_L2Commands(t *testing.T) {
 				t.Logf("per L2 hit: %s", perHit)
 				if perHit.total != 1 {
 					t.Errorf("an L2 hit costs %.2f Redis commands, want 1", perHit.total)
+				}
+				if perMiss.by["get"] != 1 || perMiss.by["set"] < 1 {
+					t.Errorf("a miss costs %.2f GET and %.2f SET, want 1 and at least 1", perMiss.by["get"], perMiss.by["set"])
 				}
 			})
 		}

@@ -220,10 +220,13 @@ func appendPrimaryKey(dst, route []byte, k *policy.Key) []byte {
 // and x.ekey is the entry's key; otherwise x.fwd says why. An entry read
 // from L2 (always whole) is promoted to L1 when its record says it was
 // admitted.
-func (g *Gateway) lookup(x *exchange) {
+func (g *Gateway) lookup(x *exchange) { g.lookupIn(x, true) }
+
+// lookupIn is lookup, in L1 only unless withL2.
+func (g *Gateway) lookupIn(x *exchange, withL2 bool) {
 	x.found, x.fromL2, x.large, x.held = false, false, false, nil
 	x.fwd = fwdURIMiss
-	rec, ok, fromL2, large := g.readRecord(x, x.pkey)
+	rec, ok, fromL2, large := g.readRecord(x, x.pkey, withL2)
 	if !ok {
 		return
 	}
@@ -248,7 +251,7 @@ func (g *Gateway) lookup(x *exchange) {
 		x.material = appendMaterial(x.material[:0], x.key.Variant, vr.names, x.req.Headers)
 		x.fwd = fwdVaryMiss
 		x.ekey = appendVariantKey(x.ekey[:0], x.pkey, id, x.material)
-		rec, ok, entFromL2, large = g.readRecord(x, x.ekey)
+		rec, ok, entFromL2, large = g.readRecord(x, x.ekey, withL2)
 		if !ok {
 			return
 		}
@@ -309,8 +312,8 @@ func (x *exchange) forEachStoredChunk(e *entry.Entry, fn func(chunk []byte)) boo
 
 // readRecord reads the record at key for lookup: from freecache (into
 // x.buf), from the large-object tier (large: the tier's immutable record,
-// not copied; x.buf is left alone), or from L2 (into x.buf).
-func (g *Gateway) readRecord(x *exchange, key []byte) (rec []byte, ok, fromL2, large bool) {
+// not copied; x.buf is left alone), or, withL2, from L2 (into x.buf).
+func (g *Gateway) readRecord(x *exchange, key []byte, withL2 bool) (rec []byte, ok, fromL2, large bool) {
 	x.buf, ok = g.l1.get(key, x.buf)
 	if ok {
 		return x.buf, true, false, false
@@ -318,7 +321,7 @@ func (g *Gateway) readRecord(x *exchange, key []byte) (rec []byte, ok, fromL2, l
 	if v, ok := g.l1.getLarge(key, x.now); ok {
 		return v, true, false, true
 	}
-	if !g.l2.Enabled() {
+	if !withL2 || !g.l2.Enabled() {
 		return nil, false, false, false
 	}
 	x.buf, ok = g.l2Get(key, x.buf)
