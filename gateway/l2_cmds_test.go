@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -144,4 +145,49 @@ func diffStats(a, b cmdStats, n int) perOp {
 		}
 	}
 	return p
+}
+
+// TestGateway_L2LargePurge: a 1 MiB entry, whole in L2 and in the
+// large-object tier, is purged from both by URL and by tag; the next
+// request is a miss, answered by the origin.
+func TestGateway_L2LargePurge(t *testing.T) {
+	t.Parallel()
+	body := make([]byte, 1<<20)
+	var origin atomic.Int64
+	up := testOrigin(t, func(ctx *fasthttp.RequestCtx) {
+		origin.Add(1)
+		ctx.Response.Header.Set("Cache-Control", "max-age=600")
+		ctx.Response.Header.Set("Surrogate-Key", "big")
+		ctx.SetBody(body)
+	})
+	rd := redistest.Start(t)
+	cfg := testConfig(up)
+	cfg.Cache.L1Size = 64 << 20
+	cfg.Cache.MaxObjectSize = 2 << 20
+	cfg.Redis.Addrs = []string{rd.Addr}
+	g := newTestGateway(t, cfg)
+	do := func(method string, h ...string) *fasthttp.RequestCtx {
+		var ctx fasthttp.RequestCtx
+		serve(g, &ctx, newRequest(method, "/big", "example.test", h...), loopbackAddr)
+		return &ctx
+	}
+	for i, purge := range [][]string{nil, {"Surrogate-Key", "big"}} {
+		do("GET")
+		waitL2Written(t, g)
+		if keys, err := rd.Do("KEYS", "flowcache:e:*"); err != nil || keys == "" || g.l1.big.Len() != 1 {
+			t.Fatalf("round %d: L2 entry keys %q (%v), large tier %d entries; want the entry in both", i, keys, err, g.l1.big.Len())
+		}
+		if ctx := do("PURGE", purge...); ctx.Response.StatusCode() != 200 {
+			t.Fatalf("round %d: PURGE %v: status %d %s", i, purge, ctx.Response.StatusCode(), ctx.Response.Body())
+		}
+		keys, err := rd.Do("KEYS", "flowcache:e:*")
+		if err != nil || keys != "" || g.l1.big.Len() != 0 {
+			t.Errorf("round %d: after PURGE %v: L2 entry keys %q (%v), large tier %d entries", i, purge, keys, err, g.l1.big.Len())
+		}
+		before := origin.Load()
+		if ctx := do("GET"); string(ctx.Response.Header.Peek("X-Cache")) != "MISS" || origin.Load() != before+1 || len(ctx.Response.Body()) != len(body) {
+			t.Errorf("round %d: after PURGE %v: X-Cache %q, %d bytes", i, purge, ctx.Response.Header.Peek("X-Cache"), len(ctx.Response.Body()))
+		}
+		do("PURGE")
+	}
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/flowcache/flowcache/gateway/internal/l2"
+	"github.com/flowcache/flowcache/internal/units"
 )
 
 // largeGateway starts a gateway whose route serves bodies of 128 KiB (the
@@ -192,5 +194,37 @@ func TestGateway_LargeObject(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestConfig_ValidateLarge: cache.large_size is 0 or at least 1MiB,
+// cache.large_min_size at least 1KiB; each error names its key.
+func TestConfig_ValidateLarge(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		size, min  int64
+		wantErrKey string
+	}{
+		{name: "defaults", size: 256 << 20, min: 64 << 10},
+		{name: "off", size: 0, min: 64 << 10},
+		{name: "small", size: 512 << 10, min: 64 << 10, wantErrKey: "cache.large_size"},
+		{name: "min", size: 1 << 20, min: 100, wantErrKey: "cache.large_min_size"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := testConfig("http://127.0.0.1:1")
+			cfg.Cache.LargeSize, cfg.Cache.LargeMinSize = units.Size(tc.size), units.Size(tc.min)
+			err := cfg.Validate()
+			switch {
+			case tc.wantErrKey == "" && err != nil:
+				t.Errorf("Validate() = %v, want nil", err)
+			case tc.wantErrKey != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErrKey)):
+				t.Errorf("Validate() = %v, want an error naming %s", err, tc.wantErrKey)
+			}
+		})
+	}
+	if d := DefaultConfig(); d.Cache.LargeSize != 256<<20 || d.Cache.LargeMinSize != 64<<10 {
+		t.Errorf("defaults: large_size %s, large_min_size %s; want 256MiB, 64KiB", d.Cache.LargeSize, d.Cache.LargeMinSize)
 	}
 }
