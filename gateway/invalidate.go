@@ -490,15 +490,16 @@ func (g *Gateway) markL1Entry(s *recordScratch, key, v []byte) bool {
 		return false
 	}
 	s.enc = enc
-	ttl, ok := g.l1.remaining(key)
+	ttl, large, ok := g.l1.remaining(key)
 	if !ok {
 		return false
 	}
-	if g.l1.fits(key, len(enc)) {
-		return g.l1.set(key, enc, ttl)
+	if large {
+		// A record of the large-object tier: immutable, so replaced by
+		// a copy.
+		return g.l1.setLarge(key, bytes.Clone(enc), ttl)
 	}
-	// A record of the large-object tier: immutable, so replaced by a copy.
-	return g.l1.setLarge(key, bytes.Clone(enc), ttl)
+	return g.l1.set(key, enc, ttl)
 }
 
 // appendInvalidated appends the entry record v with

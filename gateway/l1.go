@@ -107,19 +107,19 @@ func (l *l1Cache) getLocal(key, buf []byte) ([]byte, bool) {
 	return buf[:0], false
 }
 
-// remaining returns how long the record under key has left to live, in
-// freecache or the large-object tier.
-func (l *l1Cache) remaining(key []byte) (time.Duration, bool) {
-	if ttl, err := l.c.TTL(key); err == nil && ttl > 0 {
-		return time.Duration(ttl) * time.Second, true
+// remaining returns how long the record under key has left to live, and
+// whether the large-object tier (not freecache) holds it.
+func (l *l1Cache) remaining(key []byte) (ttl time.Duration, large, ok bool) {
+	if sec, err := l.c.TTL(key); err == nil && sec > 0 {
+		return time.Duration(sec) * time.Second, false, true
 	}
 	if l.big != nil {
 		now := l.now()
 		if _, exp, ok := l.big.Get(key, now.UnixNano()); ok {
-			return time.Duration(exp - now.UnixNano()), true
+			return time.Duration(exp - now.UnixNano()), true, true
 		}
 	}
-	return 0, false
+	return 0, false, false
 }
 
 func (l *l1Cache) register(set *metrics.Set) {

@@ -182,6 +182,9 @@ func TestGateway_LargeObject(t *testing.T) {
 				if !soft && g.l1.big.Len() != 0 {
 					t.Errorf("the large tier still holds %d entries", g.l1.big.Len())
 				}
+				if soft && (g.l1.big.Len() != 1 || g.l1.c.EntryCount() != 0) {
+					t.Errorf("soft: the large tier holds %d entries, freecache %d; want the marked entry where it was", g.l1.big.Len(), g.l1.c.EntryCount())
+				}
 				ctx := do("GET", "/o")
 				if xcache(ctx) == "HIT" || origin.Load() != 2 {
 					t.Errorf("after the purge: X-Cache %q, %d origin requests; want the origin asked again", xcache(ctx), origin.Load())
