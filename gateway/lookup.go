@@ -274,10 +274,27 @@ func (g *Gateway) lookupIn(x *exchange, withL2 bool) {
 	if entFromL2 && rec[1]&recAdmitL1 != 0 {
 		// Promoted once indexed for tag and prefix purges of L1 (a URL
 		// too large to index stays in L2), chunked when it must be.
-		if g.indexL1(x, x.ent.Tags) {
-			g.putL1(x, x.ekey, &x.ent, recAdmitL1, l1Chunks{}, l2PromoteTTL)
+		if g.indexL1(x, x.ent.Tags) && g.putL1(x, x.ekey, &x.ent, recAdmitL1, l1Chunks{}, l2PromoteTTL) {
+			x.holdLarge()
 		}
 		g.dropEvicted()
+	}
+}
+
+// holdLarge makes x.ent the copy of itself just promoted to the
+// large-object tier, if it went there, so that this hit too is served
+// without copying the body again.
+func (x *exchange) holdLarge() {
+	if !x.g.l1.large(len(x.ent.Body)) {
+		return
+	}
+	rec, ok := x.g.l1.getLarge(x.ekey, x.now)
+	if !ok {
+		return
+	}
+	var e entry.Entry
+	if _, _, _, payload, ok := parseRecordHead(rec); ok && entry.Decode(payload, &e) == nil {
+		x.ent, x.held, x.large = e, rec, true
 	}
 }
 
