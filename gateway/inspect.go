@@ -193,6 +193,8 @@ func (g *Gateway) Inspect(ctx context.Context, rawURL string, header []string) (
 func (g *Gateway) peekTiers(ctx context.Context, key []byte) (v []byte, inL1, inL2 bool) {
 	if b, err := g.l1.c.Peek(key); err == nil {
 		v, inL1 = b, true
+	} else if b, ok := g.l1.getLarge(key, g.now()); ok {
+		v, inL1 = b, true // the large-object tier is part of L1
 	}
 	if !g.l2.Enabled() {
 		return v, inL1, false
