@@ -11,8 +11,10 @@
 //     client.go says who the client is (trusted_proxies);
 //   - router.go matches host and path prefix to a route;
 //   - lookup.go derives the policy key and finds a stored answer (l1.go is
-//     the in-process freecache tier, l2.go the Redis tier of package
-//     internal/l2 behind a small seam, and an L2 hit is promoted to L1);
+//     the in-process tier: freecache, and for large bodies the immutable
+//     records of package internal/blob, served without a copy; l2.go the
+//     Redis tier of package internal/l2 behind a small seam, and an L2 hit
+//     is promoted to L1);
 //   - respond.go writes a stored answer with Age, X-Cache and Cache-Status;
 //   - coalesce.go joins concurrent misses for one key;
 //   - upstream.go talks to the route's targets (round-robin, passive
