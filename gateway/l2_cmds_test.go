@@ -1,15 +1,18 @@
 package gateway
 
 import (
+	"bytes"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/flowcache/flowcache/gateway/internal/l2"
 	"github.com/flowcache/flowcache/gateway/internal/l2/redistest"
 	"github.com/flowcache/flowcache/internal/units"
 )
@@ -150,8 +153,8 @@ func diffStats(a, b cmdStats, n int) perOp {
 }
 
 // TestGateway_L2LargePurge: a 1 MiB entry, whole in L2 and in the
-// large-object tier, is purged from both by URL and by tag; the next
-// request is a miss, answered by the origin.
+// large-object tier, is purged from both by URL, by tag and by prefix; the
+// next request is a miss, answered by the origin.
 func TestGateway_L2LargePurge(t *testing.T) {
 	t.Parallel()
 	body := make([]byte, 1<<20)
@@ -173,13 +176,17 @@ func TestGateway_L2LargePurge(t *testing.T) {
 		serve(g, &ctx, newRequest(method, "/big", "example.test", h...), loopbackAddr)
 		return &ctx
 	}
-	for i, purge := range [][]string{nil, {"Surrogate-Key", "big"}} {
+	for i, purge := range [][]string{nil, {"Surrogate-Key", "big"}, {"prefix"}} {
 		do("GET")
 		waitL2Written(t, g)
 		if keys, err := rd.Do("KEYS", "flowcache:e:*"); err != nil || keys == "" || g.l1.big.Len() != 1 {
 			t.Fatalf("round %d: L2 entry keys %q (%v), large tier %d entries; want the entry in both", i, keys, err, g.l1.big.Len())
 		}
-		if ctx := do("PURGE", purge...); ctx.Response.StatusCode() != 200 {
+		if len(purge) == 1 {
+			if _, err := g.purgeEverywhere(l2.Invalidation{Kind: l2.KindPrefix, Host: "example.test", Path: "/b"}); err != nil {
+				t.Fatalf("round %d: prefix purge: %v", i, err)
+			}
+		} else if ctx := do("PURGE", purge...); ctx.Response.StatusCode() != 200 {
 			t.Fatalf("round %d: PURGE %v: status %d %s", i, purge, ctx.Response.StatusCode(), ctx.Response.Body())
 		}
 		keys, err := rd.Do("KEYS", "flowcache:e:*")
@@ -191,5 +198,63 @@ func TestGateway_L2LargePurge(t *testing.T) {
 			t.Errorf("round %d: after PURGE %v: X-Cache %q, %d bytes", i, purge, ctx.Response.Header.Peek("X-Cache"), len(ctx.Response.Body()))
 		}
 		do("PURGE")
+	}
+}
+
+// TestGateway_L2LargeRefreshed: a 1 MiB entry of the large-object tier,
+// revalidated with a 304, is written anew whole to L2 and to the tier with
+// the 304's fields, and served from the tier after.
+func TestGateway_L2LargeRefreshed(t *testing.T) {
+	t.Parallel()
+	body := make([]byte, 1<<20)
+	body[0] = 'x'
+	var origin atomic.Int64
+	up := testOrigin(t, func(ctx *fasthttp.RequestCtx) {
+		n := origin.Add(1)
+		ctx.Response.Header.Set("ETag", `"v1"`)
+		ctx.Response.Header.Set("X-N", strconv.FormatInt(n, 10))
+		if string(ctx.Request.Header.Peek("If-None-Match")) == `"v1"` {
+			ctx.Response.Header.Set("Cache-Control", "max-age=3600")
+			ctx.SetStatusCode(fasthttp.StatusNotModified)
+			return
+		}
+		ctx.Response.Header.Set("Cache-Control", "max-age=10")
+		ctx.SetBody(body)
+	})
+	rd := redistest.Start(t)
+	cfg := testConfig(up)
+	cfg.Cache.L1Size = 64 << 20
+	cfg.Cache.MaxObjectSize = 2 << 20
+	cfg.Redis.Addrs = []string{rd.Addr}
+	clk := &fakeClock{t: time.Now()}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	g, err := New(cfg, Options{Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.Shutdown(t.Context()) })
+	do := func() *fasthttp.RequestCtx {
+		var ctx fasthttp.RequestCtx
+		serve(g, &ctx, newRequest("GET", "/big", "example.test"), loopbackAddr)
+		return &ctx
+	}
+	do()
+	waitL2Written(t, g)
+	clk.advance(20 * time.Second)
+	if ctx := do(); string(ctx.Response.Header.Peek("X-Cache")) != xcacheRevalidated || string(ctx.Response.Header.Peek("X-N")) != "2" || !bytes.Equal(ctx.Response.Body(), body) {
+		t.Fatalf("stale GET: X-Cache %q, X-N %q, body equal %v; want REVALIDATED, 2, the body", ctx.Response.Header.Peek("X-Cache"), ctx.Response.Header.Peek("X-N"), bytes.Equal(ctx.Response.Body(), body))
+	}
+	waitL2Written(t, g)
+	pkey := []byte("api\x00example.test\x00/big")
+	e, err := entryOf(t, g, pkey)
+	if err != nil || !bytes.Equal(e.Body, body) || !bytes.Contains(e.Header, []byte("max-age=3600")) {
+		t.Errorf("L2 after the refresh: %d bytes (%v), header %q; want the whole body with the 304's fields", len(e.Body), err, e.Header)
+	}
+	ctx := do()
+	rec, ok := g.l1.getLarge(pkey, clk.now())
+	if string(ctx.Response.Header.Peek("X-Cache")) != xcacheHit || !ok || &ctx.Response.Body()[0] != &rec[len(rec)-len(body)] {
+		t.Errorf("after the refresh: X-Cache %q, in the large tier %v; want a HIT served from the tier's record", ctx.Response.Header.Peek("X-Cache"), ok)
 	}
 }
