@@ -27,7 +27,7 @@ func TestGateway_HitAllocs(t *testing.T) {
 			ctx.SetBody(make([]byte, 40<<10)) // chunked: a 4MiB L1 takes 4KiB entries
 			return
 		case "/large":
-			ctx.SetBody(make([]byte, 200<<10)) // the large-object tier (cache.large_min_size)
+			ctx.SetBody(make([]byte, 100<<10)) // the large-object tier (cache.large_min_size; at most an eighth of its 1MiB)
 			return
 		}
 		ctx.SetBody(make([]byte, 2048))

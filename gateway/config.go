@@ -121,12 +121,13 @@ type CacheConfig struct {
 	// no-cache. 0 (the default) leaves it to the response's own
 	// stale-if-error. A route's stale_if_error overrides it.
 	StaleIfError units.Duration `toml:"stale_if_error"`
-	// LargeSize is the memory of the large-object tier, beside L1Size:
+	// LargeSize is the part of L1Size given to the large-object tier:
 	// bodies of at least LargeMinSize are kept there as immutable slices
-	// and served without a copy, instead of being chunked in freecache.
-	// 0 turns it off.
+	// and served without a copy, instead of being chunked in freecache,
+	// which gets the rest. 0 means a quarter of L1Size (none below 4MiB).
 	LargeSize units.Size `toml:"large_size"`
-	// LargeMinSize is the smallest body the large-object tier takes.
+	// LargeMinSize is the smallest body the large-object tier takes; one
+	// above MaxObjectSize turns the tier off.
 	LargeMinSize units.Size `toml:"large_min_size"`
 }
 
@@ -145,6 +146,21 @@ func (c *CacheConfig) indexSize() units.Size {
 		return c.IndexSize
 	}
 	return c.L1Size / 4
+}
+
+// largeSize is the memory of the large-object tier, carved out of L1Size:
+// LargeSize, or its default; 0 when the tier is off (LargeMinSize above
+// MaxObjectSize, or no default for an L1 under 4MiB).
+func (c *CacheConfig) largeSize() units.Size {
+	switch {
+	case c.LargeMinSize > c.MaxObjectSize:
+		return 0
+	case c.LargeSize > 0:
+		return c.LargeSize
+	case c.L1Size >= 4<<20:
+		return c.L1Size / 4
+	}
+	return 0
 }
 
 // minRedisSecret is the shortest [redis] secret accepted.
@@ -294,7 +310,6 @@ func DefaultConfig() Config {
 			MaxObjectSize:      8 << 20,
 			CoalesceTimeout:    units.Duration(10 * time.Second),
 			HonorClientNoCache: true,
-			LargeSize:          256 << 20,
 			LargeMinSize:       defaultLargeMinSize,
 		},
 		Redis: RedisConfig{
@@ -410,8 +425,8 @@ func (c *Config) Validate() error {
 		}
 	}
 	checkStaleIfError("cache.stale_if_error", c.Cache.StaleIfError)
-	if c.Cache.LargeSize != 0 && c.Cache.LargeSize < 1<<20 {
-		add("cache.large_size", "must be 0 (off) or at least 1MiB, got %s", c.Cache.LargeSize)
+	if c.Cache.LargeSize != 0 && (c.Cache.LargeSize < 1<<20 || c.Cache.LargeSize > c.Cache.L1Size/2) {
+		add("cache.large_size", "must be 0 (a quarter of cache.l1_size) or from 1MiB to half of cache.l1_size (%s), got %s", c.Cache.L1Size/2, c.Cache.LargeSize)
 	}
 	if c.Cache.LargeMinSize < 1<<10 {
 		add("cache.large_min_size", "must be at least 1KiB, got %s", c.Cache.LargeMinSize)

@@ -69,6 +69,15 @@ func newL1Cache(size int, now func() time.Time, largeSize, largeMin int) *l1Cach
 	return l
 }
 
+// capacity is L1's memory: freecache's and the large-object tier's
+// (cache.l1_size).
+func (l *l1Cache) capacity() int64 {
+	if l.big == nil {
+		return int64(l.size)
+	}
+	return int64(l.size) + l.big.Capacity()
+}
+
 // large reports whether an entry with a body of n bytes goes to the
 // large-object tier.
 func (l *l1Cache) large(n int) bool { return l.big != nil && n >= l.bigMin }
@@ -131,7 +140,7 @@ func (l *l1Cache) register(set *metrics.Set) {
 		set.NewGauge("flowcache_large_evictions_total", func() float64 { return float64(big.Evictions()) })
 	}
 	set.NewGauge("flowcache_l1_entries", func() float64 { return float64(l.c.EntryCount()) })
-	set.NewGauge("flowcache_l1_capacity_bytes", func() float64 { return float64(l.size) })
+	set.NewGauge("flowcache_l1_capacity_bytes", func() float64 { return float64(l.capacity()) })
 	set.NewGauge("flowcache_l1_evictions_total", func() float64 {
 		return float64(l.evictions.value(l.cleared[0].Load() + uint64(l.c.EvacuateCount()))) //nolint:gosec // freecache's counts are not negative
 	})

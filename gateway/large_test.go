@@ -39,6 +39,7 @@ func largeGateway(t *testing.T, cc string, clk *fakeClock) (g *Gateway, origin *
 		ctx.SetBody(body)
 	})
 	cfg := testConfig(up)
+	cfg.Cache.L1Size = 32 << 20
 	cfg.Cache.LargeSize = 8 << 20
 	cfg.Cache.LargeMinSize = 64 << 10
 	if err := cfg.Validate(); err != nil {
@@ -200,24 +201,33 @@ func TestGateway_LargeObject(t *testing.T) {
 	}
 }
 
-// TestConfig_ValidateLarge: cache.large_size is 0 or at least 1MiB,
-// cache.large_min_size at least 1KiB; each error names its key.
+// TestConfig_ValidateLarge: cache.large_size is 0 (a quarter of l1_size)
+// or from 1MiB to half of l1_size, cache.large_min_size at least 1KiB;
+// each error names its key. The tier's memory is carved out of l1_size.
 func TestConfig_ValidateLarge(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name       string
-		size, min  int64
-		wantErrKey string
+		name          string
+		l1, size, min int64
+		wantErrKey    string
+		wantLarge     int64
 	}{
-		{name: "defaults", size: 256 << 20, min: 64 << 10},
-		{name: "off", size: 0, min: 64 << 10},
-		{name: "small", size: 512 << 10, min: 64 << 10, wantErrKey: "cache.large_size"},
-		{name: "min", size: 1 << 20, min: 100, wantErrKey: "cache.large_min_size"},
+		{name: "defaults", l1: 256 << 20, min: 64 << 10, wantLarge: 64 << 20},
+		{name: "small_l1", l1: 2 << 20, min: 64 << 10, wantLarge: 0},
+		{name: "set", l1: 256 << 20, size: 16 << 20, min: 64 << 10, wantLarge: 16 << 20},
+		{name: "off", l1: 256 << 20, size: 16 << 20, min: 9 << 20, wantLarge: 0},
+		{name: "small", l1: 256 << 20, size: 512 << 10, min: 64 << 10, wantErrKey: "cache.large_size"},
+		{name: "over_half", l1: 16 << 20, size: 9 << 20, min: 64 << 10, wantErrKey: "cache.large_size"},
+		{name: "min", l1: 256 << 20, size: 1 << 20, min: 100, wantErrKey: "cache.large_min_size"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			cfg := testConfig("http://127.0.0.1:1")
-			cfg.Cache.LargeSize, cfg.Cache.LargeMinSize = units.Size(tc.size), units.Size(tc.min)
+			cfg.Cache.MaxObjectSize = 512 << 10
+			if tc.name == "off" {
+				cfg.Cache.MaxObjectSize = 8 << 20
+			}
+			cfg.Cache.L1Size, cfg.Cache.LargeSize, cfg.Cache.LargeMinSize = units.Size(tc.l1), units.Size(tc.size), units.Size(tc.min)
 			err := cfg.Validate()
 			switch {
 			case tc.wantErrKey == "" && err != nil:
@@ -225,9 +235,12 @@ func TestConfig_ValidateLarge(t *testing.T) {
 			case tc.wantErrKey != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErrKey)):
 				t.Errorf("Validate() = %v, want an error naming %s", err, tc.wantErrKey)
 			}
+			if got := int64(cfg.Cache.largeSize()); tc.wantErrKey == "" && got != tc.wantLarge {
+				t.Errorf("largeSize() = %d, want %d", got, tc.wantLarge)
+			}
 		})
 	}
-	if d := DefaultConfig(); d.Cache.LargeSize != 256<<20 || d.Cache.LargeMinSize != 64<<10 {
-		t.Errorf("defaults: large_size %s, large_min_size %s; want 256MiB, 64KiB", d.Cache.LargeSize, d.Cache.LargeMinSize)
+	if d := DefaultConfig(); d.Cache.LargeSize != 0 || d.Cache.LargeMinSize != 64<<10 {
+		t.Errorf("defaults: large_size %s, large_min_size %s; want 0 (a quarter of l1_size), 64KiB", d.Cache.LargeSize, d.Cache.LargeMinSize)
 	}
 }
