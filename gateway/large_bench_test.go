@@ -17,6 +17,12 @@ func BenchmarkGateway_SizedHit(b *testing.B) {
 	benchSizedHit(b, func(*Config) {})
 }
 
+// BenchmarkGateway_SizedHitChunked is BenchmarkGateway_SizedHit with the
+// large-object tier off: bodies above 256 KiB are chunked in freecache.
+func BenchmarkGateway_SizedHitChunked(b *testing.B) {
+	benchSizedHit(b, func(cfg *Config) { cfg.Cache.LargeMinSize = cfg.Cache.MaxObjectSize + 1 })
+}
+
 func benchSizedHit(b *testing.B, configure func(*Config)) {
 	for _, size := range []int{16 << 10, 64 << 10, 256 << 10, 1 << 20} {
 		b.Run(strconv.Itoa(size>>10)+"KiB", func(b *testing.B) {
