@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -83,5 +84,41 @@ func TestGateway_TierChoice(t *testing.T) {
 				t.Errorf("L1 holds %d records, want none", n)
 			}
 		})
+	}
+}
+
+// TestL1Cache_ForEachChunk: the one chunk layout covers the body after
+// the head's part exactly, in chunks of chunkSize, the last one shorter.
+func TestL1Cache_ForEachChunk(t *testing.T) {
+	t.Parallel()
+	l := &l1Cache{maxKV: 100}
+	key := []byte("k") // chunkSize 100 - 1 - 14 = 85
+	for _, tc := range []struct {
+		name    string
+		first   int
+		bodyLen int64
+		want    [][2]int64
+	}{
+		{name: "none", first: 10, bodyLen: 10},
+		{name: "one_short", first: 10, bodyLen: 50, want: [][2]int64{{10, 50}}},
+		{name: "exact", first: 15, bodyLen: 185, want: [][2]int64{{15, 100}, {100, 185}}},
+		{name: "last_short", first: 0, bodyLen: 200, want: [][2]int64{{0, 85}, {85, 170}, {170, 200}}},
+	} {
+		var ckey []byte
+		var got [][2]int64
+		ok := l.forEachChunk(&ckey, key, 7, tc.first, tc.bodyLen, func(c []byte, from, to int64) bool {
+			if want := appendChunkKey(nil, key, 7, len(got)); string(c) != string(want) {
+				t.Errorf("%s: chunk %d key %q, want %q", tc.name, len(got), c, want)
+			}
+			got = append(got, [2]int64{from, to})
+			return true
+		})
+		if !ok || fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("%s: forEachChunk = %v, %v; want %v, true", tc.name, got, ok, tc.want)
+		}
+	}
+	small := &l1Cache{maxKV: 10} // not even a byte beside the key
+	if small.forEachChunk(new([]byte), key, 7, 0, 5, func([]byte, int64, int64) bool { return true }) {
+		t.Error("forEachChunk with no room for a byte reported success")
 	}
 }
