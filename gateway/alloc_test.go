@@ -24,7 +24,10 @@ func TestGateway_HitAllocs(t *testing.T) {
 		case "/vary":
 			ctx.Response.Header.Set("Vary", "Accept-Language, Accept")
 		case "/big":
-			ctx.SetBody(make([]byte, 64<<10)) // chunked: a 4MiB L1 takes 4KiB entries
+			ctx.SetBody(make([]byte, 40<<10)) // chunked: a 4MiB L1 takes 4KiB entries
+			return
+		case "/large":
+			ctx.SetBody(make([]byte, 100<<10)) // the large-object tier (cache.large_min_size; at most an eighth of its 1MiB)
 			return
 		}
 		ctx.SetBody(make([]byte, 2048))
@@ -42,6 +45,8 @@ func TestGateway_HitAllocs(t *testing.T) {
 		{"Range", "/hit?a=1&b=2", []string{"Range", "bytes=100-199"}},
 		{"multipart Range", "/hit?a=1&b=2", []string{"Range", "bytes=0-9,100-199,-10"}},
 		{"Range of a chunked body", "/big", []string{"Range", "bytes=-100"}},
+		{"large object", "/large", nil},
+		{"Range of a large object", "/large", []string{"Range", "bytes=-100"}},
 	}
 	g := newTestGateway(t, testConfig(up))
 	for _, tc := range tests {

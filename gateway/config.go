@@ -122,7 +122,20 @@ type CacheConfig struct {
 	// no-cache. 0 (the default) leaves it to the response's own
 	// stale-if-error. A route's stale_if_error overrides it.
 	StaleIfError units.Duration `toml:"stale_if_error"`
+	// LargeSize is the part of L1Size given to the large-object tier:
+	// bodies of at least LargeMinSize are kept there as immutable slices
+	// and served without a copy, instead of being chunked in freecache,
+	// which gets the rest. 0 means a quarter of L1Size (none below 4MiB).
+	LargeSize units.Size `toml:"large_size"`
+	// LargeMinSize is the smallest body the large-object tier takes; one
+	// above MaxObjectSize turns the tier off.
+	LargeMinSize units.Size `toml:"large_min_size"`
 }
+
+// defaultLargeMinSize is cache.large_min_size's default: from there on, a
+// hit served from the large-object tier beats one copied out of freecache
+// (see README, Large objects).
+const defaultLargeMinSize = 64 << 10
 
 // maxStaleIfError bounds [cache] and route stale_if_error: entries are kept
 // that much longer in both tiers.
@@ -134,6 +147,21 @@ func (c *CacheConfig) indexSize() units.Size {
 		return c.IndexSize
 	}
 	return c.L1Size / 4
+}
+
+// largeSize is the memory of the large-object tier, carved out of L1Size:
+// LargeSize, or its default; 0 when the tier is off (LargeMinSize above
+// MaxObjectSize, or no default for an L1 under 4MiB).
+func (c *CacheConfig) largeSize() units.Size {
+	switch {
+	case c.LargeMinSize > c.MaxObjectSize:
+		return 0
+	case c.LargeSize > 0:
+		return c.LargeSize
+	case c.L1Size >= 4<<20:
+		return c.L1Size / 4
+	}
+	return 0
 }
 
 // minRedisSecret is the shortest [redis] secret accepted.
@@ -283,6 +311,7 @@ func DefaultConfig() Config {
 			MaxObjectSize:      8 << 20,
 			CoalesceTimeout:    units.Duration(10 * time.Second),
 			HonorClientNoCache: true,
+			LargeMinSize:       defaultLargeMinSize,
 		},
 		Redis: RedisConfig{
 			Mode:         "standalone",
@@ -403,6 +432,12 @@ func (c *Config) Validate() error {
 		}
 	}
 	checkStaleIfError("cache.stale_if_error", c.Cache.StaleIfError)
+	if c.Cache.LargeSize != 0 && (c.Cache.LargeSize < 1<<20 || c.Cache.LargeSize > c.Cache.L1Size/2) {
+		add("cache.large_size", "must be 0 (a quarter of cache.l1_size) or from 1MiB to half of cache.l1_size (%s), got %s", c.Cache.L1Size/2, c.Cache.LargeSize)
+	}
+	if c.Cache.LargeMinSize < 1<<10 {
+		add("cache.large_min_size", "must be at least 1KiB, got %s", c.Cache.LargeMinSize)
+	}
 	if c.Cache.IndexSize != 0 && c.Cache.IndexSize < 64<<10 {
 		add("cache.index_size", "must be 0 (a quarter of cache.l1_size) or at least 64KiB, got %s", c.Cache.IndexSize)
 	}

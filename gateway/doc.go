@@ -11,14 +11,21 @@
 //     client.go says who the client is (trusted_proxies);
 //   - router.go matches host and path prefix to a route;
 //   - lookup.go derives the policy key and finds a stored answer (l1.go is
-//     the in-process freecache tier, l2.go the Redis tier of package
-//     internal/l2 behind a small seam, and an L2 hit is promoted to L1);
+//     the in-process tier: freecache, and for large bodies the immutable
+//     records of package internal/blob, served without a copy; l2.go the
+//     Redis tier of package internal/l2 behind a small seam, and an L2 hit
+//     is promoted to L1);
 //   - respond.go writes a stored answer with Age, X-Cache and Cache-Status;
 //   - coalesce.go joins concurrent misses for one key;
 //   - upstream.go talks to the route's targets (round-robin, passive
 //     health, hop-by-hop and forwarding headers);
-//   - store.go decides (policy.Default, then the route's policy), stores,
-//     revalidates and streams what is too large to store;
+//   - fetch.go is the miss path: coalescing, the upstream request,
+//     stale-if-error; revalidate.go refreshes a stale entry (a 304, or in
+//     the background under stale-while-revalidate); relay.go decides
+//     (policy.Default, then the route's policy) and answers the client
+//     from the upstream response, streaming what is too large to store;
+//     store.go writes entries and variant records to the tiers, in the
+//     layout record.go describes;
 //   - forward.go proxies what the cache does not take part in;
 //   - purge.go forgets: PURGE (URL, soft, Surrogate-Key) and invalidation
 //     after unsafe methods; purge_admin.go POST /purge (tags, prefix, all);
@@ -50,8 +57,9 @@
 // the policy set a Key.Variant, a variant record listing the Vary field
 // names and the variants stored; each variant is an entry under the
 // record's key, its generation and the request's normalised Vary values.
-// PURGE of a URL therefore finds and removes every variant. Bodies larger
-// than a freecache entry (1/1024 of l1_size) are stored in chunks.
+// PURGE of a URL therefore finds and removes every variant. L2 holds each
+// entry whole; in L1, bodies larger than a freecache entry (1/1024 of
+// l1_size) are stored in chunks (record.go).
 //
 // Design choices and the measurements behind them (L1 and L2, coalescing,
 // purge, policies, security and failure rules): see RATIONALE.md at the

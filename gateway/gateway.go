@@ -176,7 +176,8 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	g.hot = newHotKeys(g.now)
 	g.noRoute = newRouteMetrics(g.set, "")
 
-	g.l1 = newL1Cache(int(cfg.Cache.L1Size), g.now)
+	large := cfg.Cache.largeSize()
+	g.l1 = newL1Cache(int(cfg.Cache.L1Size-large), g.now, int(large), int(cfg.Cache.LargeMinSize))
 	g.l1.register(g.set)
 	g.inv.ix.init(int(cfg.Cache.indexSize()))
 	g.set.NewGauge("flowcache_cache_index_bytes", func() float64 { return float64(g.inv.ix.bytes()) })

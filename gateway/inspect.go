@@ -166,21 +166,16 @@ func (g *Gateway) Inspect(ctx context.Context, rawURL string, header []string) (
 		in.Vary = names
 	}
 	mine := appendMaterial(nil, x.key.Variant, vr.names, x.req.Headers)
-	for list := vr.list; len(list) > 0; {
-		var material []byte
-		material, list, ok = nextVariant(list)
-		if !ok {
-			break
-		}
-		key := appendVariantKey(nil, x.pkey, gen, material)
+	var key []byte
+	forEachVariant(&key, x.pkey, gen, payload, func(key, material []byte) bool {
 		v, vL1, vL2 := g.peekTiers(ctx, key)
 		k, _, _, p, ok := parseRecordHead(v)
 		if !ok || k != kindEntry {
-			continue
+			return true
 		}
 		ie, ok := g.inspectEntry(x, p, vL1, vL2)
 		if !ok {
-			continue
+			return true
 		}
 		ie.Variant, ie.VaryValues = splitMaterial(material, names)
 		ie.Matches = bytes.Equal(material, mine)
@@ -188,7 +183,8 @@ func (g *Gateway) Inspect(ctx context.Context, rawURL string, header []string) (
 		if ie.Matches {
 			in.Answer, in.CacheStatus = g.inspectAnswer(x, p, !vL1)
 		}
-	}
+		return true
+	})
 	return in, nil
 }
 
@@ -198,6 +194,8 @@ func (g *Gateway) Inspect(ctx context.Context, rawURL string, header []string) (
 func (g *Gateway) peekTiers(ctx context.Context, key []byte) (v []byte, inL1, inL2 bool) {
 	if b, err := g.l1.c.Peek(key); err == nil {
 		v, inL1 = b, true
+	} else if b, ok := g.l1.getLarge(key, g.now()); ok {
+		v, inL1 = b, true // the large-object tier is part of L1
 	}
 	if !g.l2.Enabled() {
 		return v, inL1, false

@@ -1,11 +1,11 @@
 package gateway
 
 import (
+	"bytes"
 	"hash/maphash"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/flowcache/flowcache/gateway/internal/entry"
 	"github.com/flowcache/flowcache/gateway/internal/l2"
@@ -377,11 +377,10 @@ func (g *Gateway) dropEvicted() {
 	if len(pkeys) == 0 {
 		return
 	}
-	x := acquireExchange(g, nil, nil)
-	defer releaseExchange(x)
+	var pkey []byte
 	for _, k := range pkeys {
-		x.pkey = append(x.pkey[:0], k...)
-		g.removeURL(x, true)
+		pkey = append(pkey[:0], k...)
+		g.removeURL(pkey, true)
 	}
 }
 
@@ -418,82 +417,78 @@ func (g *Gateway) applyL1Keys(pkeys []string, soft bool) int {
 	if len(pkeys) == 0 {
 		return 0
 	}
-	x := acquireExchange(g, nil, nil)
-	defer releaseExchange(x)
+	var pkey []byte
 	n := 0
 	for _, k := range pkeys {
-		x.pkey = append(x.pkey[:0], k...)
+		pkey = append(pkey[:0], k...)
 		if soft {
-			n += g.markURL(x)
+			n += g.markURL(pkey)
 		} else {
-			n += g.removeURL(x, true)
+			n += g.removeURL(pkey, true)
 		}
 	}
 	return n
 }
 
-// markURL marks every L1 entry of the URL at x.pkey invalidated (soft
+// markURL marks every L1 entry of the URL at pkey invalidated (soft
 // purge): it keeps being served stale where its stale windows allow, and is
 // revalidated before it is served fresh. It returns how many were marked.
-func (g *Gateway) markURL(x *exchange) int {
-	mu := g.records.lock(x.pkey)
+func (g *Gateway) markURL(pkey []byte) int {
+	mu := g.records.lock(pkey)
 	mu.Lock()
 	defer mu.Unlock()
-	v, ok := g.l1.get(x.pkey, x.rec)
+	s := acquireRecordScratch()
+	defer releaseRecordScratch(s)
+	v, ok := g.l1.getLocal(pkey, s.rec)
 	if !ok {
 		return 0
 	}
-	x.rec = v
+	s.rec = v
 	kind, _, gen, payload, ok := parseRecordHead(v)
 	if !ok {
 		return 0
 	}
+	n := 0
 	switch kind {
 	case kindKV: // a look-aside value cannot be revalidated: soft is hard
-		if g.l1.del(x.pkey) {
-			return 1
+		if g.l1.del(pkey) {
+			n = 1
 		}
 	case kindEntry:
-		if g.markL1Entry(x, x.pkey, v) {
-			return 1
+		if g.markL1Entry(s, pkey, v) {
+			n = 1
 		}
 	case kindVariants:
-		rec, ok := parseVariantRecord(payload)
-		if !ok {
-			return 0
-		}
-		n := 0
-		for l := rec.list; ; {
-			m, rest, ok := nextVariant(l)
-			if !ok {
-				break
-			}
-			l = rest
-			x.ekey = appendVariantKey(x.ekey[:0], x.pkey, gen, m)
-			ev, found := g.l1.get(x.ekey, x.buf)
-			x.buf = ev
-			if found && g.markL1Entry(x, x.ekey, ev) {
+		forEachVariant(&s.ekey, pkey, gen, payload, func(ekey, _ []byte) bool {
+			ev, found := g.l1.getLocal(ekey, s.buf)
+			s.buf = ev
+			if found && g.markL1Entry(s, ekey, ev) {
 				n++
 			}
-		}
-		return n
+			return true
+		})
 	}
-	return 0
+	return n
 }
 
 // markL1Entry rewrites the entry record v stored at key with
 // entry.FlagInvalidated, keeping its remaining L1 lifetime.
-func (g *Gateway) markL1Entry(x *exchange, key, v []byte) bool {
-	enc, ok := appendInvalidated(x.enc[:0], v)
+func (g *Gateway) markL1Entry(s *recordScratch, key, v []byte) bool {
+	enc, ok := appendInvalidated(s.enc[:0], v)
 	if !ok {
 		return false
 	}
-	x.enc = enc
-	ttl, err := g.l1.c.TTL(key)
-	if err != nil || ttl == 0 {
+	s.enc = enc
+	ttl, large, ok := g.l1.remaining(key)
+	if !ok {
 		return false
 	}
-	return g.l1.set(key, enc, time.Duration(ttl)*time.Second)
+	if large {
+		// A record of the large-object tier: immutable, so replaced by
+		// a copy.
+		return g.l1.setLarge(key, bytes.Clone(enc), ttl)
+	}
+	return g.l1.set(key, enc, ttl)
 }
 
 // appendInvalidated appends the entry record v with

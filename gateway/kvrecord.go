@@ -6,8 +6,8 @@ import (
 	"math/rand/v2"
 )
 
-// A look-aside value is stored in L1 and L2 as a record (see l1.go for the
-// head), under kvKey(namespace, key):
+// A look-aside value is stored in L1 and L2 as a record (see record.go for
+// the head), under kvKey(namespace, key):
 //
 //	[0]      kindKV
 //	[1]      flags (0)

@@ -1,13 +1,13 @@
 package gateway
 
 import (
-	"bytes"
-	"encoding/binary"
 	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/coocood/freecache"
+
+	"github.com/flowcache/flowcache/gateway/internal/blob"
 )
 
 // l1Cache is the in-process tier: a freecache sized by cache.l1_size.
@@ -17,12 +17,25 @@ import (
 // freecache refuses an entry (key + value + 24-byte header) larger than
 // 1/1024 of its size, 256KiB for a 256MiB cache. Larger bodies are stored
 // in chunks under keys derived from the head's key and a random id; the
-// head entry (entry.FlagBodyChunked) holds the first part. A chunk missing
-// (evicted) turns the head into a miss.
+// head entry (entry.FlagBodyChunked) holds the first part (see record.go).
+// A chunk missing (evicted) drops the head: the next lookup reads the
+// entry whole from L2, or misses.
+//
+// # Large objects
+//
+// Bodies of at least cache.large_min_size do not go to freecache but to
+// the large-object tier (package blob, cache.large_size bytes): their
+// records are immutable slices, served without a copy (SetBodyRaw).
+// Lookups read freecache first, then that tier; everything that removes
+// from L1 (purge, eviction from the index, flush) removes from both.
 type l1Cache struct {
 	c     *freecache.Cache
 	size  int
 	maxKV int // largest len(key)+len(value) freecache accepts
+
+	big    *blob.Store // the large-object tier; nil when cache.large_size is 0
+	bigMin int         // the smallest body it takes
+	now    func() time.Time
 
 	// freecache's counters restart at zero when it is cleared (clear):
 	// what they had counted is carried in cleared, and mono keeps the sums
@@ -38,21 +51,96 @@ func (f clockTimer) Now() uint32 {
 	return uint32(f().Unix()) //nolint:gosec // freecache's clock is 32-bit seconds, valid until 2106
 }
 
-func newL1Cache(size int, now func() time.Time) *l1Cache {
+func newL1Cache(size int, now func() time.Time, largeSize, largeMin int) *l1Cache {
 	const minSize = 512 << 10 // freecache's own minimum
 	if size < minSize {
 		size = minSize
 	}
-	return &l1Cache{
-		c:     freecache.NewCacheCustomTimer(size, clockTimer(now)),
-		size:  size,
-		maxKV: size/256/4 - 24,
+	l := &l1Cache{
+		c:      freecache.NewCacheCustomTimer(size, clockTimer(now)),
+		size:   size,
+		maxKV:  size/256/4 - 24,
+		bigMin: largeMin,
+		now:    now,
 	}
+	if largeSize > 0 {
+		l.big = blob.New(int64(largeSize))
+	}
+	return l
+}
+
+// capacity is L1's memory: freecache's and the large-object tier's
+// (cache.l1_size).
+func (l *l1Cache) capacity() int64 {
+	if l.big == nil {
+		return int64(l.size)
+	}
+	return int64(l.size) + l.big.Capacity()
+}
+
+// large reports whether an entry with a body of n bytes goes to the
+// large-object tier.
+func (l *l1Cache) large(n int) bool { return l.big != nil && n >= l.bigMin }
+
+// getLarge returns the immutable record under key in the large-object
+// tier, not copied, if it is there and not expired at now.
+func (l *l1Cache) getLarge(key []byte, now time.Time) ([]byte, bool) {
+	if l.big == nil {
+		return nil, false
+	}
+	v, _, ok := l.big.Get(key, now.UnixNano())
+	return v, ok
+}
+
+// setLarge stores the record rec under key in the large-object tier for
+// ttl, taking ownership of rec (never modified again), and removes what
+// freecache held under key.
+func (l *l1Cache) setLarge(key, rec []byte, ttl time.Duration) bool {
+	now := l.now()
+	if !l.big.Set(key, rec, now.Add(max(ttl, time.Second)).UnixNano(), now.UnixNano()) {
+		return false
+	}
+	l.c.Del(key)
+	return true
+}
+
+// getLocal is get, also finding (and copying) a record of the large-object
+// tier: for the purge walks.
+func (l *l1Cache) getLocal(key, buf []byte) ([]byte, bool) {
+	if v, ok := l.get(key, buf); ok {
+		return v, true
+	}
+	if v, ok := l.getLarge(key, l.now()); ok {
+		return append(buf[:0], v...), true
+	}
+	return buf[:0], false
+}
+
+// remaining returns how long the record under key has left to live, and
+// whether the large-object tier (not freecache) holds it.
+func (l *l1Cache) remaining(key []byte) (ttl time.Duration, large, ok bool) {
+	if sec, err := l.c.TTL(key); err == nil && sec > 0 {
+		return time.Duration(sec) * time.Second, false, true
+	}
+	if l.big != nil {
+		now := l.now()
+		if _, exp, ok := l.big.Get(key, now.UnixNano()); ok {
+			return time.Duration(exp - now.UnixNano()), true, true
+		}
+	}
+	return 0, false, false
 }
 
 func (l *l1Cache) register(set *metrics.Set) {
+	if l.big != nil {
+		big := l.big
+		set.NewGauge("flowcache_large_bytes", func() float64 { return float64(big.Bytes()) })
+		set.NewGauge("flowcache_large_capacity_bytes", func() float64 { return float64(big.Capacity()) })
+		set.NewGauge("flowcache_large_entries", func() float64 { return float64(big.Len()) })
+		set.NewGauge("flowcache_large_evictions_total", func() float64 { return float64(big.Evictions()) })
+	}
 	set.NewGauge("flowcache_l1_entries", func() float64 { return float64(l.c.EntryCount()) })
-	set.NewGauge("flowcache_l1_capacity_bytes", func() float64 { return float64(l.size) })
+	set.NewGauge("flowcache_l1_capacity_bytes", func() float64 { return float64(l.capacity()) })
 	set.NewGauge("flowcache_l1_evictions_total", func() float64 {
 		return float64(l.evictions.value(l.cleared[0].Load() + uint64(l.c.EvacuateCount()))) //nolint:gosec // freecache's counts are not negative
 	})
@@ -71,6 +159,9 @@ func (l *l1Cache) clear() {
 	l.cleared[1].Add(uint64(l.c.ExpiredCount()))   //nolint:gosec // as above
 	l.cleared[2].Add(uint64(l.c.OverwriteCount())) //nolint:gosec // as above
 	l.c.Clear()
+	if l.big != nil {
+		l.big.Clear()
+	}
 }
 
 // get copies the value stored under key into buf (growing it when too
@@ -83,9 +174,9 @@ func (l *l1Cache) get(key, buf []byte) ([]byte, bool) {
 	return v, true
 }
 
-// set stores value under key for ttl (at least one second: freecache
-// counts whole seconds, and 0 would mean forever).
-func (l *l1Cache) set(key, value []byte, ttl time.Duration) bool {
+// setFreecache stores value under key in freecache for ttl (at least one
+// second: freecache counts whole seconds, and 0 would mean forever).
+func (l *l1Cache) setFreecache(key, value []byte, ttl time.Duration) bool {
 	sec := int((ttl + time.Second - 1) / time.Second)
 	if sec < 1 {
 		sec = 1
@@ -93,126 +184,28 @@ func (l *l1Cache) set(key, value []byte, ttl time.Duration) bool {
 	return l.c.Set(key, value, sec) == nil
 }
 
-func (l *l1Cache) del(key []byte) bool { return l.c.Del(key) }
+// del removes key from freecache and the large-object tier.
+func (l *l1Cache) del(key []byte) bool {
+	ok := l.c.Del(key)
+	if l.big != nil && l.big.Delete(key) {
+		ok = true
+	}
+	return ok
+}
+
+// set stores value under key in freecache for ttl (see setFreecache),
+// and removes what the large-object tier held under key, which would
+// otherwise be found once freecache has evicted value.
+func (l *l1Cache) set(key, value []byte, ttl time.Duration) bool {
+	if l.big != nil {
+		l.big.Delete(key)
+	}
+	return l.setFreecache(key, value, ttl)
+}
 
 // fits reports whether key and value fit in one freecache entry.
 func (l *l1Cache) fits(key []byte, valueLen int) bool {
 	return len(key)+valueLen <= l.maxKV
-}
-
-// Stored record layout, in L1 and L2 alike:
-//
-//	[0]     kind: kindEntry or kindVariants
-//	[1]     flags: recAdmitL1 (a copy found in L2 may be promoted to L1)
-//	[2:10]  id: the chunk id of an entry, the generation of a variant record
-//	[10:]   payload: an entry encoding (entry.AppendEncode), or a variant record
-//
-// A variant record lists the lower-cased names of the response's Vary field
-// and the variants stored for the URL:
-//
-//	u16 len, names joined by ","; u16 n; n × (u16 len, variant material)
-//
-// Variant keys are primaryKey "\x00v" gen material; chunk keys are
-// headKey "\x00c" id u32(index). A new generation makes every older variant
-// unreachable at once.
-const (
-	kindEntry    = 'E'
-	kindVariants = 'V'
-	recAdmitL1   = 1
-	recHeadSize  = 10
-	maxVariants  = 64
-)
-
-func appendRecordHead(dst []byte, kind byte, flags byte, id uint64) []byte {
-	dst = append(dst, kind, flags)
-	return binary.BigEndian.AppendUint64(dst, id)
-}
-
-func parseRecordHead(v []byte) (kind, flags byte, id uint64, payload []byte, ok bool) {
-	if len(v) < recHeadSize {
-		return 0, 0, 0, nil, false
-	}
-	return v[0], v[1], binary.BigEndian.Uint64(v[2:10]), v[recHeadSize:], true
-}
-
-func appendChunkKey(dst, headKey []byte, id uint64, i int) []byte {
-	dst = append(dst, headKey...)
-	dst = append(dst, 0, 'c')
-	dst = binary.BigEndian.AppendUint64(dst, id)
-	return binary.BigEndian.AppendUint32(dst, uint32(i)) //nolint:gosec // a chunk index is small and non-negative
-}
-
-func appendVariantKey(dst, primary []byte, gen uint64, material []byte) []byte {
-	dst = append(dst, primary...)
-	dst = append(dst, 0, 'v')
-	dst = binary.BigEndian.AppendUint64(dst, gen)
-	return append(dst, material...)
-}
-
-// variantRecord is a parsed variant record; its slices alias the record.
-type variantRecord struct {
-	names []byte // lower-case Vary names joined by ","
-	list  []byte // the encoded variant list
-	n     int
-}
-
-func parseVariantRecord(p []byte) (variantRecord, bool) {
-	var r variantRecord
-	if len(p) < 2 {
-		return r, false
-	}
-	n := int(binary.BigEndian.Uint16(p))
-	p = p[2:]
-	if len(p) < n+2 {
-		return r, false
-	}
-	r.names, p = p[:n], p[n:]
-	r.n = int(binary.BigEndian.Uint16(p))
-	r.list = p[2:]
-	return r, true
-}
-
-// next returns the next variant material of the list.
-func nextVariant(list []byte) (material, rest []byte, ok bool) {
-	if len(list) < 2 {
-		return nil, nil, false
-	}
-	n := int(binary.BigEndian.Uint16(list))
-	if len(list) < 2+n {
-		return nil, nil, false
-	}
-	return list[2 : 2+n], list[2+n:], true
-}
-
-func (r *variantRecord) has(material []byte) bool {
-	for l := r.list; ; {
-		m, rest, ok := nextVariant(l)
-		if !ok {
-			return false
-		}
-		if bytes.Equal(m, material) {
-			return true
-		}
-		l = rest
-	}
-}
-
-// appendVariantRecord appends a record with names and the list of
-// materials (old, then extra if not empty).
-func appendVariantRecord(dst, names []byte, old variantRecord, extra []byte) []byte {
-	dst = binary.BigEndian.AppendUint16(dst, uint16(len(names))) //nolint:gosec // at most maxVaryLen
-	dst = append(dst, names...)
-	n := old.n
-	if len(extra) > 0 {
-		n++
-	}
-	dst = binary.BigEndian.AppendUint16(dst, uint16(n)) //nolint:gosec // at most maxVariants
-	dst = append(dst, old.list...)
-	if len(extra) > 0 {
-		dst = binary.BigEndian.AppendUint16(dst, uint16(len(extra))) //nolint:gosec // at most maxVaryLen
-		dst = append(dst, extra...)
-	}
-	return dst
 }
 
 // touch extends key's life to ttl from now.

@@ -18,10 +18,11 @@ import (
 )
 
 // l2Tier is the shared second cache tier (Redis), behind L1. The gateway
-// stores in it exactly the records it stores in L1 (same keys, same
-// values: entry heads, body chunks, variant records) when the policy's tier
-// allows, looks in it on an L1 miss, and deletes from it on PURGE and
-// invalidation.
+// stores in it the records it stores in L1 under the same keys (entries,
+// variant records) when the policy's tier allows, except that an entry is
+// always whole in L2, where L1 may chunk its body (see record.go): one
+// read per hit. It looks in it on an L1 miss, and deletes from it on PURGE
+// and invalidation.
 //
 // Implementations must be safe for concurrent use, must never block a
 // request for long (bounded timeouts, a circuit breaker) and report a dead
@@ -42,9 +43,6 @@ type l2Tier interface {
 	// copy and queue, and drop under pressure). The slices are only valid
 	// during the call, and so is ix.
 	Set(key, value []byte, ttl time.Duration, ix *l2Index)
-	// Touch, like Set, makes the value under key live for ttl without
-	// sending it again (a key that is gone stays gone).
-	Touch(key []byte, ttl time.Duration, ix *l2Index)
 	// Delete removes keys and returns how many existed.
 	Delete(ctx context.Context, keys ...[]byte) (int, error)
 	// Close releases the tier's connections.
@@ -287,10 +285,6 @@ func (r *redisL2) Set(key, value []byte, ttl time.Duration, ix *l2Index) {
 	_ = r.t.Set(key, value, ttl, l2.Index{Tags: ix.Tags, Host: ix.Host, Path: ix.Path, Seq: ix.Seq})
 }
 
-func (r *redisL2) Touch(key []byte, ttl time.Duration, ix *l2Index) {
-	_ = r.t.Touch(key, ttl, l2.Index{Tags: ix.Tags, Host: ix.Host, Path: ix.Path, Seq: ix.Seq})
-}
-
 func (r *redisL2) Delete(ctx context.Context, keys ...[]byte) (int, error) {
 	return r.t.Delete(ctx, keys...)
 }
@@ -348,7 +342,6 @@ func (noL2) Get(_ context.Context, _, dst []byte) ([]byte, bool, error) {
 }
 func (noL2) Seq() uint64                                    { return 0 }
 func (noL2) Set([]byte, []byte, time.Duration, *l2Index)    {}
-func (noL2) Touch([]byte, time.Duration, *l2Index)          {}
 func (noL2) Delete(context.Context, ...[]byte) (int, error) { return 0, nil }
 func (noL2) Close() error                                   { return nil }
 
@@ -382,9 +375,9 @@ func (g *Gateway) walkL1URL(host, target []byte, soft bool) int {
 		x.key.Host, x.key.Target = host, target
 		x.pkey = appendPrimaryKey(x.pkey[:0], x.space, &x.key)
 		if soft {
-			n += g.markURL(x)
+			n += g.markURL(x.pkey)
 		} else {
-			n += g.removeURL(x, true)
+			n += g.removeURL(x.pkey, true)
 		}
 	}
 	x.key.Host, x.key.Target = nil, nil

@@ -3,6 +3,7 @@ package gateway
 import (
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -118,4 +119,53 @@ func BenchmarkGateway_L2Miss(b *testing.B) {
 	waitL2Written(b, g)
 	b.StopTimer()
 	b.ReportMetric(float64(redisCommands(b, rd)-before)/float64(n), "cmds/op")
+}
+
+// BenchmarkGateway_L2HitParallel is BenchmarkGateway_L2Hit with requests
+// from 32 goroutines at once (16 per core), as a server sees them: what an L2 hit costs
+// once the round trip overlaps with other requests' work. Compare with
+// BenchmarkGateway_HitParallel (L1 hits) in the same run.
+func BenchmarkGateway_L2HitParallel(b *testing.B) {
+	body := make([]byte, 4096)
+	origin := testOrigin(b, func(ctx *fasthttp.RequestCtx) {
+		ctx.Response.Header.Set("Cache-Control", "max-age=600")
+		ctx.Response.Header.Set("Content-Type", "application/json")
+		ctx.SetBody(body)
+	})
+	rd := redistest.Start(b)
+	cfg := testConfig(origin)
+	cfg.Cache.L1Size = 512 << 10
+	cfg.Cache.MaxObjectSize = 128 << 10
+	cfg.Redis.Addrs = []string{rd.Addr}
+	g := newTestGateway(b, cfg)
+	reqs := make([]*fasthttp.Request, l2BenchURLs)
+	for i := range reqs {
+		reqs[i] = newRequest("GET", "/l2?i="+strconv.Itoa(i), "example.test", "Accept", "*/*")
+	}
+	var ctx fasthttp.RequestCtx
+	for _, req := range reqs {
+		serve(g, &ctx, req, loopbackAddr)
+	}
+	waitL2Written(b, g)
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	var next, l2hits atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		var ctx fasthttp.RequestCtx
+		mine := make([]*fasthttp.Request, len(reqs)) // fasthttp requests are not shared
+		for i := range mine {
+			mine[i] = newRequest("GET", "/l2?i="+strconv.Itoa(i), "example.test", "Accept", "*/*")
+		}
+		for pb.Next() {
+			serve(g, &ctx, mine[int(next.Add(1))%len(mine)], loopbackAddr)
+			if ctx.Response.StatusCode() != 200 {
+				b.Errorf("status %d", ctx.Response.StatusCode())
+				return
+			}
+			if string(ctx.Response.Header.Peek("X-Cache")) == xcacheHitL2 {
+				l2hits.Add(1)
+			}
+		}
+	})
+	b.ReportMetric(float64(l2hits.Load())/float64(b.N), "l2hits/op")
 }

@@ -118,6 +118,15 @@ func adminPost(t *testing.T, g *gatewaytest.Gateway, path, body string) (int, st
 // hit on b, then an L1 hit on b.
 func prime(t *testing.T, a, b *gatewaytest.Gateway, path string) {
 	t.Helper()
+	// Writes queued by earlier steps must land first, or one of them
+	// could pass for this path's below, and B ask Redis too early.
+	gatewaytest.WaitFor(t, "earlier L2 writes", func() bool {
+		done := 0.0
+		for _, m := range []string{"writes", "write_errors", "writes_dropped_open", "writes_dropped_stale"} {
+			done += a.Metric(t, "flowcache_l2_"+m+"_total")
+		}
+		return done >= a.Metric(t, "flowcache_l2_writes_queued_total")
+	})
 	writes := a.Metric(t, "flowcache_l2_writes_total")
 	if r := a.Do(t, "GET", path); r.Get("X-Cache") != "MISS" {
 		t.Fatalf("A GET %s: X-Cache %q, want MISS", path, r.Get("X-Cache"))

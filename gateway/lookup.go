@@ -215,17 +215,23 @@ func appendPrimaryKey(dst, route []byte, k *policy.Key) []byte {
 
 // lookup finds the stored response for x: it reads the record at the
 // primary key; a variant record leads to the variant of this request's
-// Vary values. On success x.found is set, x.ent decoded (aliasing x.buf) and
-// x.ekey is the entry's key; otherwise x.fwd says why.
-func (g *Gateway) lookup(x *exchange) {
-	x.found, x.fromL2, x.promote = false, false, false
+// Vary values. On success x.found is set, x.ent decoded (aliasing x.held:
+// x.buf, or the immutable record of the large-object tier when x.large)
+// and x.ekey is the entry's key; otherwise x.fwd says why. An entry read
+// from L2 (always whole) is promoted to L1 when its record says it was
+// admitted.
+func (g *Gateway) lookup(x *exchange) { g.lookupIn(x, true) }
+
+// lookupIn is lookup, in L1 only unless withL2.
+func (g *Gateway) lookupIn(x *exchange, withL2 bool) {
+	x.found, x.fromL2, x.large, x.held = false, false, false, nil
 	x.fwd = fwdURIMiss
-	var ok bool
-	x.buf, ok, x.fromL2 = g.tierGetFrom(x.pkey, x.buf)
+	rec, ok, fromL2, large := g.readRecord(x, x.pkey, withL2)
 	if !ok {
 		return
 	}
-	kind, _, id, payload, ok := parseRecordHead(x.buf)
+	x.fromL2 = fromL2
+	kind, _, id, payload, ok := parseRecordHead(rec)
 	if !ok {
 		return
 	}
@@ -234,176 +240,146 @@ func (g *Gateway) lookup(x *exchange) {
 		x.fwd = fwdVaryMiss // stored without variant, this request has one
 		return
 	}
+	entFromL2 := x.fromL2
 	if kind == kindVariants {
-		rec, ok := parseVariantRecord(payload)
+		vr, ok := parseVariantRecord(payload)
 		if !ok {
 			return
 		}
 		x.gen = id
-		x.names = append(x.names[:0], rec.names...)
-		x.material = appendMaterial(x.material[:0], x.key.Variant, rec.names, x.req.Headers)
+		x.names = append(x.names[:0], vr.names...)
+		x.material = appendMaterial(x.material[:0], x.key.Variant, vr.names, x.req.Headers)
 		x.fwd = fwdVaryMiss
 		x.ekey = appendVariantKey(x.ekey[:0], x.pkey, id, x.material)
-		var fromL2 bool
-		x.buf, ok, fromL2 = g.tierGetFrom(x.ekey, x.buf)
+		rec, ok, entFromL2, large = g.readRecord(x, x.ekey, withL2)
 		if !ok {
 			return
 		}
-		x.fromL2 = x.fromL2 || fromL2
-		kind, _, id, payload, ok = parseRecordHead(x.buf)
+		x.fromL2 = x.fromL2 || entFromL2
+		kind, _, id, payload, ok = parseRecordHead(rec)
 		if !ok || kind != kindEntry {
 			return
 		}
 	}
-	if kind != kindEntry || entry.Decode(payload, &x.ent) != nil || !storableStatus(x.ent.Status) {
+	if kind != kindEntry || entry.Decode(payload, &x.ent) != nil || !storableStatus(x.ent.Status) ||
+		entFromL2 && x.ent.Flags.Has(entry.FlagBodyChunked) {
 		// A 206 or 304 record (written by an older version, or forged in
-		// L2) is never served.
+		// L2) is never served; nor a head whose chunks an older version
+		// wrote to L2 (see record.go).
 		x.fwd = fwdMiss
 		return
 	}
 	x.gen = id // the entry's chunk id from here on
-	x.found = true
-	if x.fromL2 && x.buf[1]&recAdmitL1 != 0 {
-		// Promoted: index it for tag and prefix purges of L1; a URL too
-		// large to index leaves L1 again (dropEvicted), served from L2.
-		x.promote = g.indexL1(x, x.ent.Tags)
+	x.found, x.held, x.large = true, rec, large
+	if entFromL2 && rec[1]&recAdmitL1 != 0 {
+		// Promoted once indexed for tag and prefix purges of L1 (a URL
+		// too large to index stays in L2), chunked when it must be.
+		if g.indexL1(x, x.ent.Tags) && g.putL1(x, x.ekey, &x.ent, recAdmitL1, l1Chunks{}, l2PromoteTTL) {
+			x.holdLarge()
+		}
 		g.dropEvicted()
 	}
 }
 
-// getChunk reads body chunk i of the entry found at x.ekey; one read from
-// L2 goes to L1 when the entry was promoted (x.promote).
-func (x *exchange) getChunk(i int) ([]byte, bool) {
-	x.ckey = appendChunkKey(x.ckey[:0], x.ekey, x.gen, i)
-	var ok, fromL2 bool
-	x.chunk, ok, fromL2 = x.g.tierGetChunk(x.ckey, x.chunk)
-	if ok && fromL2 {
-		x.promoteChunk(x.ckey, x.chunk)
+// holdLarge makes x.ent the copy of itself just promoted to the
+// large-object tier, if it went there, so that this hit too is served
+// without copying the body again.
+func (x *exchange) holdLarge() {
+	if !x.g.l1.large(len(x.ent.Body)) {
+		return
 	}
-	return x.chunk, ok
-}
-
-// promoteChunk copies a chunk read from L2 to L1 when its entry was
-// promoted there, so that the next hit needs no round trip.
-func (x *exchange) promoteChunk(key, v []byte) {
-	if x.promote {
-		x.g.l1.set(key, v, l2PromoteTTL)
+	rec, ok := x.g.l1.getLarge(x.ekey, x.now)
+	if !ok {
+		return
+	}
+	var e entry.Entry
+	if _, _, _, payload, ok := parseRecordHead(rec); ok && entry.Decode(payload, &e) == nil {
+		x.ent, x.held, x.large = e, rec, true
 	}
 }
 
-// appendChunks appends to the response body the chunks of the chunked
-// entry e found at x.ekey. It reads them from L1 and, from the first one
-// L1 lacks, all the rest from L2 in one round trip when the tier can. It
-// reports false when a chunk is missing.
+// appendChunks appends to the response body the L1 chunks of the chunked
+// entry e found at x.ekey. It reports false when one is missing (evicted):
+// it then drops the head from L1, so that the next lookup reads the entry
+// whole from L2.
 func (x *exchange) appendChunks(e *entry.Entry) bool {
 	resp := &x.ctx.Response
-	have := int64(len(e.Body))
-	for i := 0; have < e.BodyLen; i++ {
-		x.ckey = appendChunkKey(x.ckey[:0], x.ekey, x.gen, i)
+	if x.forEachStoredChunk(e, func(c []byte) { resp.AppendBody(c) }) {
+		return true
+	}
+	x.g.l1.del(x.ekey)
+	return false
+}
+
+// forEachStoredChunk calls fn with each body chunk, in order, of the
+// chunked entry e read from L1 at x.ekey (valid only during fn). It
+// reports false when a chunk is missing or not of its layout's length.
+func (x *exchange) forEachStoredChunk(e *entry.Entry, fn func(chunk []byte)) bool {
+	l1 := x.g.l1
+	return l1.forEachChunk(&x.ckey, x.ekey, x.gen, len(e.Body), e.BodyLen, func(ckey []byte, from, to int64) bool {
 		var ok bool
-		x.chunk, ok = x.g.l1.get(x.ckey, x.chunk)
-		if !ok {
-			if !x.g.l2.Enabled() {
-				return false
-			}
-			if m, multi := x.g.l2.(l2MultiGetter); multi {
-				return x.appendChunksL2(m, i, have, e.BodyLen)
-			}
-			_, ok = x.getChunk(i)
-		}
-		if !ok || len(x.chunk) == 0 {
+		x.chunk, ok = l1.get(ckey, x.chunk)
+		if !ok || int64(len(x.chunk)) != to-from {
 			return false
 		}
-		if have += int64(len(x.chunk)); have > e.BodyLen {
-			return false
-		}
-		resp.AppendBody(x.chunk)
-	}
-	return true
-}
-
-// appendChunksL2 appends chunks from..: the body's bytes from have to
-// bodyLen, read from L2 with one pipelined request for as many chunks as
-// putEntry writes for them with this L1's chunk size. Chunks written with
-// a smaller size (before a reload changed cache.l1_size) are then read
-// one by one; with a larger size, the extra keys read are ignored.
-func (x *exchange) appendChunksL2(m l2MultiGetter, from int, have, bodyLen int64) bool {
-	klen := len(x.ckey) // every chunk key of an entry has the same length
-	n := 1
-	if size := int64(x.g.l1.maxKV - klen); size > 0 {
-		n = int((bodyLen - have + size - 1) / size)
-	}
-	keys := make([][]byte, n)
-	buf := make([]byte, 0, n*klen)
-	for j := range keys {
-		buf = appendChunkKey(buf, x.ekey, x.gen, from+j)
-		keys[j] = buf[len(buf)-klen:]
-	}
-	resp := &x.ctx.Response
-	ok := true
-	x.chunk = m.GetEach(context.Background(), keys, x.chunk, func(j int, v []byte, err error) bool {
-		if (err != nil && !errors.Is(err, errL2Invalidated)) || len(v) == 0 {
-			ok = false
-			return false
-		}
-		if have += int64(len(v)); have > bodyLen {
-			ok = false // more bytes than the head says: not what was stored
-			return false
-		}
-		x.promoteChunk(keys[j], v)
-		resp.AppendBody(v)
-		return have < bodyLen
+		fn(x.chunk)
+		return true
 	})
-	if !ok {
-		return false
-	}
-	// Chunks smaller than this L1's are read one by one; a body in more
-	// than twice as many chunks as expected is not what was stored (L2 is
-	// not trusted): a miss, not a round trip per byte.
-	for i := from + n; have < bodyLen; i++ {
-		if i > from+2*n {
-			return false
-		}
-		c, ok := x.getChunk(i)
-		if !ok || len(c) == 0 {
-			return false
-		}
-		if have += int64(len(c)); have > bodyLen {
-			return false
-		}
-		resp.AppendBody(c)
-	}
-	return true
 }
 
-// tierGet reads key from L1, then from L2 (promoting an admitted record to
-// L1). dst is reused as the read buffer; the returned slice replaces it.
+// readRecord reads the record at key for lookup: from freecache (into
+// x.buf), from the large-object tier (large: the tier's immutable record,
+// not copied; x.buf is left alone), or, withL2, from L2 (into x.buf).
+func (g *Gateway) readRecord(x *exchange, key []byte, withL2 bool) (rec []byte, ok, fromL2, large bool) {
+	x.buf, ok = g.l1.get(key, x.buf)
+	if ok {
+		return x.buf, true, false, false
+	}
+	if v, ok := g.l1.getLarge(key, x.now); ok {
+		return v, true, false, true
+	}
+	if !withL2 || !g.l2.Enabled() {
+		return nil, false, false, false
+	}
+	x.buf, ok = g.l2Get(key, x.buf)
+	return x.buf, ok, ok, false
+}
+
+// tierGet reads key from L1, then from L2 (promoting an admitted variant
+// record to L1). dst is reused as the read buffer; the returned slice
+// replaces it.
 func (g *Gateway) tierGet(key, dst []byte) ([]byte, bool) {
 	v, ok, _ := g.tierGetFrom(key, dst)
 	return v, ok
 }
 
 // tierGetFrom is tierGet, also reporting whether the record came from L2.
-// An entry L2 holds soft-purged is returned (and promoted) with
-// entry.FlagInvalidated set: servable stale, never fresh. A record from
-// an untrusted L2 that the gateway could not have written (checkL2Record)
-// is a miss.
+// An entry L2 holds soft-purged is returned with entry.FlagInvalidated
+// set: servable stale, never fresh. A record from an untrusted L2 that the
+// gateway could not have written (checkL2Record) is a miss. Entries are
+// promoted by lookup, which knows whether to chunk them.
 func (g *Gateway) tierGetFrom(key, dst []byte) (v []byte, ok, fromL2 bool) {
-	v, ok = g.l1.get(key, dst)
+	v, ok = g.l1.getLocal(key, dst)
 	if ok || !g.l2.Enabled() {
 		return v, ok, false
 	}
+	v, ok = g.l2Get(key, v)
+	return v, ok, ok
+}
+
+// l2Get reads the record at key from L2 into dst: see tierGetFrom.
+func (g *Gateway) l2Get(key, dst []byte) (v []byte, ok bool) {
 	v, ok, err := g.l2.Get(context.Background(), key, dst)
 	if !ok {
-		return v, false, false
+		return v, false
 	}
 	if err != nil && !errors.Is(err, errL2Invalidated) {
-		return v, false, false
+		return v, false
 	}
 	if u, untrusted := g.l2.(l2Untrusted); untrusted {
 		if cerr := checkL2Record(v, int64(g.cfg.Cache.MaxObjectSize)); cerr != nil {
 			u.rejectRecord(cerr)
-			return v, false, false
+			return v, false
 		}
 	}
 	if err != nil {
@@ -411,25 +387,10 @@ func (g *Gateway) tierGetFrom(key, dst []byte) (v []byte, ok, fromL2 bool) {
 			v = append(v[:0], m...)
 		}
 	}
-	if _, flags, _, _, ok := parseRecordHead(v); ok && flags&recAdmitL1 != 0 {
+	if kind, flags, _, _, ok := parseRecordHead(v); ok && kind != kindEntry && flags&recAdmitL1 != 0 && g.l1.fits(key, len(v)) {
 		g.l1.set(key, v, l2PromoteTTL)
 	}
-	return v, true, true
-}
-
-// tierGetChunk reads the body chunk at key from L1, then from L2; the
-// caller promotes one read from L2 with its head (exchange.promote), and
-// checks its length against the head's.
-func (g *Gateway) tierGetChunk(key, dst []byte) (v []byte, ok, fromL2 bool) {
-	v, ok = g.l1.get(key, dst)
-	if ok || !g.l2.Enabled() {
-		return v, ok, false
-	}
-	v, ok, err := g.l2.Get(context.Background(), key, dst)
-	if !ok || err != nil && !errors.Is(err, errL2Invalidated) {
-		return v, false, false
-	}
-	return v, true, true
+	return v, true
 }
 
 // l2PromoteTTL bounds how long a record promoted from L2 stays in L1

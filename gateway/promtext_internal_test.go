@@ -46,7 +46,7 @@ func scrape(t *testing.T, set *metrics.Set, series string) float64 {
 // zero, as freecache's own do.
 func TestL1Cache_CountersSurviveClear(t *testing.T) {
 	t.Parallel()
-	l := newL1Cache(0, time.Now)
+	l := newL1Cache(0, time.Now, 0, 0)
 	set := metrics.NewSet()
 	l.register(set)
 	val := make([]byte, 400) // under maxKV of the smallest L1

@@ -76,9 +76,9 @@ func (g *Gateway) purgeURL(x *exchange, rt *route, host, path, query []byte, sof
 	g.inv.log.addURL(x.key.Host, x.key.Target)
 	var n int
 	if soft {
-		n = g.markURL(x)
+		n = g.markURL(x.pkey)
 	} else {
-		n = g.removeURL(x, false)
+		n = g.removeURL(x.pkey, false)
 	}
 	b := g.bus()
 	if b == nil {
@@ -223,78 +223,68 @@ func (g *Gateway) urlKey(x *exchange, rt *route, host, path, query []byte) bool 
 
 var methodGET = []byte("GET")
 
-// removeURL removes the record at x.pkey and every entry it leads to, from
+// removeURL removes the record at pkey and every entry it leads to, from
 // L1 and (unless l1Only) L2, and returns how many stored responses were
 // removed.
-func (g *Gateway) removeURL(x *exchange, l1Only bool) int {
+func (g *Gateway) removeURL(pkey []byte, l1Only bool) int {
 	del := g.del
-	if l1Only {
-		del = g.l1.del
-	}
-	mu := g.records.lock(x.pkey)
-	mu.Lock()
-	defer mu.Unlock()
 	get := g.tierGet
 	if l1Only {
-		get = g.l1.get
+		del, get = g.l1.del, g.l1.getLocal
 	}
-	v, ok := get(x.pkey, x.rec)
+	mu := g.records.lock(pkey)
+	mu.Lock()
+	defer mu.Unlock()
+	s := acquireRecordScratch()
+	defer releaseRecordScratch(s)
+	v, ok := get(pkey, s.rec)
 	if !ok {
 		return 0
 	}
-	x.rec = v
+	s.rec = v
 	kind, _, gen, payload, ok := parseRecordHead(v)
 	if !ok {
-		del(x.pkey)
+		del(pkey)
 		return 0
 	}
 	n := 0
 	switch kind {
 	case kindEntry:
-		g.removeChunks(x, x.pkey, gen, payload, del)
+		g.removeChunks(s, pkey, gen, payload)
 		n = 1
 	case kindKV: // a look-aside value found by a tag purge (kv.go)
 		n = 1
 	case kindVariants:
-		rec, ok := parseVariantRecord(payload)
-		if !ok {
-			break
-		}
-		for l := rec.list; ; {
-			m, rest, ok := nextVariant(l)
-			if !ok {
-				break
-			}
-			l = rest
-			x.ekey = appendVariantKey(x.ekey[:0], x.pkey, gen, m)
-			ev, found := get(x.ekey, x.buf)
-			x.buf = ev
+		forEachVariant(&s.ekey, pkey, gen, payload, func(ekey, _ []byte) bool {
+			ev, found := get(ekey, s.buf)
+			s.buf = ev
 			if !found {
-				continue
+				return true
 			}
 			if k, _, id, p, ok := parseRecordHead(ev); ok && k == kindEntry {
-				g.removeChunks(x, x.ekey, id, p, del)
+				g.removeChunks(s, ekey, id, p)
 			}
-			if del(x.ekey) {
+			if del(ekey) {
 				n++
 			}
-		}
+			return true
+		})
 	}
-	del(x.pkey)
+	del(pkey)
 	return n
 }
 
-// removeChunks deletes the body chunks of the encoded entry p stored at key.
-func (g *Gateway) removeChunks(x *exchange, key []byte, id uint64, p []byte, del func([]byte) bool) {
+// removeChunks deletes the L1 body chunks of the encoded entry p stored at
+// key (L2 holds entries whole).
+func (g *Gateway) removeChunks(s *recordScratch, key []byte, id uint64, p []byte) {
 	var e entry.Entry
 	if id == 0 || entry.Decode(p, &e) != nil || !e.Flags.Has(entry.FlagBodyChunked) {
 		return
 	}
-	for i, have := 0, int64(len(e.Body)); have < e.BodyLen; i++ {
-		x.ckey = appendChunkKey(x.ckey[:0], key, id, i)
-		del(x.ckey)
-		have += int64(g.l1.maxKV - len(x.ckey))
-	}
+	g.l1.forEachChunk(&s.ckey, key, id, len(e.Body), e.BodyLen, func(ckey []byte, _, _ int64) bool {
+		g.l1.del(ckey)
+		return true
+	})
 }
 
 // del removes key from L1 and L2 and reports whether either held it.
@@ -354,7 +344,7 @@ func (g *Gateway) invalidateURI(x *exchange, host, path, query []byte) {
 		return
 	}
 	g.inv.log.addURL(x.key.Host, x.key.Target)
-	if g.removeURL(x, false) > 0 {
+	if g.removeURL(x.pkey, false) > 0 {
 		rt.m.invalidations.Inc()
 	}
 	g.publishURL(x.key.Host, x.key.Target)

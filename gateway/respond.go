@@ -202,6 +202,12 @@ func (g *Gateway) writeEntry(x *exchange, age int64, xcache string, cacheStatus 
 		x.writeRanges(resp, e.Body, contentType)
 		return true
 	}
+	if x.large {
+		// An immutable record of the large-object tier: no copy; the
+		// response keeps it alive while it is written.
+		resp.SetBodyRaw(e.Body)
+		return true
+	}
 	resp.SetBody(e.Body)
 	if !e.Flags.Has(entry.FlagBodyChunked) {
 		return true

@@ -207,7 +207,8 @@ type exchange struct {
 
 	found    bool   // ent holds a stored response for this request
 	fromL2   bool   // the record found came from L2 (X-Cache: HIT-L2)
-	promote  bool   // ... and was admitted to L1: its chunks read from L2 go there too
+	large    bool   // ... came from the large-object tier: held is immutable, served without a copy
+	held     []byte // the record ent was decoded from: buf, or the large-object tier's
 	fwd      string // Cache-Status fwd reason on a miss
 	space    []byte // key space: route name [\x01 policy version namespace]
 	pkey     []byte // primary key: space \0 host \0 target
@@ -238,6 +239,10 @@ type exchange struct {
 
 var exchangePool sync.Pool
 
+// maxPooledRecord bounds the record buffer a pooled exchange keeps: room
+// for a 1 MiB body read whole from L2, so that such hits reuse it.
+const maxPooledRecord = 2 << 20
+
 func acquireExchange(g *Gateway, ctx *fasthttp.RequestCtx, rt *route) *exchange {
 	x, _ := exchangePool.Get().(*exchange)
 	if x == nil {
@@ -257,6 +262,7 @@ func releaseExchange(x *exchange) {
 	x.dec.Reset()
 	x.ent = entry.Entry{}
 	x.found, x.fromL2, x.fwd, x.gen, x.l2seq, x.l1seq = false, false, "", 0, 0, 0
+	x.large, x.held = false, nil
 	x.pkey, x.ekey, x.material, x.names = x.pkey[:0], x.ekey[:0], x.material[:0], x.names[:0]
 	x.enc, x.hdr, x.cs, x.fkey, x.ckey = x.enc[:0], x.hdr[:0], x.cs[:0], x.fkey[:0], x.ckey[:0]
 	x.body, x.arena = x.body[:0], x.arena[:0]
@@ -270,6 +276,9 @@ func releaseExchange(x *exchange) {
 	}
 	if cap(x.rbuf) > 1<<20 {
 		x.rbuf = nil
+	}
+	if cap(x.buf) > maxPooledRecord {
+		x.buf = nil // an entry read whole from L2
 	}
 	exchangePool.Put(x)
 }

@@ -243,8 +243,9 @@ func (w *batchWriter) flush() {
 		}
 	}
 	// Each index set of the batch is trimmed and given its expiry once,
-	// after all its additions: a chunked body's records share their URL's
-	// host set (and tag sets), which per record cost four commands each.
+	// after all its additions: the records of one URL (an entry, its
+	// variant record, other variants) share their URL's host set (and tag
+	// sets), which per record would cost three commands more each.
 	for key, ttlMs := range w.ixTTL {
 		trimIndex(ctx, pipe, key, ttlMs, nowMs)
 	}
