@@ -19,8 +19,12 @@ import (
 //	GET    /policies                every policy
 //	GET    /policies/NAME           one policy
 //	POST   /policies/NAME/rollback  body: empty (previous) or {"version": "..."}
-//	DELETE /policies/NAME           refused (409) while a route uses NAME
+//	DELETE /policies/NAME           refused (409) while a route uses NAME;
+//	                                with Redis, a tombstone reaches every node
 //	POST   /reload                  see Gateway.Reload
+//
+// and the rollout endpoints of policyrollout.go (?mode=shadow|canary,
+// /shadow, /canary, /promote, /discard).
 //
 // Answers are JSON; errors are {"error": "..."} with the status of
 // policyStatus.
@@ -58,6 +62,8 @@ func (g *Gateway) handlePolicies(ctx *fasthttp.RequestCtx, path string) {
 			return
 		}
 		g.policyRollback(ctx, name)
+	case sub == "shadow" || sub == "canary" || sub == "promote" || sub == "discard":
+		g.policyRollout(ctx, name, sub)
 	case sub != "":
 		adminError(ctx, fasthttp.StatusNotFound, errors.New("not found"))
 	case ctx.IsGet():
@@ -101,19 +107,22 @@ func (g *Gateway) routesUsing(name string) []string {
 type uploadWrapper struct {
 	Module []byte          `json:"module"` // base64 in JSON
 	Config json.RawMessage `json:"config"`
+	Mode   string          `json:"mode"`  // "shadow" or "canary": stage it (policyrollout.go)
+	Share  string          `json:"share"` // "10%"
 }
 
 func (g *Gateway) policyPut(ctx *fasthttp.RequestCtx, name string) {
 	body := ctx.PostBody()
 	var wasm []byte
 	var rawConfig []byte
+	var wrapper *uploadWrapper
 	if len(body) > 0 && body[0] == '{' { // "\0asm" starts a module
 		var w uploadWrapper
 		if err := json.Unmarshal(body, &w); err != nil {
 			adminError(ctx, fasthttp.StatusBadRequest, fmt.Errorf("upload: JSON wrapper: %w (want {\"module\": base64, \"config\": {...}})", err))
 			return
 		}
-		wasm, rawConfig = w.Module, w.Config
+		wasm, rawConfig, wrapper = w.Module, w.Config, &w
 	} else {
 		wasm = body
 		if c := ctx.QueryArgs().Peek("config"); c != nil {
@@ -134,6 +143,15 @@ func (g *Gateway) policyPut(ctx *fasthttp.RequestCtx, name string) {
 	if limit := int64(g.pstore.Limits(name).MaxModuleSize); int64(len(wasm)) > limit {
 		adminError(ctx, fasthttp.StatusRequestEntityTooLarge,
 			fmt.Errorf("plugins: policy %q: %w: %d bytes, max_module_size is %d", name, plugins.ErrTooLarge, len(wasm), limit))
+		return
+	}
+	mode, share, staged, err := stageParams(ctx, wrapper)
+	if err != nil {
+		adminError(ctx, fasthttp.StatusBadRequest, err)
+		return
+	}
+	if staged {
+		g.policyStage(ctx, name, wasm, config, mode, share)
 		return
 	}
 	res, err := g.pstore.Put(context.Background(), name, wasm, config)
