@@ -36,6 +36,10 @@ type Config struct {
 	// section each; a route uses one with policy = "NAME". cmd fills the
 	// omitted limits with PolicyDefaults.
 	Policies map[string]plugins.Config `toml:"policies"`
+	// Rollout holds the automatic rollback thresholds of shadow and canary
+	// rollouts and the shadow queue ([rollout]; zero values are the
+	// defaults of plugins.DefaultRolloutConfig).
+	Rollout plugins.RolloutConfig `toml:"rollout"`
 }
 
 // ServerConfig is the [server] section: the data-plane listener and its limits.
@@ -495,6 +499,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.KV.validate(len(c.Redis.Addrs) > 0)...)
+	for _, e := range flatten(c.Rollout.Validate()) {
+		errs = append(errs, fmt.Errorf("rollout.%w", e))
+	}
 	for _, name := range slices.Sorted(maps.Keys(c.Policies)) {
 		p := "policies." + name
 		if !ValidPolicyName(name) {
