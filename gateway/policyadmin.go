@@ -109,6 +109,8 @@ type uploadWrapper struct {
 	Config json.RawMessage `json:"config"`
 	Mode   string          `json:"mode"`  // "shadow" or "canary": stage it (policyrollout.go)
 	Share  string          `json:"share"` // "10%"
+	// Vectors is the JSON array of golden vectors (plugins.ParseVectors).
+	Vectors json.RawMessage `json:"vectors"`
 }
 
 func (g *Gateway) policyPut(ctx *fasthttp.RequestCtx, name string) {
@@ -150,13 +152,21 @@ func (g *Gateway) policyPut(ctx *fasthttp.RequestCtx, name string) {
 		adminError(ctx, fasthttp.StatusBadRequest, err)
 		return
 	}
+	up := plugins.Upload{Module: wasm, Config: config}
+	if wrapper != nil && len(wrapper.Vectors) > 0 && string(wrapper.Vectors) != "null" {
+		up.Vectors = wrapper.Vectors
+	}
 	if staged {
-		g.policyStage(ctx, name, wasm, config, mode, share)
+		up.Mode, up.Share = mode, share
+	}
+	res, err := g.pstore.Upload(context.Background(), name, up)
+	if err != nil {
+		uploadError(ctx, err)
 		return
 	}
-	res, err := g.pstore.Put(context.Background(), name, wasm, config)
-	if err != nil {
-		adminError(ctx, policyStatus(err), err)
+	if staged {
+		g.PolicyChanged(plugins.Event{})
+		adminJSON(ctx, fasthttp.StatusCreated, stagedResult{Result: res, Mode: mode, Share: share})
 		return
 	}
 	status := fasthttp.StatusCreated
@@ -164,6 +174,33 @@ func (g *Gateway) policyPut(ctx *fasthttp.RequestCtx, name string) {
 		status = fasthttp.StatusOK
 	}
 	adminJSON(ctx, status, res)
+}
+
+// vectorFailure is one failing golden vector in a refused upload's answer.
+type vectorFailure struct {
+	Case int    `json:"case"`
+	Name string `json:"name"`
+	// Diff lists each field whose expected and actual values differ.
+	Diff string `json:"diff"`
+}
+
+// uploadError answers a refused upload: with failing vectors, a 422 that
+// lists each failing case (expected vs got) beside the error.
+func uploadError(ctx *fasthttp.RequestCtx, err error) {
+	var vf *plugins.VectorsFailedError
+	if !errors.As(err, &vf) {
+		adminError(ctx, policyStatus(err), err)
+		return
+	}
+	out := struct {
+		Error  string          `json:"error"`
+		Total  int             `json:"total"`
+		Failed []vectorFailure `json:"failed"`
+	}{Error: err.Error(), Total: vf.Total}
+	for _, r := range vf.Failed {
+		out.Failed = append(out.Failed, vectorFailure{Case: r.Index, Name: r.Name, Diff: r.Diff})
+	}
+	adminJSON(ctx, fasthttp.StatusUnprocessableEntity, out)
 }
 
 func jsonErr(err error) string {
@@ -214,10 +251,11 @@ func policyStatus(err error) int {
 	switch {
 	case errors.Is(err, plugins.ErrTooLarge):
 		return fasthttp.StatusRequestEntityTooLarge
-	case errors.Is(err, plugins.ErrMalformed), errors.Is(err, plugins.ErrConfig):
+	case errors.Is(err, plugins.ErrMalformed), errors.Is(err, plugins.ErrConfig), errors.Is(err, plugins.ErrVectors):
 		return fasthttp.StatusBadRequest
 	case errors.Is(err, plugins.ErrImport), errors.Is(err, plugins.ErrExport), errors.Is(err, plugins.ErrABIVersion),
-		errors.Is(err, plugins.ErrMemory), errors.Is(err, plugins.ErrInit), errors.Is(err, plugins.ErrDryRun):
+		errors.Is(err, plugins.ErrMemory), errors.Is(err, plugins.ErrInit), errors.Is(err, plugins.ErrDryRun),
+		errors.Is(err, plugins.ErrVectorsFailed):
 		return fasthttp.StatusUnprocessableEntity
 	case errors.Is(err, plugins.ErrNotFound):
 		return fasthttp.StatusNotFound

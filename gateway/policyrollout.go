@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -117,17 +116,6 @@ type stagedResult struct {
 	plugins.Result
 	Mode  plugins.Mode  `json:"mode"`
 	Share plugins.Share `json:"share"`
-}
-
-// policyStage stages wasm as name's candidate.
-func (g *Gateway) policyStage(ctx *fasthttp.RequestCtx, name string, wasm []byte, config map[string]any, mode plugins.Mode, share plugins.Share) {
-	res, err := g.pstore.Stage(context.Background(), name, wasm, config, mode, share)
-	if err != nil {
-		adminError(ctx, policyStatus(err), err)
-		return
-	}
-	g.PolicyChanged(plugins.Event{})
-	adminJSON(ctx, fasthttp.StatusCreated, stagedResult{Result: res, Mode: mode, Share: share})
 }
 
 // policyRollout serves /policies/NAME/{shadow,canary,promote,discard}.

@@ -368,3 +368,68 @@ func TestPolicyRollout_Errors(t *testing.T) {
 	}
 	_ = plugins.FullShare
 }
+
+// TestPolicyRollout_Vectors: an upload whose golden vectors fail is
+// refused with a 422 listing each failing case, expected vs got, and
+// changes nothing; with passing vectors it is activated, and the vectors
+// are stored with the version (and reach another node, which runs them
+// before it activates the version).
+func TestPolicyRollout_Vectors(t *testing.T) {
+	t.Parallel()
+	c := newSyncCluster(t, "standalone", []string{gatewaytest.StartRedis(t).Addr})
+	a, b := c.node(t, nil), c.node(t, nil)
+	v0 := a.info(t, "tagged").Active
+	upload := func(vectors string) (int, string) {
+		body, err := json.Marshal(map[string]any{"module": tagged(t, tagName(1)), "vectors": json.RawMessage(vectors)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.admin(t, http.MethodPut, "/policies/tagged", body)
+	}
+	const failing = `[
+	  {"name": "item", "request": {"host": "example.test", "path": "/item/1"}, "key": {"host": "example.test", "target": "/item/1?tag=v0000001"}},
+	  {"name": "query kept", "request": {"host": "example.test", "path": "/item/2", "query": "page=2"}, "key": {"host": "example.test", "target": "/item/2?page=2"}},
+	  {"name": "bypass", "request": {"host": "example.test", "path": "/private"}, "key": "bypass"}
+	]`
+	status, body := upload(failing)
+	var refused struct {
+		Error  string
+		Total  int
+		Failed []struct {
+			Case       int
+			Name, Diff string
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &refused); err != nil {
+		t.Fatalf("refused upload's answer %q: %v", body, err)
+	}
+	if status != http.StatusUnprocessableEntity || refused.Total != 3 || len(refused.Failed) != 2 {
+		t.Fatalf("upload with failing vectors = %d %s, want 422 with 2 of 3 cases failed", status, body)
+	}
+	if f := refused.Failed[0]; f.Case != 1 || f.Name != "query kept" || !strings.Contains(f.Diff, `key.target: want "/item/2?page=2", got "/item/2?tag=v0000001"`) {
+		t.Errorf("first failure %+v, want case 1 with the target's expected vs got", f)
+	}
+	if f := refused.Failed[1]; f.Case != 2 || !strings.Contains(f.Diff, "want bypass") {
+		t.Errorf("second failure %+v, want case 2, bypass expected", f)
+	}
+	if in := a.info(t, "tagged"); in.Active != v0 || len(in.Versions) != 1 {
+		t.Errorf("after the refused upload: active %.12s, %d versions; want %.12s alone", in.Active, len(in.Versions), v0)
+	}
+	if status, body := upload(`[{"name": "x", "request": {"path": "/item/1"}, "key": 5}]`); status != http.StatusBadRequest || !strings.Contains(body, "case 0") {
+		t.Errorf("upload with malformed vectors = %d %s, want 400 naming the case", status, body)
+	}
+
+	status, body = upload(`[{"name": "item", "request": {"host": "example.test", "path": "/item/1"}, "key": {"host": "example.test", "target": "/item/1?tag=v0000001"}}]`)
+	if status != http.StatusCreated {
+		t.Fatalf("upload with passing vectors = %d %s, want 201", status, body)
+	}
+	var res putResult
+	if err := json.Unmarshal([]byte(body), &res); err != nil {
+		t.Fatal(err)
+	}
+	waitServes(t, b, res.Version, tagName(1))
+	status, body = b.admin(t, http.MethodGet, "/policies/tagged", nil)
+	if status != http.StatusOK || !strings.Contains(body, `"vectors_sha256":"`) {
+		t.Errorf("GET /policies/tagged on B = %d %s, want the version's vectors", status, body)
+	}
+}

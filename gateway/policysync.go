@@ -300,10 +300,16 @@ func (p *policySync) receive(ctx context.Context, payload []byte) {
 // It reports false on failure, logged once per version.
 func (p *policySync) apply(ctx context.Context, ev *plugins.Event) bool {
 	size := func(sha string) int64 {
-		if c := ev.Candidate; c != nil && c.Version.ModuleSHA256 == sha {
-			return int64(c.Version.Size)
+		for _, v := range []*plugins.VersionInfo{&ev.Version, candidateVersion(ev)} {
+			switch {
+			case v == nil:
+			case v.ModuleSHA256 == sha:
+				return int64(v.Size)
+			case v.VectorsSHA256 == sha:
+				return int64(v.VectorsSize)
+			}
 		}
-		return int64(ev.Version.Size)
+		return -1
 	}
 	err := p.store.Apply(ctx, *ev, func(sha string) ([]byte, error) {
 		octx, cancel := context.WithTimeout(ctx, syncOpTimeout)
@@ -547,16 +553,32 @@ func (p *policySync) redisOK(ctx context.Context) {
 	}
 }
 
-// eventModules returns the sha256 of every module ev names.
+// eventModules returns the sha256 of every module (and vectors) ev names.
 func eventModules(ev *plugins.Event) []string {
 	var out []string
-	if !ev.Deleted && ev.Version.ModuleSHA256 != "" {
-		out = append(out, ev.Version.ModuleSHA256)
+	if ev.Deleted {
+		return nil
 	}
-	if c := ev.Candidate; c != nil && !ev.Deleted {
-		out = append(out, c.Version.ModuleSHA256)
+	for _, v := range []*plugins.VersionInfo{&ev.Version, candidateVersion(ev)} {
+		if v == nil {
+			continue
+		}
+		if v.ModuleSHA256 != "" {
+			out = append(out, v.ModuleSHA256)
+		}
+		if v.VectorsSHA256 != "" {
+			out = append(out, v.VectorsSHA256)
+		}
 	}
 	return out
+}
+
+// candidateVersion returns the version of ev's candidate, or nil.
+func candidateVersion(ev *plugins.Event) *plugins.VersionInfo {
+	if ev.Candidate == nil {
+		return nil
+	}
+	return &ev.Candidate.Version
 }
 
 // policyGCInterval is how often a node collects unused module keys

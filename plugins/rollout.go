@@ -483,13 +483,18 @@ var errNoActive = errors.New("no active version to stage a candidate beside (upl
 // share (see Rollouts) instead of activating it. A version already staged
 // gets the new mode and share.
 func (s *Store) Stage(ctx context.Context, name string, wasm []byte, config map[string]any, mode Mode, share Share) (Result, error) {
+	return s.stage(ctx, name, Upload{Module: wasm, Config: config, Mode: mode, Share: share})
+}
+
+func (s *Store) stage(ctx context.Context, name string, u Upload) (Result, error) {
+	wasm, mode, share := u.Module, u.Mode, u.Share
 	if mode != ModeShadow && mode != ModeCanary {
 		return Result{}, fmt.Errorf("%w: mode %q (want shadow or canary)", ErrConfig, mode)
 	}
 	if share > FullShare {
 		return Result{}, fmt.Errorf("%w: share %d is more than 100%%", ErrConfig, share)
 	}
-	m, cfg, v, err := s.loadUpload(ctx, name, wasm, config)
+	m, cfg, v, err := s.loadUpload(ctx, name, &u)
 	if err != nil {
 		return Result{}, err
 	}
@@ -521,6 +526,10 @@ func (s *Store) Stage(ctx context.Context, name string, wasm []byte, config map[
 		return Result{Name: name, Version: v.ID, Previous: rec.Active, Changed: true}, nil
 	}
 	if err := s.putBlob(v.ModuleSHA256, wasm); err != nil {
+		_ = m.Close(ctx) // not staged
+		return Result{}, err
+	}
+	if err := s.putVectors(&v, u.Vectors); err != nil {
 		_ = m.Close(ctx) // not staged
 		return Result{}, err
 	}
@@ -723,7 +732,15 @@ func (s *Store) rolledBack(n *named, rb *Rollback) {
 // loadUpload loads and dry-runs an uploaded module as a version of name
 // (outside the lock: compiling takes up to a second). The caller closes
 // the module.
-func (s *Store) loadUpload(ctx context.Context, name string, wasm []byte, config map[string]any) (*Module, Config, versionRecord, error) {
+func (s *Store) loadUpload(ctx context.Context, name string, u *Upload) (*Module, Config, versionRecord, error) {
+	wasm, config := u.Module, u.Config
+	var vs []Vector
+	if u.Vectors != nil {
+		var err error
+		if vs, err = ParseVectors("vectors", u.Vectors); err != nil {
+			return nil, Config{}, versionRecord{}, err
+		}
+	}
 	s.mu.Lock()
 	closed := s.closed
 	cfg := s.limitsFor(name)
@@ -741,6 +758,10 @@ func (s *Store) loadUpload(ctx context.Context, name string, wasm []byte, config
 	}
 	if err := dryRun(m, dryRunCases(dryRunRequests)); err != nil {
 		_ = m.Close(ctx) // never used
+		return nil, cfg, versionRecord{}, &LoadError{Policy: name, Err: err}
+	}
+	if err := checkVectors(m, vs); err != nil {
+		_ = m.Close(ctx) // refused
 		return nil, cfg, versionRecord{}, &LoadError{Policy: name, Err: err}
 	}
 	configJSON, _ := cfg.initJSON() // LoadBytes checked it
@@ -814,4 +835,48 @@ func (s *Store) rolloutInfo(n *named, rec *policyRecord, in *Info) {
 		}
 		in.Candidate = ci
 	}
+}
+
+// ErrVectorsFailed: a version's golden vectors do not pass. A
+// [*VectorsFailedError] wraps it with each failing case [422].
+var ErrVectorsFailed = errors.New("golden vectors failed")
+
+// VectorsFailedError lists the vectors a version failed.
+type VectorsFailedError struct {
+	// Failed are the results that did not pass; Total counts every vector.
+	Failed []VectorResult
+	Total  int
+}
+
+// Error implements error: how many failed, then each failing case with its
+// diff.
+func (e *VectorsFailedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v: %d of %d cases", ErrVectorsFailed, len(e.Failed), e.Total)
+	for i := range e.Failed {
+		b.WriteString("\n  ")
+		b.WriteString(strings.ReplaceAll(e.Failed[i].String(), "\n", "\n  "))
+	}
+	return b.String()
+}
+
+// Unwrap returns ErrVectorsFailed.
+func (e *VectorsFailedError) Unwrap() error { return ErrVectorsFailed }
+
+// checkVectors runs vs on m; any failure is a *VectorsFailedError.
+func checkVectors(m *Module, vs []Vector) error {
+	if len(vs) == 0 {
+		return nil
+	}
+	rs := RunVectors(m, vs)
+	if VectorsFailed(rs) == 0 {
+		return nil
+	}
+	e := &VectorsFailedError{Total: len(rs)}
+	for i := range rs {
+		if !rs[i].Passed() {
+			e.Failed = append(e.Failed, rs[i])
+		}
+	}
+	return e
 }

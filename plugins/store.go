@@ -175,6 +175,10 @@ type versionRecord struct {
 	Config       map[string]any `json:"config,omitempty"`
 	Source       string         `json:"source"` // "upload" or "config"
 	Created      time.Time      `json:"created"`
+	// VectorsSHA256 and VectorsSize name the golden vectors uploaded with
+	// the version (stored beside the modules), if any.
+	VectorsSHA256 string `json:"vectors_sha256,omitempty"`
+	VectorsSize   int    `json:"vectors_size,omitempty"`
 }
 
 func (r *policyRecord) version(id string) (*versionRecord, bool) {
@@ -433,6 +437,10 @@ type VersionInfo struct {
 	// Source is "upload", or "config" for a [policies.NAME] module.
 	Source  string    `json:"source"`
 	Created time.Time `json:"created"`
+	// VectorsSHA256 and VectorsSize name the golden vectors uploaded with
+	// the version, if any: every node runs them before activating it.
+	VectorsSHA256 string `json:"vectors_sha256,omitempty"`
+	VectorsSize   int    `json:"vectors_size,omitempty"`
 }
 
 // Info describes one policy name.
@@ -561,7 +569,35 @@ func (s *Store) limitsFor(name string) Config {
 // are [*LoadError]s (wrapping ErrTooLarge, ErrMalformed, ..., ErrDryRun),
 // or a storage error; a failed Put changes nothing.
 func (s *Store) Put(ctx context.Context, name string, wasm []byte, config map[string]any) (Result, error) {
-	m, cfg, v, err := s.loadUpload(ctx, name, wasm, config)
+	return s.Upload(ctx, name, Upload{Module: wasm, Config: config})
+}
+
+// Upload is a new version of a policy: its module, its config, its golden
+// vectors and how it is rolled out.
+type Upload struct {
+	// Module is the .wasm bytes; Config the JSON object given to
+	// flowcache_init (nil: the [policies.NAME] section's).
+	Module []byte
+	Config map[string]any
+	// Vectors is the JSON array of golden vectors (see [ParseVectors]),
+	// nil for none. The upload is refused with a [*VectorsFailedError]
+	// unless every vector passes; they are stored with the version, and
+	// every node that receives the version runs them before activating it.
+	Vectors []byte
+	// Mode, when not empty, stages the version (shadow or canary) with
+	// Share instead of activating it (see [Store.Stage]).
+	Mode  Mode
+	Share Share
+}
+
+// Upload validates, loads, dry-runs and checks u against its vectors as a
+// new version of name, then activates it, or stages it when u.Mode is set.
+// A failed Upload changes nothing.
+func (s *Store) Upload(ctx context.Context, name string, u Upload) (Result, error) {
+	if u.Mode != "" {
+		return s.stage(ctx, name, u)
+	}
+	m, cfg, v, err := s.loadUpload(ctx, name, &u)
 	if err != nil {
 		return Result{}, err
 	}
@@ -576,12 +612,31 @@ func (s *Store) Put(ctx context.Context, name string, wasm []byte, config map[st
 		_ = m.Close(ctx) // the same version is already active
 		return Result{Name: name, Version: v.ID, Previous: rec.Previous}, nil
 	}
-	res, err := s.activate(name, m, &v, wasm, nil, true)
+	if err := s.putVectors(&v, u.Vectors); err != nil {
+		_ = m.Close(ctx) // not activated
+		return Result{}, err
+	}
+	res, err := s.activate(name, m, &v, u.Module, nil, true)
 	if err != nil {
 		_ = m.Close(ctx) // not activated
 		return Result{}, err
 	}
 	return res, nil
+}
+
+// putVectors stores an upload's vectors, named by their sha256 in v. The
+// caller holds mu.
+func (s *Store) putVectors(v *versionRecord, vectors []byte) error {
+	if len(vectors) == 0 {
+		return nil
+	}
+	sum := sha256.Sum256(vectors)
+	sha := hex.EncodeToString(sum[:])
+	if err := s.putBlob(sha, vectors); err != nil {
+		return err
+	}
+	v.VectorsSHA256, v.VectorsSize = sha, len(vectors)
+	return nil
 }
 
 // activate records v (with its bytes wasm, nil if stored already) as the
@@ -667,6 +722,9 @@ func prune(rec *policyRecord) []string {
 			break
 		}
 		dropped = append(dropped, rec.Versions[i].ModuleSHA256)
+		if vs := rec.Versions[i].VectorsSHA256; vs != "" {
+			dropped = append(dropped, vs)
+		}
 		rec.Versions = slices.Delete(rec.Versions, i, i+1)
 	}
 	return dropped
@@ -865,7 +923,7 @@ func (s *Store) removeUnused(shas []string) {
 		used := false
 		for _, rec := range s.man.Policies {
 			for _, v := range rec.Versions {
-				used = used || v.ModuleSHA256 == sha
+				used = used || v.ModuleSHA256 == sha || v.VectorsSHA256 == sha
 			}
 		}
 		if used {

@@ -209,9 +209,37 @@ func (s *Store) loadSynced(ctx context.Context, name string, v *versionRecord, m
 			return nil, err
 		}
 	}
+	var vs []Vector
+	if v.VectorsSHA256 != "" {
+		b, err := s.getBlob(v.VectorsSHA256)
+		if err != nil {
+			if b, err = module(v.VectorsSHA256); err != nil {
+				return nil, fmt.Errorf("plugins: apply %q version %s: vectors: %w", name, v.ID, err)
+			}
+			if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != v.VectorsSHA256 {
+				return nil, fmt.Errorf("plugins: apply %q version %s: vectors do not match their sha256", name, v.ID)
+			}
+			if err := s.putBlob(v.VectorsSHA256, b); err != nil {
+				return nil, err
+			}
+		}
+		if vs, err = ParseVectors("vectors", b); err != nil {
+			return nil, fmt.Errorf("plugins: apply %q version %s: %w", name, v.ID, err)
+		}
+	}
 	cfg.Module = ""
 	cfg.Config = v.Config
-	return s.rt.LoadBytes(ctx, name, wasm, &cfg)
+	m, err := s.rt.LoadBytes(ctx, name, wasm, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	// Every node checks a version against its vectors before it serves
+	// here: with this node's limits, on this node's runtime.
+	if err := checkVectors(m, vs); err != nil {
+		_ = m.Close(ctx) // refused
+		return nil, &LoadError{Policy: name, Err: fmt.Errorf("version %.12s: %w", v.ID, err)}
+	}
+	return m, nil
 }
 
 // checkEvent bounds the fields of an event received from another node
@@ -253,6 +281,9 @@ func checkVersion(v *VersionInfo) error {
 	}
 	if v.Size <= 0 {
 		return errors.New("malformed module size")
+	}
+	if v.VectorsSHA256 != "" && (len(v.VectorsSHA256) != 64 || !allIn(v.VectorsSHA256, "0123456789abcdef") || v.VectorsSize <= 0 || v.VectorsSize > MaxVectorsSize) {
+		return errors.New("malformed vectors")
 	}
 	return nil
 }
