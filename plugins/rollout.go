@@ -112,7 +112,7 @@ func CanaryBucket(host, path []byte) uint32 {
 		}
 		h = (h ^ uint64(c)) * prime
 	}
-	h = (h ^ 0) * prime
+	h *= prime // the NUL byte between host and path (h ^ 0 == h)
 	for _, c := range path {
 		h = (h ^ uint64(c)) * prime
 	}
