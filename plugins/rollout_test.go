@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/flowcache/flowcache/policy"
@@ -149,10 +150,17 @@ func TestStore_Canary(t *testing.T) {
 // so to the other nodes.
 func TestStore_AutoRollback(t *testing.T) {
 	t.Parallel()
-	var events []Event
+	var (
+		mu     sync.Mutex // the monitor's rollbacks call OnChange on its goroutine
+		events []Event
+	)
 	s, err := OpenStore(newTestRuntime(t, Options{}), StoreOptions{
-		Rollout:  RolloutConfig{MinCalls: 10},
-		OnChange: func(ev Event) { events = append(events, ev) },
+		Rollout: RolloutConfig{MinCalls: 10},
+		OnChange: func(ev Event) {
+			mu.Lock()
+			events = append(events, ev)
+			mu.Unlock()
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -195,6 +203,8 @@ func TestStore_AutoRollback(t *testing.T) {
 	if rb := in.LastRollback; rb == nil || rb.Version != v2.Version || rb.Stage != "swap" || in.WatchedUntil != nil {
 		t.Errorf("after the swap's rollback: %+v, watched until %v; want %.12s rolled back and no watch", rb, in.WatchedUntil, v2.Version)
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	last := events[len(events)-1]
 	if last.LastRollback == nil || last.LastRollback.Version != v2.Version || last.Version.ID != v0.Version {
 		t.Errorf("last event %+v, want the rollback to %.12s", last, v0.Version)
