@@ -56,14 +56,14 @@ func rolloutGateway(tb testing.TB, mode plugins.Mode, share plugins.Share) *Gate
 
 // BenchmarkGateway_PolicyHit: an L1 hit keyed by a WebAssembly policy:
 // the active version alone, with a canary at 50% (the URL's side), and
-// with a shadow sampling 10% and 100% of the requests (the shadow's worker
+// with a shadow sampling 0% (the request path's own cost), 10% and 100% of the requests (the shadow's worker
 // runs beside, on the same cores; a full queue drops samples).
 func BenchmarkGateway_PolicyHit(b *testing.B) {
 	cases := []struct {
 		name  string
 		mode  plugins.Mode
 		share plugins.Share
-	}{{"active", "", 0}, {"canary50", plugins.ModeCanary, 5000}, {"shadow10", plugins.ModeShadow, 1000}, {"shadow100", plugins.ModeShadow, plugins.FullShare}}
+	}{{"active", "", 0}, {"canary50", plugins.ModeCanary, 5000}, {"shadow0", plugins.ModeShadow, 0}, {"shadow10", plugins.ModeShadow, 1000}, {"shadow100", plugins.ModeShadow, plugins.FullShare}}
 	for _, bc := range cases {
 		b.Run(bc.name, func(b *testing.B) {
 			benchHit(b, rolloutGateway(b, bc.mode, bc.share))

@@ -18,7 +18,7 @@ func BenchmarkStore_RolloutKey(b *testing.B) {
 		name  string
 		mode  Mode
 		share Share
-	}{{"active", "", 0}, {"canary10", ModeCanary, 1000}, {"shadow10", ModeShadow, 1000}, {"shadow100", ModeShadow, FullShare}}
+	}{{"active", "", 0}, {"canary10", ModeCanary, 1000}, {"shadow0", ModeShadow, 0}, {"shadow10", ModeShadow, 1000}, {"shadow100", ModeShadow, FullShare}}
 	for _, bc := range cases {
 		b.Run(bc.name, func(b *testing.B) {
 			s, err := OpenStore(newTestRuntime(b, Options{}), StoreOptions{})
