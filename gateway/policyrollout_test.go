@@ -175,6 +175,7 @@ func TestPolicyRollout_CanaryRollback(t *testing.T) {
 	v0 := a.info(t, "tagged").Active
 	waitServes(t, b, v0, tagName(0))
 
+	start := time.Now()
 	v1 := a.stage(t, "tagged", "mode=canary&share=10%", retag(t, failingWasm, tagName(1)))
 	for _, g := range []*policyGateway{a, b} {
 		gatewaytest.WaitFor(t, "the canary staged", func() bool {
@@ -182,6 +183,7 @@ func TestPolicyRollout_CanaryRollback(t *testing.T) {
 			return in.Candidate != nil && in.Candidate.Version.ID == v1 && in.Candidate.Share == "10%"
 		})
 	}
+	t.Logf("canary staged on A, running on B %v after the upload began", time.Since(start))
 	// The same request lands on the same side on both nodes; about 10% on
 	// the canary, which serves with its own tag.
 	onCanary := 0
@@ -210,10 +212,12 @@ func TestPolicyRollout_CanaryRollback(t *testing.T) {
 	if status, body := b.admin(t, http.MethodPost, "/policies/tagged/canary", []byte(`{"share": "25%"}`)); status != http.StatusOK {
 		t.Fatalf("POST /policies/tagged/canary on B = %d %s", status, body)
 	}
+	start = time.Now()
 	gatewaytest.WaitFor(t, "A at 25%", func() bool {
 		in, _ := a.rollout(t, "tagged")
 		return in.Candidate != nil && in.Candidate.Share == "25%"
 	})
+	t.Logf("step to 25%% on B seen on A after %v", time.Since(start))
 
 	// The failing paths, on B only: B judges, rolls back, A follows.
 	i := 0
@@ -228,6 +232,12 @@ func TestPolicyRollout_CanaryRollback(t *testing.T) {
 		in, _ := b.rollout(t, "tagged")
 		return in.Candidate == nil
 	})
+	start = time.Now()
+	gatewaytest.WaitFor(t, "A following B's rollback", func() bool {
+		in, _ := a.rollout(t, "tagged")
+		return in.Candidate == nil
+	})
+	t.Logf("B's automatic rollback applied on A after %v", time.Since(start))
 	for name, g := range map[string]*policyGateway{"A": a, "B": b} {
 		gatewaytest.WaitFor(t, name+" without the canary", func() bool {
 			in, _ := g.rollout(t, "tagged")
