@@ -366,6 +366,17 @@ func TestPolicyRollout_Errors(t *testing.T) {
 	if resp := g.Do(t, http.MethodGet, "/item/1"); resp.Get("Flowcache-Policy") != "tagged@"+v1[:12] || resp.Get("X-Cache") != "MISS" {
 		t.Fatalf("a 100%% canary serves %s (%s), want tagged@%s", resp.Get("Flowcache-Policy"), resp.Get("X-Cache"), v1[:12])
 	}
+	// A PURGE of the URL reaches the side that cached it (the canary's key
+	// space): the next GET is a miss.
+	if resp := g.Do(t, http.MethodGet, "/item/1"); resp.Get("X-Cache") != "HIT" {
+		t.Fatalf("second GET on the canary: %s, want HIT", resp.Get("X-Cache"))
+	}
+	if resp := g.Do(t, "PURGE", "/item/1"); resp.Status != http.StatusOK {
+		t.Fatalf("PURGE /item/1 = %d %s", resp.Status, resp.Body)
+	}
+	if resp := g.Do(t, http.MethodGet, "/item/1"); resp.Get("X-Cache") != "MISS" || resp.Get("Flowcache-Policy") != "tagged@"+v1[:12] {
+		t.Fatalf("GET after PURGE: %s from %s, want a MISS on the canary", resp.Get("X-Cache"), resp.Get("Flowcache-Policy"))
+	}
 	if status, body := g.admin(t, http.MethodPost, "/policies/tagged/promote", nil); status != http.StatusOK {
 		t.Fatalf("promote = %d %s", status, body)
 	}
@@ -442,4 +453,29 @@ func TestPolicyRollout_Vectors(t *testing.T) {
 	if status != http.StatusOK || !strings.Contains(body, `"vectors_sha256":"`) {
 		t.Errorf("GET /policies/tagged on B = %d %s, want the version's vectors", status, body)
 	}
+}
+
+// TestPolicyRollout_CanaryPurgeAcrossNodes: a PURGE on A of a URL that B
+// cached on the canary's side drops B's L1 copy too (the invalidation
+// walks both key spaces).
+func TestPolicyRollout_CanaryPurgeAcrossNodes(t *testing.T) {
+	t.Parallel()
+	c := newSyncCluster(t, "standalone", []string{gatewaytest.StartRedis(t).Addr})
+	a, b := c.node(t, nil), c.node(t, nil)
+	waitServes(t, b, a.info(t, "tagged").Active, tagName(0))
+	v1 := a.stage(t, "tagged", "mode=canary&share=100%", tagged(t, tagName(1)))
+	gatewaytest.WaitFor(t, "B running the canary", func() bool {
+		in, _ := b.rollout(t, "tagged")
+		return in.Candidate != nil && in.Candidate.Version.ID == v1
+	})
+	b.Do(t, http.MethodGet, "/item/5")
+	if resp := b.Do(t, http.MethodGet, "/item/5"); resp.Get("X-Cache") != "HIT" || resp.Get("Flowcache-Policy") != "tagged@"+v1[:12] {
+		t.Fatalf("B's second GET: %s from %s, want a HIT on the canary", resp.Get("X-Cache"), resp.Get("Flowcache-Policy"))
+	}
+	if resp := a.Do(t, "PURGE", "/item/5"); resp.Status != http.StatusOK {
+		t.Fatalf("PURGE on A = %d %s", resp.Status, resp.Body)
+	}
+	gatewaytest.WaitFor(t, "B's copy dropped", func() bool {
+		return b.Do(t, http.MethodGet, "/item/5").Get("X-Cache") == "MISS"
+	})
 }
