@@ -1,12 +1,14 @@
 package plugins
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/flowcache/flowcache/policy"
 )
@@ -327,3 +329,84 @@ func TestStore_VectorsOnApply(t *testing.T) {
 }
 
 func versionIDOf(b []byte) string { id, _ := versionID(b, nil); return id }
+
+// TestStore_ShadowDrops: with a queue of one job, a burst of sampled calls
+// is partly dropped, and counted; every sample is either run or dropped.
+func TestStore_ShadowDrops(t *testing.T) {
+	t.Parallel()
+	s, err := OpenStore(newTestRuntime(t, Options{}), StoreOptions{Rollout: RolloutConfig{ShadowQueue: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	ctx := context.Background()
+	if _, err := s.Put(ctx, "p", minimalWasm, map[string]any{"v": 0}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Shadow("p"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Shadow without a shadow = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Stage(ctx, "p", minimalWasm, map[string]any{"v": 1}, ModeShadow, FullShare); err != nil {
+		t.Fatal(err)
+	}
+	const calls = 2000
+	for i := range calls {
+		if _, err := servedKey(t, s, "p", fmt.Sprintf("/x/%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var rep ShadowReport
+	waitFor(t, "every sample run or dropped", func() bool {
+		rep, err = s.Shadow("p")
+		return err == nil && rep.Calls+rep.Dropped == calls
+	})
+	if rep.Sampled != calls || rep.Dropped == 0 || rep.KeyDiffs != 0 || rep.Errors != 0 {
+		t.Errorf("report %+v: want %d sampled, some dropped, no difference", rep, calls)
+	}
+	if in, _ := s.Get("p"); in.Rollout.ShadowDropped != rep.Dropped || in.Rollout.ShadowCalls != rep.Calls {
+		t.Errorf("policy counters %+v, want the report's %d calls and %d drops", in.Rollout, rep.Calls, rep.Dropped)
+	}
+}
+
+// TestStore_ShadowDecisionDiff: a shadow whose decide gives another TTL
+// is reported with both decisions and the response's status.
+func TestStore_ShadowDecisionDiff(t *testing.T) {
+	t.Parallel()
+	// minimal.wasm with its decide's ttl (i64.const 60000) patched to 30000.
+	ttl60, ttl30 := []byte{0x42, 0xe0, 0xd4, 0x03}, []byte{0x42, 0xb0, 0xea, 0x01}
+	if bytes.Count(minimalWasm, ttl60) != 1 {
+		t.Fatal("minimal.wasm: its ttl constant is not where this test expects it")
+	}
+	shorter := bytes.Replace(minimalWasm, ttl60, ttl30, 1)
+	s := newTestStore(t, "")
+	ctx := context.Background()
+	if _, err := s.Put(ctx, "p", minimalWasm, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Stage(ctx, "p", shorter, nil, ModeShadow, FullShare); err != nil {
+		t.Fatal(err)
+	}
+	req := &policy.Request{Method: []byte("GET"), Host: []byte("h.test"), Path: []byte("/a")}
+	resp := &policy.Response{Status: 200}
+	p, _ := s.Policy("p")
+	a := p.(*Active)
+	var d policy.Decision
+	d.Reset()
+	if err := a.Decide(req, resp, &d); err != nil || d.TTL != time.Minute {
+		t.Fatalf("Decide = %v, ttl %v; want the active version's 1m", err, d.TTL)
+	}
+	a.Release()
+	var rep ShadowReport
+	waitFor(t, "the decision compared", func() bool {
+		var err error
+		rep, err = s.Shadow("p")
+		return err == nil && rep.DecideCalls == 1
+	})
+	if rep.DecisionDiffs != 1 || len(rep.Samples) != 1 {
+		t.Fatalf("report %+v, want one decision difference", rep)
+	}
+	sm := rep.Samples[0]
+	if sm.Kind != "decision" || sm.Status != 200 || sm.ActiveDecision.TTL != "1m0s" || sm.CandidateDecision.TTL != "30s" {
+		t.Errorf("sample %+v (active %+v, shadow %+v), want ttl 1m0s vs 30s on a 200", sm, sm.ActiveDecision, sm.CandidateDecision)
+	}
+}

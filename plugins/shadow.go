@@ -133,7 +133,8 @@ func (r *shadowRunner) run() {
 	}
 }
 
-// do runs the candidate on j and compares.
+// do runs the candidate on j and compares. The call counters move last,
+// so that a report counting a call also has its difference and sample.
 func (r *shadowRunner) do(j *shadowJob, k *policy.Key) {
 	start := time.Now()
 	var err error
@@ -141,15 +142,11 @@ func (r *shadowRunner) do(j *shadowJob, k *policy.Key) {
 	if j.decide {
 		d = j.in
 		err = r.mod.Decide(&j.req, &j.resp, &d)
-		r.st.decideCalls.Add(1)
 	} else {
 		k.Bypass, k.Host, k.Target, k.Variant = false, k.Host[:0], k.Target[:0], k.Variant[:0]
 		err = r.mod.Key(&j.req, k)
-		r.st.keyCalls.Add(1)
 	}
 	r.st.nanos.Add(uint64(time.Since(start))) //nolint:gosec // a duration is positive
-	r.st.calls.Add(1)
-	r.n.shadowStats.calls.Add(1)
 	switch {
 	case j.primaryErr:
 		r.st.primaryErrors.Add(1) // the active version failed: nothing to compare with
@@ -166,6 +163,13 @@ func (r *shadowRunner) do(j *shadowJob, k *policy.Key) {
 		r.n.shadowStats.keyDiffs.Add(1)
 		r.sample(j, "key", k, nil, nil)
 	}
+	if j.decide {
+		r.st.decideCalls.Add(1)
+	} else {
+		r.st.keyCalls.Add(1)
+	}
+	r.st.calls.Add(1)
+	r.n.shadowStats.calls.Add(1)
 }
 
 func equalKeys(a, b *policy.Key) bool {
