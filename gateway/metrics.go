@@ -130,22 +130,24 @@ func newGatewayMetrics(set *metrics.Set) gatewayMetrics {
 // listed in README's metrics table.
 var policyMetrics = [...]struct {
 	name, help string
-	value      func(*plugins.Info) uint64
+	// value reads the metric from a policy's Info, or from tot, its
+	// failures since start across every version (plugins.Runtime.Totals).
+	value func(in *plugins.Info, tot *plugins.Stats) uint64
 }{
-	{"flowcache_policy_calls_total", "Key and decide calls of a WebAssembly policy.", func(in *plugins.Info) uint64 { return in.Calls }},
-	{"flowcache_policy_errors_total", "Calls of a WebAssembly policy that failed: the request used the route's fallback.", func(in *plugins.Info) uint64 { return in.Errors }},
-	{"flowcache_policy_traps_total", "Calls of the active version that trapped.", func(in *plugins.Info) uint64 { return in.Stats.Traps }},
-	{"flowcache_policy_fuel_exhausted_total", "Calls of the active version that ran out of their CPU budget.", func(in *plugins.Info) uint64 { return in.Stats.FuelExhausted }},
-	{"flowcache_policy_backstops_total", "Calls of the active version stopped by their wall-clock backstop (call_timeout).", func(in *plugins.Info) uint64 { return in.Stats.Backstops }},
-	{"flowcache_policy_exits_total", "Calls of the active version that exited.", func(in *plugins.Info) uint64 { return in.Stats.Exits }},
-	{"flowcache_policy_bad_results_total", "Calls of the active version that returned a malformed result.", func(in *plugins.Info) uint64 { return in.Stats.BadResults }},
-	{"flowcache_policy_guest_errors_total", "Calls of the active version that returned the error result.", func(in *plugins.Info) uint64 { return in.Stats.GuestErrors }},
-	{"flowcache_policy_instantiate_errors_total", "Failures to create an instance of the active version.", func(in *plugins.Info) uint64 { return in.Stats.InstantiateErrors }},
-	{"flowcache_policy_instances_created_total", "Instances of the active version created.", func(in *plugins.Info) uint64 { return in.Stats.InstancesCreated }},
-	{"flowcache_policy_instances_discarded_total", "Instances of the active version closed after a failure.", func(in *plugins.Info) uint64 { return in.Stats.InstancesDiscarded }},
-	{"flowcache_policy_instances_dropped_total", "Idle instances of the active version closed.", func(in *plugins.Info) uint64 { return in.Stats.InstancesDropped }},
-	{"flowcache_policy_memo_hits_total", "Key calls of the active version answered by its key memo (memoize_key).", func(in *plugins.Info) uint64 { return in.Stats.MemoHits }},
-	{"flowcache_policy_memo_misses_total", "Key calls of the active version that missed its key memo and called the module.", func(in *plugins.Info) uint64 { return in.Stats.MemoMisses }},
+	{"flowcache_policy_calls_total", "Key and decide calls of a WebAssembly policy.", func(in *plugins.Info, _ *plugins.Stats) uint64 { return in.Calls }},
+	{"flowcache_policy_errors_total", "Calls of a WebAssembly policy that failed: the request used the route's fallback.", func(in *plugins.Info, _ *plugins.Stats) uint64 { return in.Errors }},
+	{"flowcache_policy_traps_total", "Calls of a policy (every version, since start) that trapped.", func(_ *plugins.Info, tot *plugins.Stats) uint64 { return tot.Traps }},
+	{"flowcache_policy_fuel_exhausted_total", "Calls of a policy (every version, since start) that ran out of their CPU budget.", func(_ *plugins.Info, tot *plugins.Stats) uint64 { return tot.FuelExhausted }},
+	{"flowcache_policy_backstops_total", "Calls of a policy (every version, since start) stopped by their wall-clock backstop (call_timeout).", func(_ *plugins.Info, tot *plugins.Stats) uint64 { return tot.Backstops }},
+	{"flowcache_policy_exits_total", "Calls of a policy (every version, since start) that exited.", func(_ *plugins.Info, tot *plugins.Stats) uint64 { return tot.Exits }},
+	{"flowcache_policy_bad_results_total", "Calls of a policy (every version, since start) that returned a malformed result.", func(_ *plugins.Info, tot *plugins.Stats) uint64 { return tot.BadResults }},
+	{"flowcache_policy_guest_errors_total", "Calls of a policy (every version, since start) that returned the error result.", func(_ *plugins.Info, tot *plugins.Stats) uint64 { return tot.GuestErrors }},
+	{"flowcache_policy_instantiate_errors_total", "Failures to create an instance of a policy (every version, since start).", func(_ *plugins.Info, tot *plugins.Stats) uint64 { return tot.InstantiateErrors }},
+	{"flowcache_policy_instances_created_total", "Instances of the active version created.", func(in *plugins.Info, _ *plugins.Stats) uint64 { return in.Stats.InstancesCreated }},
+	{"flowcache_policy_instances_discarded_total", "Instances of a policy (every version, since start) closed after a failure.", func(_ *plugins.Info, tot *plugins.Stats) uint64 { return tot.InstancesDiscarded }},
+	{"flowcache_policy_instances_dropped_total", "Idle instances of the active version closed.", func(in *plugins.Info, _ *plugins.Stats) uint64 { return in.Stats.InstancesDropped }},
+	{"flowcache_policy_memo_hits_total", "Key calls of the active version answered by its key memo (memoize_key).", func(in *plugins.Info, _ *plugins.Stats) uint64 { return in.Stats.MemoHits }},
+	{"flowcache_policy_memo_misses_total", "Key calls of the active version that missed its key memo and called the module.", func(in *plugins.Info, _ *plugins.Stats) uint64 { return in.Stats.MemoMisses }},
 }
 
 // policyCounters keeps the policy counters of /metrics from going down:
@@ -160,8 +162,9 @@ type policyCounters struct {
 
 // writePolicyMetrics writes the policyMetrics of each WebAssembly policy.
 // They are read from the store at scrape time, as policies come and go with
-// uploads and deletes.
-func (pc *policyCounters) writePolicyMetrics(w io.Writer, infos []plugins.Info) {
+// uploads and deletes. totals gives a policy's failures since start across
+// its versions; nil reads the active version's (Info.Stats) instead.
+func (pc *policyCounters) writePolicyMetrics(w io.Writer, infos []plugins.Info, totals func(name string) plugins.Stats) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	if pc.m == nil {
@@ -182,10 +185,18 @@ func (pc *policyCounters) writePolicyMetrics(w io.Writer, infos []plugins.Info) 
 	if len(infos) == 0 {
 		return
 	}
+	tots := make([]plugins.Stats, len(infos))
+	for i := range infos {
+		if totals != nil {
+			tots[i] = totals(infos[i].Name)
+		} else {
+			tots[i] = plugins.Stats(infos[i].Stats)
+		}
+	}
 	for j, m := range policyMetrics {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", m.name, m.help, m.name)
 		for i := range infos {
-			v := pc.m[infos[i].Name][j].value(m.value(&infos[i]))
+			v := pc.m[infos[i].Name][j].value(m.value(&infos[i], &tots[i]))
 			// Policy names are 1 to 64 of [a-z0-9_]: nothing to escape.
 			fmt.Fprintf(w, "%s{policy=%q} %d\n", m.name, infos[i].Name, v)
 		}

@@ -19,6 +19,7 @@ import (
 //	GET    /policies                every policy
 //	GET    /policies/NAME           one policy
 //	POST   /policies/NAME/rollback  body: empty (previous) or {"version": "..."}
+//	POST   /policies/NAME/key       the key and decision of a version, see policykey.go
 //	DELETE /policies/NAME           refused (409) while a route uses NAME;
 //	                                with Redis, a tombstone reaches every node
 //	POST   /reload                  see Gateway.Reload
@@ -64,6 +65,12 @@ func (g *Gateway) handlePolicies(ctx *fasthttp.RequestCtx, path string) {
 		g.policyRollback(ctx, name)
 	case sub == "shadow" || sub == "canary" || sub == "promote" || sub == "discard":
 		g.policyRollout(ctx, name, sub)
+	case sub == "key":
+		if !ctx.IsPost() {
+			adminMethodNotAllowed(ctx, "POST")
+			return
+		}
+		g.policyKey(ctx, name) // policykey.go
 	case sub != "":
 		adminError(ctx, fasthttp.StatusNotFound, errors.New("not found"))
 	case ctx.IsGet():

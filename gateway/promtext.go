@@ -23,7 +23,7 @@ func (g *Gateway) writeMetrics(w io.Writer) {
 	g.set.WritePrometheus(&bb)
 	if g.pstore != nil {
 		infos := g.pstore.List()
-		g.policyCounters.writePolicyMetrics(&bb, infos)
+		g.policyCounters.writePolicyMetrics(&bb, infos, g.pstore.Totals)
 		writeRolloutMetrics(&bb, infos)
 	}
 	metrics.WriteProcessMetrics(&bb)

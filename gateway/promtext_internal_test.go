@@ -78,7 +78,7 @@ func TestPolicyCounters_NeverDown(t *testing.T) {
 	var pc policyCounters
 	write := func(infos ...plugins.Info) string {
 		var b bytes.Buffer
-		pc.writePolicyMetrics(&b, infos)
+		pc.writePolicyMetrics(&b, infos, nil)
 		return b.String()
 	}
 	in := plugins.Info{Name: "p", Calls: 10}

@@ -59,6 +59,7 @@ var abiExports = []struct {
 	{abi.ExportDecide, i32x2, i64, true},
 	{abi.ExportInit, i32x2, i32, false},
 	{abi.ExportHeaders, nil, i64, false},
+	{abi.ExportError, nil, i64, false},
 	{abi.ExportInitialize, nil, nil, false},
 }
 
@@ -308,7 +309,7 @@ func (m *Module) newInstance(ctx context.Context, first bool) (_ *instance, err 
 			return nil, err
 		}
 		if int32(rc) != 0 { //nolint:gosec // the i32 result of a wasm call
-			return nil, fmt.Errorf("%w: %s returned %d", ErrInit, abi.ExportInit, int32(rc)) //nolint:gosec // the i32 result of a wasm call
+			return nil, inst.initError(ctx, int32(rc)) //nolint:gosec // the i32 result of a wasm call
 		}
 	}
 	if first {

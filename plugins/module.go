@@ -72,6 +72,7 @@ type Module struct {
 	memo *keyMemo
 
 	stats   counters
+	prof    fuelProfile             // with Options.Profile (profile.go)
 	lastErr atomic.Pointer[failure] // the last failed call
 	lastLog atomic.Int64            // unix nanoseconds of the last failure log
 	muted   atomic.Uint64
@@ -309,6 +310,9 @@ func (inst *core) call(ctx context.Context, fn api.Function, fuel int64, n uint3
 	if inst.end() {
 		return 0, inst.m.backstopError()
 	}
+	if inst.m.rt.profile {
+		inst.recordFuel(fuel)
+	}
 	if err != nil {
 		return 0, describe(inst, err, fuel)
 	}
@@ -401,7 +405,10 @@ func (m *Module) markUsed() {
 }
 
 // get takes an instance from the pool, else from a slot, else creates one.
-func (m *Module) get() (*instance, error) {
+func (m *Module) get() (*instance, error) { return m.getFor(nil) }
+
+// getFor is get for a call on request r (named in the failure log).
+func (m *Module) getFor(r *policy.Request) (*instance, error) {
 	if m.closed.Load() {
 		return nil, &CallError{Policy: m.name, Version: m.version, Op: "call", Err: ErrClosed}
 	}
@@ -420,8 +427,11 @@ func (m *Module) get() (*instance, error) {
 	inst, err := m.newInstance(m.ctx, false)
 	if err != nil {
 		m.stats.instantiate.Add(1)
+		if tot := m.totals(); tot != nil {
+			tot.instantiate.Add(1)
+		}
 		ce := &CallError{Policy: m.name, Version: m.version, Op: "instantiate", Err: err}
-		m.logFailure(ce)
+		m.logFailure(ce, r)
 		return nil, ce
 	}
 	return inst, nil
@@ -432,44 +442,78 @@ func (m *Module) get() (*instance, error) {
 // malformed result (ErrResult) keeps it: the guest returned normally, and
 // throwing away instances on a guest bug that a client can trigger would
 // turn it into a denial of service (a Go guest takes milliseconds to start).
-func (m *Module) fail(inst *instance, op string, err error) error {
+//
+// Failures are counted twice: in the Module's [Stats], and, once a Store
+// serves the module, in its Runtime's totals for the policy name, which
+// survive swaps ([Runtime.Totals]).
+func (m *Module) fail(inst *instance, op string, err error, r *policy.Request) error {
 	ce := &CallError{Policy: m.name, Version: m.version, Op: op, Err: err}
+	var unserved counters // the totals of a module no Store serves: dropped
+	tot := m.totals()
+	if tot == nil {
+		tot = &unserved
+	}
 	if errors.Is(err, ErrResult) {
 		m.put(inst)
 		m.stats.results.Add(1)
-		m.logFailure(ce)
+		tot.results.Add(1)
+		m.logFailure(ce, r)
 		return ce
 	}
 	switch {
 	case errors.Is(err, ErrFuel):
 		m.stats.fuel.Add(1)
+		tot.fuel.Add(1)
 	case errors.Is(err, ErrBackstop):
 		m.stats.backstops.Add(1)
+		tot.backstops.Add(1)
 	case errors.Is(err, ErrExit):
 		m.stats.exits.Add(1)
+		tot.exits.Add(1)
 	default:
 		m.stats.traps.Add(1)
+		tot.traps.Add(1)
 	}
 	inst.close()
 	m.stats.discarded.Add(1)
-	m.logFailure(ce)
+	tot.discarded.Add(1)
+	m.logFailure(ce, r)
 	return ce
 }
 
-// guestError returns inst to the pool after the guest returned the error
-// result: the instance is intact.
-func (m *Module) guestError(inst *instance, op string) error {
-	m.put(inst)
+// guestError handles the error result (-1) of op on inst: the message
+// the guest gives through flowcache_error, if it exports it, goes into the
+// error. The instance is intact and goes back to the pool, unless asking
+// for the message trapped.
+func (m *Module) guestError(inst *instance, op string, r *policy.Request) error {
+	msg, ok := inst.guestMessage(m.ctx, m.fuel)
+	if ok {
+		m.put(inst)
+	} else {
+		inst.close()
+		m.stats.discarded.Add(1)
+		if tot := m.totals(); tot != nil {
+			tot.discarded.Add(1)
+		}
+	}
 	m.stats.guest.Add(1)
-	ce := &CallError{Policy: m.name, Version: m.version, Op: op, Err: fmt.Errorf("%w: %s returned -1", ErrGuest, op)}
-	m.logFailure(ce)
+	if tot := m.totals(); tot != nil {
+		tot.guest.Add(1)
+	}
+	err := fmt.Errorf("%w: %s returned -1", ErrGuest, op)
+	if msg != "" {
+		err = fmt.Errorf("%w: %s", ErrGuest, msg)
+	}
+	ce := &CallError{Policy: m.name, Version: m.version, Op: op, Err: err}
+	m.logFailure(ce, r)
 	return ce
 }
 
 // logFailure records ce as the last failure, and logs it unless a failure
 // of this policy was logged less than a minute ago; the next log says how
-// many were not.
-func (m *Module) logFailure(ce *CallError) {
+// many were not. The log names the policy, its version, and the route and
+// request target of r (nil: none).
+func (m *Module) logFailure(ce *CallError, r *policy.Request) {
 	at := time.Now()
 	m.lastErr.Store(&failure{err: ce, at: at})
 	now := at.UnixNano()
@@ -478,7 +522,12 @@ func (m *Module) logFailure(ce *CallError) {
 		m.muted.Add(1)
 		return
 	}
+	var route, target string
+	if r != nil {
+		route, target = string(r.Route), requestTarget(r)
+	}
 	m.logger.LogAttrs(context.Background(), slog.LevelWarn, "policy call failed",
+		slog.String("version", ce.Version), slog.String("route", route), slog.String("target", target),
 		slog.String("op", ce.Op), slog.String("error", ce.Err.Error()),
 		slog.Uint64("unlogged_failures", m.muted.Swap(0)),
 		slog.String("guest_stderr", m.stderr.take()))
@@ -521,14 +570,14 @@ func (m *Module) Key(r *policy.Request, k *policy.Key) error {
 	if m.memo != nil {
 		return m.memoKey(r, k)
 	}
-	inst, err := m.get()
+	inst, err := m.getFor(r)
 	if err != nil {
 		return err
 	}
 	req := requestFields(r)
 	blob := abi.AppendRequest(inst.input(), &req)
 	blob = m.appendRequestHeaders(blob, 0, r)
-	return m.callKey(inst, blob, k, nil, 0)
+	return m.callKey(inst, r, blob, k, nil, 0)
 }
 
 // memoKey is Key with the key memo: the request blob is encoded into a
@@ -553,9 +602,9 @@ func (m *Module) memoKey(r *policy.Request, k *policy.Key) error {
 		return nil
 	}
 	c.misses.Add(1)
-	inst, err := m.get()
+	inst, err := m.getFor(r)
 	if err == nil {
-		err = m.callKey(inst, append(inst.input(), blob...), k, blob, h)
+		err = m.callKey(inst, r, append(inst.input(), blob...), k, blob, h)
 	}
 	c.release(p, blob)
 	return err
@@ -564,13 +613,13 @@ func (m *Module) memoKey(r *policy.Request, k *policy.Key) error {
 // callKey runs flowcache_key on blob (built by appending to inst.input())
 // and appends the result to k. When memoBlob is not nil, a successful
 // result is remembered under it (hash h).
-func (m *Module) callKey(inst *instance, blob []byte, k *policy.Key, memoBlob []byte, h uint64) error {
+func (m *Module) callKey(inst *instance, r *policy.Request, blob []byte, k *policy.Key, memoBlob []byte, h uint64) error {
 	if err := inst.commit(m.ctx, blob, m.fuel); err != nil {
-		return m.fail(inst, "key", err)
+		return m.fail(inst, "key", err, r)
 	}
 	res, err := inst.call(m.ctx, inst.key, m.fuel, uint32(len(blob))) //nolint:gosec // len(blob) fits the guest buffer (a u32), see commit
 	if err != nil {
-		return m.fail(inst, "key", err)
+		return m.fail(inst, "key", err, r)
 	}
 	switch res {
 	case abi.ResultBypass:
@@ -581,15 +630,15 @@ func (m *Module) callKey(inst *instance, blob []byte, k *policy.Key, memoBlob []
 		m.put(inst)
 		return nil
 	case abi.ResultError:
-		return m.guestError(inst, "key")
+		return m.guestError(inst, "key", r)
 	}
 	out, err := inst.result(res)
 	if err != nil {
-		return m.fail(inst, "key", err)
+		return m.fail(inst, "key", err, r)
 	}
 	var ak abi.Key
 	if err := abi.DecodeKey(out, &ak); err != nil {
-		return m.fail(inst, "key", fmt.Errorf("%w: %w", ErrResult, err))
+		return m.fail(inst, "key", fmt.Errorf("%w: %w", ErrResult, err), r)
 	}
 	if memoBlob != nil { // before put: ak aliases the instance's memory
 		m.memo.insert(h, memoBlob, ak.Bypass, ak.Host, ak.Target, ak.Variant)
@@ -605,7 +654,7 @@ func (m *Module) callKey(inst *instance, blob []byte, k *policy.Key, memoBlob []
 // Decide implements [policy.Policy]: it passes d (the default decision) to
 // the module's flowcache_decide and applies what it returns.
 func (m *Module) Decide(r *policy.Request, resp *policy.Response, d *policy.Decision) error {
-	inst, err := m.get()
+	inst, err := m.getFor(r)
 	if err != nil {
 		return err
 	}
@@ -623,26 +672,26 @@ func (m *Module) Decide(r *policy.Request, resp *policy.Response, d *policy.Deci
 	blob = abi.AppendDecideRequest(blob, 0, &req)
 	blob = m.appendRequestHeaders(blob, rs, r)
 	if err := inst.commit(m.ctx, blob, m.fuel); err != nil {
-		return m.fail(inst, "decide", err)
+		return m.fail(inst, "decide", err, r)
 	}
 	res, err := inst.call(m.ctx, inst.decide, m.fuel, uint32(len(blob))) //nolint:gosec // len(blob) fits the guest buffer (a u32), see commit
 	if err != nil {
-		return m.fail(inst, "decide", err)
+		return m.fail(inst, "decide", err, r)
 	}
 	switch res {
 	case abi.ResultDefault:
 		m.put(inst)
 		return nil
 	case abi.ResultError:
-		return m.guestError(inst, "decide")
+		return m.guestError(inst, "decide", r)
 	}
 	out, err := inst.result(res)
 	if err != nil {
-		return m.fail(inst, "decide", err)
+		return m.fail(inst, "decide", err, r)
 	}
 	var ad abi.Decision
 	if err := abi.DecodeDecision(out, &ad); err != nil {
-		return m.fail(inst, "decide", fmt.Errorf("%w: %w", ErrResult, err))
+		return m.fail(inst, "decide", fmt.Errorf("%w: %w", ErrResult, err), r)
 	}
 	*d = policy.Decision{
 		Store: ad.Store, Admit: ad.Admit, MustRevalidate: ad.MustRevalidate, NoCache: ad.NoCache,

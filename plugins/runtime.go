@@ -23,6 +23,10 @@ type Options struct {
 	// its contents are executable code. Empty means a new private temporary
 	// directory, removed by Close.
 	CacheDir string
+	// Profile records the fuel every guest call burns, for tools
+	// (`flowcache policy bench`): see [Module.FuelProfile]. It costs a
+	// global read and two atomic adds per call; the gateway leaves it off.
+	Profile bool
 
 	// noMeter disables fuel metering (benchmarks of its overhead only).
 	noMeter bool
@@ -37,6 +41,7 @@ type Runtime struct {
 	cache   wazero.CompilationCache
 	tempDir string // removed by Close; "" if CacheDir was given
 	noMeter bool
+	profile bool
 
 	// epoch is the watchdog's clock, in ticks since NewRuntime (from 1);
 	// done stops the watchdog goroutine (nil without one).
@@ -50,6 +55,8 @@ type Runtime struct {
 
 	mu      sync.Mutex
 	modules map[*Module]struct{} // open modules, closed by Close
+
+	tot policyTotals // failures by policy name, see Totals (guesterror.go)
 }
 
 // errRuntimeClosed is returned by loads after Close.
@@ -75,7 +82,7 @@ func warmWazeroVersion() {
 // It is safe to call from several goroutines at once.
 func NewRuntime(opts Options) (*Runtime, error) {
 	warmWazeroVersion()
-	rt := &Runtime{logger: opts.Logger, noMeter: opts.noMeter, modules: map[*Module]struct{}{}}
+	rt := &Runtime{logger: opts.Logger, noMeter: opts.noMeter, profile: opts.Profile, modules: map[*Module]struct{}{}}
 	if rt.logger == nil {
 		rt.logger = slog.New(slog.DiscardHandler)
 	}

@@ -82,10 +82,14 @@ type Vector struct {
 }
 
 // VectorRequest is the request of a [Vector], as the gateway hands it to
-// a policy: a lower-case host without port, a path starting with "/",
-// the raw query without "?".
+// a policy: a path starting with "/", the raw query without "?".
 type VectorRequest struct {
-	Method, Scheme, Host, Path, Query, Route string
+	// Authority is the host as the vector gives it (the client's Host
+	// field); Host is its normal form, which the policy sees: lower case,
+	// without port and trailing dot.
+	Authority, Host string
+	// Method, Scheme, Path, Query and Route are as the policy sees them.
+	Method, Scheme, Path, Query, Route string
 	// Headers in the order written. The gateway's view holds the Host
 	// field; it is added first when the vector has none.
 	Headers []VectorHeader
@@ -135,7 +139,11 @@ var vectorNow = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 //
 // name and request are required, and at least one of key and decision.
 // request: host and path are required; method defaults to GET, scheme to
-// https, query and route to empty. key is an object (variant optional) or
+// https, query and route to empty. The host is written as a client sends
+// it (the Host field, which the policy sees as is) and normalised as the
+// gateway does for the policy's host (lower case, no port, no trailing
+// dot); the path is given as the gateway passes it (origin form,
+// normalised). key is an object (variant optional) or
 // the string "bypass". response (required with decision): status defaults
 // to 200, body_size to 0 (-1: unknown, a streamed response). decision may
 // hold any of store, admit, must_revalidate, no_cache (booleans), tier
@@ -372,9 +380,9 @@ func (p *vectorParser) request(n *jsonNode, r *VectorRequest) {
 				p.fail(f, "want \"http\" or \"https\", got %q", r.Scheme)
 			}
 		case "host":
-			r.Host, hasHost = p.str(f, v), true
+			r.Authority, hasHost = p.str(f, v), true
 			if p.err == nil {
-				p.checkHost(f, r.Host)
+				r.Host = p.normalHost(f, r.Authority)
 			}
 		case "path":
 			r.Path, hasPath = p.str(f, v), true
@@ -405,27 +413,50 @@ func (p *vectorParser) request(n *jsonNode, r *VectorRequest) {
 		p.fail("request.path", "required")
 	}
 	for _, h := range r.Headers {
-		if strings.EqualFold(h.Name, "host") && h.Value != r.Host {
-			p.fail("request.headers[\"Host\"]", "%q differs from request.host %q (the gateway keys the Host it forwards)", h.Value, r.Host)
+		if strings.EqualFold(h.Name, "host") && h.Value != r.Authority {
+			p.fail("request.headers[\"Host\"]", "%q differs from request.host %q (the gateway keys the Host it forwards)", h.Value, r.Authority)
 		}
 	}
 }
 
-// checkHost fails unless h is a host as the gateway gives it to a policy:
-// lower-case, without port or trailing dot.
-func (p *vectorParser) checkHost(field, h string) {
-	switch {
-	case h == "":
-		p.fail(field, "empty")
-	case h != strings.ToLower(h):
-		p.fail(field, "%q: the gateway gives policies the host in lower case: write %q", h, strings.ToLower(h))
-	case strings.HasSuffix(h, "."):
-		p.fail(field, "%q: the gateway removes the trailing dot", h)
-	case strings.Contains(h, ":") && !strings.HasPrefix(h, "["):
-		p.fail(field, "%q: the gateway gives policies the host without port", h)
-	case strings.ContainsAny(h, "/?#@ \r\n\x00"):
-		p.fail(field, "%q is not a host name or IP literal", h)
+// normalHost returns the host a as the gateway gives it to a policy:
+// lower-case, without port or trailing dot; it fails unless a is a
+// reg-name or IP literal with an optional port.
+func (p *vectorParser) normalHost(field, a string) string {
+	h := strings.ToLower(a)
+	port := ""
+	if strings.HasPrefix(h, "[") {
+		end := strings.IndexByte(h, ']')
+		if end < 0 {
+			p.fail(field, "%q: no closing \"]\"", a)
+			return ""
+		}
+		h, port = h[:end+1], h[end+1:]
+	} else if i := strings.LastIndexByte(h, ':'); i >= 0 {
+		h, port = h[:i], h[i:]
 	}
+	if port != "" {
+		digits := strings.TrimPrefix(port, ":")
+		if digits == port || digits == "" || strings.Trim(digits, "0123456789") != "" || len(digits) > 5 {
+			p.fail(field, "%q: bad port", a)
+			return ""
+		}
+	}
+	h = strings.TrimSuffix(h, ".")
+	if h == "" {
+		p.fail(field, "empty")
+		return ""
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' ||
+			(h[0] == '[' && (c == '[' || c == ']' || c == ':'))
+		if !ok {
+			p.fail(field, "%q is not a host name or IP literal with an optional port", a)
+			return ""
+		}
+	}
+	return h
 }
 
 func (p *vectorParser) key(n *jsonNode) *VectorKey {
@@ -539,7 +570,7 @@ func (r *VectorRequest) PolicyRequest() *policy.Request {
 		hasHost = hasHost || strings.EqualFold(h.Name, "host")
 	}
 	if !hasHost {
-		req.Headers = append(req.Headers, policy.Header{Name: []byte("Host"), Value: []byte(r.Host)})
+		req.Headers = append(req.Headers, policy.Header{Name: []byte("Host"), Value: []byte(r.Authority)})
 	}
 	for _, h := range r.Headers {
 		req.Headers = append(req.Headers, policy.Header{Name: []byte(h.Name), Value: []byte(h.Value)})

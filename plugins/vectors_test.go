@@ -96,8 +96,9 @@ func TestParseVectors_errors(t *testing.T) {
 		{"decision without response", `[{"name": "x", ` + req + `, "decision": {"store": true}}]`, `f.json: case 0 "x": response: required with decision (decide needs a response)`},
 		{"response without decision", `[{"name": "x", ` + req + `, "key": "bypass", "response": {}}]`, `f.json: case 0 "x": decision: required with response (what should the policy decide?)`},
 		{"no host", `[{"name": "x", "request": {"path": "/"}, "key": "bypass"}]`, `f.json: case 0 "x": request.host: required`},
-		{"upper host", `[{"name": "x", "request": {"host": "A.com", "path": "/"}, "key": "bypass"}]`, `f.json: case 0 "x": request.host: "A.com": the gateway gives policies the host in lower case: write "a.com"`},
-		{"port", `[{"name": "x", "request": {"host": "a.com:80", "path": "/"}, "key": "bypass"}]`, `f.json: case 0 "x": request.host: "a.com:80": the gateway gives policies the host without port`},
+		{"bad host", `[{"name": "x", "request": {"host": "a b", "path": "/"}, "key": "bypass"}]`, `f.json: case 0 "x": request.host: "a b" is not a host name or IP literal with an optional port`},
+		{"bad port", `[{"name": "x", "request": {"host": "a.com:8x", "path": "/"}, "key": "bypass"}]`, `f.json: case 0 "x": request.host: "a.com:8x": bad port`},
+		{"only a dot", `[{"name": "x", "request": {"host": ".", "path": "/"}, "key": "bypass"}]`, `f.json: case 0 "x": request.host: empty`},
 		{"no path", `[{"name": "x", "request": {"host": "h"}, "key": "bypass"}]`, `f.json: case 0 "x": request.path: required`},
 		{"path with query", `[{"name": "x", "request": {"host": "h", "path": "/a?b"}, "key": "bypass"}]`, `f.json: case 0 "x": request.path: "/a?b": want an origin-form path: starting with "/", without query, fragment, space or control characters`},
 		{"query with ?", `[{"name": "x", "request": {"host": "h", "path": "/", "query": "?a"}, "key": "bypass"}]`, `f.json: case 0 "x": request.query: "?a": want the raw query without the leading "?", fragment, space or control characters`},
@@ -143,16 +144,23 @@ func TestParseVectors_errors(t *testing.T) {
 
 func TestParseVectors_defaults(t *testing.T) {
 	t.Parallel()
-	vs, err := ParseVectors("f.json", []byte(`[{"name": "x", "request": {"host": "h", "path": "/p", "headers": {"B": "2", "A": "1"}},
+	vs, err := ParseVectors("f.json", []byte(`[{"name": "x", "request": {"host": "H.example.:8080", "path": "/p", "headers": {"B": "2", "A": "1"}},
 	  "response": {"headers": {"Date": "Tue, 14 Nov 2023 22:13:20 GMT"}}, "decision": {"ttl": 1500}}]`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	v := vs[0]
 	r := v.Request.PolicyRequest()
-	if string(r.Method) != "GET" || string(r.Scheme) != "https" || len(r.Headers) != 3 ||
-		string(r.Headers[0].Name) != "Host" || string(r.Headers[1].Name) != "B" || string(r.Headers[2].Name) != "A" {
-		t.Errorf("PolicyRequest = %+v, want GET https, Host then B, A", r)
+	if string(r.Method) != "GET" || string(r.Scheme) != "https" || string(r.Host) != "h.example" || len(r.Headers) != 3 ||
+		string(r.Headers[0].Name) != "Host" || string(r.Headers[0].Value) != "H.example.:8080" ||
+		string(r.Headers[1].Name) != "B" || string(r.Headers[2].Name) != "A" {
+		t.Errorf("PolicyRequest = %+v, want GET https h.example, Host as given then B, A", r)
+	}
+	for in, want := range map[string]string{"[::1]:443": "[::1]", "[::1]": "[::1]", "a.b.": "a.b", "A_b~c": "a_b~c"} {
+		p := vectorParser{}
+		if got := p.normalHost("h", in); got != want || p.err != nil {
+			t.Errorf("normalHost(%q) = %q, %v; want %q", in, got, p.err, want)
+		}
 	}
 	resp := v.Response.PolicyResponse()
 	if resp.Status != 200 || !resp.Now.Equal(time.Unix(1700000000, 0)) {

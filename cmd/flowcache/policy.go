@@ -30,7 +30,7 @@ type policyClient struct {
 }
 
 func runPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const synopsis = "push|list|rollback [flags] ..."
+	const synopsis = "push|list|rollback|key|test|bench|replay [flags] ..."
 	sub := ""
 	if len(args) > 0 {
 		sub, args = args[0], args[1:]
@@ -46,6 +46,14 @@ func runPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return runPolicyShadow(ctx, args, stdout, stderr)
 	case "canary", "promote", "discard", "delete":
 		return runPolicyRolloutCommand(ctx, sub, args, stdout, stderr)
+	case "test":
+		return runPolicyTest(ctx, args, stdout, stderr)
+	case "key":
+		return runPolicyKey(ctx, args, stdout, stderr)
+	case "bench":
+		return runPolicyBench(ctx, args, stdout, stderr)
+	case "replay":
+		return runPolicyReplay(ctx, args, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		policyUsage(stdout, synopsis)
 		return nil
@@ -64,8 +72,13 @@ func policyUsage(w io.Writer, synopsis string) {
 		"Manage the WebAssembly policies of a running gateway through its admin API:\n\n"+
 		"  push NAME FILE.wasm [-config JSON]  upload a new version and activate it\n"+
 		"  list                                 every policy, its active version and routes\n"+
-		"  rollback NAME [VERSION]              activate the previous (or the given) version\n\n"+
-		"Every subcommand takes -admin URL (default %s); the bearer token,\n"+
+		"  rollback NAME [VERSION]              activate the previous (or the given) version\n"+
+		"  key NAME URL [-H 'Name: value']...   the key and decision a version computes for URL\n\n"+
+		"Author tooling, run locally on the gateway's own host (no admin API):\n\n"+
+		"  test MODULE.wasm VECTORS.json        run golden vectors, diff each failing case\n"+
+		"  bench MODULE.wasm [VECTORS.json]     ns, fuel, allocations per call vs the native policy\n"+
+		"  replay MODULE.wasm [-against M2] LOG distinct keys and hit ratio of an access log's requests\n\n"+
+		"Every admin subcommand takes -admin URL (default %s); the bearer token,\n"+
 		"if the admin API needs one, is read from $%s.\n", synopsis, defaultAdminURL, adminTokenEnv)
 	fmt.Fprint(w, rolloutUsage)
 }

@@ -36,7 +36,7 @@ func commands() []command {
 		{"check", "validate a config file and exit", runCheck},
 		{"config", "print the effective configuration (TOML, secrets redacted)", runConfig},
 		{"version", "print the version and exit", runVersion},
-		{"policy", "push, list and roll back policies (admin API)", runPolicy},
+		{"policy", "push, list, roll back, query policies (admin API); test, bench, replay them locally", runPolicy},
 		{"top", "show the hottest URLs, refreshed (admin API)", runTop},
 		{"inspect", "show what the cache holds for a URL (admin API)", runInspect},
 		{"purge", "purge URLs, tags, a prefix or everything (admin API)", runPurge},

@@ -136,9 +136,10 @@ func compile(i int, v *sdk.JSON) (rule, error) {
 			}
 			r.store = f.Bool
 		case "ttl", "stale_while_revalidate", "stale_if_error":
+			hasTTL = hasTTL || k == "ttl" // a bad ttl is reported here, not again as missing
 			d, err := time.ParseDuration(f.Str)
 			if f.Kind != sdk.JSONString || err != nil || d < 0 {
-				errs = append(errs, errors.New(at(i, "."+k)+"want a duration >= 0 such as \"90s\""))
+				errs = append(errs, errors.New(at(i, "."+k)+"want a duration >= 0 such as \"90s\", not "+shown(f)))
 				continue
 			}
 			switch k {
@@ -160,6 +161,14 @@ func compile(i int, v *sdk.JSON) (rule, error) {
 }
 
 // at returns the key path of a rule's field, for error messages.
+// shown is v as an error message shows it: a string quoted, else its kind.
+func shown(v *sdk.JSON) string {
+	if v.Kind == sdk.JSONString {
+		return strconv.Quote(v.Str)
+	}
+	return v.Kind.String()
+}
+
 func at(i int, key string) string { return "rules[" + strconv.Itoa(i) + "]" + key + ": " }
 
 func decide(r *sdk.Response, d *sdk.Decision) error {

@@ -32,9 +32,21 @@ func exportAlloc(size uint32) uint32 {
 func exportInit(ptr, n uint32) int32 {
 	in, ok := g.input(ptr-addr(g.in), n) // a ptr below the buffer wraps around and fails
 	if !ok {
+		g.fail("flowcache_init: the configuration is not in the buffer flowcache_alloc gave", nil)
 		return initBadInput
 	}
 	return g.init(in)
+}
+
+// exportError explains the last error result (ABI.md, section 11): the
+// error of Init, Key or Decide, or why the SDK refused a call.
+//
+//go:wasmexport flowcache_error
+func exportError() uint64 {
+	if len(g.errMsg) == 0 {
+		return 0
+	}
+	return abi.Pack(addr(g.errMsg), uint32(len(g.errMsg))) //nolint:gosec // G115: wasm32
 }
 
 //go:wasmexport flowcache_headers
@@ -49,6 +61,7 @@ func exportHeaders() uint64 {
 func exportKey(ptr, n uint32) uint64 {
 	in, ok := g.input(ptr-addr(g.in), n)
 	if !ok {
+		g.fail("flowcache_key: the input is not in the buffer flowcache_alloc gave", nil)
 		return abi.ResultError
 	}
 	res, ok := g.key(in)
@@ -65,6 +78,7 @@ func exportKey(ptr, n uint32) uint64 {
 func exportDecide(ptr, n uint32) uint64 {
 	in, ok := g.input(ptr-addr(g.in), n)
 	if !ok {
+		g.fail("flowcache_decide: the input is not in the buffer flowcache_alloc gave", nil)
 		return abi.ResultError
 	}
 	res, ok := g.decide(in)

@@ -19,6 +19,20 @@ type guest struct {
 	resp Response
 	kb   *KeyBuilder
 	dec  Decision
+
+	// errMsg explains the last error result, for flowcache_error.
+	errMsg []byte
+}
+
+// fail records why the current call returns the error result (ABI.md,
+// section 11): the host reads it through flowcache_error, and shows it in
+// its error, log and admin API.
+func (g *guest) fail(what string, err error) {
+	g.errMsg = append(g.errMsg[:0], what...)
+	if err != nil {
+		g.errMsg = append(g.errMsg, ": "...)
+		g.errMsg = append(g.errMsg, err.Error()...)
+	}
 }
 
 // g is the module's only guest; see Register.
@@ -63,6 +77,7 @@ const (
 // init runs the policy's Init on a copy of config; it returns 0 on success.
 func (g *guest) init(config []byte) int32 {
 	if !g.registered {
+		g.fail("no policy: sdk.Register was not called from the module's init", nil)
 		return initNoRegistered
 	}
 	g.config = append(g.config[:0], config...)
@@ -70,6 +85,7 @@ func (g *guest) init(config []byte) int32 {
 		return 0
 	}
 	if err := g.policy.Init(g.config); err != nil {
+		g.fail("Init", err)
 		return initFailed
 	}
 	return 0
@@ -79,6 +95,7 @@ func (g *guest) init(config []byte) int32 {
 // result (nil for bypass), or ok=false for the error result.
 func (g *guest) key(in []byte) ([]byte, bool) {
 	if !g.registered {
+		g.fail("no policy: sdk.Register was not called", nil)
 		return nil, false
 	}
 	// The request blob: its six fields must lie inside it. Only a blob
@@ -88,6 +105,7 @@ func (g *guest) key(in []byte) ([]byte, bool) {
 	// rest of a simple key.
 	switch checkSlots(in) {
 	case slotsBad:
+		g.fail("malformed request blob", nil)
 		return nil, false
 	case slotsNoHeaders: // g.req.v is left as it is: Request does not read it
 		g.req.b, g.req.noHeaders = in, true
@@ -99,11 +117,16 @@ func (g *guest) key(in []byte) ([]byte, bool) {
 	k := g.kb
 	k.reset()
 	if err := g.keyFunc(&g.req, k); err != nil {
+		g.fail("Key", err)
 		return nil, false
 	}
 	// g.req and k keep referring to the input buffer, which g holds anyway.
 	res, err := k.finish()
-	return res, err == nil
+	if err != nil {
+		g.fail("KeyBuilder", err)
+		return nil, false
+	}
+	return res, true
 }
 
 // parseRequest sets g.req to the request blob in, which holds header
@@ -116,6 +139,7 @@ func (g *guest) key(in []byte) ([]byte, bool) {
 func (g *guest) parseRequest(in []byte) bool {
 	v, err := abi.ParseRequest(in)
 	if err != nil {
+		g.fail("malformed request blob", err)
 		return false
 	}
 	g.req.v, g.req.b, g.req.noHeaders = v, in, false
@@ -127,10 +151,12 @@ func (g *guest) parseRequest(in []byte) bool {
 // the default, or ok=false for the error result.
 func (g *guest) decide(in []byte) ([]byte, bool) {
 	if !g.registered {
+		g.fail("no policy: sdk.Register was not called", nil)
 		return nil, false
 	}
 	v, err := abi.ParseDecide(in)
 	if err != nil {
+		g.fail("malformed decide blob", err)
 		return nil, false
 	}
 	if g.policy.Decide == nil {
@@ -144,6 +170,7 @@ func (g *guest) decide(in []byte) ([]byte, bool) {
 	g.dec = Decision(def)
 	err = g.policy.Decide(&g.resp, &g.dec)
 	if err != nil {
+		g.fail("Decide", err)
 		return nil, false
 	}
 	d := abi.Decision(g.dec)
@@ -151,6 +178,7 @@ func (g *guest) decide(in []byte) ([]byte, bool) {
 		return nil, true
 	}
 	if d.Tier > abi.TierL2 {
+		g.fail("Decide: Decision.Tier is not TierBoth, TierL1 or TierL2", nil)
 		return nil, false
 	}
 	b := v.DecisionBytes()

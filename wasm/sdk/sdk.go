@@ -15,7 +15,9 @@ type Policy struct {
 	// object ("{}" when empty), once per instance, before any other call.
 	// Parse it into package variables with [ParseJSON] (not encoding/json,
 	// which links file reads the host refuses). A non-nil error rejects the module: the gateway refuses to start
-	// or the upload is refused. config is the policy's own copy.
+	// or the upload is refused, with the error's text in its message (ABI.md,
+	// section 11): say which rule and field is wrong. config is the
+	// policy's own copy.
 	Init func(config []byte) error
 
 	// Headers lists the request header fields Key and Decide read, in any
@@ -27,12 +29,13 @@ type Policy struct {
 	// Key derives the cache key of a request into k, or calls k.Bypass().
 	// Nil means the key of the native default policy ([KeyBuilder.Default]).
 	// An error makes the host use the route's fallback policy for this
-	// request.
+	// request; its text goes to the host's failure log and admin API.
 	Key func(r *Request, k *KeyBuilder) error
 
 	// Decide adjusts the host's default decision d for the response r. Nil
 	// keeps the default. An error makes the host use the route's fallback
-	// policy for this request.
+	// policy for this request; its text goes to the host's failure log and
+	// admin API.
 	Decide func(r *Response, d *Decision) error
 }
 
