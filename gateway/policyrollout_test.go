@@ -93,10 +93,11 @@ func TestPolicyRollout_ShadowFindsPlantedKey(t *testing.T) {
 	}
 
 	type report struct {
-		Calls    uint64
-		KeyDiffs uint64 `json:"key_diffs"`
-		Errors   uint64
-		Samples  []struct {
+		Calls       uint64
+		KeyDiffs    uint64  `json:"key_diffs"`
+		FuelPerCall float64 `json:"fuel_per_call"`
+		Errors      uint64
+		Samples     []struct {
 			Kind, Path   string
 			Headers      map[string]string
 			ActiveKey    struct{ Target string } `json:"active_key"`
@@ -127,6 +128,9 @@ func TestPolicyRollout_ShadowFindsPlantedKey(t *testing.T) {
 	})
 	if rep.Errors != 0 {
 		t.Errorf("shadow errors = %d, want 0", rep.Errors)
+	}
+	if rep.FuelPerCall <= 0 {
+		t.Errorf("shadow fuel per call = %v, want it measured", rep.FuelPerCall)
 	}
 	if len(rep.Samples) == 0 {
 		t.Fatal("no sample of a differing request")

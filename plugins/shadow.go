@@ -44,6 +44,7 @@ type shadowRunner struct {
 	done    chan struct{}
 	once    sync.Once
 	st      shadowCounters
+	fuel0   FuelProfile // the module's fuel profile when the run started
 
 	mu      sync.Mutex
 	samples []ShadowSample // a ring of the latest maxShadowSamples
@@ -54,8 +55,9 @@ type shadowRunner struct {
 // It holds a reference on c's activation until it stops.
 func startShadow(n *named, c *candidate, queue int) *shadowRunner {
 	c.a.Retain()
+	c.a.mod.profiled.Store(true) // fuel per call, for the report
 	r := &shadowRunner{
-		n: n, c: c, mod: c.a.mod, started: time.Now().UTC(),
+		n: n, c: c, mod: c.a.mod, started: time.Now().UTC(), fuel0: c.a.mod.FuelProfile(),
 		free: make(chan *shadowJob, queue), work: make(chan *shadowJob, queue),
 		quit: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -69,7 +71,10 @@ func startShadow(n *named, c *candidate, queue int) *shadowRunner {
 // stop stops the worker (the queued samples are dropped) and releases the
 // candidate; it does not wait.
 func (r *shadowRunner) stop() {
-	r.once.Do(func() { close(r.quit) })
+	r.once.Do(func() {
+		r.mod.profiled.Store(false) // a promoted shadow serves without the fuel profile's cost
+		close(r.quit)
+	})
 }
 
 // sampled draws whether a call is sampled. It does not allocate.
@@ -316,8 +321,13 @@ type ShadowReport struct {
 	DecisionDiffs uint64 `json:"decision_diffs"`
 	Errors        uint64 `json:"errors"`
 	ActiveErrors  uint64 `json:"active_errors"`
-	// NsPerCall is the candidate's mean wall time per call.
-	NsPerCall float64 `json:"ns_per_call"`
+	// NsPerCall is the candidate's mean wall time per call; FuelPerCall
+	// its mean fuel (instruction-weighted units, see Config.Fuel) per
+	// guest call, and FuelMax the most one call burned (0 on a runtime
+	// without metering).
+	NsPerCall   float64 `json:"ns_per_call"`
+	FuelPerCall float64 `json:"fuel_per_call"`
+	FuelMax     uint64  `json:"fuel_max"`
 	// Samples are the latest differing requests, oldest first.
 	Samples []ShadowSample `json:"samples"`
 }
@@ -348,6 +358,10 @@ func (s *Store) Shadow(name string) (ShadowReport, error) {
 	}
 	if rep.Calls > 0 {
 		rep.NsPerCall = float64(st.nanos.Load()) / float64(rep.Calls)
+	}
+	if fp := r.mod.FuelProfile(); fp.Calls > r.fuel0.Calls {
+		rep.FuelPerCall = float64(fp.Fuel-r.fuel0.Fuel) / float64(fp.Calls-r.fuel0.Calls)
+		rep.FuelMax = fp.Max
 	}
 	r.mu.Lock()
 	rep.Samples = make([]ShadowSample, 0, len(r.samples))

@@ -218,6 +218,8 @@ type shadowReport struct {
 	Errors        uint64  `json:"errors"`
 	ActiveErrors  uint64  `json:"active_errors"`
 	NsPerCall     float64 `json:"ns_per_call"`
+	FuelPerCall   float64 `json:"fuel_per_call"`
+	FuelMax       uint64  `json:"fuel_max"`
 	Samples       []struct {
 		Kind    string            `json:"kind"`
 		Method  string            `json:"method"`
@@ -268,8 +270,8 @@ func runPolicyShadow(ctx context.Context, args []string, stdout, stderr io.Write
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "policy\t%s\nactive\t%s\nshadow\t%s (sample %s)\n", r.Policy, short(r.Active), short(r.Candidate), r.Sample)
 	fmt.Fprintf(tw, "calls\t%d (key %d, decide %d; %d sampled, %d dropped)\n", r.Calls, r.KeyCalls, r.DecideCalls, r.Sampled, r.Dropped)
-	fmt.Fprintf(tw, "key differences\t%d\ndecision differences\t%d\nerrors\t%d (active version failed: %d)\nns per call\t%.0f\n",
-		r.KeyDiffs, r.DecisionDiffs, r.Errors, r.ActiveErrors, r.NsPerCall)
+	fmt.Fprintf(tw, "key differences\t%d\ndecision differences\t%d\nerrors\t%d (active version failed: %d)\nns per call\t%.0f\nfuel per call\t%.0f (max %d)\n",
+		r.KeyDiffs, r.DecisionDiffs, r.Errors, r.ActiveErrors, r.NsPerCall, r.FuelPerCall, r.FuelMax)
 	if err := tw.Flush(); err != nil {
 		return err
 	}
