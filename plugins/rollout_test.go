@@ -410,3 +410,40 @@ func TestStore_ShadowDecisionDiff(t *testing.T) {
 		t.Errorf("sample %+v (active %+v, shadow %+v), want ttl 1m0s vs 30s on a 200", sm, sm.ActiveDecision, sm.CandidateDecision)
 	}
 }
+
+// TestStore_ApplyCandidateRefused: a node that cannot run a candidate
+// (its vectors fail there) applies the rest of the change without it.
+func TestStore_ApplyCandidateRefused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var events []Event
+	a, err := OpenStore(newTestRuntime(t, Options{}), StoreOptions{OnChange: func(ev Event) { events = append(events, ev) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	v0, err := a.Put(ctx, "p", minimalWasm, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Stage(ctx, "p", minimalWasm, map[string]any{"v": 1}, ModeCanary, 1000); err != nil {
+		t.Fatal(err)
+	}
+	ev := events[len(events)-1]
+	bad := []byte(`[{"name": "y", "request": {"host": "h.test", "path": "/a"}, "key": {"host": "h.test", "target": "/b"}}]`)
+	badSum := versionIDOf(bad)
+	ev.Candidate.Version.VectorsSHA256, ev.Candidate.Version.VectorsSize = badSum, len(bad)
+	b := newTestStore(t, "")
+	err = b.Apply(ctx, ev, func(sha string) ([]byte, error) {
+		if sha == badSum {
+			return bad, nil
+		}
+		return a.Module(sha)
+	})
+	if err != nil {
+		t.Fatalf("Apply = %v, want the change applied without its candidate", err)
+	}
+	if in, ok := b.Get("p"); !ok || in.Active != v0.Version || in.Candidate != nil {
+		t.Errorf("b: %+v, want %.12s active and no candidate", in, v0.Version)
+	}
+}

@@ -174,10 +174,17 @@ func (s *Store) Apply(ctx context.Context, ev Event, module func(sha string) ([]
 		cv := versionRecord(c.Version)
 		m, err := s.loadSynced(ctx, ev.Name, &cv, module)
 		if err != nil {
-			closeAll()
-			return err
+			// The active version's change (a promotion elsewhere, a
+			// rollback) must not wait for a candidate this node cannot
+			// run (its vectors fail here, its module is missing): the
+			// node runs without it until the next change.
+			s.logger.LogAttrs(ctx, slog.LevelWarn, "policy_candidate_not_staged",
+				slog.String("policy", ev.Name), slog.String("version", c.Version.ID),
+				slog.String("mode", string(c.Mode)), slog.String("error", err.Error()))
+			rec.Candidate = nil
+		} else {
+			cand = m
 		}
-		cand = m
 	}
 	if err := s.install(n, rec, stable, cand, false); err != nil {
 		closeAll()
