@@ -277,19 +277,21 @@ func runPolicyList(ctx context.Context, args []string, stdout, stderr io.Writer)
 			Routes   []string          `json:"routes"`
 			Calls    uint64            `json:"calls"`
 			Errors   uint64            `json:"errors"`
+			// Candidate is policy_rollout.go's view of a staged version.
+			Candidate *rolloutCandidate `json:"candidate"`
 		} `json:"policies"`
 	}
 	if err := c.do(ctx, http.MethodGet, "/policies", "", nil, &list); err != nil {
 		return fmt.Errorf("policy list: %w", err)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tACTIVE\tVERSIONS\tROUTES\tCALLS\tERRORS")
+	fmt.Fprintln(tw, "NAME\tACTIVE\tVERSIONS\tROUTES\tCALLS\tERRORS\tCANDIDATE")
 	for _, p := range list.Policies {
 		routes := strings.Join(p.Routes, ",")
 		if routes == "" {
 			routes = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\n", p.Name, short(p.Active), len(p.Versions), routes, p.Calls, p.Errors)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\t%s\n", p.Name, short(p.Active), len(p.Versions), routes, p.Calls, p.Errors, p.Candidate.String())
 	}
 	return errors.Join(tw.Flush())
 }

@@ -112,21 +112,32 @@ func (r *pushResult) print(w io.Writer) error {
 	return err
 }
 
+// rolloutCandidate is a policy's staged version as GET /policies shows it.
+type rolloutCandidate struct {
+	Version struct {
+		ID string `json:"id"`
+	} `json:"version"`
+	Mode      string `json:"mode"`
+	Share     string `json:"share"`
+	Calls     uint64 `json:"calls"`
+	Failures  uint64 `json:"failures"`
+	Fallbacks uint64 `json:"fallbacks"`
+}
+
+// String is the CANDIDATE column of `policy list`: "canary ID 25%", or "-".
+func (c *rolloutCandidate) String() string {
+	if c == nil {
+		return "-"
+	}
+	return c.Mode + " " + short(c.Version.ID) + " " + c.Share
+}
+
 // policyView is GET /policies/NAME as the rollout commands read it.
 type policyView struct {
-	Name      string `json:"name"`
-	Active    string `json:"active"`
-	Previous  string `json:"previous"`
-	Candidate *struct {
-		Version struct {
-			ID string `json:"id"`
-		} `json:"version"`
-		Mode      string `json:"mode"`
-		Share     string `json:"share"`
-		Calls     uint64 `json:"calls"`
-		Failures  uint64 `json:"failures"`
-		Fallbacks uint64 `json:"fallbacks"`
-	} `json:"candidate"`
+	Name         string            `json:"name"`
+	Active       string            `json:"active"`
+	Previous     string            `json:"previous"`
+	Candidate    *rolloutCandidate `json:"candidate"`
 	LastRollback *struct {
 		Version string `json:"version"`
 		Stage   string `json:"stage"`

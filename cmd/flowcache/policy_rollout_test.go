@@ -69,6 +69,9 @@ func Test_run_policyRollout(t *testing.T) {
 		t.Errorf("shadow report:\n%s\nwant the differing keys", out)
 	}
 	must("canary", "canary", "-admin", adminURL, "tagged", "50%")
+	if out := must("CANDIDATE", "list", "-admin", adminURL); !strings.Contains(out, "canary ") || !strings.Contains(out, " 50%") {
+		t.Errorf("list with a canary:\n%s\nwant its mode and share", out)
+	}
 	must("no candidate", "promote", "-admin", adminURL, "tagged")
 	if status, _, body := get(t, "http://"+listen+"/d"); status != 200 || body != "v0000001" {
 		t.Errorf("GET after promote = %d %q, want the promoted version", status, body)
