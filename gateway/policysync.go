@@ -604,7 +604,12 @@ func init() {
 // Another node may be publishing an event that references a module: it
 // scores the module (ZADD) before writing it and the event. A module
 // scored within the grace period is never collected, and the score is read
-// again right before the DEL, so a module published while this runs is kept.
+// again right before the DEL and right after it: a module published in
+// between is written back from this node's store when it has it (the
+// publisher, seeing the key, did not write it). A publisher whose module
+// this node lacks can still lose it in that window of one round trip; its
+// receivers then fail to apply the event (logged) until it is published
+// again.
 func (p *policySync) collectModules(ctx context.Context, evs []plugins.Event) {
 	used := map[string]bool{}
 	for i := range evs {
@@ -631,6 +636,15 @@ func (p *policySync) collectModules(ctx context.Context, evs []plugins.Event) {
 		if err := p.client.Del(octx, p.kModule+sha).Err(); err != nil {
 			p.redisFailed(ctx, fmt.Errorf("redis DEL %s%s: %w", p.kModule, sha, err))
 			return
+		}
+		if score, err := p.client.ZScore(octx, p.kModules, sha).Result(); err == nil && score > float64(cutoff) {
+			// Published again between the check and the DEL: put the
+			// bytes back if this node has them (the publisher saw them
+			// present and did not write them).
+			if b, err := p.store.Module(sha); err == nil {
+				_ = p.client.Set(octx, p.kModule+sha, b, 0).Err() // best effort: a failure shows as the receivers' apply error
+			}
+			continue
 		}
 		if err := p.client.ZRem(octx, p.kModules, sha).Err(); err != nil {
 			p.redisFailed(ctx, fmt.Errorf("redis ZREM %s: %w", p.kModules, err))
