@@ -164,14 +164,28 @@ func TestPolicyRollout_ShadowFindsPlantedKey(t *testing.T) {
 	}
 }
 
-// TestPolicyRollout_CanaryRollback: two nodes sharing Redis. A canary at
+// TestPolicyRollout_CanaryRollback: two nodes sharing Redis (standalone,
+// then a 3-master cluster). A canary at
 // 10% is staged on A: both nodes send the same requests to the same side.
 // It is stepped to 25% from B. Its version traps on "/z" paths: traffic
 // on B makes it fail, B rolls it back automatically, and A follows; both
 // report the reason, count it and log it. No request fails.
 func TestPolicyRollout_CanaryRollback(t *testing.T) {
 	t.Parallel()
-	c := newSyncCluster(t, "standalone", []string{gatewaytest.StartRedis(t).Addr})
+	t.Run("standalone", func(t *testing.T) {
+		t.Parallel()
+		canaryRollback(t, newSyncCluster(t, "standalone", []string{gatewaytest.StartRedis(t).Addr}))
+	})
+	t.Run("cluster", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("cluster: not in -short")
+		}
+		t.Parallel()
+		canaryRollback(t, newSyncCluster(t, "cluster", gatewaytest.StartRedisCluster(t, 3).Addrs))
+	})
+}
+
+func canaryRollback(t *testing.T, c *syncCluster) {
 	logsA, logsB := &logBuffer{}, &logBuffer{}
 	edit := func(cfg *gateway.Config) { cfg.Rollout.MinCalls = 20 }
 	a := c.nodeWith(t, gateway.Options{Logger: slog.New(slog.NewTextHandler(logsA, nil))}, edit)
