@@ -3,6 +3,7 @@ package plugins
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -446,4 +447,44 @@ func TestStore_ApplyCandidateRefused(t *testing.T) {
 	if in, ok := b.Get("p"); !ok || in.Active != v0.Version || in.Candidate != nil {
 		t.Errorf("b: %+v, want %.12s active and no candidate", in, v0.Version)
 	}
+}
+
+// FuzzParseShare: ParseShare never panics, accepts only shares up to 100%,
+// and what it accepts reads back from its String.
+func FuzzParseShare(f *testing.F) {
+	for _, s := range []string{"10%", "2.5", "100", "0.01%", "", "%", "1.", "99.99%", "-0", "1e2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := ParseShare(s)
+		if err != nil {
+			return
+		}
+		if v > FullShare {
+			t.Fatalf("ParseShare(%q) = %d, more than 100%%", s, v)
+		}
+		if back, err := ParseShare(v.String()); err != nil || back != v {
+			t.Fatalf("ParseShare(%q) = %d; its String %q reads back as %d, %v", s, v, v.String(), back, err)
+		}
+	})
+}
+
+// FuzzStore_ApplyEvent: an event decoded from untrusted bytes (Redis) is
+// either refused or applied without panicking.
+func FuzzStore_ApplyEvent(f *testing.F) {
+	f.Add([]byte(`{"name":"p","version":{"id":"0123456789abcdef","module_sha256":"` + strings.Repeat("a", 64) + `","size":10},"activation":1}`))
+	f.Add([]byte(`{"name":"p","activation":3,"seq":4,"deleted":true}`))
+	f.Add([]byte(`{"name":"p","version":{"id":"0123456789abcdef","module_sha256":"` + strings.Repeat("a", 64) + `","size":10},"activation":1,"candidate":{"mode":"canary","share":"10%","activation":2,"version":{"id":"0123456789abcdee","module_sha256":"` + strings.Repeat("b", 64) + `","size":10}}}`))
+	s, err := OpenStore(newTestRuntime(f, Options{}), StoreOptions{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(s.Close)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var ev Event
+		if json.Unmarshal(b, &ev) != nil {
+			return
+		}
+		_ = s.Apply(context.Background(), ev, func(string) ([]byte, error) { return nil, errors.New("no module") }) // refused or applied: not a panic
+	})
 }
