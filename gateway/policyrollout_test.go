@@ -497,3 +497,37 @@ func TestPolicyRollout_CanaryPurgeAcrossNodes(t *testing.T) {
 		return b.Do(t, http.MethodGet, "/item/5").Get("X-Cache") == "MISS"
 	})
 }
+
+// TestPolicyRollout_SwapRollback: a version uploaded on A (a full swap, no
+// canary) fails on B's traffic within its watch window: B puts the
+// previous version back, A follows, and the restored version is not
+// watched. No request fails.
+func TestPolicyRollout_SwapRollback(t *testing.T) {
+	t.Parallel()
+	c := newSyncCluster(t, "standalone", []string{gatewaytest.StartRedis(t).Addr})
+	edit := func(cfg *gateway.Config) { cfg.Rollout.MinCalls = 20 }
+	a, b := c.nodeWith(t, gateway.Options{}, edit), c.nodeWith(t, gateway.Options{}, edit)
+	v0 := a.info(t, "tagged").Active
+	waitServes(t, b, v0, tagName(0))
+	v1 := a.put(t, "tagged", retag(t, failingWasm, tagName(1)))
+	waitServes(t, b, v1.Version, tagName(1))
+	i := 0
+	gatewaytest.WaitFor(t, "B back on the previous version", func() bool {
+		for range 10 {
+			p := fmt.Sprintf("/z/%d", i)
+			i++
+			if resp := b.Do(t, http.MethodGet, p); resp.Status != http.StatusOK {
+				t.Fatalf("GET %s = %d %s", p, resp.Status, resp.Body)
+			}
+		}
+		return b.info(t, "tagged").Active == v0
+	})
+	gatewaytest.WaitFor(t, "A back on the previous version", func() bool { return a.info(t, "tagged").Active == v0 })
+	for name, g := range map[string]*policyGateway{"A": a, "B": b} {
+		status, body := g.admin(t, http.MethodGet, "/policies/tagged", nil)
+		if status != http.StatusOK || !strings.Contains(body, `"stage":"swap"`) || !strings.Contains(body, v1.Version) || strings.Contains(body, "watched_until") {
+			t.Errorf("%s: GET /policies/tagged = %d %s, want the swap's rollback of %.12s and no watch", name, status, body, v1.Version)
+		}
+	}
+	waitServes(t, a, v0, tagName(0))
+}
