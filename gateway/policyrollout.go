@@ -2,13 +2,19 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/valyala/fasthttp"
 
+	"github.com/flowcache/flowcache/gateway/internal/l2"
 	"github.com/flowcache/flowcache/plugins"
 	"github.com/flowcache/flowcache/policy"
 )
@@ -17,7 +23,8 @@ import (
 //
 //	PUT  /policies/NAME?mode=shadow[&sample=10%]  stage the uploaded version
 //	PUT  /policies/NAME?mode=canary[&share=5%]    (JSON wrapper: "mode", "share")
-//	GET  /policies/NAME/shadow                    what the shadow run found (this node)
+//	GET  /policies/NAME/shadow[?scope=cluster]    what the shadow run found (this node; with
+//	                                              scope=cluster, also every node's counters)
 //	POST /policies/NAME/shadow   {"sample": "10%"}  the shadow's sample
 //	POST /policies/NAME/canary   {"share": "25%"}   the canary's share (a shadow becomes a canary)
 //	POST /policies/NAME/promote                   the candidate becomes the active version
@@ -126,7 +133,26 @@ func (g *Gateway) policyRollout(ctx *fasthttp.RequestCtx, name, sub string) {
 			adminError(ctx, policyStatus(err), err)
 			return
 		}
-		adminJSON(ctx, fasthttp.StatusOK, rep)
+		switch scope := string(ctx.QueryArgs().Peek("scope")); scope {
+		case "", "node":
+			adminJSON(ctx, fasthttp.StatusOK, rep)
+		case "cluster":
+			if g.psync == nil {
+				adminError(ctx, fasthttp.StatusBadRequest, errors.New("shadow: scope=cluster needs [redis]: this node reports its own traffic only"))
+				return
+			}
+			cl, err := g.psync.readShadows(context.Background(), name, rep.Candidate)
+			if err != nil {
+				adminError(ctx, fasthttp.StatusServiceUnavailable, fmt.Errorf("shadow: %w", err))
+				return
+			}
+			adminJSON(ctx, fasthttp.StatusOK, struct {
+				plugins.ShadowReport
+				Cluster shadowCluster `json:"cluster"`
+			}{rep, cl})
+		default:
+			adminError(ctx, fasthttp.StatusBadRequest, fmt.Errorf("shadow: scope %q (want node or cluster)", scope))
+		}
 		return
 	}
 	if !ctx.IsPost() {
@@ -219,4 +245,125 @@ func writeRolloutMetrics(w io.Writer, infos []plugins.Info) {
 			fmt.Fprintf(w, "flowcache_policy_rollbacks_total{policy=%q,reason=%q} %d\n", infos[i].Name, kind, infos[i].Rollout.Rollbacks[kind])
 		}
 	}
+}
+
+// # Shadow runs across nodes
+//
+// Each node reports its own traffic in GET /policies/NAME/shadow. With
+// Redis, every shadowPublishTicks scans (about a second) a node also writes
+// the counters of each shadow run it has into the hash
+// <prefix>policy:shadow:<name>:<candidate id[:12]>, field <node id>, value
+// a shadowSummary (sealed like the policy events), expiring an hour after
+// the last write. ?scope=cluster adds the sum over the nodes that wrote in
+// the last shadowSummaryMaxAge.
+
+const (
+	shadowPublishTicks   = 10 // of localScanInterval
+	shadowSummaryTTL     = time.Hour
+	shadowSummaryMaxAge  = 30 * time.Second
+	maxShadowSummarySize = 4 << 10
+)
+
+// shadowSummary is one node's counters of a shadow run.
+type shadowSummary struct {
+	Node          string    `json:"node"`
+	At            time.Time `json:"at"`
+	Sampled       uint64    `json:"sampled"`
+	Dropped       uint64    `json:"dropped"`
+	Calls         uint64    `json:"calls"`
+	KeyDiffs      uint64    `json:"key_diffs"`
+	DecisionDiffs uint64    `json:"decision_diffs"`
+	Errors        uint64    `json:"errors"`
+	ActiveErrors  uint64    `json:"active_errors"`
+	NsPerCall     float64   `json:"ns_per_call"`
+	FuelPerCall   float64   `json:"fuel_per_call"`
+}
+
+// shadowCluster is the ?scope=cluster part of a shadow report.
+type shadowCluster struct {
+	// Nodes are the summaries of the nodes that wrote recently (this one
+	// included), Total their sum (means weighted by calls).
+	Nodes []shadowSummary `json:"nodes"`
+	Total shadowSummary   `json:"total"`
+}
+
+// publishShadows writes this node's summary of every shadow run.
+func (p *policySync) publishShadows(ctx context.Context) {
+	for _, in := range p.store.List() {
+		if in.Candidate == nil || in.Candidate.Mode != plugins.ModeShadow {
+			continue
+		}
+		rep, err := p.store.Shadow(in.Name)
+		if err != nil || len(rep.Candidate) < 12 {
+			continue // ended meanwhile
+		}
+		sum := shadowSummary{
+			Node: p.node, At: time.Now().UTC(), Sampled: rep.Sampled, Dropped: rep.Dropped, Calls: rep.Calls,
+			KeyDiffs: rep.KeyDiffs, DecisionDiffs: rep.DecisionDiffs, Errors: rep.Errors, ActiveErrors: rep.ActiveErrors,
+			NsPerCall: rep.NsPerCall, FuelPerCall: rep.FuelPerCall,
+		}
+		b, err := json.Marshal(sum)
+		if err != nil {
+			continue
+		}
+		key := p.kShadow + in.Name + ":" + rep.Candidate[:12]
+		octx, cancel := context.WithTimeout(ctx, syncOpTimeout)
+		_, err = p.client.TxPipelined(octx, func(pipe redis.Pipeliner) error {
+			pipe.HSet(octx, key, p.node, p.signer.Seal(nil, l2.DomainPolicy, b))
+			pipe.Expire(octx, key, shadowSummaryTTL)
+			return nil
+		})
+		cancel()
+		if err != nil {
+			p.redisFailed(ctx, fmt.Errorf("redis HSET %s: %w", key, err))
+			return
+		}
+	}
+}
+
+// readShadows returns the recent summaries of the shadow run of candidate
+// (its id) of name, and their sum.
+func (p *policySync) readShadows(ctx context.Context, name, candidate string) (shadowCluster, error) {
+	out := shadowCluster{Nodes: []shadowSummary{}}
+	if len(candidate) < 12 {
+		return out, nil
+	}
+	octx, cancel := context.WithTimeout(ctx, syncOpTimeout)
+	defer cancel()
+	key := p.kShadow + name + ":" + candidate[:12]
+	fields, err := p.client.HGetAll(octx, key).Result()
+	if err != nil {
+		return out, fmt.Errorf("redis HGETALL %s: %w", key, err)
+	}
+	var ns, fuel float64
+	for _, node := range slices.Sorted(maps.Keys(fields)) {
+		v := fields[node]
+		if len(v) > maxShadowSummarySize {
+			continue
+		}
+		msg, err := p.signer.Open(l2.DomainPolicy, []byte(v))
+		if err != nil {
+			continue // not sealed by a node: not shown
+		}
+		var s shadowSummary
+		if json.Unmarshal(msg, &s) != nil || s.Node != node || time.Since(s.At) > shadowSummaryMaxAge {
+			continue
+		}
+		out.Nodes = append(out.Nodes, s)
+		t := &out.Total
+		t.Sampled += s.Sampled
+		t.Dropped += s.Dropped
+		t.Calls += s.Calls
+		t.KeyDiffs += s.KeyDiffs
+		t.DecisionDiffs += s.DecisionDiffs
+		t.Errors += s.Errors
+		t.ActiveErrors += s.ActiveErrors
+		ns += s.NsPerCall * float64(s.Calls)
+		fuel += s.FuelPerCall * float64(s.Calls)
+	}
+	if out.Total.Calls > 0 {
+		out.Total.NsPerCall = ns / float64(out.Total.Calls)
+		out.Total.FuelPerCall = fuel / float64(out.Total.Calls)
+	}
+	return out, nil
 }

@@ -531,3 +531,49 @@ func TestPolicyRollout_SwapRollback(t *testing.T) {
 	}
 	waitServes(t, a, v0, tagName(0))
 }
+
+// TestPolicyRollout_ShadowCluster: a shadow staged on A runs on both
+// nodes; ?scope=cluster on A sums what each node found.
+func TestPolicyRollout_ShadowCluster(t *testing.T) {
+	t.Parallel()
+	c := newSyncCluster(t, "standalone", []string{gatewaytest.StartRedis(t).Addr})
+	a, b := c.node(t, nil), c.node(t, nil)
+	waitServes(t, b, a.info(t, "tagged").Active, tagName(0))
+	cand := a.stage(t, "tagged", "mode=shadow&sample=100%", retag(t, plantedWasm, tagName(0)))
+	gatewaytest.WaitFor(t, "B running the shadow", func() bool {
+		in, _ := b.rollout(t, "tagged")
+		return in.Candidate != nil && in.Candidate.Version.ID == cand
+	})
+	for i := range 5 {
+		a.Do(t, http.MethodGet, fmt.Sprintf("/acct/a%d", i))
+		b.Do(t, http.MethodGet, fmt.Sprintf("/acct/b%d", i))
+		b.Do(t, http.MethodGet, fmt.Sprintf("/item/b%d", i))
+	}
+	type summary struct {
+		Node     string
+		Calls    uint64
+		KeyDiffs uint64 `json:"key_diffs"`
+	}
+	var rep struct {
+		Cluster struct {
+			Nodes []summary
+			Total summary
+		}
+	}
+	gatewaytest.WaitFor(t, "both nodes' counters on A", func() bool {
+		status, body := a.admin(t, http.MethodGet, "/policies/tagged/shadow?scope=cluster", nil)
+		if status != http.StatusOK {
+			t.Fatalf("GET shadow?scope=cluster = %d %s", status, body)
+		}
+		if err := json.Unmarshal([]byte(body), &rep); err != nil {
+			t.Fatal(err)
+		}
+		return len(rep.Cluster.Nodes) == 2 && rep.Cluster.Total.KeyDiffs == 10
+	})
+	if n := rep.Cluster.Nodes; n[0].Node == n[1].Node || n[0].Calls+n[1].Calls != rep.Cluster.Total.Calls {
+		t.Errorf("cluster report %+v, want two nodes and their sum", rep.Cluster)
+	}
+	if status, body := a.admin(t, http.MethodGet, "/policies/tagged/shadow?scope=galaxy", nil); status != http.StatusBadRequest {
+		t.Errorf("scope=galaxy = %d %s, want 400", status, body)
+	}
+}

@@ -148,7 +148,8 @@ type policySync struct {
 	signer    *l2.Signer
 	warn      l2.WarnLimiter
 
-	kModule, kModules, kEvent, kNames, channel string
+	kModule, kModules, kEvent, kNames, kShadow, channel string
+	node                                                string // this node's id: names its shadow summaries
 
 	kick   chan struct{}
 	cancel context.CancelFunc
@@ -164,7 +165,7 @@ type policySync struct {
 // newPolicySync connects to cfg.Redis, applies the activations Redis holds
 // (bounded by syncOpTimeout per call; Redis down is not an error: the node
 // starts with its own versions) and starts syncing.
-func newPolicySync(cfg *RedisConfig, store *plugins.Store, log *slog.Logger, set *metrics.Set) *policySync {
+func newPolicySync(cfg *RedisConfig, store *plugins.Store, log *slog.Logger, set *metrics.Set, node string) *policySync {
 	opts := l2ConfigOf(cfg).UniversalOptions("flowcache-policysync")
 	opts.PoolSize = 2
 	opts.MaxRetries = 1
@@ -179,6 +180,8 @@ func newPolicySync(cfg *RedisConfig, store *plugins.Store, log *slog.Logger, set
 		signer:      l2.NewSigner(cfg.Secret),
 		kModule:     cfg.KeyPrefix + "policy:module:",
 		kModules:    cfg.KeyPrefix + "policy:modules",
+		kShadow:     cfg.KeyPrefix + "policy:shadow:",
+		node:        node,
 		kEvent:      cfg.KeyPrefix + "policy:event:",
 		kNames:      cfg.KeyPrefix + "policy:names",
 		channel:     cfg.KeyPrefix + "policy:events",
@@ -240,6 +243,7 @@ func (p *policySync) run(ctx context.Context) {
 	retry.Stop()
 	defer retry.Stop()
 	var backoff time.Duration
+	ticks := 0
 	resync := func() {
 		if p.resync(ctx) {
 			backoff = 0
@@ -272,6 +276,9 @@ func (p *policySync) run(ctx context.Context) {
 		case <-scan.C:
 			if !p.down { // while Redis is down, resyncs retry (retry, reconcile)
 				p.publishLocal(ctx)
+				if ticks++; ticks%shadowPublishTicks == 0 {
+					p.publishShadows(ctx)
+				}
 			}
 		case <-reconcile.C:
 			resync()

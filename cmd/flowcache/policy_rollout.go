@@ -17,7 +17,7 @@ import (
 
 // rolloutUsage lists the rollout subcommands in `flowcache policy help`.
 const rolloutUsage = "\nRollouts (push -shadow, -sample SHARE, -canary SHARE, -vectors FILE):\n\n" +
-	"  shadow NAME [-sample SHARE]          what the shadow version found (or set its sample)\n" +
+	"  shadow NAME [-cluster] [-sample S]   what the shadow version found (or set its sample)\n" +
 	"  canary NAME SHARE                    serve SHARE (\"25%\") of the requests with the candidate\n" +
 	"  promote NAME                         make the candidate the active version\n" +
 	"  discard NAME                         drop the candidate\n" +
@@ -213,6 +213,18 @@ func runPolicyRolloutCommand(ctx context.Context, sub string, args []string, std
 	return v.print(stdout)
 }
 
+// shadowNode is one node's counters (or their sum) in a cluster report.
+type shadowNode struct {
+	Node          string  `json:"node"`
+	Calls         uint64  `json:"calls"`
+	KeyDiffs      uint64  `json:"key_diffs"`
+	DecisionDiffs uint64  `json:"decision_diffs"`
+	Errors        uint64  `json:"errors"`
+	Dropped       uint64  `json:"dropped"`
+	NsPerCall     float64 `json:"ns_per_call"`
+	FuelPerCall   float64 `json:"fuel_per_call"`
+}
+
 // shadowReport is GET /policies/NAME/shadow.
 type shadowReport struct {
 	Policy        string  `json:"policy"`
@@ -231,7 +243,11 @@ type shadowReport struct {
 	NsPerCall     float64 `json:"ns_per_call"`
 	FuelPerCall   float64 `json:"fuel_per_call"`
 	FuelMax       uint64  `json:"fuel_max"`
-	Samples       []struct {
+	Cluster       *struct {
+		Nodes []shadowNode `json:"nodes"`
+		Total shadowNode   `json:"total"`
+	} `json:"cluster"`
+	Samples []struct {
 		Kind    string            `json:"kind"`
 		Method  string            `json:"method"`
 		Host    string            `json:"host"`
@@ -248,12 +264,14 @@ type shadowReport struct {
 }
 
 func runPolicyShadow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, admin := policyFlags("shadow", "NAME [-sample SHARE] [-admin URL]",
+	fs, admin := policyFlags("shadow", "NAME [-sample SHARE] [-cluster] [-admin URL]",
 		"Report what the shadow version of policy NAME found on this node's live\n"+
 			"traffic: calls, key and decision differences, errors, time per call, and the\n"+
 			"latest differing requests (header values redacted unless a version declared\n"+
-			"them). -sample changes the share of requests the shadow sees.", stderr)
+			"them). -cluster adds every node's counters (with [redis]); -sample changes\n"+
+			"the share of requests the shadow sees.", stderr)
 	sample := fs.String("sample", "", "set the shadow's sample of the requests (\"10%\")")
+	cluster := fs.Bool("cluster", false, "add every node's counters (with [redis])")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -275,6 +293,9 @@ func runPolicyShadow(ctx context.Context, args []string, stdout, stderr io.Write
 		return v.print(stdout)
 	}
 	var r shadowReport
+	if *cluster {
+		path += "?scope=cluster"
+	}
 	if err := c.do(ctx, http.MethodGet, path, "", nil, &r); err != nil {
 		return fmt.Errorf("policy shadow %s: %w", pos[0], err)
 	}
@@ -283,6 +304,15 @@ func runPolicyShadow(ctx context.Context, args []string, stdout, stderr io.Write
 	fmt.Fprintf(tw, "calls\t%d (key %d, decide %d; %d sampled, %d dropped)\n", r.Calls, r.KeyCalls, r.DecideCalls, r.Sampled, r.Dropped)
 	fmt.Fprintf(tw, "key differences\t%d\ndecision differences\t%d\nerrors\t%d (active version failed: %d)\nns per call\t%.0f\nfuel per call\t%.0f (max %d)\n",
 		r.KeyDiffs, r.DecisionDiffs, r.Errors, r.ActiveErrors, r.NsPerCall, r.FuelPerCall, r.FuelMax)
+	if r.Cluster != nil {
+		t := &r.Cluster.Total
+		fmt.Fprintf(tw, "\ncluster (%d nodes)\tcalls %d, key differences %d, decision differences %d, errors %d, dropped %d, ns per call %.0f, fuel per call %.0f\n",
+			len(r.Cluster.Nodes), t.Calls, t.KeyDiffs, t.DecisionDiffs, t.Errors, t.Dropped, t.NsPerCall, t.FuelPerCall)
+		for _, n := range r.Cluster.Nodes {
+			fmt.Fprintf(tw, "  node %s\tcalls %d, key differences %d, decision differences %d, errors %d, dropped %d\n",
+				n.Node, n.Calls, n.KeyDiffs, n.DecisionDiffs, n.Errors, n.Dropped)
+		}
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}

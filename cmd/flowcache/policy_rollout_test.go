@@ -68,6 +68,7 @@ func Test_run_policyRollout(t *testing.T) {
 	if !strings.Contains(out, "key difference: GET") || !strings.Contains(out, "?tag=v0000001") {
 		t.Errorf("shadow report:\n%s\nwant the differing keys", out)
 	}
+	mustFail("scope=cluster needs [redis]", "shadow", "-admin", adminURL, "-cluster", "tagged")
 	must("canary", "canary", "-admin", adminURL, "tagged", "50%")
 	if out := must("CANDIDATE", "list", "-admin", adminURL); !strings.Contains(out, "canary ") || !strings.Contains(out, " 50%") {
 		t.Errorf("list with a canary:\n%s\nwant its mode and share", out)
