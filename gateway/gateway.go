@@ -212,7 +212,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	logInsecureUpstreams(g.log, cfg)
 	logOpenAdmin(g.log, cfg)
 	if opts.Store != nil && len(cfg.Redis.Addrs) > 0 {
-		g.psync = newPolicySync(&cfg.Redis, opts.Store, g.log, g.set, node)
+		g.psync = newPolicySync(&cfg.Redis, opts.Store, g.log, g.set)
 	}
 	g.server = g.newDataServer()
 	g.admin = g.newAdminServer()

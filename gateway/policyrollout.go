@@ -137,11 +137,12 @@ func (g *Gateway) policyRollout(ctx *fasthttp.RequestCtx, name, sub string) {
 		case "", "node":
 			adminJSON(ctx, fasthttp.StatusOK, rep)
 		case "cluster":
-			if g.psync == nil {
+			ps := g.policySyncer()
+			if ps == nil {
 				adminError(ctx, fasthttp.StatusBadRequest, errors.New("shadow: scope=cluster needs [redis]: this node reports its own traffic only"))
 				return
 			}
-			cl, err := g.psync.readShadows(context.Background(), name, rep.Candidate)
+			cl, err := ps.readShadows(context.Background(), name, rep.Candidate)
 			if err != nil {
 				adminError(ctx, fasthttp.StatusServiceUnavailable, fmt.Errorf("shadow: %w", err))
 				return
@@ -367,3 +368,6 @@ func (p *policySync) readShadows(ctx context.Context, name, candidate string) (s
 	}
 	return out, nil
 }
+
+// policySyncer returns the Redis policy sync, nil without one.
+func (g *Gateway) policySyncer() *policySync { return g.psync }

@@ -165,7 +165,7 @@ type policySync struct {
 // newPolicySync connects to cfg.Redis, applies the activations Redis holds
 // (bounded by syncOpTimeout per call; Redis down is not an error: the node
 // starts with its own versions) and starts syncing.
-func newPolicySync(cfg *RedisConfig, store *plugins.Store, log *slog.Logger, set *metrics.Set, node string) *policySync {
+func newPolicySync(cfg *RedisConfig, store *plugins.Store, log *slog.Logger, set *metrics.Set) *policySync {
 	opts := l2ConfigOf(cfg).UniversalOptions("flowcache-policysync")
 	opts.PoolSize = 2
 	opts.MaxRetries = 1
@@ -181,7 +181,7 @@ func newPolicySync(cfg *RedisConfig, store *plugins.Store, log *slog.Logger, set
 		kModule:     cfg.KeyPrefix + "policy:module:",
 		kModules:    cfg.KeyPrefix + "policy:modules",
 		kShadow:     cfg.KeyPrefix + "policy:shadow:",
-		node:        node,
+		node:        newNodeID(),
 		kEvent:      cfg.KeyPrefix + "policy:event:",
 		kNames:      cfg.KeyPrefix + "policy:names",
 		channel:     cfg.KeyPrefix + "policy:events",
