@@ -291,6 +291,10 @@ func (g *Gateway) auditAdmin(ctx *fasthttp.RequestCtx, path string) {
 		switch {
 		case sub == "rollback":
 			e.Action = "policy_rollback"
+		case sub != "":
+			e.Action = "policy_" + sub // shadow, canary, promote, discard
+		case ctx.IsPut() && len(ctx.QueryArgs().Peek("mode")) > 0:
+			e.Action = "policy_stage"
 		case ctx.IsPut():
 			e.Action = "policy_upload"
 		case ctx.IsDelete():

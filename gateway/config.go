@@ -37,6 +37,10 @@ type Config struct {
 	// section each; a route uses one with policy = "NAME". cmd fills the
 	// omitted limits with PolicyDefaults.
 	Policies map[string]plugins.Config `toml:"policies"`
+	// Rollout holds the automatic rollback thresholds of shadow and canary
+	// rollouts and the shadow queue ([rollout]; zero values are the
+	// defaults of plugins.DefaultRolloutConfig).
+	Rollout plugins.RolloutConfig `toml:"rollout"`
 }
 
 // ServerConfig is the [server] section: the data-plane listener and its limits.
@@ -537,6 +541,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.KV.validate(len(c.Redis.Addrs) > 0)...)
+	errs = append(errs, keypath.Leaves(keypath.Under("rollout", c.Rollout.Validate()))...)
 	for _, name := range slices.Sorted(maps.Keys(c.Policies)) {
 		p := "policies." + name
 		if !ValidPolicyName(name) {

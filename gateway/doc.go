@@ -43,8 +43,10 @@
 //     cached for a URL (GET /cache/lookup), session.go logs browsers in,
 //     pprof.go serves /debug/pprof;
 //   - policyadmin.go serves the policy API (/policies: upload, list,
-//     rollback, delete) over a plugins.Store, and reload.go POST /reload
-//     (the routes and policies, swapped as one value);
+//     rollback, delete) over a plugins.Store, policyrollout.go its rollouts
+//     (shadow, canary, promote, discard) and the per-request choice of a
+//     canary's side, policysync.go shares every change through Redis, and
+//     reload.go POST /reload (the routes and policies, swapped as one value);
 //   - errors.go maps every error to one HTTP answer.
 //
 // # Keys and records

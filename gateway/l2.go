@@ -379,6 +379,15 @@ func (g *Gateway) walkL1URL(host, target []byte, soft bool) int {
 		} else {
 			n += g.removeURL(x.pkey, true)
 		}
+		if c, ok := g.canaryFor(rt); ok { // and the key space of its canary
+			x.setPolicy(c)
+			x.pkey = appendPrimaryKey(x.pkey[:0], x.space, &x.key)
+			if soft {
+				n += g.markURL(x.pkey)
+			} else {
+				n += g.removeURL(x.pkey, true)
+			}
+		}
 	}
 	x.key.Host, x.key.Target = nil, nil
 	return n

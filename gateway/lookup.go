@@ -145,7 +145,7 @@ var (
 // policy for this request. It sets x.space, the key space of the policy
 // that made the key.
 func (x *exchange) policyKey() {
-	x.setPolicy(x.g.policyFor(x.rt))
+	x.setPolicy(x.g.policyForRequest(x.rt, x.req.Host, x.req.Path)) // a canary picks by host and path
 	x.key.Reset()
 	if err := x.pol.Key(&x.req, &x.key); err != nil {
 		x.rt.m.policyFallbacks.Inc()

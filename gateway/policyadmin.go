@@ -20,8 +20,12 @@ import (
 //	GET    /policies/NAME           one policy
 //	POST   /policies/NAME/rollback  body: empty (previous) or {"version": "..."}
 //	POST   /policies/NAME/key       the key and decision of a version, see policykey.go
-//	DELETE /policies/NAME           refused (409) while a route uses NAME
+//	DELETE /policies/NAME           refused (409) while a route uses NAME;
+//	                                with Redis, a tombstone reaches every node
 //	POST   /reload                  see Gateway.Reload
+//
+// and the rollout endpoints of policyrollout.go (?mode=shadow|canary,
+// /shadow, /canary, /promote, /discard).
 //
 // Answers are JSON; errors are {"error": "..."} with the status of
 // policyStatus.
@@ -59,6 +63,8 @@ func (g *Gateway) handlePolicies(ctx *fasthttp.RequestCtx, path string) {
 			return
 		}
 		g.policyRollback(ctx, name)
+	case sub == "shadow" || sub == "canary" || sub == "promote" || sub == "discard":
+		g.policyRollout(ctx, name, sub)
 	case sub == "key":
 		if !ctx.IsPost() {
 			adminMethodNotAllowed(ctx, "POST")
@@ -108,19 +114,24 @@ func (g *Gateway) routesUsing(name string) []string {
 type uploadWrapper struct {
 	Module []byte          `json:"module"` // base64 in JSON
 	Config json.RawMessage `json:"config"`
+	Mode   string          `json:"mode"`  // "shadow" or "canary": stage it (policyrollout.go)
+	Share  string          `json:"share"` // "10%"
+	// Vectors is the JSON array of golden vectors (plugins.ParseVectors).
+	Vectors json.RawMessage `json:"vectors"`
 }
 
 func (g *Gateway) policyPut(ctx *fasthttp.RequestCtx, name string) {
 	body := ctx.PostBody()
 	var wasm []byte
 	var rawConfig []byte
+	var wrapper *uploadWrapper
 	if len(body) > 0 && body[0] == '{' { // "\0asm" starts a module
 		var w uploadWrapper
 		if err := json.Unmarshal(body, &w); err != nil {
 			adminError(ctx, fasthttp.StatusBadRequest, fmt.Errorf("upload: JSON wrapper: %w (want {\"module\": base64, \"config\": {...}})", err))
 			return
 		}
-		wasm, rawConfig = w.Module, w.Config
+		wasm, rawConfig, wrapper = w.Module, w.Config, &w
 	} else {
 		wasm = body
 		if c := ctx.QueryArgs().Peek("config"); c != nil {
@@ -143,9 +154,26 @@ func (g *Gateway) policyPut(ctx *fasthttp.RequestCtx, name string) {
 			fmt.Errorf("plugins: policy %q: %w: %d bytes, max_module_size is %d", name, plugins.ErrTooLarge, len(wasm), limit))
 		return
 	}
-	res, err := g.pstore.Put(context.Background(), name, wasm, config)
+	mode, share, staged, err := stageParams(ctx, wrapper)
 	if err != nil {
-		adminError(ctx, policyStatus(err), err)
+		adminError(ctx, fasthttp.StatusBadRequest, err)
+		return
+	}
+	up := plugins.Upload{Module: wasm, Config: config}
+	if wrapper != nil && len(wrapper.Vectors) > 0 && string(wrapper.Vectors) != "null" {
+		up.Vectors = wrapper.Vectors
+	}
+	if staged {
+		up.Mode, up.Share = mode, share
+	}
+	res, err := g.pstore.Upload(context.Background(), name, up)
+	if err != nil {
+		uploadError(ctx, err)
+		return
+	}
+	if staged {
+		g.PolicyChanged(plugins.Event{})
+		adminJSON(ctx, fasthttp.StatusCreated, stagedResult{Result: res, Mode: mode, Share: share})
 		return
 	}
 	status := fasthttp.StatusCreated
@@ -153,6 +181,33 @@ func (g *Gateway) policyPut(ctx *fasthttp.RequestCtx, name string) {
 		status = fasthttp.StatusOK
 	}
 	adminJSON(ctx, status, res)
+}
+
+// vectorFailure is one failing golden vector in a refused upload's answer.
+type vectorFailure struct {
+	Case int    `json:"case"`
+	Name string `json:"name"`
+	// Diff lists each field whose expected and actual values differ.
+	Diff string `json:"diff"`
+}
+
+// uploadError answers a refused upload: with failing vectors, a 422 that
+// lists each failing case (expected vs got) beside the error.
+func uploadError(ctx *fasthttp.RequestCtx, err error) {
+	var vf *plugins.VectorsFailedError
+	if !errors.As(err, &vf) {
+		adminError(ctx, policyStatus(err), err)
+		return
+	}
+	out := struct {
+		Error  string          `json:"error"`
+		Total  int             `json:"total"`
+		Failed []vectorFailure `json:"failed"`
+	}{Error: err.Error(), Total: vf.Total}
+	for _, r := range vf.Failed {
+		out.Failed = append(out.Failed, vectorFailure{Case: r.Index, Name: r.Name, Diff: r.Diff})
+	}
+	adminJSON(ctx, fasthttp.StatusUnprocessableEntity, out)
 }
 
 func jsonErr(err error) string {
@@ -203,10 +258,11 @@ func policyStatus(err error) int {
 	switch {
 	case errors.Is(err, plugins.ErrTooLarge):
 		return fasthttp.StatusRequestEntityTooLarge
-	case errors.Is(err, plugins.ErrMalformed), errors.Is(err, plugins.ErrConfig):
+	case errors.Is(err, plugins.ErrMalformed), errors.Is(err, plugins.ErrConfig), errors.Is(err, plugins.ErrVectors):
 		return fasthttp.StatusBadRequest
 	case errors.Is(err, plugins.ErrImport), errors.Is(err, plugins.ErrExport), errors.Is(err, plugins.ErrABIVersion),
-		errors.Is(err, plugins.ErrMemory), errors.Is(err, plugins.ErrInit), errors.Is(err, plugins.ErrDryRun):
+		errors.Is(err, plugins.ErrMemory), errors.Is(err, plugins.ErrInit), errors.Is(err, plugins.ErrDryRun),
+		errors.Is(err, plugins.ErrVectorsFailed):
 		return fasthttp.StatusUnprocessableEntity
 	case errors.Is(err, plugins.ErrNotFound):
 		return fasthttp.StatusNotFound

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -24,10 +26,25 @@ import (
 // the transport. Its keys, none with a TTL:
 //
 //	<prefix>policy:module:<sha256>  the module bytes (a string)
-//	<prefix>policy:event:<name>     the name's latest activation: a hash of
-//	                                activation, id and event (plugins.Event JSON)
+//	<prefix>policy:modules          a sorted set: each module's sha256, scored
+//	                                with the unix time it was last published
+//	<prefix>policy:event:<name>     the name's latest change: a hash of
+//	                                activation (the change number, Event.Order),
+//	                                id (Event.Tie) and event (plugins.Event JSON)
 //	<prefix>policy:names            a set of the names with an event key
 //	<prefix>policy:events           the channel on which events are published
+//
+// An event carries the policy's whole state: active version, candidate
+// (shadow or canary, with its share), last automatic rollback, or a
+// tombstone. A tombstone is kept like any event: a node that was down, or
+// that still runs the policy, applies it (deletes the policy) instead of
+// publishing the policy again.
+//
+// Module keys no event references (versions aged out of every node's last
+// 32, deleted policies, discarded candidates) are collected: at most once a
+// minute, after a resync, a node deletes the modules not referenced by the
+// events it read and not published within policyModuleGrace. A node that
+// activates an old version again publishes its module again.
 //
 // Publishing a local activation: SET NX the module bytes, SADD the name, then
 // one script compares the event with the stored one, replaces it only if it
@@ -64,13 +81,11 @@ import (
 // counted in flowcache_policy_sync_errors_total and logged once when Redis
 // fails and once when it answers again, never on the request path.
 //
-// Deletions are not shared ([plugins.Store] does not publish them), and
-// do not last: DELETE /policies/NAME forgets the policy on one node only
-// (it is refused while one of that node's routes uses it), and the next
-// resync applies the name's event again. Sharing them needs a tombstone (an
-// event with a higher activation number that receivers apply with
-// Store.Delete where no route uses the name, and that stops publishLocal
-// from publishing the name again).
+// Deletions are shared as tombstones (see above). DELETE /policies/NAME is
+// refused while one of this node's routes uses the policy; another node
+// whose routes use it applies the tombstone all the same, and serves those
+// routes with their default policy (counted in
+// flowcache_policy_fallbacks_total).
 
 const (
 	// localScanInterval: how often the store's state is compared with what
@@ -111,7 +126,7 @@ type stamp struct {
 	id         string
 }
 
-func stampOf(ev *plugins.Event) stamp { return stamp{ev.Activation, ev.Version.ID} }
+func stampOf(ev *plugins.Event) stamp { return stamp{ev.Order(), ev.Tie()} }
 
 func (s stamp) newer(than stamp) bool {
 	if s.activation != than.activation {
@@ -123,16 +138,18 @@ func (s stamp) newer(than stamp) bool {
 // policySync shares a store's activations with the other nodes through
 // Redis (see above). Everything but PolicyChanged runs on its goroutine.
 type policySync struct {
-	store    *plugins.Store
-	client   redis.UniversalClient
-	log      *slog.Logger
-	errs     *metrics.Counter
-	resyncs  *metrics.Counter
-	rejected *metrics.Counter
-	signer   *l2.Signer
-	warn     l2.WarnLimiter
+	store     *plugins.Store
+	client    redis.UniversalClient
+	log       *slog.Logger
+	errs      *metrics.Counter
+	resyncs   *metrics.Counter
+	rejected  *metrics.Counter
+	collected *metrics.Counter
+	signer    *l2.Signer
+	warn      l2.WarnLimiter
 
-	kModule, kEvent, kNames, channel string
+	kModule, kModules, kEvent, kNames, kShadow, channel string
+	node                                                string // this node's id: names its shadow summaries
 
 	kick   chan struct{}
 	cancel context.CancelFunc
@@ -142,6 +159,7 @@ type policySync struct {
 	known       map[string]stamp  // what Redis holds, as last seen or written
 	down        bool              // the last Redis call failed
 	applyFailed map[string]string // name -> version id whose Apply failed (logged once)
+	lastGC      time.Time         // the last collection of unused modules
 }
 
 // newPolicySync connects to cfg.Redis, applies the activations Redis holds
@@ -158,8 +176,12 @@ func newPolicySync(cfg *RedisConfig, store *plugins.Store, log *slog.Logger, set
 		errs:        set.NewCounter("flowcache_policy_sync_errors_total"),
 		resyncs:     set.NewCounter("flowcache_policy_sync_resyncs_total"),
 		rejected:    set.NewCounter("flowcache_policy_sync_rejected_events_total"),
+		collected:   set.NewCounter("flowcache_policy_sync_modules_collected_total"),
 		signer:      l2.NewSigner(cfg.Secret),
 		kModule:     cfg.KeyPrefix + "policy:module:",
+		kModules:    cfg.KeyPrefix + "policy:modules",
+		kShadow:     cfg.KeyPrefix + "policy:shadow:",
+		node:        newNodeID(),
 		kEvent:      cfg.KeyPrefix + "policy:event:",
 		kNames:      cfg.KeyPrefix + "policy:names",
 		channel:     cfg.KeyPrefix + "policy:events",
@@ -221,6 +243,7 @@ func (p *policySync) run(ctx context.Context) {
 	retry.Stop()
 	defer retry.Stop()
 	var backoff time.Duration
+	ticks := 0
 	resync := func() {
 		if p.resync(ctx) {
 			backoff = 0
@@ -253,6 +276,9 @@ func (p *policySync) run(ctx context.Context) {
 		case <-scan.C:
 			if !p.down { // while Redis is down, resyncs retry (retry, reconcile)
 				p.publishLocal(ctx)
+				if ticks++; ticks%shadowPublishTicks == 0 {
+					p.publishShadows(ctx)
+				}
 			}
 		case <-reconcile.C:
 			resync()
@@ -280,12 +306,24 @@ func (p *policySync) receive(ctx context.Context, payload []byte) {
 // apply applies ev to the store, fetching its module from Redis if needed.
 // It reports false on failure, logged once per version.
 func (p *policySync) apply(ctx context.Context, ev *plugins.Event) bool {
+	size := func(sha string) int64 {
+		for _, v := range []*plugins.VersionInfo{&ev.Version, candidateVersion(ev)} {
+			switch {
+			case v == nil:
+			case v.ModuleSHA256 == sha:
+				return int64(v.Size)
+			case v.VectorsSHA256 == sha:
+				return int64(v.VectorsSize)
+			}
+		}
+		return -1
+	}
 	err := p.store.Apply(ctx, *ev, func(sha string) ([]byte, error) {
 		octx, cancel := context.WithTimeout(ctx, syncOpTimeout)
 		defer cancel()
 		// The event (verified) gives the size: a larger value is not read.
-		if n, err := p.client.StrLen(octx, p.kModule+sha).Result(); err != nil || n != int64(ev.Version.Size) {
-			return nil, fmt.Errorf("redis STRLEN %s%s = %d, %v; want %d", p.kModule, sha, n, err, ev.Version.Size)
+		if n, err := p.client.StrLen(octx, p.kModule+sha).Result(); err != nil || n != size(sha) {
+			return nil, fmt.Errorf("redis STRLEN %s%s = %d, %v; want %d", p.kModule, sha, n, err, size(sha))
 		}
 		b, err := p.client.Get(octx, p.kModule+sha).Bytes()
 		if err != nil {
@@ -333,6 +371,10 @@ func (p *policySync) resync(ctx context.Context) bool {
 	}
 	p.known = known
 	p.publishLocal(ctx)
+	if !p.down && time.Since(p.lastGC) >= time.Duration(policyGCInterval.Load()) {
+		p.lastGC = time.Now()
+		p.collectModules(ctx, evs)
+	}
 	return !p.down
 }
 
@@ -412,20 +454,25 @@ func (p *policySync) publish(ctx context.Context, ev *plugins.Event) (*plugins.E
 		return nil, fmt.Errorf("policy sync: encode event: %w", err)
 	}
 	body = p.signer.Seal(nil, l2.DomainPolicy, body)
-	sha := ev.Version.ModuleSHA256
 	octx, cancel := context.WithTimeout(ctx, syncOpTimeout)
 	defer cancel()
-	n, err := p.client.Exists(octx, p.kModule+sha).Result()
-	if err != nil {
-		return nil, fmt.Errorf("redis EXISTS %s%s: %w", p.kModule, sha, err)
-	}
-	if n == 0 {
-		wasm, err := p.store.Module(sha)
-		if err != nil {
-			return nil, fmt.Errorf("policy sync: policy %q module %s: %w", ev.Name, sha, err)
+	for _, sha := range eventModules(ev) {
+		// Scored first: a collection running meanwhile sees it as fresh.
+		if err := p.client.ZAdd(octx, p.kModules, redis.Z{Score: float64(time.Now().Unix()), Member: sha}).Err(); err != nil {
+			return nil, fmt.Errorf("redis ZADD %s: %w", p.kModules, err)
 		}
-		if err := p.client.SetNX(octx, p.kModule+sha, wasm, 0).Err(); err != nil {
-			return nil, fmt.Errorf("redis SET %s%s: %w", p.kModule, sha, err)
+		n, err := p.client.Exists(octx, p.kModule+sha).Result()
+		if err != nil {
+			return nil, fmt.Errorf("redis EXISTS %s%s: %w", p.kModule, sha, err)
+		}
+		if n == 0 {
+			wasm, err := p.store.Module(sha)
+			if err != nil {
+				return nil, fmt.Errorf("policy sync: policy %q module %s: %w", ev.Name, sha, err)
+			}
+			if err := p.client.SetNX(octx, p.kModule+sha, wasm, 0).Err(); err != nil {
+				return nil, fmt.Errorf("redis SET %s%s: %w", p.kModule, sha, err)
+			}
 		}
 	}
 	if err := p.client.SAdd(octx, p.kNames, ev.Name).Err(); err != nil {
@@ -434,7 +481,7 @@ func (p *policySync) publish(ctx context.Context, ev *plugins.Event) (*plugins.E
 	force := "0"
 	for {
 		res, err := publishEventScript.Run(octx, p.client, []string{p.kEvent + ev.Name},
-			ev.Activation, ev.Version.ID, body, p.channel, force).Slice()
+			ev.Order(), ev.Tie(), body, p.channel, force).Slice()
 		if err != nil {
 			return nil, fmt.Errorf("redis publish policy %q event: %w", ev.Name, err)
 		}
@@ -510,5 +557,107 @@ func (p *policySync) redisOK(ctx context.Context) {
 	if p.down {
 		p.down = false
 		p.log.LogAttrs(ctx, slog.LevelInfo, "policy_sync_redis_recovered")
+	}
+}
+
+// eventModules returns the sha256 of every module (and vectors) ev names.
+func eventModules(ev *plugins.Event) []string {
+	var out []string
+	if ev.Deleted {
+		return nil
+	}
+	for _, v := range []*plugins.VersionInfo{&ev.Version, candidateVersion(ev)} {
+		if v == nil {
+			continue
+		}
+		if v.ModuleSHA256 != "" {
+			out = append(out, v.ModuleSHA256)
+		}
+		if v.VectorsSHA256 != "" {
+			out = append(out, v.VectorsSHA256)
+		}
+	}
+	return out
+}
+
+// candidateVersion returns the version of ev's candidate, or nil.
+func candidateVersion(ev *plugins.Event) *plugins.VersionInfo {
+	if ev.Candidate == nil {
+		return nil
+	}
+	return &ev.Candidate.Version
+}
+
+// policyGCInterval is how often a node collects unused module keys
+// (tests shorten it).
+var policyGCInterval atomic.Int64
+
+// policyModuleGrace is how long a module key is kept after it was last
+// published even if no event references it: the time for the event that
+// references it to be written (tests shorten it).
+var policyModuleGrace atomic.Int64
+
+func init() {
+	policyGCInterval.Store(int64(time.Minute))
+	policyModuleGrace.Store(int64(10 * time.Minute))
+}
+
+// collectModules deletes the module keys that no event of evs (every
+// policy's latest change, just read) references and that were not
+// published within policyModuleGrace.
+//
+// # Why a grace period?
+//
+// Another node may be publishing an event that references a module: it
+// scores the module (ZADD) before writing it and the event. A module
+// scored within the grace period is never collected, and the score is read
+// again right before the DEL and right after it: a module published in
+// between is written back from this node's store when it has it (the
+// publisher, seeing the key, did not write it). A publisher whose module
+// this node lacks can still lose it in that window of one round trip; its
+// receivers then fail to apply the event (logged) until it is published
+// again.
+func (p *policySync) collectModules(ctx context.Context, evs []plugins.Event) {
+	used := map[string]bool{}
+	for i := range evs {
+		for _, sha := range eventModules(&evs[i]) {
+			used[sha] = true
+		}
+	}
+	octx, cancel := context.WithTimeout(ctx, syncOpTimeout)
+	defer cancel()
+	cutoff := time.Now().Add(-time.Duration(policyModuleGrace.Load())).Unix()
+	old, err := p.client.ZRangeByScore(octx, p.kModules, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(cutoff, 10)}).Result()
+	if err != nil {
+		p.redisFailed(ctx, fmt.Errorf("redis ZRANGEBYSCORE %s: %w", p.kModules, err))
+		return
+	}
+	for _, sha := range old {
+		if used[sha] {
+			continue
+		}
+		score, err := p.client.ZScore(octx, p.kModules, sha).Result()
+		if err != nil || score > float64(cutoff) {
+			continue // published again meanwhile (or gone)
+		}
+		if err := p.client.Del(octx, p.kModule+sha).Err(); err != nil {
+			p.redisFailed(ctx, fmt.Errorf("redis DEL %s%s: %w", p.kModule, sha, err))
+			return
+		}
+		if score, err := p.client.ZScore(octx, p.kModules, sha).Result(); err == nil && score > float64(cutoff) {
+			// Published again between the check and the DEL: put the
+			// bytes back if this node has them (the publisher saw them
+			// present and did not write them).
+			if b, err := p.store.Module(sha); err == nil {
+				_ = p.client.Set(octx, p.kModule+sha, b, 0).Err() // best effort: a failure shows as the receivers' apply error
+			}
+			continue
+		}
+		if err := p.client.ZRem(octx, p.kModules, sha).Err(); err != nil {
+			p.redisFailed(ctx, fmt.Errorf("redis ZREM %s: %w", p.kModules, err))
+			return
+		}
+		p.collected.Inc()
+		p.log.LogAttrs(ctx, slog.LevelInfo, "policy_module_collected", slog.String("module_sha256", sha))
 	}
 }

@@ -61,6 +61,8 @@ func (c *syncCluster) nodeWith(t *testing.T, opts gateway.Options, edit func(*ga
 	var gw atomic.Pointer[gateway.Gateway] // set once New returns
 	store, err := plugins.OpenStore(rt, plugins.StoreOptions{
 		Dir:      filepath.Join(t.TempDir(), "policies"),
+		Rollout:  cfg.Rollout,
+		Logger:   opts.Logger,
 		OnChange: func(ev plugins.Event) { gw.Load().PolicyChanged(ev) },
 	})
 	if err != nil {

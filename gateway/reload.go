@@ -110,6 +110,9 @@ func (g *Gateway) reloadLocked(ctx context.Context) error {
 		if err := change.Commit(); err != nil {
 			return fmt.Errorf("policies: %w", err)
 		}
+		if err := g.pstore.SetRollout(cfg.Rollout); err != nil { // validated with cfg
+			return err
+		}
 	}
 	g.st.Store(st)
 	logInsecureUpstreams(g.log, cfg)

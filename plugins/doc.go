@@ -11,6 +11,12 @@
 //	m, err := rt.Load(ctx, "normalise", &cfg) // cfg validated, see Config
 //	err = m.Key(req, &key)                    // any error: answer with policy.Default
 //
+// A [Store] holds the versions of every named policy, activates them
+// (upload, rollback, config), stages candidates beside the active version
+// (shadow or canary, see rollout.go), rolls a failing one back by itself,
+// and shares every change with the other nodes as an [Event] (see
+// store_sync.go).
+//
 // # Limits
 //
 // A policy cannot escape three limits, all set per policy in [Config]: the

@@ -71,11 +71,14 @@ type Module struct {
 	// memo remembers key results (Config.MemoizeKey); nil when off.
 	memo *keyMemo
 
-	stats   counters
-	prof    fuelProfile             // with Options.Profile (profile.go)
-	lastErr atomic.Pointer[failure] // the last failed call
-	lastLog atomic.Int64            // unix nanoseconds of the last failure log
-	muted   atomic.Uint64
+	stats counters
+	prof  fuelProfile // with Options.Profile (profile.go)
+	// profiled records the fuel of this module's calls as Options.Profile
+	// does for every module: set for a shadow's module (shadow.go).
+	profiled atomic.Bool
+	lastErr  atomic.Pointer[failure] // the last failed call
+	lastLog  atomic.Int64            // unix nanoseconds of the last failure log
+	muted    atomic.Uint64
 }
 
 // failure is a failed call and when it failed.
@@ -310,7 +313,7 @@ func (inst *core) call(ctx context.Context, fn api.Function, fuel int64, n uint3
 	if inst.end() {
 		return 0, inst.m.backstopError()
 	}
-	if inst.m.rt.profile {
+	if inst.m.rt.profile || inst.m.profiled.Load() {
 		inst.recordFuel(fuel)
 	}
 	if err != nil {

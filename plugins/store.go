@@ -53,6 +53,10 @@ type StoreOptions struct {
 	// rollback, a new config module) is committed, outside the store's
 	// lock, in order: a node publishes it for the others, which Apply it.
 	OnChange func(Event)
+	// Rollout holds the thresholds of automatic rollbacks and the size of
+	// the shadow queue; zero values take the defaults of
+	// [DefaultRolloutConfig].
+	Rollout RolloutConfig
 }
 
 // Store holds the versions of every named policy and the one active per
@@ -108,6 +112,11 @@ type Store struct {
 	onChange func(Event)
 	pending  []Event // local activations not yet given to onChange; guarded by mu
 	notifyMu sync.Mutex
+
+	rollout atomic.Pointer[RolloutConfig]
+	now     func() time.Time
+	stop    chan struct{} // closed by Close: stops the rollout monitor
+	stopped chan struct{}
 }
 
 // named is one policy name: its active version and, under Store.mu, its
@@ -117,6 +126,14 @@ type named struct {
 	active atomic.Pointer[Active]
 	calls  atomic.Uint64
 	errs   atomic.Uint64
+
+	// cand is the version staged beside the active one (shadow or
+	// canary), nil if none; shadow is its runner in shadow mode.
+	cand   atomic.Pointer[candidate]
+	shadow atomic.Pointer[shadowRunner]
+	// Counters since the process started (never reset by a swap).
+	shadowStats shadowCounters
+	rollbacks   [numRollbackReasons]atomic.Uint64
 
 	limits   Config // guarded by Store.mu; Module and Config from [policies.NAME]
 	inConfig bool   // guarded by Store.mu
@@ -131,6 +148,20 @@ type policyRecord struct {
 	Active     string `json:"active"`
 	Previous   string `json:"previous,omitempty"`
 	Activation uint64 `json:"activation"`
+	// Seq orders the changes of the policy (activations, rollout steps,
+	// a delete) between nodes; 0 in a manifest written before it existed
+	// means Activation. New activation numbers are taken from it.
+	Seq uint64 `json:"seq,omitempty"`
+	// Candidate is the version staged beside the active one.
+	Candidate *Candidate `json:"candidate,omitempty"`
+	// Swapped is when Active was activated by an upload or a promotion:
+	// the start of its watch window (zero: not watched).
+	Swapped time.Time `json:"swapped,omitzero"`
+	// LastRollback is the last automatic rollback.
+	LastRollback *Rollback `json:"last_rollback,omitempty"`
+	// Deleted marks a tombstone: the policy was deleted, and no node may
+	// bring it back with an older state.
+	Deleted bool `json:"deleted,omitempty"`
 	// ConfigVersion is the id of the [policies.NAME] module (with its
 	// config) when the store last saw it.
 	ConfigVersion string          `json:"config_version,omitempty"`
@@ -144,6 +175,10 @@ type versionRecord struct {
 	Config       map[string]any `json:"config,omitempty"`
 	Source       string         `json:"source"` // "upload" or "config"
 	Created      time.Time      `json:"created"`
+	// VectorsSHA256 and VectorsSize name the golden vectors uploaded with
+	// the version (stored beside the modules), if any.
+	VectorsSHA256 string `json:"vectors_sha256,omitempty"`
+	VectorsSize   int    `json:"vectors_size,omitempty"`
 }
 
 func (r *policyRecord) version(id string) (*versionRecord, bool) {
@@ -179,7 +214,10 @@ func (r *policyRecord) find(id string) (*versionRecord, error) {
 // OpenStore returns a store backed by opts.Dir (created if missing), with
 // the manifest found there. No module is loaded until [Store.Prepare].
 func OpenStore(rt *Runtime, opts StoreOptions) (*Store, error) {
-	s := &Store{rt: rt, dir: opts.Dir, logger: opts.Logger, blobs: map[string][]byte{}, onChange: opts.OnChange}
+	s := &Store{rt: rt, dir: opts.Dir, logger: opts.Logger, blobs: map[string][]byte{}, onChange: opts.OnChange, now: time.Now}
+	if err := s.SetRollout(opts.Rollout); err != nil {
+		return nil, err
+	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -187,29 +225,40 @@ func OpenStore(rt *Runtime, opts StoreOptions) (*Store, error) {
 	s.man = manifest{Format: 1, Policies: map[string]*policyRecord{}}
 	empty := map[string]*named{}
 	s.table.Store(&empty)
+	s.stop, s.stopped = make(chan struct{}), make(chan struct{})
 	if s.dir == "" {
+		go s.monitor()
 		return s, nil
 	}
+	if err := s.readManifest(); err != nil {
+		return nil, err
+	}
+	go s.monitor()
+	return s, nil
+}
+
+// readManifest reads the manifest of s.dir, if there is one.
+func (s *Store) readManifest() error {
 	if err := os.MkdirAll(filepath.Join(s.dir, "modules"), 0o700); err != nil {
-		return nil, fmt.Errorf("plugins: store: %w", err)
+		return fmt.Errorf("plugins: store: %w", err)
 	}
 	b, err := os.ReadFile(s.manifestPath())
 	if errors.Is(err, os.ErrNotExist) {
-		return s, nil
+		return nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("plugins: store: %w", err)
+		return fmt.Errorf("plugins: store: %w", err)
 	}
 	if err := json.Unmarshal(b, &s.man); err != nil {
-		return nil, fmt.Errorf("plugins: store: %s: %w", s.manifestPath(), err)
+		return fmt.Errorf("plugins: store: %s: %w", s.manifestPath(), err)
 	}
 	if s.man.Format != 1 {
-		return nil, fmt.Errorf("plugins: store: %s: unknown format %d", s.manifestPath(), s.man.Format)
+		return fmt.Errorf("plugins: store: %s: unknown format %d", s.manifestPath(), s.man.Format)
 	}
 	if s.man.Policies == nil {
 		s.man.Policies = map[string]*policyRecord{}
 	}
-	return s, nil
+	return nil
 }
 
 func (s *Store) manifestPath() string { return filepath.Join(s.dir, "manifest.json") }
@@ -235,6 +284,11 @@ func (s *Store) acquire(name string) *Active {
 	if n == nil {
 		return nil
 	}
+	return acquireNamed(n)
+}
+
+// acquireNamed returns a lease on n's active version, or nil.
+func acquireNamed(n *named) *Active {
 	for {
 		a := n.active.Load()
 		if a == nil {
@@ -256,11 +310,18 @@ func (s *Store) acquire(name string) *Active {
 // [policy.Policy] by calling its Module. It is safe for concurrent use; a
 // lease must not be used after its Release.
 type Active struct {
-	mod   *Module
-	n     *named
-	id    string
-	ns    []byte
-	label []byte
+	mod        *Module
+	n          *named
+	id         string
+	activation uint64
+	ns         []byte
+	label      []byte
+
+	// Calls and failures of this activation, for automatic rollbacks.
+	keyCalls, keyErrs, decideCalls, decideErrs atomic.Uint64
+	// watchUntil is the end of the watch window (unix nanoseconds), 0 if
+	// not watched.
+	watchUntil atomic.Int64
 
 	refs    atomic.Int64
 	retired atomic.Bool
@@ -270,11 +331,12 @@ type Active struct {
 func newActive(n *named, m *Module, id string, activation uint64) *Active {
 	m.version = id[:12] // before the module serves: the swap publishes it
 	a := &Active{
-		mod:   m,
-		n:     n,
-		id:    id,
-		ns:    []byte(id[:12] + "." + strconv.FormatUint(activation, 10)),
-		label: []byte(n.name + "@" + id[:12]),
+		mod:        m,
+		n:          n,
+		id:         id,
+		activation: activation,
+		ns:         []byte(id[:12] + "." + strconv.FormatUint(activation, 10)),
+		label:      []byte(n.name + "@" + id[:12]),
 	}
 	a.refs.Store(1) // the store's
 	return a
@@ -283,9 +345,14 @@ func newActive(n *named, m *Module, id string, activation uint64) *Active {
 // Key implements [policy.Policy].
 func (a *Active) Key(r *policy.Request, k *policy.Key) error {
 	a.n.calls.Add(1)
+	a.keyCalls.Add(1)
 	err := a.mod.Key(r, k)
 	if err != nil {
 		a.n.errs.Add(1)
+		a.keyErrs.Add(1)
+	}
+	if sh := a.n.shadow.Load(); sh != nil {
+		sh.offerKey(r, k, err)
 	}
 	return err
 }
@@ -293,10 +360,23 @@ func (a *Active) Key(r *policy.Request, k *policy.Key) error {
 // Decide implements [policy.Policy].
 func (a *Active) Decide(r *policy.Request, resp *policy.Response, d *policy.Decision) error {
 	a.n.calls.Add(1)
+	a.decideCalls.Add(1)
+	sh := a.n.shadow.Load()
+	if sh == nil || !sh.sampled() {
+		err := a.mod.Decide(r, resp, d)
+		if err != nil {
+			a.n.errs.Add(1)
+			a.decideErrs.Add(1)
+		}
+		return err
+	}
+	in := *d // the default decision the shadow is given too
 	err := a.mod.Decide(r, resp, d)
 	if err != nil {
 		a.n.errs.Add(1)
+		a.decideErrs.Add(1)
 	}
+	sh.offerDecide(r, resp, &in, d, err)
 	return err
 }
 
@@ -357,6 +437,10 @@ type VersionInfo struct {
 	// Source is "upload", or "config" for a [policies.NAME] module.
 	Source  string    `json:"source"`
 	Created time.Time `json:"created"`
+	// VectorsSHA256 and VectorsSize name the golden vectors uploaded with
+	// the version, if any: every node runs them before activating it.
+	VectorsSHA256 string `json:"vectors_sha256,omitempty"`
+	VectorsSize   int    `json:"vectors_size,omitempty"`
 }
 
 // Info describes one policy name.
@@ -380,6 +464,17 @@ type Info struct {
 	// empty if none failed.
 	LastError   string     `json:"last_error,omitempty"`
 	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
+	// Seq is the number of the policy's last change, shared by the nodes.
+	Seq uint64 `json:"seq"`
+	// Candidate is the version staged beside the active one (shadow or
+	// canary), nil if none.
+	Candidate *CandidateInfo `json:"candidate,omitempty"`
+	// LastRollback is the last automatic rollback, with its reason.
+	LastRollback *Rollback `json:"last_rollback,omitempty"`
+	// WatchedUntil is the end of the active version's watch window.
+	WatchedUntil *time.Time `json:"watched_until,omitempty"`
+	// Rollout counts shadow calls and differences and rollbacks.
+	Rollout RolloutCounts `json:"rollout"`
 }
 
 // InfoStats is [Stats] with JSON names.
@@ -441,6 +536,7 @@ func (s *Store) info(n *named) Info {
 			in.LastError, in.LastErrorAt = err.Error(), &at
 		}
 	}
+	s.rolloutInfo(n, s.man.Policies[n.name], &in)
 	return in
 }
 
@@ -473,47 +569,54 @@ func (s *Store) limitsFor(name string) Config {
 // are [*LoadError]s (wrapping ErrTooLarge, ErrMalformed, ..., ErrDryRun),
 // or a storage error; a failed Put changes nothing.
 func (s *Store) Put(ctx context.Context, name string, wasm []byte, config map[string]any) (Result, error) {
-	// Compiling takes up to a second: it runs outside the lock, so that
-	// lookups of the store's state (GET /policies) do not wait for it.
-	s.mu.Lock()
-	closed := s.closed
-	cfg := s.limitsFor(name)
-	s.mu.Unlock()
-	if closed {
-		return Result{}, errRuntimeClosed
+	return s.Upload(ctx, name, Upload{Module: wasm, Config: config})
+}
+
+// Upload is a new version of a policy: its module, its config, its golden
+// vectors and how it is rolled out.
+type Upload struct {
+	// Module is the .wasm bytes; Config the JSON object given to
+	// flowcache_init (nil: the [policies.NAME] section's).
+	Module []byte
+	Config map[string]any
+	// Vectors is the JSON array of golden vectors (see [ParseVectors]),
+	// nil for none. The upload is refused with a [*VectorsFailedError]
+	// unless every vector passes; they are stored with the version, and
+	// every node that receives the version runs them before activating it.
+	Vectors []byte
+	// Mode, when not empty, stages the version (shadow or canary) with
+	// Share instead of activating it (see [Store.Stage]).
+	Mode  Mode
+	Share Share
+}
+
+// Upload validates, loads, dry-runs and checks u against its vectors as a
+// new version of name, then activates it, or stages it when u.Mode is set.
+// A failed Upload changes nothing.
+func (s *Store) Upload(ctx context.Context, name string, u Upload) (Result, error) {
+	if u.Mode != "" {
+		return s.stage(ctx, name, u)
 	}
-	cfg.Module = ""
-	if config != nil {
-		cfg.Config = config
-	}
-	m, err := s.rt.LoadBytes(ctx, name, wasm, &cfg)
+	m, cfg, v, err := s.loadUpload(ctx, name, &u)
 	if err != nil {
 		return Result{}, err
 	}
-	if err := dryRun(m, dryRunCases(dryRunRequests)); err != nil {
-		_ = m.Close(ctx) // never used
-		return Result{}, &LoadError{Policy: name, Err: err}
-	}
-	configJSON, _ := cfg.initJSON() // LoadBytes checked it
-	id, sha := versionID(wasm, configJSON)
-
 	defer s.notify()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		_ = m.Close(ctx) // the store closed meanwhile
-		return Result{}, errRuntimeClosed
+	if err := s.uploadStillValid(name, &cfg); err != nil {
+		_ = m.Close(ctx) // refused
+		return Result{}, err
 	}
-	if now := s.limitsFor(name); now.MaxMemory != cfg.MaxMemory || now.Fuel != cfg.Fuel || now.MaxModuleSize != cfg.MaxModuleSize || now.MemoizeKey != cfg.MemoizeKey || now.CallTimeout != cfg.CallTimeout {
-		_ = m.Close(ctx) // loaded with limits a reload has just changed
-		return Result{}, fmt.Errorf("%w: policy %q: its limits changed during the upload; upload again", ErrConflict, name)
-	}
-	if rec := s.man.Policies[name]; rec != nil && rec.Active == id {
+	if rec := s.man.Policies[name]; rec != nil && rec.Active == v.ID && rec.Candidate == nil {
 		_ = m.Close(ctx) // the same version is already active
-		return Result{Name: name, Version: id, Previous: rec.Previous}, nil
+		return Result{Name: name, Version: v.ID, Previous: rec.Previous}, nil
 	}
-	v := versionRecord{ID: id, ModuleSHA256: sha, Size: len(wasm), Config: cfg.Config, Source: "upload", Created: time.Now().UTC()}
-	res, err := s.activate(name, m, &v, wasm, nil, 0)
+	if err := s.putVectors(&v, u.Vectors); err != nil {
+		_ = m.Close(ctx) // not activated
+		return Result{}, err
+	}
+	res, err := s.activate(name, m, &v, u.Module, nil, true)
 	if err != nil {
 		_ = m.Close(ctx) // not activated
 		return Result{}, err
@@ -521,26 +624,35 @@ func (s *Store) Put(ctx context.Context, name string, wasm []byte, config map[st
 	return res, nil
 }
 
+// putVectors stores an upload's vectors, named by their sha256 in v. The
+// caller holds mu.
+func (s *Store) putVectors(v *versionRecord, vectors []byte) error {
+	if len(vectors) == 0 {
+		return nil
+	}
+	sum := sha256.Sum256(vectors)
+	sha := hex.EncodeToString(sum[:])
+	if err := s.putBlob(sha, vectors); err != nil {
+		return err
+	}
+	v.VectorsSHA256, v.VectorsSize = sha, len(vectors)
+	return nil
+}
+
 // activate records v (with its bytes wasm, nil if stored already) as the
-// active version of name, saves the manifest and swaps m in. The caller
-// holds mu and closes m on error. n is the named entry, nil to look it up or
-// create it.
-//
-// at is the activation number: 0 for the next one (a local change, queued
-// for StoreOptions.OnChange), or another node's (Apply).
-func (s *Store) activate(name string, m *Module, v *versionRecord, wasm []byte, n *named, at uint64) (Result, error) {
+// active version of name under a new activation number, saves the
+// manifest and swaps m in: a local change, queued for
+// StoreOptions.OnChange. A staged candidate is dropped (a direct
+// activation ends a rollout). The caller holds mu and closes m on error. n
+// is the named entry, nil to look it up or create it. watch starts the
+// watch window of automatic rollbacks (an upload; not a rollback).
+func (s *Store) activate(name string, m *Module, v *versionRecord, wasm []byte, n *named, watch bool) (Result, error) {
 	if wasm != nil {
 		if err := s.putBlob(v.ModuleSHA256, wasm); err != nil {
 			return Result{}, err
 		}
 	}
-	old := s.man.Policies[name]
-	rec := &policyRecord{}
-	if old != nil {
-		c := *old
-		c.Versions = slices.Clone(old.Versions)
-		rec = &c
-	}
+	rec := s.man.Policies[name].clone()
 	if _, ok := rec.version(v.ID); !ok {
 		rec.Versions = append(rec.Versions, *v)
 	}
@@ -549,51 +661,70 @@ func (s *Store) activate(name string, m *Module, v *versionRecord, wasm []byte, 
 		rec.Previous = rec.Active
 	}
 	rec.Active = v.ID
-	if at == 0 {
-		rec.Activation++
-	} else {
-		rec.Activation = at
+	rec.Activation = rec.next()
+	rec.Candidate = nil
+	rec.Deleted = false
+	rec.Swapped = time.Time{}
+	if watch {
+		rec.Swapped = s.now().UTC()
 	}
-	if v.Source == "config" && at == 0 {
+	if v.Source == "config" {
 		// Only a local activation says what this node's config file holds:
 		// another node's config version applied here must not, or this
 		// node would take its own unchanged file for a change at its next
 		// reload and roll every node back (TestStore_ApplyRollingConfig).
 		rec.ConfigVersion = v.ID
 	}
-	pruned := prune(rec)
-	if err := s.saveWith(name, rec); err != nil {
-		return Result{}, err
-	}
-	s.removeUnused(pruned)
 	if n == nil {
 		n = s.ensure(name)
 	}
-	a := newActive(n, m, v.ID, rec.Activation)
-	if prev := n.active.Swap(a); prev != nil {
-		prev.retire()
-	}
-	s.logger.LogAttrs(context.Background(), slog.LevelInfo, "policy activated",
-		slog.String("policy", name), slog.String("version", v.ID), slog.String("previous", res.Previous),
-		slog.String("source", v.Source), slog.Uint64("activation", rec.Activation))
-	if at == 0 && s.onChange != nil {
-		s.pending = append(s.pending, Event{Name: name, Version: VersionInfo(*v), Activation: rec.Activation})
+	if err := s.install(n, rec, m, nil, true); err != nil {
+		return Result{}, err
 	}
 	return res, nil
 }
 
-// prune drops the oldest versions beyond maxHistory, never the active or
-// previous one, and returns the module hashes of the dropped ones.
+// clone returns a copy of r that can be changed without changing r; a nil
+// r gives an empty record.
+func (r *policyRecord) clone() *policyRecord {
+	if r == nil {
+		return &policyRecord{}
+	}
+	c := *r
+	c.Versions = slices.Clone(r.Versions)
+	if r.Candidate != nil {
+		cc := *r.Candidate
+		c.Candidate = &cc
+	}
+	return &c
+}
+
+// seq returns the number of the record's last change.
+func (r *policyRecord) seq() uint64 { return max(r.Seq, r.Activation) }
+
+// next takes the number of a new change: the record's Seq, and the
+// activation number of a version activated or staged by it.
+func (r *policyRecord) next() uint64 {
+	r.Seq = r.seq() + 1
+	return r.Seq
+}
+
+// prune drops the oldest versions beyond maxHistory, never the active,
+// previous or candidate one, and returns the module hashes of the dropped
+// ones.
 func prune(rec *policyRecord) []string {
 	var dropped []string
 	for len(rec.Versions) > maxHistory {
 		i := slices.IndexFunc(rec.Versions, func(v versionRecord) bool {
-			return v.ID != rec.Active && v.ID != rec.Previous
+			return v.ID != rec.Active && v.ID != rec.Previous && (rec.Candidate == nil || v.ID != rec.Candidate.Version.ID)
 		})
 		if i < 0 {
 			break
 		}
 		dropped = append(dropped, rec.Versions[i].ModuleSHA256)
+		if vs := rec.Versions[i].VectorsSHA256; vs != "" {
+			dropped = append(dropped, vs)
+		}
 		rec.Versions = slices.Delete(rec.Versions, i, i+1)
 	}
 	return dropped
@@ -641,7 +772,7 @@ func (s *Store) Rollback(ctx context.Context, name, version string) (Result, err
 	if err != nil {
 		return Result{}, err
 	}
-	res, err := s.activate(name, m, &vc, nil, nil, 0)
+	res, err := s.activate(name, m, &vc, nil, nil, false)
 	if err != nil {
 		_ = m.Close(ctx) // not activated
 		return Result{}, err
@@ -662,33 +793,30 @@ func (s *Store) loadVersion(ctx context.Context, name string, v *versionRecord) 
 	return s.rt.LoadBytes(ctx, name, wasm, &cfg)
 }
 
-// Delete forgets name and every version of it; its module is closed once
-// the requests using it are done. The caller (the admin API) refuses it
-// while a route uses name.
+// Delete forgets name and every version of it, leaving a tombstone (a
+// record marked deleted, with a new change number) that is shared like an
+// activation: no node brings the policy back with an older state. Its
+// modules are closed once the requests using them are done. The caller (the
+// admin API) refuses it while a route uses name.
 func (s *Store) Delete(_ context.Context, name string) error {
+	defer s.notify()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tab := *s.table.Load()
-	n := tab[name]
+	n := (*s.table.Load())[name]
 	if n == nil {
 		return fmt.Errorf("%w: policy %q", ErrNotFound, name)
 	}
-	var shas []string
-	if rec := s.man.Policies[name]; rec != nil {
-		for _, v := range rec.Versions {
-			shas = append(shas, v.ModuleSHA256)
-		}
+	old := s.man.Policies[name]
+	rec := &policyRecord{Deleted: true}
+	if old != nil {
+		rec.Activation, rec.Seq, rec.ConfigVersion = old.Activation, old.seq(), old.ConfigVersion
 	}
-	if err := s.saveWith(name, nil); err != nil {
+	rec.next()
+	if err := s.install(n, rec, nil, nil, true); err != nil {
 		return err
 	}
-	s.removeUnused(shas)
-	next := maps.Clone(tab)
-	delete(next, name)
-	s.table.Store(&next)
-	if a := n.active.Swap(nil); a != nil {
-		a.retire()
-	}
+	s.logger.LogAttrs(context.Background(), slog.LevelInfo, "policy deleted",
+		slog.String("policy", name), slog.Uint64("seq", rec.Seq))
 	return nil
 }
 
@@ -795,7 +923,7 @@ func (s *Store) removeUnused(shas []string) {
 		used := false
 		for _, rec := range s.man.Policies {
 			for _, v := range rec.Versions {
-				used = used || v.ModuleSHA256 == sha
+				used = used || v.ModuleSHA256 == sha || v.VectorsSHA256 == sha
 			}
 		}
 		if used {
@@ -813,12 +941,24 @@ func (s *Store) removeUnused(shas []string) {
 // modules. Later changes fail.
 func (s *Store) Close() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	wasClosed := s.closed
 	s.closed = true
 	for _, n := range *s.table.Load() {
+		n.shadow.Store(nil)
+		if c := n.cand.Swap(nil); c != nil {
+			if c.shadow != nil {
+				c.shadow.stop()
+			}
+			c.a.retire()
+		}
 		if a := n.active.Swap(nil); a != nil {
 			a.retire()
 		}
+	}
+	s.mu.Unlock()
+	if !wasClosed {
+		close(s.stop)
+		<-s.stopped
 	}
 }
 

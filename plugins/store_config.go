@@ -94,6 +94,11 @@ func (c *Change) prepareConfigured(ctx context.Context, name string, cfg *Config
 		cur = n.active.Load()
 	}
 	limitsChanged := n == nil || !n.inConfig || !sameLimits(&n.limits, cfg)
+	if rec != nil && rec.Deleted && rec.ConfigVersion == id {
+		// Deleted since the store last saw this module: the delete is the
+		// newest change (a changed module is a newer one).
+		return nil
+	}
 	if rec == nil || rec.Active == "" || (rec.ConfigVersion != id && rec.Active != id) {
 		// New or changed in the config file: the newest change wins.
 		m, err := s.rt.LoadBytes(ctx, name, wasm, cfg)
@@ -174,7 +179,7 @@ func (c *Change) Commit() error {
 		p := &c.pending[i]
 		n := s.ensure(p.name)
 		if p.fresh {
-			if _, err := s.activate(p.name, p.m, &p.v, p.wasm, n, 0); err != nil {
+			if _, err := s.activate(p.name, p.m, &p.v, p.wasm, n, false); err != nil {
 				return err // finish closes this and the remaining modules
 			}
 			p.m = nil

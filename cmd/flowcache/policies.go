@@ -42,7 +42,7 @@ func openPolicies(ctx context.Context, cfg *gateway.Config, file string, logger 
 		return nil, err
 	}
 	h := &policyHost{rt: rt}
-	store, err := plugins.OpenStore(rt, plugins.StoreOptions{Dir: storeDir, Logger: logger, OnChange: func(ev plugins.Event) {
+	store, err := plugins.OpenStore(rt, plugins.StoreOptions{Dir: storeDir, Logger: logger, Rollout: cfg.Rollout, OnChange: func(ev plugins.Event) {
 		if g := h.gw.Load(); g != nil {
 			g.PolicyChanged(ev)
 		}

@@ -42,6 +42,10 @@ func runPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return runPolicyList(ctx, args, stdout, stderr)
 	case "rollback":
 		return runPolicyRollback(ctx, args, stdout, stderr)
+	case "shadow":
+		return runPolicyShadow(ctx, args, stdout, stderr)
+	case "canary", "promote", "discard", "delete":
+		return runPolicyRolloutCommand(ctx, sub, args, stdout, stderr)
 	case "test":
 		return runPolicyTest(ctx, args, stdout, stderr)
 	case "key":
@@ -76,6 +80,7 @@ func policyUsage(w io.Writer, synopsis string) {
 		"  replay MODULE.wasm [-against M2] LOG distinct keys and hit ratio of an access log's requests\n\n"+
 		"Every admin subcommand takes -admin URL (default %s); the bearer token,\n"+
 		"if the admin API needs one, is read from $%s.\n", synopsis, defaultAdminURL, adminTokenEnv)
+	fmt.Fprint(w, rolloutUsage)
 }
 
 // policyFlags returns the flag set of a policy subcommand with -admin.
@@ -194,6 +199,7 @@ func runPolicyPush(ctx context.Context, args []string, stdout, stderr io.Writer)
 			"a rejected module changes nothing. -config is the JSON object given to the\n"+
 			"module's flowcache_init (default: the config of [policies.NAME]).", stderr)
 	config := fs.String("config", "", "JSON object passed to the module's flowcache_init")
+	ro := addRolloutFlags(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -210,20 +216,15 @@ func runPolicyPush(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return fmt.Errorf("policy push: %w", err)
 	}
-	path := "/policies/" + url.PathEscape(name)
-	if *config != "" {
-		var obj map[string]any
-		if err := json.Unmarshal([]byte(*config), &obj); err != nil || obj == nil {
-			return fmt.Errorf("policy push: -config: want a JSON object, got %q", *config)
-		}
-		path += "?config=" + url.QueryEscape(*config)
+	path, contentType, body, err := ro.request("/policies/"+url.PathEscape(name), wasm, *config)
+	if err != nil {
+		return fmt.Errorf("policy push: %w", err)
 	}
-	var res versionResult
-	if err := c.do(ctx, http.MethodPut, path, "application/wasm", wasm, &res); err != nil {
+	var res pushResult
+	if err := c.do(ctx, http.MethodPut, path, contentType, body, &res); err != nil {
 		return fmt.Errorf("policy push %s: %w", name, err)
 	}
-	_, err = fmt.Fprintf(stdout, "%s: version %s active (previous %s)\n", res.Name, short(res.Version), short(res.Previous))
-	return err
+	return res.print(stdout)
 }
 
 func runPolicyRollback(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -276,19 +277,21 @@ func runPolicyList(ctx context.Context, args []string, stdout, stderr io.Writer)
 			Routes   []string          `json:"routes"`
 			Calls    uint64            `json:"calls"`
 			Errors   uint64            `json:"errors"`
+			// Candidate is policy_rollout.go's view of a staged version.
+			Candidate *rolloutCandidate `json:"candidate"`
 		} `json:"policies"`
 	}
 	if err := c.do(ctx, http.MethodGet, "/policies", "", nil, &list); err != nil {
 		return fmt.Errorf("policy list: %w", err)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tACTIVE\tVERSIONS\tROUTES\tCALLS\tERRORS")
+	fmt.Fprintln(tw, "NAME\tACTIVE\tVERSIONS\tROUTES\tCALLS\tERRORS\tCANDIDATE")
 	for _, p := range list.Policies {
 		routes := strings.Join(p.Routes, ",")
 		if routes == "" {
 			routes = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\n", p.Name, short(p.Active), len(p.Versions), routes, p.Calls, p.Errors)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\t%s\n", p.Name, short(p.Active), len(p.Versions), routes, p.Calls, p.Errors, p.Candidate.String())
 	}
 	return errors.Join(tw.Flush())
 }
