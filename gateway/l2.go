@@ -366,8 +366,8 @@ func (g *Gateway) walkL1URL(host, target []byte, soft bool) int {
 	if g.st.Load() == nil {
 		return 0 // a message before New finished: L1 is empty
 	}
-	x := acquireExchange(g, nil, nil)
-	defer releaseExchange(x)
+	x := acquireKeyView(g)
+	defer releaseKeyView(x)
 	n := 0
 	for _, rt := range g.currentRoutes() {
 		x.rt = rt

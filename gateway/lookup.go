@@ -141,52 +141,6 @@ var (
 	schemeHTTPS = []byte("https")
 )
 
-// policyKey runs the route's policy Key; an error selects the default
-// policy for this request. It sets x.space, the key space of the policy
-// that made the key.
-func (x *exchange) policyKey() {
-	x.setPolicy(x.g.policyForRequest(x.rt, x.req.Host, x.req.Path)) // a canary picks by host and path
-	x.key.Reset()
-	if err := x.pol.Key(&x.req, &x.key); err != nil {
-		x.rt.m.policyFallbacks.Inc()
-		x.setPolicy(&x.rt.def)
-		x.key.Reset()
-		// The default policy never fails; a failure would leave Bypass
-		// set or the key empty, both handled as a bypass below.
-		if err := x.pol.Key(&x.req, &x.key); err != nil {
-			x.key.Bypass = true
-		}
-	}
-	if !x.key.Bypass && len(x.key.Target) == 0 {
-		x.key.Bypass = true
-	}
-}
-
-// setPolicy makes p the exchange's policy, releasing the lease it held,
-// and sets x.space: the route's name, followed by \x01 and the lease's
-// namespace when p is a version of a policy (see PolicyLease). Entries of
-// the native default policy (and of fallbacks to it) live in the route's
-// own space.
-func (x *exchange) setPolicy(p policy.Policy) {
-	if l, ok := x.pol.(PolicyLease); ok {
-		l.Release()
-	}
-	x.pol = p
-	x.space = append(x.space[:0], x.rt.name...)
-	if l, ok := p.(PolicyLease); ok {
-		x.space = append(x.space, 1)
-		x.space = append(x.space, l.Namespace()...)
-	}
-}
-
-// releasePolicy drops the exchange's lease on its policy, if any.
-func (x *exchange) releasePolicy() {
-	if l, ok := x.pol.(PolicyLease); ok {
-		l.Release()
-	}
-	x.pol = nil
-}
-
 // policyFor returns the route's policy, or its default policy.
 func (g *Gateway) policyFor(rt *route) policy.Policy {
 	if rt.cfg.Policy == "default" {

@@ -187,7 +187,11 @@ func TestPolicyRollout_CanaryRollback(t *testing.T) {
 
 func canaryRollback(t *testing.T, c *syncCluster) {
 	logsA, logsB := &logBuffer{}, &logBuffer{}
-	edit := func(cfg *gateway.Config) { cfg.Rollout.MinCalls = 20 }
+	// The failing version's failed key calls are also fallbacks: with the
+	// fallback threshold out of reach, the failure rate alone decides (which
+	// of the two crossed first otherwise depends on how the monitor's ticks
+	// fall between requests).
+	edit := func(cfg *gateway.Config) { cfg.Rollout.MinCalls, cfg.Rollout.MaxFallbackRate = 20, 1 }
 	a := c.nodeWith(t, gateway.Options{Logger: slog.New(slog.NewTextHandler(logsA, nil))}, edit)
 	b := c.nodeWith(t, gateway.Options{Logger: slog.New(slog.NewTextHandler(logsB, nil))}, edit)
 	v0 := a.info(t, "tagged").Active

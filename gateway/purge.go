@@ -46,7 +46,7 @@ func (g *Gateway) purge(ctx *fasthttp.RequestCtx, rt *route) {
 	if tags := peekRequest(&ctx.Request.Header, "surrogate-key"); len(trimOWS(tags)) > 0 {
 		n, err = g.purgeEverywhere(l2.Invalidation{Kind: l2.KindTag, Tags: splitTags(tags), Soft: soft})
 	} else {
-		n, err = g.purgeURL(x, rt, x.req.Host, x.req.Path, query, soft)
+		n, err = g.purgeURL(&x.req, rt, x.req.Host, x.req.Path, query, soft)
 	}
 	g.gm.purged.Add(n)
 	status := fasthttp.StatusOK
@@ -66,11 +66,13 @@ func (g *Gateway) purge(ctx *fasthttp.RequestCtx, rt *route) {
 
 // purgeURL removes (or, soft, marks stale) every stored variant of the URL
 // of host, path and query on rt, in L1 and L2, and publishes the purge to
-// every node. x holds the request headers the policy may read (none for
-// the admin API). It returns how many stored responses were purged and the
-// L2 error, if any.
-func (g *Gateway) purgeURL(x *exchange, rt *route, host, path, query []byte, soft bool) (int, error) {
-	if !g.urlKey(x, rt, host, path, query) {
+// every node. from gives the scheme and the request headers the policy may
+// read (see keyView.urlKey). It returns how many stored responses were
+// purged and the L2 error, if any.
+func (g *Gateway) purgeURL(from *policy.Request, rt *route, host, path, query []byte, soft bool) (int, error) {
+	x := acquireKeyView(g)
+	defer releaseKeyView(x)
+	if !x.urlKey(rt, from, host, path, query) {
 		return 0, nil
 	}
 	g.inv.log.addURL(x.key.Host, x.key.Target)
@@ -196,33 +198,6 @@ func (g *Gateway) headerTokenOK(h *fasthttp.RequestHeader) bool {
 	return subtle.ConstantTimeCompare(auth[len(prefix):], []byte(tok)) == 1
 }
 
-// urlKey derives x.pkey for a GET of host, path and query on rt with the
-// route's policy, as a cache lookup would. The request's Cookie and
-// Authorization fields are left out of the view: the URL's record (and
-// with it every variant) does not depend on them. It reports false if the
-// policy bypasses the URL.
-func (g *Gateway) urlKey(x *exchange, rt *route, host, path, query []byte) bool {
-	x.rt = rt
-	x.req.Method = methodGET
-	x.req.Host, x.req.Path, x.req.Query, x.req.Route = host, path, query, rt.name
-	hs := x.req.Headers[:0]
-	for _, h := range x.req.Headers {
-		if equalFold(h.Name, "cookie") || equalFold(h.Name, "authorization") {
-			continue
-		}
-		hs = append(hs, h)
-	}
-	x.req.Headers = hs
-	x.policyKey()
-	if x.key.Bypass {
-		return false
-	}
-	x.pkey = appendPrimaryKey(x.pkey[:0], x.space, &x.key)
-	return true
-}
-
-var methodGET = []byte("GET")
-
 // removeURL removes the record at pkey and every entry it leads to, from
 // L1 and (unless l1Only) L2, and returns how many stored responses were
 // removed.
@@ -314,11 +289,8 @@ func (g *Gateway) invalidateAfter(ctx *fasthttp.RequestCtx, rt *route, resp *fas
 	x := acquireExchange(g, ctx, rt)
 	defer releaseExchange(x)
 	x.loadRequest()
-	host := x.req.Host
-	// invalidateURI reuses x.req: keep the request path, the base of
-	// relative references.
-	base := append([]byte(nil), x.req.Path...)
-	g.invalidateURI(x, host, x.req.Path, x.req.Query)
+	host, base := x.req.Host, x.req.Path // base: of relative references
+	g.invalidateURI(host, x.req.Path, x.req.Query)
 	if status := resp.StatusCode(); status < 200 || status > 299 {
 		return
 	}
@@ -329,18 +301,19 @@ func (g *Gateway) invalidateAfter(ctx *fasthttp.RequestCtx, rt *route, resp *fas
 		}
 		path, query, ok := sameHostTarget(v, host, base)
 		if ok {
-			g.invalidateURI(x, host, path, query)
+			g.invalidateURI(host, path, query)
 		}
 	}
 }
 
-func (g *Gateway) invalidateURI(x *exchange, host, path, query []byte) {
+func (g *Gateway) invalidateURI(host, path, query []byte) {
 	rt := g.st.Load().router.matchNormal(host, path) // host: the request's, normal
 	if rt == nil {
 		return
 	}
-	x.req.Headers = x.req.Headers[:0]
-	if !g.urlKey(x, rt, host, path, query) {
+	x := acquireKeyView(g)
+	defer releaseKeyView(x)
+	if !x.urlKey(rt, nil, host, path, query) {
 		return
 	}
 	g.inv.log.addURL(x.key.Host, x.key.Target)

@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/flowcache/flowcache/gateway/internal/l2"
+	"github.com/flowcache/flowcache/policy"
 )
 
 // purgeRequest is the body of POST /purge on the admin API. Exactly one of
@@ -77,7 +78,7 @@ func (g *Gateway) handlePurgeAPI(ctx *fasthttp.RequestCtx) {
 		}
 	}
 	for i := range plan.urls {
-		m, err := g.purgeTarget(ctx, &plan.urls[i])
+		m, err := g.purgeTarget(&plan.urls[i])
 		n += m
 		if err != nil {
 			errs = append(errs, err)
@@ -255,9 +256,6 @@ func parseAbsoluteURL(u string) (purgeURLTarget, error) {
 
 // purgeTarget purges one URL of a POST /purge (see purgeURL); the policy
 // sees no request header.
-func (g *Gateway) purgeTarget(ctx *fasthttp.RequestCtx, t *purgeURLTarget) (int, error) {
-	x := acquireExchange(g, ctx, t.rt)
-	defer releaseExchange(x)
-	x.req.Scheme = t.scheme
-	return g.purgeURL(x, t.rt, t.host, t.path, t.query, t.soft)
+func (g *Gateway) purgeTarget(t *purgeURLTarget) (int, error) {
+	return g.purgeURL(&policy.Request{Scheme: t.scheme}, t.rt, t.host, t.path, t.query, t.soft)
 }

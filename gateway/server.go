@@ -192,13 +192,9 @@ func indexByte(b []byte, c byte) int {
 // hit allocates nothing once the pool is warm. An exchange must not be
 // used after releaseExchange.
 type exchange struct {
-	g   *Gateway
-	ctx *fasthttp.RequestCtx
-	rt  *route
-	pol policy.Policy
+	keyView // g, rt, pol, req, key, space, pkey
+	ctx     *fasthttp.RequestCtx
 
-	req   policy.Request
-	key   policy.Key
 	reqCC cachecontrol.Directives
 	resp  policy.Response
 	dec   policy.Decision
@@ -210,8 +206,6 @@ type exchange struct {
 	large    bool   // ... came from the large-object tier: held is immutable, served without a copy
 	held     []byte // the record ent was decoded from: buf, or the large-object tier's
 	fwd      string // Cache-Status fwd reason on a miss
-	space    []byte // key space: route name [\x01 policy version namespace]
-	pkey     []byte // primary key: space \0 host \0 target
 	ekey     []byte // key of the entry found or to store (pkey, or a variant key)
 	material []byte // variant material (policy variant, Vary values)
 	names    []byte // Vary names of the variant record
@@ -253,17 +247,14 @@ func acquireExchange(g *Gateway, ctx *fasthttp.RequestCtx, rt *route) *exchange 
 }
 
 func releaseExchange(x *exchange) {
-	x.releasePolicy()
-	x.g, x.ctx, x.rt = nil, nil, nil
-	x.space = x.space[:0]
-	x.req.Reset()
-	x.key.Reset()
+	x.keyView.reset()
+	x.ctx = nil
 	x.resp.Reset()
 	x.dec.Reset()
 	x.ent = entry.Entry{}
 	x.found, x.fromL2, x.fwd, x.gen, x.l2seq, x.l1seq = false, false, "", 0, 0, 0
 	x.large, x.held = false, nil
-	x.pkey, x.ekey, x.material, x.names = x.pkey[:0], x.ekey[:0], x.material[:0], x.names[:0]
+	x.ekey, x.material, x.names = x.ekey[:0], x.material[:0], x.names[:0]
 	x.enc, x.hdr, x.cs, x.fkey, x.ckey = x.enc[:0], x.hdr[:0], x.cs[:0], x.fkey[:0], x.ckey[:0]
 	x.body, x.arena = x.body[:0], x.arena[:0]
 	x.rangeHdr, x.ifRange, x.ranges, x.rbuf = nil, nil, x.ranges[:0], x.rbuf[:0]
