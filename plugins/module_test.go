@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flowcache/flowcache/internal/poll"
+	"github.com/flowcache/flowcache/internal/units"
 	"github.com/flowcache/flowcache/policy"
 )
 
@@ -153,6 +154,11 @@ func TestModule_Hostile(t *testing.T) {
 			t.Parallel()
 			cfg := DefaultConfig()
 			cfg.Fuel = 500_000 // a quarter of the default: the same containment, faster
+			// Fuel, not the wall clock, must stop these calls: on a loaded
+			// CI machine (-race, parallel packages) a memory bomb's page
+			// zeroing can outlast the 50ms default backstop before its fuel
+			// runs out. The backstop has its own test (watchdog_test.go).
+			cfg.CallTimeout = units.Duration(10 * time.Second)
 			m := mustLoad(t, rt, tt.name, tt.wasm, &cfg)
 			req := benchRequest()
 			resp := &policy.Response{Status: 200, Headers: hdrs("Cache-Control", "max-age=60")}
