@@ -23,6 +23,7 @@ import (
 type recordPolicy struct {
 	policy.Default
 	bypass, fail bool
+	failDecide   bool          // Decide clears Store, then fails
 	ttl          time.Duration // > 0: Decide stores for ttl, whatever the response says
 
 	mu     sync.Mutex
@@ -58,6 +59,10 @@ func (p *recordPolicy) Decide(r *policy.Request, resp *policy.Response, d *polic
 	p.mu.Lock()
 	p.bodies = append(p.bodies, resp.BodySize)
 	p.mu.Unlock()
+	if p.failDecide {
+		d.Store = false
+		return errors.New("recordPolicy: told to fail")
+	}
 	if p.ttl > 0 {
 		d.Store, d.Admit, d.TTL = true, true, p.ttl
 	}
@@ -170,7 +175,8 @@ func TestPolicyABI_Methods(t *testing.T) {
 // received (the path in its normal form, the query as sent) and nothing is
 // stored; after a failed key call (-1, a trap, a malformed result) the
 // route's native default policy keys the request: same target as a bypass,
-// but cached, under the default policy's key.
+// but cached, under the default policy's key (and the default policy
+// decides). A failed decide call keeps the default decision.
 func TestPolicyABI_Upstream(t *testing.T) {
 	t.Parallel()
 	const uri = "/a//b/./c?utm_source=x&b=1"
@@ -182,6 +188,9 @@ func TestPolicyABI_Upstream(t *testing.T) {
 	}{
 		{name: "bypass", p: &recordPolicy{bypass: true}, xcache: [2]string{"BYPASS", "BYPASS"}, origin: 2},
 		{name: "failed key", p: &recordPolicy{fail: true}, xcache: [2]string{"MISS", "HIT"}, origin: 1},
+		// A failed decide call keeps the default decision, whatever the
+		// policy wrote before failing: stored here (max-age=60).
+		{name: "failed decide", p: &recordPolicy{failDecide: true}, xcache: [2]string{"MISS", "HIT"}, origin: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
