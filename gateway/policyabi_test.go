@@ -297,3 +297,34 @@ func TestPolicyABI_Streamed(t *testing.T) {
 		t.Errorf("upstream requests %d, want 1", n)
 	}
 }
+
+// targetPolicy keys every request with a fixed host and target.
+type targetPolicy struct {
+	policy.Default
+	host, target string
+}
+
+func (p *targetPolicy) Key(_ *policy.Request, k *policy.Key) error {
+	k.Host = append(k.Host, p.host...)
+	k.Target = append(k.Target, p.target...)
+	return nil
+}
+
+// TestPolicyABI_Target: the key's target reaches the upstream byte for
+// byte as the request URI (no normalisation, no escaping: raw UTF-8, a
+// malformed escape and ';' pass), while the key's host is key material
+// only: the upstream's Host field is the request's, in its normal form.
+func TestPolicyABI_Target(t *testing.T) {
+	t.Parallel()
+	const target = "/t/\xc3\xa9//./x?q=%zz&a=b;c&&"
+	up := testOrigin(t, func(ctx *fasthttp.RequestCtx) {
+		ctx.Response.Header.Set("Cache-Control", "max-age=60")
+		ctx.SetBodyString(string(ctx.RequestURI()) + " " + string(ctx.Host()))
+	})
+	g := newTierGateway(t, up, &targetPolicy{host: "other.example", target: target}, "")
+	var ctx fasthttp.RequestCtx
+	serve(g, &ctx, newRequest("GET", "/p?z=1", "Example.TEST:8080"), loopbackAddr)
+	if got, want := string(ctx.Response.Body()), target+" example.test"; got != want {
+		t.Errorf("upstream saw %q, want %q", got, want)
+	}
+}
