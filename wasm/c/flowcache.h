@@ -68,6 +68,63 @@ static inline void fc_store32(void *p, uint32_t v) { __builtin_memcpy(p, &v, 4);
 static inline void fc_store64(void *p, uint64_t v) { __builtin_memcpy(p, &v, 8); }
 
 /* ---------------------------------------------------------------------
+ * Eight bytes at a time. A policy's fuel counts instructions (ABI.md 7), so
+ * the scans below handle a 64-bit word per iteration (SWAR: SIMD within a
+ * register) instead of a byte: fewer instructions per byte, and less time.
+ * A tail of 1 to 7 bytes is copied into a padded word (memory.copy with
+ * -mbulk-memory), never read past its end.
+ * ------------------------------------------------------------------- */
+
+#define FC_ONES 0x0101010101010101ull
+#define FC_HIGHS 0x8080808080808080ull
+
+/* fc_zero_bytes has the high bit of a byte set where x has a zero byte
+ * (exact for the lowest one; a byte above a zero byte may be flagged too). */
+static inline uint64_t fc_zero_bytes(uint64_t x) { return (x - FC_ONES) & ~x & FC_HIGHS; }
+
+/* fc_byte_eq flags the bytes of x equal to c (exact for the lowest). */
+static inline uint64_t fc_byte_eq(uint64_t x, uint8_t c) { return fc_zero_bytes(x ^ (FC_ONES * c)); }
+
+/* fc_byte_lt flags bytes of x below c (c <= 0x80), none at or above 0x80;
+ * non-zero exactly when some byte is below c. */
+static inline uint64_t fc_byte_lt(uint64_t x, uint8_t c) { return (x - FC_ONES * c) & ~x & FC_HIGHS; }
+
+/* fc_tail loads the n < 8 bytes at p into the low bytes of a word whose
+ * other bytes are pad. */
+static inline uint64_t fc_tail(const uint8_t *p, uint32_t n, uint8_t pad) {
+    uint64_t x = FC_ONES * pad;
+    __builtin_memcpy(&x, p, n);
+    return x;
+}
+
+/* fc_index_byte returns the index of the first byte c in p[0..n), or n. */
+static inline uint32_t fc_index_byte(const uint8_t *p, uint32_t n, uint8_t c) {
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t m = fc_byte_eq(fc_load64(p + i), c);
+        if (m) return i + (uint32_t)(__builtin_ctzll(m) >> 3);
+    }
+    if (i == n) return n;
+    uint64_t m = fc_byte_eq(fc_tail(p + i, n - i, (uint8_t)~c), c);
+    return m ? i + (uint32_t)(__builtin_ctzll(m) >> 3) : n;
+}
+
+/* fc_same reports whether p[0..n) and q[0..n) hold the same bytes. */
+static inline int fc_same(const uint8_t *p, const uint8_t *q, uint32_t n) {
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        if (fc_load64(p + i) != fc_load64(q + i)) return 0;
+    return i == n || fc_tail(p + i, n - i, 0) == fc_tail(q + i, n - i, 0);
+}
+
+/* fc_lower_word lower-cases the ASCII letters of a word. */
+static inline uint64_t fc_lower_word(uint64_t x) {
+    uint64_t h = x & ~FC_HIGHS;
+    uint64_t upper = (h + FC_ONES * (0x80 - 'A')) & ~(h + FC_ONES * (0x7f - 'Z')) & ~x & FC_HIGHS;
+    return x | upper >> 2;
+}
+
+/* ---------------------------------------------------------------------
  * Byte strings.
  * ------------------------------------------------------------------- */
 
@@ -83,36 +140,41 @@ typedef struct {
 static inline uint8_t fc_lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c; }
 
 /* fc_equal reports whether a and b hold the same bytes. */
-static inline int fc_equal(fc_bytes a, fc_bytes b) {
-    if (a.n != b.n) return 0;
-    for (uint32_t i = 0; i < a.n; i++)
-        if (a.p[i] != b.p[i]) return 0;
-    return 1;
-}
+static inline int fc_equal(fc_bytes a, fc_bytes b) { return a.n == b.n && fc_same(a.p, b.p, a.n); }
 
 /* fc_equal_fold reports whether a and b are equal ignoring ASCII case
  * (header names: RFC 9110 5.1). */
 static inline int fc_equal_fold(fc_bytes a, fc_bytes b) {
     if (a.n != b.n) return 0;
-    for (uint32_t i = 0; i < a.n; i++)
-        if (fc_lower(a.p[i]) != fc_lower(b.p[i])) return 0;
-    return 1;
+    uint32_t i = 0;
+    for (; i + 8 <= a.n; i += 8)
+        if (fc_lower_word(fc_load64(a.p + i)) != fc_lower_word(fc_load64(b.p + i))) return 0;
+    return i == a.n ||
+           fc_lower_word(fc_tail(a.p + i, a.n - i, 0)) == fc_lower_word(fc_tail(b.p + i, a.n - i, 0));
 }
 
 /* fc_has_prefix reports whether s starts with prefix. */
 static inline int fc_has_prefix(fc_bytes s, fc_bytes prefix) {
-    if (s.n < prefix.n) return 0;
-    for (uint32_t i = 0; i < prefix.n; i++)
-        if (s.p[i] != prefix.p[i]) return 0;
-    return 1;
+    return s.n >= prefix.n && fc_same(s.p, prefix.p, prefix.n);
+}
+
+/* fc_order compares two different words as the byte strings they hold. */
+static inline int fc_order(uint64_t x, uint64_t y) {
+    return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
 }
 
 /* fc_compare orders a and b as bytes (memcmp, then the shorter first):
  * <0, 0 or >0, like Go's bytes.Compare. */
 static inline int fc_compare(fc_bytes a, fc_bytes b) {
-    uint32_t n = a.n < b.n ? a.n : b.n;
-    for (uint32_t i = 0; i < n; i++)
-        if (a.p[i] != b.p[i]) return a.p[i] < b.p[i] ? -1 : 1;
+    uint32_t n = a.n < b.n ? a.n : b.n, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x = fc_load64(a.p + i), y = fc_load64(b.p + i);
+        if (x != y) return fc_order(x, y);
+    }
+    if (i < n) {
+        uint64_t x = fc_tail(a.p + i, n - i, 0), y = fc_tail(b.p + i, n - i, 0);
+        if (x != y) return fc_order(x, y);
+    }
     return a.n < b.n ? -1 : (a.n > b.n ? 1 : 0);
 }
 
@@ -273,11 +335,7 @@ static inline fc_params fc_split_query(fc_bytes q) { return (fc_params){q.p, q.n
 static inline int fc_params_next(fc_params *it, fc_param *out) {
     while (it->left > 0) {
         const uint8_t *p = it->p;
-        uint32_t end = 0, eq = UINT32_MAX;
-        while (end < it->left && p[end] != '&') {
-            if (p[end] == '=' && eq == UINT32_MAX) eq = end;
-            end++;
-        }
+        uint32_t end = fc_index_byte(p, it->left, '&');
         if (end < it->left) {
             it->p += end + 1;
             it->left -= end + 1;
@@ -286,8 +344,9 @@ static inline int fc_params_next(fc_params *it, fc_param *out) {
             it->left = 0;
         }
         if (end == 0) continue;
+        uint32_t eq = fc_index_byte(p, end, '=');
         out->raw = (fc_bytes){p, end};
-        if (eq != UINT32_MAX) {
+        if (eq < end) {
             out->name = (fc_bytes){p, eq};
             out->value = (fc_bytes){p + eq + 1, end - eq - 1};
             out->has_value = 1;
@@ -349,7 +408,12 @@ static inline void fc_key_host(fc_key *k, fc_bytes h) {
     uint32_t at = k->n;
     fc_key_put(k, h);
     if (k->err) return;
-    for (uint32_t i = at; i < k->n; i++) k->buf[i] = fc_lower(k->buf[i]);
+    uint32_t i = at;
+    for (; i + 8 <= k->n; i += 8) fc_store64(k->buf + i, fc_lower_word(fc_load64(k->buf + i)));
+    if (i < k->n) {
+        uint64_t x = fc_lower_word(fc_tail(k->buf + i, k->n - i, 0));
+        __builtin_memcpy(k->buf + i, &x, k->n - i);
+    }
     k->host_len += h.n;
 }
 
@@ -391,21 +455,27 @@ static inline void fc_key_variant(fc_key *k, fc_bytes v) {
  * host holds no control character, space, DEL, '/', '?', '#' or '@'; a
  * target starts with '/' and holds no control character, space, DEL or
  * '#'. */
-static inline int fc_bad_target_byte(uint8_t c) { return c < 0x21 || c == 0x7f || c == '#'; }
+static inline uint64_t fc_bad_target_word(uint64_t x) {
+    return fc_byte_lt(x, 0x21) | fc_byte_eq(x, 0x7f) | fc_byte_eq(x, '#');
+}
+
+static inline uint64_t fc_bad_host_word(uint64_t x) {
+    return fc_bad_target_word(x) | fc_byte_eq(x, '/') | fc_byte_eq(x, '?') | fc_byte_eq(x, '@');
+}
 
 static inline int fc_valid_host(fc_bytes h) {
-    for (uint32_t i = 0; i < h.n; i++) {
-        uint8_t c = h.p[i];
-        if (fc_bad_target_byte(c) || c == '/' || c == '?' || c == '@') return 0;
-    }
-    return 1;
+    uint32_t i = 0;
+    for (; i + 8 <= h.n; i += 8)
+        if (fc_bad_host_word(fc_load64(h.p + i))) return 0;
+    return i == h.n || !fc_bad_host_word(fc_tail(h.p + i, h.n - i, 'a'));
 }
 
 static inline int fc_valid_target(fc_bytes t) {
     if (t.n == 0 || t.p[0] != '/') return 0;
-    for (uint32_t i = 1; i < t.n; i++)
-        if (fc_bad_target_byte(t.p[i])) return 0;
-    return 1;
+    uint32_t i = 0;
+    for (; i + 8 <= t.n; i += 8)
+        if (fc_bad_target_word(fc_load64(t.p + i))) return 0;
+    return i == t.n || !fc_bad_target_word(fc_tail(t.p + i, t.n - i, '/'));
 }
 
 /* fc_key_finish completes the result and returns it packed, or FC_ERROR if
