@@ -7,7 +7,7 @@
 
 import {
   BYPASS, DEFAULT, ERROR, JsonIter, KeyWriter, Params, Request, Span,
-  fail, jsonString, pack, setError, compareBytes,
+  fail, jsonString, pack, setError, compareBytes, sameBytes,
 } from "@flowcache/sdk";
 
 export { flowcache_abi_version, flowcache_alloc, flowcache_error } from "@flowcache/sdk";
@@ -43,8 +43,8 @@ function dropped(name: Span): bool {
     const p = patternText + i * MAX_PATTERN_LEN;
     const n = load<u32>(patternLen + i * 4);
     if (load<u8>(patternPrefix + i) != 0) {
-      if (name.len >= n && memory.compare(name.ptr, p, n) == 0) return true;
-    } else if (name.len == n && memory.compare(name.ptr, p, n) == 0) {
+      if (name.len >= n && sameBytes(name.ptr, p, n)) return true;
+    } else if (name.len == n && sameBytes(name.ptr, p, n)) {
       return true;
     }
   }
