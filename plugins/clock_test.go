@@ -28,10 +28,10 @@ func TestClocks(t *testing.T) {
 		if len(k.Variant) != 32 {
 			t.Fatalf("variant of %d bytes, want 32", len(k.Variant))
 		}
-		real, mono := binary.LittleEndian.Uint64(k.Variant), binary.LittleEndian.Uint64(k.Variant[8:])
+		wall, mono := binary.LittleEndian.Uint64(k.Variant), binary.LittleEndian.Uint64(k.Variant[8:])
 		rres, mres := binary.LittleEndian.Uint64(k.Variant[16:]), binary.LittleEndian.Uint64(k.Variant[24:])
-		if want := epoch + call*uint64(time.Millisecond); real != want {
-			t.Errorf("call %d: realtime %d (%v), want %d", call, real, time.Unix(0, int64(real)).UTC(), want)
+		if want := epoch + call*uint64(time.Millisecond); wall != want {
+			t.Errorf("call %d: realtime %d (%v), want %d", call, wall, time.Unix(0, int64(wall)).UTC(), want)
 		}
 		if want := call * uint64(time.Millisecond); mono != want {
 			t.Errorf("call %d: monotonic %d, want %d", call, mono, want)
