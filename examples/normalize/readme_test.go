@@ -105,8 +105,10 @@ func TestREADMEConfigs(t *testing.T) {
 				continue
 			}
 			m := policytest.Load(t, policytest.Build(t, dir), c.config)
-			r := &policy.Request{Method: []byte("GET"), Scheme: []byte("https"), Host: []byte("example.com"),
-				Path: []byte("/p"), Query: []byte("utm_source=x&a=1"), Route: []byte("r")}
+			r := &policy.Request{
+				Method: []byte("GET"), Scheme: []byte("https"), Host: []byte("example.com"),
+				Path: []byte("/p"), Query: []byte("utm_source=x&a=1"), Route: []byte("r"),
+			}
 			var k policy.Key
 			if err := m.Key(r, &k); err != nil {
 				t.Errorf("%s: Key with this configuration: %v", c.where, err)
