@@ -18,8 +18,11 @@ import (
 // per test binary.
 func module(t testing.TB) []byte {
 	t.Helper()
-	return policytest.BuildScript(t, "./build.sh", 5*time.Minute, "node", "npm")
+	return policytest.BuildScript(t, 5*time.Minute, asTools, "./build.sh")
 }
+
+// asTools are what build.sh needs: node and npm (npm ci installs asc).
+var asTools = []string{"node", "npm"}
 
 func request(host, path, query string, headers ...string) *policy.Request {
 	r := &policy.Request{Method: []byte("GET"), Scheme: []byte("http"), Host: []byte(host), Path: []byte(path), Query: []byte(query), Route: []byte("r")}

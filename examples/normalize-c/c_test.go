@@ -17,8 +17,11 @@ import (
 // wasm-ld), once per test binary.
 func module(t testing.TB) []byte {
 	t.Helper()
-	return policytest.BuildScript(t, "./build.sh", 2*time.Minute, "clang", "wasm-ld")
+	return policytest.BuildScript(t, 2*time.Minute, cTools, "./build.sh")
 }
+
+// cTools are what build.sh needs: clang and its WebAssembly linker.
+var cTools = []string{"clang", "wasm-ld"}
 
 func request(host, path, query string, headers ...string) *policy.Request {
 	r := &policy.Request{Method: []byte("GET"), Scheme: []byte("http"), Host: []byte(host), Path: []byte(path), Query: []byte(query), Route: []byte("r")}

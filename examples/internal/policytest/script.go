@@ -27,21 +27,21 @@ func Tool(t testing.TB, name string) string {
 	return ""
 }
 
-var scripts sync.Map // script path -> *build
+var scripts sync.Map // script and arguments -> *build
 
 // BuildScript runs the build script of a policy written in another
 // language (relative to the test's working directory, e.g. "./build.sh")
-// with the path of the module to write as its only argument, and returns
-// the module's bytes. It runs once per test binary, within timeout. The
-// tools the script needs are checked first with [Tool]: a missing one skips
-// the test, or fails it in CI. A script that fails fails the test with its
-// output.
-func BuildScript(t testing.TB, script string, timeout time.Duration, tools ...string) []byte {
+// with the path of the module to write as its first argument, then args,
+// and returns the module's bytes. It runs once per test binary for each
+// script and arguments, within timeout. The tools the script needs are
+// checked first with [Tool]: a missing one skips the test, or fails it in
+// CI. A script that fails fails the test with its output.
+func BuildScript(t testing.TB, timeout time.Duration, tools []string, script string, args ...string) []byte {
 	t.Helper()
 	for _, tool := range tools {
 		Tool(t, tool)
 	}
-	v, _ := scripts.LoadOrStore(script, &build{})
+	v, _ := scripts.LoadOrStore(strings.Join(append([]string{script}, args...), "\x00"), &build{})
 	b := v.(*build)
 	b.once.Do(func() {
 		dir, err := os.MkdirTemp("", "policytest-")
@@ -54,7 +54,7 @@ func BuildScript(t testing.TB, script string, timeout time.Duration, tools ...st
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		// The script path comes from the test itself, not from input.
-		cmd := exec.CommandContext(ctx, script, out) //nolint:gosec // G204: see above
+		cmd := exec.CommandContext(ctx, script, append([]string{out}, args...)...) //nolint:gosec // G204: see above
 		if msg, err := cmd.CombinedOutput(); err != nil {
 			b.err = script + " " + out + ": " + err.Error() + "\n" + strings.TrimSpace(string(msg))
 			return
