@@ -55,7 +55,7 @@ func (p *recordPolicy) Key(r *policy.Request, k *policy.Key) error {
 	return p.Default.Key(r, k)
 }
 
-func (p *recordPolicy) Decide(r *policy.Request, resp *policy.Response, d *policy.Decision) error {
+func (p *recordPolicy) Decide(_ *policy.Request, resp *policy.Response, d *policy.Decision) error {
 	p.mu.Lock()
 	p.bodies = append(p.bodies, resp.BodySize)
 	p.mu.Unlock()

@@ -39,7 +39,7 @@ var (
 // JSON configurations of its environment and policy push examples.
 func readmeConfigs(t *testing.T, path string) []readmeConfig {
 	t.Helper()
-	b, err := os.ReadFile(path) //nolint:gosec // G304: a file of the repository
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
