@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/flowcache/flowcache/examples/internal/policytest"
-	"github.com/flowcache/flowcache/policy"
 )
 
 // TestSDK runs wasm/c/testdata/sdkcheck.c, a policy that uses what
@@ -16,75 +15,10 @@ import (
 func TestSDK(t *testing.T) {
 	t.Parallel()
 	wasm := policytest.BuildScript(t, 2*time.Minute, cTools, "./build.sh", "../../wasm/c/testdata/sdkcheck.c")
-	checkSDK(t, policytest.Load(t, wasm, map[string]any{"ttl_ms": 5000, "tier": 2, "name": "cfg"}))
+	policytest.CheckSDKPolicy(t, policytest.Load(t, wasm, map[string]any{"ttl_ms": 5000, "tier": 2, "name": "cfg"}))
 	policytest.CheckBadConfigs(t, wasm, []policytest.BadConfig{
 		{Config: map[string]any{"ttl_ms": "5s"}, Want: "2"},
 		{Config: map[string]any{"tier": 1.5}, Want: "3"},
 		{Config: map[string]any{"name": 7}, Want: "4"},
 	})
-}
-
-// checkSDK is the behaviour of sdkcheck.c (and of sdkcheck.ts, the same
-// policy in AssemblyScript) configured with {"ttl_ms": 5000, "tier": 2,
-// "name": "cfg"}.
-func checkSDK(t *testing.T, p policy.Policy) {
-	t.Helper()
-	r := request("Example.COM", "/p", "b=2&&a&c=x=y&d=", "Accept", "*/*", "x-KEY-host", "Other.Host.")
-	r.Method, r.Scheme, r.Route = []byte("HEAD"), []byte("https"), []byte("api")
-	var k policy.Key
-	if err := p.Key(r, &k); err != nil {
-		t.Fatalf("Key: %v", err)
-	}
-	if string(k.Host) != "other.host" || string(k.Target) != "/p?b=2&a&c=x=y&d=" || string(k.Variant) != "HEAD|https|api|cfg|2" {
-		t.Errorf("Key = {%q %q %q}, want {other.host /p?b=2&a&c=x=y&d= HEAD|https|api|cfg|2}", k.Host, k.Target, k.Variant)
-	}
-	k.Reset()
-	if err := p.Key(request("h", "/", "", "X-Bypass", "1"), &k); err != nil || !k.Bypass {
-		t.Errorf("Key with X-Bypass = %+v, %v; want a bypass", k, err)
-	}
-
-	resp := &policy.Response{
-		Status: 200, BodySize: 100, Now: time.UnixMilli(1_700_000_000_123),
-		Headers: policy.Headers{
-			{Name: []byte("Cache-Control"), Value: []byte("max-age=30, must-revalidate")},
-			{Name: []byte("X-Policy-TTL"), Value: []byte("1")},
-		},
-	}
-	var d policy.Decision
-	req := request("h", "/p", "")
-	if err := (policy.Default{}).Decide(req, resp, &d); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Decide(req, resp, &d); err != nil {
-		t.Fatalf("Decide: %v", err)
-	}
-	want := policy.Decision{
-		Store: true, Admit: true, MustRevalidate: true, Tier: policy.TierL2,
-		TTL: 5100 * time.Millisecond, StaleWhileRevalidate: 123 * time.Millisecond, StaleIfError: 30 * time.Second,
-	}
-	if d != want {
-		t.Errorf("Decide = %+v,\nwant %+v", d, want)
-	}
-
-	// A request field in the decide blob: not stored.
-	req = request("h", "/p", "", "x-no-store", "1")
-	d = policy.Decision{}
-	if err := (policy.Default{}).Decide(req, resp, &d); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Decide(req, resp, &d); err != nil || d.Store {
-		t.Errorf("Decide with X-No-Store = %+v, %v; want not stored", d, err)
-	}
-
-	// Neither: the default decision, unchanged.
-	resp.Headers = resp.Headers[:1]
-	req = request("h", "/p", "")
-	var dflt policy.Decision
-	if err := (policy.Default{}).Decide(req, resp, &dflt); err != nil {
-		t.Fatal(err)
-	}
-	d = dflt
-	if err := p.Decide(req, resp, &d); err != nil || d != dflt {
-		t.Errorf("Decide without X-Policy-TTL = %+v, %v; want the default %+v", d, err, dflt)
-	}
 }

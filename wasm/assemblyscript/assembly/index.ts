@@ -722,6 +722,43 @@ export function jsonString(v: Span, out: Span): bool {
   return true;
 }
 
+const jsonScratch = new JsonIter();
+const jsonKey = new Span();
+
+/** jsonGet stores in value the raw value of the member name of the object
+ * json and returns 1; it returns 0 if there is no such member, -1 if json
+ * is not an object it can read. */
+export function jsonGet(json: Span, name: string, value: Span): i32 {
+  if (!jsonScratch.begin(json) || !jsonScratch.isObject) return -1;
+  let r: i32;
+  while ((r = jsonScratch.next(jsonKey, value)) == 1) {
+    if (jsonKey.equals(name)) return 1;
+  }
+  return r;
+}
+
+/** jsonIsInt reports whether v is a JSON integer that fits an i64 (read it
+ * with jsonInt). */
+export function jsonIsInt(v: Span): bool {
+  let i: u32 = 0;
+  if (v.len > 0 && load<u8>(v.ptr) == 0x2d) i = 1; // '-'
+  if (i == v.len || v.len - i > 18) return false;
+  for (; i < v.len; i++) {
+    const c = load<u8>(v.ptr + i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+/** jsonInt returns the JSON integer v (jsonIsInt), or 0. */
+export function jsonInt(v: Span): i64 {
+  if (!jsonIsInt(v)) return 0;
+  const neg = load<u8>(v.ptr) == 0x2d;
+  let x: i64 = 0;
+  for (let i: u32 = neg ? 1 : 0; i < v.len; i++) x = x * 10 + <i64>(load<u8>(v.ptr + i) - 0x30);
+  return neg ? -x : x;
+}
+
 // ---------------------------------------------------------------------------
 // flowcache_error (ABI.md 11): the message of the last failure, UTF-8, in a
 // static buffer.
