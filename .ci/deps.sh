@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs when it is missing: gcc (cgo, for the
 # race detector), redis-server and redis-cli (the Redis L2 and Redis Cluster
-# tests), wat2wasm (WASM policy tests), chromium (the admin page's
+# tests), wat2wasm (WASM policy tests), clang and wasm-ld (the C policy
+# example, examples/normalize-c), node and npm (the AssemblyScript SDK and
+# example, examples/normalize-as; a node already installed is kept), chromium (the admin page's
 # headless-browser test) and promtool (from Debian's prometheus package:
 # /metrics and the alert rules are checked with it). Does nothing when everything is present; installs only as root,
 # with apt-get. Safe to run any number of times.
@@ -12,6 +14,10 @@ command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v wat2wasm >/dev/null 2>&1 || need+=(wabt)
+command -v clang >/dev/null 2>&1 || need+=(clang)
+command -v wasm-ld >/dev/null 2>&1 || need+=(lld)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -40,4 +40,6 @@ var (
 	growfillWasm []byte
 	//go:embed testdata/hostile.wasm
 	hostileWasm []byte
+	//go:embed testdata/clock.wasm
+	clockWasm []byte
 )

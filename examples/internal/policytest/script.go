@@ -1,0 +1,71 @@
+package policytest
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Tool returns the path of the program name, skipping the test when it is
+// not installed, or failing it when the environment variable CI is set
+// (.ci/deps.sh installs the tools the examples need).
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s not found (.ci/deps.sh installs it): %v", name, err)
+	}
+	t.Skipf("%s not found; skipping (set CI=1 to make this a failure)", name)
+	return ""
+}
+
+var scripts sync.Map // script and arguments -> *build
+
+// BuildScript runs the build script of a policy written in another
+// language (relative to the test's working directory, e.g. "./build.sh")
+// with the path of the module to write as its first argument, then args,
+// and returns the module's bytes. It runs once per test binary for each
+// script and arguments, within timeout. The tools the script needs are
+// checked first with [Tool]: a missing one skips the test, or fails it in
+// CI. A script that fails fails the test with its output.
+func BuildScript(t testing.TB, timeout time.Duration, tools []string, script string, args ...string) []byte {
+	t.Helper()
+	for _, tool := range tools {
+		Tool(t, tool)
+	}
+	v, _ := scripts.LoadOrStore(strings.Join(append([]string{script}, args...), "\x00"), &build{})
+	b := v.(*build)
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", "policytest-")
+		if err != nil {
+			b.err = err.Error()
+			return
+		}
+		defer os.RemoveAll(dir)
+		out := filepath.Join(dir, "policy.wasm")
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		// The script path comes from the test itself, not from input.
+		cmd := exec.CommandContext(ctx, script, append([]string{out}, args...)...) //nolint:gosec // G204: see above
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			b.err = script + " " + out + ": " + err.Error() + "\n" + strings.TrimSpace(string(msg))
+			return
+		}
+		b.wasm, err = os.ReadFile(out) //nolint:gosec // G304: our own temporary file
+		if err != nil {
+			b.err = err.Error()
+		}
+	})
+	if b.wasm == nil {
+		t.Fatalf("building the policy module: %s", b.err)
+	}
+	return b.wasm
+}

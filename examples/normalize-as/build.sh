@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds the AssemblyScript policy assembly/index.ts (or the entry file given
+# as the second argument) into the file given as the first argument
+# (default: build/normalize-as.wasm). Installs the pinned compiler and the
+# SDK (npm ci, from package-lock.json; the SDK is ../../wasm/assemblyscript,
+# linked) when node_modules is missing or older than the lock file, then
+# runs asc with asconfig.json's release target. Needs node and npm.
+set -euo pipefail
+
+out=${1:-build/normalize-as.wasm}
+entry=${2:-assembly/index.ts}
+case "$out" in
+/*) ;;
+*) out="$PWD/$out" ;;
+esac
+case "$entry" in
+/* | assembly/index.ts) ;;
+*) entry="$PWD/$entry" ;;
+esac
+cd "$(dirname "$0")"
+if [[ ! -x node_modules/.bin/asc || package-lock.json -nt node_modules/.package-lock.json ]]; then
+	npm ci --no-audit --no-fund --loglevel=error
+fi
+exec node_modules/.bin/asc "$entry" --target release --outFile "$out"
