@@ -91,6 +91,13 @@ type AdminConfig struct {
 	// compilation cache (wasm-cache/); empty keeps uploads in memory only.
 	// cmd makes a relative path relative to the config file's directory.
 	DataDir string `toml:"data_dir"`
+	// CompilationCache, true by default, keeps the policies' compiled
+	// machine code on disk so that a restart does not compile unchanged
+	// modules again: in DataDir/wasm-cache when DataDir is set, else in the
+	// user's cache directory (os.UserCacheDir()/flowcache/wasm, e.g.
+	// $XDG_CACHE_HOME or ~/.cache). False compiles every module at every
+	// start, in a temporary directory removed at exit.
+	CompilationCache bool `toml:"compilation_cache"`
 }
 
 // CacheConfig is the [cache] section: the in-process L1 and cache-wide rules.
@@ -309,7 +316,7 @@ func DefaultConfig() Config {
 			ShutdownTimeout:   units.Duration(15 * time.Second),
 			RealIPHeader:      "X-Forwarded-For",
 		},
-		Admin: AdminConfig{Listen: "127.0.0.1:9090"},
+		Admin: AdminConfig{Listen: "127.0.0.1:9090", CompilationCache: true},
 		Cache: CacheConfig{
 			L1Size:             256 << 20,
 			MaxObjectSize:      8 << 20,

@@ -25,17 +25,18 @@ type policyHost struct {
 }
 
 // openPolicies builds the runtime and the store (persisted under
-// admin.data_dir when set: the compilation cache in wasm-cache/, versions in
-// policies/) and loads cfg's policies. A module that fails to load is an
-// error naming the policy, its file and the reason, at the line of the
-// config file (file) that names the module.
+// admin.data_dir when set: versions in policies/) and loads cfg's policies.
+// The compilation cache is where [compilationCacheDir] says. A module that
+// fails to load is an error naming the policy, its file and the reason, at
+// the line of the config file (file) that names the module.
 func openPolicies(ctx context.Context, cfg *gateway.Config, file string, logger *slog.Logger) (*policyHost, error) {
-	var cacheDir, storeDir string
+	var storeDir string
 	if d := cfg.Admin.DataDir; d != "" {
-		cacheDir, storeDir = filepath.Join(d, "wasm-cache"), filepath.Join(d, "policies")
-		if err := os.MkdirAll(cacheDir, 0o700); err != nil {
-			return nil, fmt.Errorf("admin.data_dir: %w", err)
-		}
+		storeDir = filepath.Join(d, "policies")
+	}
+	cacheDir, err := compilationCacheDir(ctx, &cfg.Admin, logger)
+	if err != nil {
+		return nil, err
 	}
 	rt, err := plugins.NewRuntime(plugins.Options{Logger: logger, CacheDir: cacheDir})
 	if err != nil {
@@ -61,6 +62,66 @@ func openPolicies(ctx context.Context, cfg *gateway.Config, file string, logger 
 	return h, nil
 }
 
+// compilationCacheDir returns the directory of the policies' compilation
+// cache, made if missing (mode 0700: it holds machine code this process
+// will run), or "" for none (plugins then compiles in a temporary
+// directory): admin.data_dir/wasm-cache when data_dir is set, else
+// os.UserCacheDir()/flowcache/wasm, unless admin.compilation_cache is
+// false. A data_dir that cannot be made is an error (uploads are kept there
+// too); a user cache directory that cannot be made, or that other users may
+// write to, is logged and not used: the node starts, compiling everything.
+func compilationCacheDir(ctx context.Context, c *gateway.AdminConfig, logger *slog.Logger) (string, error) {
+	return compilationCacheIn(ctx, c, logger, os.UserCacheDir)
+}
+
+// compilationCacheIn is compilationCacheDir with the user cache directory
+// given by userCacheDir (os.UserCacheDir but in tests).
+func compilationCacheIn(ctx context.Context, c *gateway.AdminConfig, logger *slog.Logger, userCacheDir func() (string, error)) (string, error) {
+	if !c.CompilationCache {
+		return "", nil
+	}
+	if c.DataDir != "" {
+		dir := filepath.Join(c.DataDir, "wasm-cache")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", fmt.Errorf("admin.data_dir: %w", err)
+		}
+		return dir, nil
+	}
+	dir, err := userCompilationCache(userCacheDir)
+	if err != nil {
+		if logger != nil {
+			logger.LogAttrs(ctx, slog.LevelWarn, "no compilation cache: every policy is compiled at every start",
+				slog.String("error", err.Error()))
+		}
+		return "", nil
+	}
+	return dir, nil
+}
+
+// userCompilationCache makes and returns os.UserCacheDir()/flowcache/wasm.
+// It refuses a directory that its group or others may write to: another
+// user could plant code there.
+func userCompilationCache(userCacheDir func() (string, error)) (string, error) {
+	base, err := userCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("admin.compilation_cache: %w", err)
+	}
+	dir := filepath.Join(base, "flowcache", "wasm")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("admin.compilation_cache: %w", err)
+	}
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return "", fmt.Errorf("admin.compilation_cache: %w", err)
+		}
+		if fi.Mode().Perm()&0o022 != 0 {
+			return "", fmt.Errorf("admin.compilation_cache: %s is writable by other users (mode %v)", d, fi.Mode().Perm())
+		}
+	}
+	return dir, nil
+}
+
 func (h *policyHost) close(ctx context.Context) error {
 	h.store.Close()
 	return h.rt.Close(ctx)
@@ -74,7 +135,8 @@ func checkPolicies(ctx context.Context, cfg *gateway.Config, file string) error 
 		return nil
 	}
 	c := *cfg
-	c.Admin.DataDir = "" // a check must not write the store
+	c.Admin.DataDir = ""             // a check must not write the store
+	c.Admin.CompilationCache = false // nor the compilation cache
 	h, err := openPolicies(ctx, &c, file, nil)
 	if err != nil {
 		return err
