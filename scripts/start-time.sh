@@ -59,11 +59,13 @@ if [[ -z "$pol" ]]; then
 	echo "building the example policies into $pol" >&2
 	./examples/build.sh "$pol" >&2
 fi
-# freeport: a port in [20000, 60000) nothing on 127.0.0.1 answers on.
+# freeport: a port in [20000, 32000) nothing on 127.0.0.1 answers on: below
+# the ephemeral range, where polling a port with no listener can connect the
+# socket to itself (TCP simultaneous open) and take the port.
 freeport() {
 	local p i
 	for ((i = 0; i < 100; i++)); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % 12000))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
 	done
 	echo "no free port" >&2; exit 1

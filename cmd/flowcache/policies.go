@@ -144,21 +144,40 @@ func checkPolicies(ctx context.Context, cfg *gateway.Config, file string) error 
 	return h.close(ctx)
 }
 
-// policyError places a policy load error at the module line of the config
-// file, as the config errors are.
+// policyError places each policy load error in err (one [*plugins.LoadError],
+// or several joined) at the module line of the config file, as the config
+// errors are.
 func policyError(file string, err error) error {
-	var le *plugins.LoadError
-	if !errors.As(err, &le) || file == "" {
+	if file == "" {
 		return err
 	}
-	path := "policies." + le.Policy + ".module"
-	p := problem{path: path, msg: err.Error()}
-	if file == envSource {
-		p.env = envName(path)
-	} else if src, rerr := os.ReadFile(file); rerr == nil { //nolint:gosec // G304: the operator's config file
-		ix := scanKeys(string(src))
-		p.line = ix.line(path)
-		p.context = ix.snippet(p.line)
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok { //nolint:errorlint // the join of Prepare, not a chain
+		errs = j.Unwrap()
 	}
-	return &configError{file: file, problems: []problem{p}}
+	var ix *keyIndex
+	ce := &configError{file: file}
+	for _, e := range errs {
+		var le *plugins.LoadError
+		if !errors.As(e, &le) {
+			return err
+		}
+		path := "policies." + le.Policy + ".module"
+		p := problem{path: path, msg: e.Error()}
+		if file == envSource {
+			p.env = envName(path)
+		} else {
+			if ix == nil {
+				if src, rerr := os.ReadFile(file); rerr == nil { //nolint:gosec // G304: the operator's config file
+					ix = scanKeys(string(src))
+				}
+			}
+			if ix != nil {
+				p.line = ix.line(path)
+				p.context = ix.snippet(p.line)
+			}
+		}
+		ce.problems = append(ce.problems, p)
+	}
+	return ce
 }
