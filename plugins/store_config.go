@@ -19,7 +19,10 @@ type Change struct {
 	s        *Store
 	policies map[string]Config
 	pending  []pending
-	done     bool
+	// configIDs are the version ids of the configured modules as Prepare
+	// read them, by policy name.
+	configIDs map[string]string
+	done      bool
 }
 
 // pending is one module to swap in at Commit.
@@ -43,7 +46,7 @@ type pending struct {
 // file, joined when several modules fail; nothing changes then.
 func (s *Store) Prepare(ctx context.Context, policies map[string]Config) (_ *Change, err error) {
 	s.mu.Lock()
-	c := &Change{s: s, policies: policies}
+	c := &Change{s: s, policies: policies, configIDs: make(map[string]string, len(policies))}
 	defer func() {
 		if err != nil {
 			c.Abort()
@@ -139,6 +142,7 @@ func (c *Change) prepareConfigured(name string, cfg *Config, n *named) (*loadJob
 		return nil, &LoadError{Policy: name, Module: cfg.Module, Err: errors.Join(ErrConfig, err)}
 	}
 	id, sha := versionID(wasm, configJSON)
+	c.configIDs[name] = id
 	rec := s.man.Policies[name]
 	var cur *Active
 	if n != nil {
@@ -244,17 +248,12 @@ func (c *Change) Commit() error {
 	// A config module identical to the active upload: remember it, so that
 	// it is not taken for a change next time.
 	var errs []error
-	for name, cfg := range c.policies {
+	for name, id := range c.configIDs {
 		rec := s.man.Policies[name]
 		if rec == nil {
 			continue
 		}
-		wasm, err := readModule(cfg.Module, int64(cfg.MaxModuleSize))
-		if err != nil {
-			continue // read at Prepare; a file changed meanwhile is seen next time
-		}
-		configJSON, _ := cfg.initJSON() // checked by Validate and Prepare
-		if id, _ := versionID(wasm, configJSON); rec.ConfigVersion != id && rec.Active == id {
+		if rec.ConfigVersion != id && rec.Active == id {
 			r := *rec
 			r.ConfigVersion = id
 			errs = append(errs, s.saveWith(name, &r))
