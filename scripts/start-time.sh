@@ -10,10 +10,13 @@
 #   warm   the same five routes, the compilation cache kept from a first,
 #          uncounted start (admin.data_dir unset: the default cache)
 #   data   as warm, with admin.data_dir set (the cache in DATA_DIR/wasm-cache)
+#   early  as warm, with server.listen_while_loading: listening comes before
+#          the policies are loaded, ready after
+#   early-cold  as early, compiling from nothing (the cache emptied)
 #
 # From the repository root (bash, curl and Go; wat2wasm if installed):
 #
-#   scripts/start-time.sh [-n 10] [-only none|cold|warm|data] [-keep DIR]
+#   scripts/start-time.sh [-n 10] [-only none|cold|warm|data|early|early-cold] [-keep DIR]
 #
 # It builds bin/flowcache and the example modules (examples/build.sh) into
 # a temporary directory unless FLOWCACHE and POLICIES name them, and listens
@@ -32,7 +35,7 @@ while (($#)); do
 	-n) n=$2; shift 2 ;;
 	-only) only=$2; shift 2 ;;
 	-keep) keep=$2; shift 2 ;;
-	*) echo "usage: $0 [-n RUNS] [-only none|cold|warm|data] [-keep DIR]" >&2; exit 2 ;;
+	*) echo "usage: $0 [-n RUNS] [-only none|cold|warm|data|early|early-cold] [-keep DIR]" >&2; exit 2 ;;
 	esac
 done
 ((n >= 1 && n <= 100)) || { echo "-n: 1..100" >&2; exit 2; }
@@ -118,6 +121,7 @@ for p in admission device normalize normalize-wat ttlrules; do
 	esac
 done
 { header "$work/data"; sed '1,/^level = /d' "$work/five.toml"; } >"$work/data.toml"
+sed 's/^shutdown_timeout = .*/&\nlisten_while_loading = true/' "$work/five.toml" >"$work/early.toml"
 
 ms() { # milliseconds since $1 (an $EPOCHREALTIME), one decimal
 	local now=${EPOCHREALTIME/./} then=${1/./}
@@ -166,17 +170,19 @@ run() { # run NAME CONFIG CACHE_MODE(keep|empty)
 		[[ $mode == empty ]] && rm -rf "$XDG_CACHE_HOME"
 		once "$cfg" >>"$out"
 	done
-	printf '%-6s %4d | %s | %s\n' "$name" "$n" "$(cut -d' ' -f1 "$out" | stats)" "$(cut -d' ' -f2 "$out" | stats)"
+	printf '%-10s %4d | %s | %s\n' "$name" "$n" "$(cut -d' ' -f1 "$out" | stats)" "$(cut -d' ' -f2 "$out" | stats)"
 }
 
 echo "flowcache start time, ms (n runs each; $(nproc) cores; $(date -u +%FT%TZ))"
-echo "setup     n | listen:  min   median      max | ready:   min   median      max"
-for s in none cold warm data; do
+echo "setup         n | listen:  min   median      max | ready:   min   median      max"
+for s in none cold warm data early early-cold; do
 	[[ -z "$only" || "$only" == "$s" ]] || continue
 	case $s in
 	none) run none "$work/none.toml" empty ;;
 	cold) run cold "$work/five.toml" empty ;;
 	warm) run warm "$work/five.toml" keep ;;
 	data) rm -rf "$work/data"; run data "$work/data.toml" keep ;;
+	early) run early "$work/early.toml" keep ;;
+	early-cold) run early-cold "$work/early.toml" empty ;;
 	esac
 done

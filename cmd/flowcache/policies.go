@@ -25,11 +25,22 @@ type policyHost struct {
 }
 
 // openPolicies builds the runtime and the store (persisted under
-// admin.data_dir when set: versions in policies/) and loads cfg's policies.
-// The compilation cache is where [compilationCacheDir] says. A module that
-// fails to load is an error naming the policy, its file and the reason, at
-// the line of the config file (file) that names the module.
+// admin.data_dir when set: versions in policies/) and loads cfg's policies
+// (see policyHost.load). The compilation cache is where
+// [compilationCacheDir] says.
 func openPolicies(ctx context.Context, cfg *gateway.Config, file string, logger *slog.Logger) (*policyHost, error) {
+	h, err := newPolicyHost(ctx, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.load(ctx, cfg, file); err != nil {
+		return nil, errors.Join(err, h.close(ctx))
+	}
+	return h, nil
+}
+
+// newPolicyHost builds the runtime and the store, with no policy loaded.
+func newPolicyHost(ctx context.Context, cfg *gateway.Config, logger *slog.Logger) (*policyHost, error) {
 	var storeDir string
 	if d := cfg.Admin.DataDir; d != "" {
 		storeDir = filepath.Join(d, "policies")
@@ -51,15 +62,22 @@ func openPolicies(ctx context.Context, cfg *gateway.Config, file string, logger 
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("admin.data_dir: %w", err), rt.Close(ctx))
 	}
-	change, err := store.Prepare(ctx, cfg.Policies)
+	h.store = store
+	return h, nil
+}
+
+// load loads cfg's policies into the store. A module that fails to load is
+// an error naming the policy, its file and the reason, at the line of the
+// config file (file) that names the module.
+func (h *policyHost) load(ctx context.Context, cfg *gateway.Config, file string) error {
+	change, err := h.store.Prepare(ctx, cfg.Policies)
 	if err == nil {
 		err = change.Commit()
 	}
 	if err != nil {
-		return nil, errors.Join(policyError(file, err), rt.Close(ctx))
+		return policyError(file, err)
 	}
-	h.store = store
-	return h, nil
+	return nil
 }
 
 // compilationCacheDir returns the directory of the policies' compilation
