@@ -17,6 +17,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
@@ -177,7 +178,8 @@ func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Conf
 			_ = wr.Close(ctx) // the load error is what matters
 		}
 	}()
-	compiled, err := wr.CompileModule(ctx, wasm)
+	cctx := compileContext(ctx)
+	compiled, err := wr.CompileModule(cctx, wasm)
 	if err != nil && cached {
 		// A cached instrumentation the runtime refuses (damaged on disk):
 		// drop it and instrument again.
@@ -185,7 +187,7 @@ func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Conf
 		if wasm, _, err = rt.meter.instrument(source); err != nil {
 			return nil, err
 		}
-		compiled, err = wr.CompileModule(ctx, wasm)
+		compiled, err = wr.CompileModule(cctx, wasm)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
@@ -237,6 +239,14 @@ func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Conf
 	armTick(weak.Make(m))
 	rt.track(m)
 	return m, nil
+}
+
+// compileContext returns ctx for CompileModule: wazero compiles the
+// functions of one module on GOMAXPROCS goroutines (a 2MB Go guest: about
+// half the time on two cores), which is what an upload waits for. Several
+// loads at once (a start) share the processors all the same.
+func compileContext(ctx context.Context) context.Context {
+	return experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0))
 }
 
 // newInstance instantiates the module, runs _initialize and flowcache_init,

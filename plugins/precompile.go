@@ -51,7 +51,7 @@ func (rt *Runtime) precompile(ctx context.Context, wasm []byte, cfg *Config) err
 	// Closing the runtime releases the compiled module; the compilation
 	// cache keeps it.
 	defer func() { _ = wr.Close(ctx) }() // nothing was instantiated: nothing to lose
-	if _, err := wr.CompileModule(ctx, wasm); err != nil {
+	if _, err := wr.CompileModule(compileContext(ctx), wasm); err != nil {
 		return fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	return nil
