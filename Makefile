@@ -60,7 +60,7 @@ E2E_FLAGS ?=
 
 bench-e2e: build ## end-to-end load: flowcache (alone and with the normalize policy) beside nginx, Varnish and a bare fasthttp limit (~5 min)
 	$(GO) build -trimpath -o bin/e2ebench ./examples/e2ebench
-	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared -o bin/policies/normalize.wasm ./examples/normalize
+	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -ldflags '-s -w' -buildmode=c-shared -o bin/policies/normalize.wasm ./examples/normalize
 	bin/e2ebench -origin bin/origin -flowcache bin/flowcache -policy bin/policies/normalize.wasm -out bin/bench-e2e.md $(E2E_FLAGS)
 
 fuzz: wasm-embed ## run every Fuzz target, 30s each (FUZZTIME=)

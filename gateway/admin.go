@@ -14,7 +14,8 @@ import (
 )
 
 // newAdminServer serves the admin plane: /metrics (Prometheus text),
-// /healthz (the process answers), /readyz (503 once shutting down), the
+// /healthz (the process answers), /readyz (503 while policies load and once
+// shutting down), the
 // policy API (/policies..., see policyadmin.go), POST /reload, POST
 // /purge (purge_admin.go), /warm (warm.go), GET /routes, GET /kv (kvmetrics.go) and the admin web page at / and /ui
 // (adminui.go). Request
@@ -65,6 +66,11 @@ func (g *Gateway) handleAdmin(ctx *fasthttp.RequestCtx) {
 		if g.closing.Load() {
 			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 			ctx.SetBodyString(`{"status":"shutting down"}` + "\n")
+			return
+		}
+		if g.loading.Load() != nil {
+			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+			ctx.SetBodyString(`{"status":"loading","policies":"loading"}` + "\n")
 			return
 		}
 		ctx.SetBodyString(g.readyBody())

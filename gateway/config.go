@@ -68,6 +68,16 @@ type ServerConfig struct {
 	// /readyz answers 503, before it stops accepting: the time a load
 	// balancer needs to see it and take the node out. Default 0.
 	DrainDelay units.Duration `toml:"drain_delay"`
+	// ListenWhileLoading makes the node listen before its WebAssembly
+	// policies are loaded (compiled): /readyz answers 503 until every one
+	// is, and a request for a route whose policy is still loading waits for
+	// it up to LoadingWait, then is served with the default policy. False
+	// (the default): nothing listens until every policy is loaded.
+	ListenWhileLoading bool `toml:"listen_while_loading"`
+	// LoadingWait bounds how long a request waits for its route's policy
+	// to load (ListenWhileLoading). Default 2s; 0 serves at once with the
+	// default policy.
+	LoadingWait units.Duration `toml:"loading_wait"`
 	// TrustedProxies lists the peers (CIDRs or single addresses) whose
 	// forwarding fields say who the client is: X-Forwarded-For and
 	// X-Forwarded-Proto, or Forwarded (see RealIPHeader). From any other
@@ -91,6 +101,13 @@ type AdminConfig struct {
 	// compilation cache (wasm-cache/); empty keeps uploads in memory only.
 	// cmd makes a relative path relative to the config file's directory.
 	DataDir string `toml:"data_dir"`
+	// CompilationCache, true by default, keeps the policies' compiled
+	// machine code on disk so that a restart does not compile unchanged
+	// modules again: in DataDir/wasm-cache when DataDir is set, else in the
+	// user's cache directory (os.UserCacheDir()/flowcache/wasm, e.g.
+	// $XDG_CACHE_HOME or ~/.cache). False compiles every module at every
+	// start, in a temporary directory removed at exit.
+	CompilationCache bool `toml:"compilation_cache"`
 }
 
 // CacheConfig is the [cache] section: the in-process L1 and cache-wide rules.
@@ -308,8 +325,9 @@ func DefaultConfig() Config {
 			MaxConns:          10000,
 			ShutdownTimeout:   units.Duration(15 * time.Second),
 			RealIPHeader:      "X-Forwarded-For",
+			LoadingWait:       units.Duration(2 * time.Second),
 		},
-		Admin: AdminConfig{Listen: "127.0.0.1:9090"},
+		Admin: AdminConfig{Listen: "127.0.0.1:9090", CompilationCache: true},
 		Cache: CacheConfig{
 			L1Size:             256 << 20,
 			MaxObjectSize:      8 << 20,
@@ -408,6 +426,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.MaxConns <= 0 {
 		add("server.max_conns", "must be positive, got %d", c.Server.MaxConns)
+	}
+	if w := c.Server.LoadingWait.D(); w < 0 || w > time.Minute {
+		add("server.loading_wait", "must be in [0s, 1m], got %s", c.Server.LoadingWait)
 	}
 	for i, p := range c.Server.TrustedProxies {
 		if _, err := parseProxy(p); err != nil {

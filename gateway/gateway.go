@@ -133,6 +133,7 @@ type Gateway struct {
 	bg       sync.WaitGroup // background refreshes
 	warm     warmJobs       // cache warming jobs (warm.go)
 	closing  atomic.Bool
+	loading  atomic.Pointer[policyLoad] // set while policies load (loading.go)
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
 }

@@ -146,6 +146,7 @@ func (g *Gateway) policyFor(rt *route) policy.Policy {
 	if rt.cfg.Policy == "default" {
 		return &rt.def
 	}
+	g.waitLoaded()
 	if g.policies != nil {
 		if p, ok := g.policies.Policy(rt.cfg.Policy); ok && p != nil {
 			return p

@@ -166,6 +166,10 @@ func (g *Gateway) policyPut(ctx *fasthttp.RequestCtx, name string) {
 	if staged {
 		up.Mode, up.Share = mode, share
 	}
+	if g.psync != nil {
+		// The other nodes compile the module while this one does.
+		g.psync.prefetch(context.Background(), name, wasm)
+	}
 	res, err := g.pstore.Upload(context.Background(), name, up)
 	if err != nil {
 		uploadError(ctx, err)

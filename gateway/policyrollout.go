@@ -52,6 +52,7 @@ func (g *Gateway) policyForRequest(rt *route, host, path []byte) policy.Policy {
 	if rt.cfg.Policy == "default" {
 		return &rt.def
 	}
+	g.waitLoaded()
 	if rs, ok := g.policies.(RequestPolicySource); ok {
 		if p, ok := rs.PolicyFor(rt.cfg.Policy, host, path); ok && p != nil {
 			return p

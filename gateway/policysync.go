@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -155,6 +156,13 @@ type policySync struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
+	// kPrefetch is the channel of upload hints (policyprefetch.go);
+	// prefetching is set while one is compiled, by a goroutine of
+	// prefetchWG, which run waits for.
+	kPrefetch   string
+	prefetching atomic.Bool
+	prefetchWG  sync.WaitGroup
+
 	// Owned by the goroutine (and by newPolicySync before it starts).
 	known       map[string]stamp  // what Redis holds, as last seen or written
 	down        bool              // the last Redis call failed
@@ -185,6 +193,7 @@ func newPolicySync(cfg *RedisConfig, store *plugins.Store, log *slog.Logger, set
 		kEvent:      cfg.KeyPrefix + "policy:event:",
 		kNames:      cfg.KeyPrefix + "policy:names",
 		channel:     cfg.KeyPrefix + "policy:events",
+		kPrefetch:   cfg.KeyPrefix + "policy:prefetch",
 		kick:        make(chan struct{}, 1),
 		done:        make(chan struct{}),
 		known:       map[string]stamp{},
@@ -227,7 +236,8 @@ func (g *Gateway) PolicyChanged(plugins.Event) {
 
 func (p *policySync) run(ctx context.Context) {
 	defer close(p.done)
-	ps := p.client.Subscribe(ctx, p.channel)
+	defer p.prefetchWG.Wait() // after the context is cancelled (close)
+	ps := p.client.Subscribe(ctx, p.channel, p.kPrefetch)
 	defer func() {
 		_ = ps.Close() // shutting down; nothing to do about a close error
 	}()
@@ -265,10 +275,14 @@ func (p *policySync) run(ctx context.Context) {
 			case *redis.Subscription:
 				// Sent for the first subscription and again after each
 				// reconnection: messages may have been missed meanwhile.
-				if m.Kind == "subscribe" {
+				if m.Kind == "subscribe" && m.Channel == p.channel {
 					resync()
 				}
 			case *redis.Message:
+				if m.Channel == p.kPrefetch {
+					p.receivePrefetch(ctx, []byte(m.Payload))
+					continue
+				}
 				p.receive(ctx, []byte(m.Payload))
 			}
 		case <-p.kick:

@@ -47,6 +47,13 @@ func (c *syncCluster) node(t *testing.T, edit func(*gateway.Config)) *policyGate
 // nodeWith is node with opts (Store is set by nodeWith).
 func (c *syncCluster) nodeWith(t *testing.T, opts gateway.Options, edit func(*gateway.Config)) *policyGateway {
 	t.Helper()
+	return c.nodeIn(t, opts, "", edit)
+}
+
+// nodeIn is nodeWith with the compilation cache in cacheDir ("": a
+// temporary one).
+func (c *syncCluster) nodeIn(t *testing.T, opts gateway.Options, cacheDir string, edit func(*gateway.Config)) *policyGateway {
+	t.Helper()
 	cfg := policyConfig(c.origin, c.module)
 	cfg.Redis.Mode = c.mode
 	cfg.Redis.Addrs = c.addrs
@@ -54,7 +61,7 @@ func (c *syncCluster) nodeWith(t *testing.T, opts gateway.Options, edit func(*ga
 	if edit != nil {
 		edit(cfg)
 	}
-	rt, err := plugins.NewRuntime(plugins.Options{})
+	rt, err := plugins.NewRuntime(plugins.Options{CacheDir: cacheDir})
 	if err != nil {
 		t.Fatal(err)
 	}

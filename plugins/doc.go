@@ -70,7 +70,8 @@
 //
 // Instances are not safe for concurrent use: each call takes one from a
 // sync.Pool, backed by one parked instance per P (GOMAXPROCS at load) that
-// survives GCs, pre-warmed at load. An instance the pool drops is parked
+// survives GCs; the load makes one, and calls that find none free make the
+// others. An instance the pool drops is parked
 // again if the module was called within the last minute, else closed; a
 // module idle for a minute closes its parked instances. Each policy has its
 // own wazero runtime (its own memory limit) and all share one compilation

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
@@ -161,8 +162,9 @@ func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Conf
 		}
 	}
 	metered := !rt.noMeter
+	source, cached := wasm, false
 	if metered {
-		if wasm, err = instrument(wasm); err != nil {
+		if wasm, cached, err = rt.meter.instrument(wasm); err != nil {
 			return nil, err
 		}
 	}
@@ -176,7 +178,17 @@ func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Conf
 			_ = wr.Close(ctx) // the load error is what matters
 		}
 	}()
-	compiled, err := wr.CompileModule(ctx, wasm)
+	cctx := compileContext(ctx)
+	compiled, err := wr.CompileModule(cctx, wasm)
+	if err != nil && cached {
+		// A cached instrumentation the runtime refuses (damaged on disk):
+		// drop it and instrument again.
+		rt.meter.forget(source)
+		if wasm, _, err = rt.meter.instrument(source); err != nil {
+			return nil, err
+		}
+		compiled, err = wr.CompileModule(cctx, wasm)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
@@ -210,31 +222,31 @@ func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Conf
 		memo:     newKeyMemo(cfg.MemoizeKey),
 	}
 	m.timeoutTicks = timeoutTicks(m.timeout)
+	// One instance now: it checks the ABI and reads the headers, and serves
+	// the first calls. Each further one is made by a call that finds the
+	// pool empty (getFor): a Go guest costs milliseconds to instantiate,
+	// which a start with several policies should not pay per P before it
+	// can serve (RATIONALE.md, "Pooled instances").
 	first, err := m.newInstance(ctx, true)
 	if err != nil {
 		return nil, err
 	}
-	insts := []*instance{first}
-	for range runtime.GOMAXPROCS(0) - 1 {
-		inst, err := m.newInstance(ctx, false)
-		if err != nil {
-			for _, i := range insts {
-				i.close()
-			}
-			return nil, err
-		}
-		insts = append(insts, inst)
-	}
-	// The pre-warmed instances wait in the slots, where GCs leave them, until
-	// calls move them to the pool.
-	m.slots = make([]atomic.Pointer[instance], len(insts))
+	// The instances wait in the slots, one per P, where GCs leave them,
+	// until calls move them to the pool.
+	m.slots = make([]atomic.Pointer[instance], runtime.GOMAXPROCS(0))
 	m.lastUsed.Store(time.Now().UnixNano())
-	for _, inst := range insts {
-		m.park(inst)
-	}
+	m.park(first) // the slots are empty: it is parked
 	armTick(weak.Make(m))
 	rt.track(m)
 	return m, nil
+}
+
+// compileContext returns ctx for CompileModule: wazero compiles the
+// functions of one module on GOMAXPROCS goroutines (a 2MB Go guest: about
+// half the time on two cores), which is what an upload waits for. Several
+// loads at once (a start) share the processors all the same.
+func compileContext(ctx context.Context) context.Context {
+	return experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0))
 }
 
 // newInstance instantiates the module, runs _initialize and flowcache_init,

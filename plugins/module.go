@@ -57,7 +57,8 @@ type Module struct {
 
 	pool sync.Pool // of *instance
 	// slots hold instances that sync.Pool dropped at a GC while the module
-	// was in use (RATIONALE.md, "Pooled instances"), one per P at load.
+	// was in use (RATIONALE.md, "Pooled instances"), one per P (GOMAXPROCS
+	// at load).
 	// Only the slow paths touch them: the cleanup of a dropped instance, and
 	// get when the pool is empty.
 	slots []atomic.Pointer[instance]

@@ -55,7 +55,7 @@ func BenchmarkModule_KeyParallel(b *testing.B) {
 // BenchmarkModule_KeyParallelGC is BenchmarkModule_KeyParallel with a GC
 // forced every millisecond, as a gateway's own garbage does: instances
 // must survive the GCs that empty the sync.Pool. "instances" is the number
-// created during the run (beyond the pre-warmed ones).
+// created during the run (beyond one per slot, made before it).
 func BenchmarkModule_KeyParallelGC(b *testing.B) {
 	for _, tt := range parallelGuests {
 		b.Run(tt.name, func(b *testing.B) {
@@ -75,6 +75,7 @@ var parallelGuests = []struct {
 // benchKeyParallel measures m.Key from every P, with a runtime.GC every
 // gcEvery (0: none).
 func benchKeyParallel(b *testing.B, m *Module, gcEvery time.Duration) {
+	fillSlots(b, m)
 	created := m.Stats().InstancesCreated
 	done := make(chan struct{})
 	var wg sync.WaitGroup

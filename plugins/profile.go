@@ -44,7 +44,7 @@ func (m *Module) FuelProfile() FuelProfile {
 
 // InstanceMemory returns the number of live instances of the module and
 // the sum of their linear memories, in bytes: the guest memory the module
-// holds now (the pre-warmed instances, and those in use or pooled).
+// holds now (those parked, in use or pooled).
 func (m *Module) InstanceMemory() (instances int, bytes uint64) {
 	m.liveMu.Lock()
 	defer m.liveMu.Unlock()

@@ -1,6 +1,7 @@
 package plugins
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,10 +19,11 @@ type Options struct {
 	// Logger receives load messages and, at most once per minute per
 	// policy, call failures. Nil discards.
 	Logger *slog.Logger
-	// CacheDir holds wazero's compilation cache, so that a restart does not
-	// recompile unchanged modules. It must be private to this process's user:
-	// its contents are executable code. Empty means a new private temporary
-	// directory, removed by Close.
+	// CacheDir holds wazero's compilation cache and the instrumented
+	// modules (see meterCache), so that a restart neither instruments nor
+	// recompiles unchanged modules. It must be private to this process's
+	// user: its contents are executable code. Empty means a new private
+	// temporary directory, removed by Close.
 	CacheDir string
 	// Profile records the fuel every guest call burns, for tools
 	// (`flowcache policy bench`): see [Module.FuelProfile]. It costs a
@@ -39,7 +41,8 @@ type Options struct {
 type Runtime struct {
 	logger  *slog.Logger
 	cache   wazero.CompilationCache
-	tempDir string // removed by Close; "" if CacheDir was given
+	meter   *meterCache // instrumented modules, beside cache
+	tempDir string      // removed by Close; "" if CacheDir was given
 	noMeter bool
 	profile bool
 
@@ -100,6 +103,7 @@ func NewRuntime(opts Options) (*Runtime, error) {
 		return nil, errors.Join(fmt.Errorf("plugins: compilation cache %s: %w", dir, err), rt.removeTemp())
 	}
 	rt.cache = cache
+	rt.meter = newMeterCache(dir)
 	rt.epoch.Store(1)
 	if !opts.noWatchdog {
 		rt.done = make(chan struct{})
@@ -124,13 +128,14 @@ func (rt *Runtime) Load(ctx context.Context, name string, cfg *Config) (*Module,
 
 // LoadBytes validates, instruments, compiles and instantiates wasm as policy
 // name, with the limits and configuration of cfg (cfg.Module is ignored), and
-// pre-warms one instance per P. Errors are [*LoadError]s. The returned Module
+// instantiates it once (calls add instances, up to one per P, as they need
+// them). Errors are [*LoadError]s. The returned Module
 // must be closed; closing the Runtime closes it too.
 //
 // An upload handler should bound the body it reads by cfg.MaxModuleSize
 // itself: LoadBytes refuses larger modules but receives them whole.
-// Compiling takes about a second for a 2MiB Go guest on first sight, tens of
-// milliseconds when the compilation cache has it.
+// Compiling takes about a second of CPU for a 2MiB Go guest on first sight,
+// about 60ms when the compilation cache has it.
 func (rt *Runtime) LoadBytes(ctx context.Context, name string, wasm []byte, cfg *Config) (*Module, error) {
 	m, err := rt.load(ctx, name, wasm, cfg)
 	if err != nil {
@@ -148,14 +153,17 @@ func readModule(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.Size() > limit {
-		return nil, fmt.Errorf("%w: %d bytes, max_module_size is %d", ErrTooLarge, fi.Size(), limit)
+	var buf bytes.Buffer
+	if fi, err := f.Stat(); err == nil {
+		if fi.Size() > limit {
+			return nil, fmt.Errorf("%w: %d bytes, max_module_size is %d", ErrTooLarge, fi.Size(), limit)
+		}
+		buf.Grow(int(fi.Size()) + bytes.MinRead) // one allocation, not a doubling series (a 2MB module: 13)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
+	if _, err := buf.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
 		return nil, fmt.Errorf("%w: read: %w", ErrConfig, err)
 	}
-	return b, nil
+	return buf.Bytes(), nil
 }
 
 // track records m as open; the caller holds rt.life for reading.

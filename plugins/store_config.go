@@ -5,7 +5,9 @@ import (
 	"errors"
 	"maps"
 	"reflect"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -17,7 +19,10 @@ type Change struct {
 	s        *Store
 	policies map[string]Config
 	pending  []pending
-	done     bool
+	// configIDs are the version ids of the configured modules as Prepare
+	// read them, by policy name.
+	configIDs map[string]string
+	done      bool
 }
 
 // pending is one module to swap in at Commit.
@@ -36,11 +41,12 @@ type pending struct {
 // section's module when it is new or changed, else the store's active
 // version (loaded with the section's limits at startup, or again when the
 // limits changed). Policies the store holds without a section are loaded at
-// startup with the default limits. Errors are [*LoadError]s naming the
-// policy and its module file; nothing changes then.
+// startup with the default limits. The modules are compiled in parallel
+// (see loadAll). Errors are [*LoadError]s naming the policy and its module
+// file, joined when several modules fail; nothing changes then.
 func (s *Store) Prepare(ctx context.Context, policies map[string]Config) (_ *Change, err error) {
 	s.mu.Lock()
-	c := &Change{s: s, policies: policies}
+	c := &Change{s: s, policies: policies, configIDs: make(map[string]string, len(policies))}
 	defer func() {
 		if err != nil {
 			c.Abort()
@@ -50,10 +56,15 @@ func (s *Store) Prepare(ctx context.Context, policies map[string]Config) (_ *Cha
 		return nil, errRuntimeClosed
 	}
 	tab := *s.table.Load()
+	var jobs []loadJob
 	for _, name := range slices.Sorted(maps.Keys(policies)) {
 		cfg := policies[name]
-		if err := c.prepareConfigured(ctx, name, &cfg, tab[name]); err != nil {
+		j, err := c.prepareConfigured(name, &cfg, tab[name])
+		if err != nil {
 			return nil, err
+		}
+		if j != nil {
+			jobs = append(jobs, *j)
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(s.man.Policies)) {
@@ -68,26 +79,70 @@ func (s *Store) Prepare(ctx context.Context, policies map[string]Config) (_ *Cha
 		if !ok {
 			return nil, &LoadError{Policy: name, Err: errors.New("manifest: active version not listed")}
 		}
-		m, err := s.loadWith(ctx, name, v, DefaultConfig())
-		if err != nil {
-			return nil, err
-		}
-		c.pending = append(c.pending, pending{name: name, m: m, v: *v})
+		jobs = append(jobs, loadJob{pending: pending{name: name, v: *v}, load: func(ctx context.Context) (*Module, error) {
+			return s.loadWith(ctx, name, v, DefaultConfig())
+		}})
+	}
+	if err := c.loadAll(ctx, jobs); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
 
-func (c *Change) prepareConfigured(ctx context.Context, name string, cfg *Config, n *named) error {
+// loadJob is a module Prepare loads: load compiles and checks it; pending
+// is what Commit swaps in, m set once loaded.
+type loadJob struct {
+	pending
+	load func(context.Context) (*Module, error)
+}
+
+// loadAll runs the jobs' loads in parallel, at most GOMAXPROCS at once
+// (compiling is CPU-bound: more would only share the processors), and
+// appends the loaded modules to c.pending in the jobs' order. Every load
+// runs to its end: the error joins the [*LoadError] of each one that failed,
+// so that an operator sees every broken module at once. The modules loaded
+// are then in c.pending, closed by Abort.
+func (c *Change) loadAll(ctx context.Context, jobs []loadJob) error {
+	errs := make([]error, len(jobs))
+	sem := make(chan struct{}, max(1, min(runtime.GOMAXPROCS(0), len(jobs))))
+	var wg sync.WaitGroup
+	for i := range jobs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			jobs[i].m, errs[i] = jobs[i].load(ctx)
+		})
+	}
+	wg.Wait()
+	var failed []error
+	for i := range jobs {
+		if jobs[i].m != nil {
+			c.pending = append(c.pending, jobs[i].pending)
+		}
+		if errs[i] != nil {
+			failed = append(failed, errs[i])
+		}
+	}
+	if len(failed) == 1 {
+		return failed[0] // the *LoadError itself
+	}
+	return errors.Join(failed...)
+}
+
+// prepareConfigured decides what policy name, configured as cfg and
+// running as n (nil if not), needs: nothing (nil), or a module to load.
+func (c *Change) prepareConfigured(name string, cfg *Config, n *named) (*loadJob, error) {
 	s := c.s
 	wasm, err := readModule(cfg.Module, int64(cfg.MaxModuleSize))
 	if err != nil {
-		return &LoadError{Policy: name, Module: cfg.Module, Err: err}
+		return nil, &LoadError{Policy: name, Module: cfg.Module, Err: err}
 	}
 	configJSON, err := cfg.initJSON()
 	if err != nil {
-		return &LoadError{Policy: name, Module: cfg.Module, Err: errors.Join(ErrConfig, err)}
+		return nil, &LoadError{Policy: name, Module: cfg.Module, Err: errors.Join(ErrConfig, err)}
 	}
 	id, sha := versionID(wasm, configJSON)
+	c.configIDs[name] = id
 	rec := s.man.Policies[name]
 	var cur *Active
 	if n != nil {
@@ -97,35 +152,33 @@ func (c *Change) prepareConfigured(ctx context.Context, name string, cfg *Config
 	if rec != nil && rec.Deleted && rec.ConfigVersion == id {
 		// Deleted since the store last saw this module: the delete is the
 		// newest change (a changed module is a newer one).
-		return nil
+		return nil, nil
 	}
 	if rec == nil || rec.Active == "" || (rec.ConfigVersion != id && rec.Active != id) {
 		// New or changed in the config file: the newest change wins.
-		m, err := s.rt.LoadBytes(ctx, name, wasm, cfg)
-		if err != nil {
-			return withModule(err, cfg.Module)
-		}
-		if err := dryRun(m, dryRunCases(dryRunRequests)); err != nil {
-			_ = m.Close(ctx) // refused
-			return &LoadError{Policy: name, Module: cfg.Module, Err: err}
-		}
 		v := versionRecord{ID: id, ModuleSHA256: sha, Size: len(wasm), Config: cfg.Config, Source: "config", Created: time.Now().UTC()}
-		c.pending = append(c.pending, pending{name: name, m: m, v: v, wasm: wasm, fresh: true})
-		return nil
+		return &loadJob{pending: pending{name: name, v: v, wasm: wasm, fresh: true}, load: func(ctx context.Context) (*Module, error) {
+			m, err := s.rt.LoadBytes(ctx, name, wasm, cfg)
+			if err != nil {
+				return nil, withModule(err, cfg.Module)
+			}
+			if err := dryRun(m, dryRunCases(dryRunRequests)); err != nil {
+				_ = m.Close(ctx) // refused
+				return nil, &LoadError{Policy: name, Module: cfg.Module, Err: err}
+			}
+			return m, nil
+		}}, nil
 	}
 	if cur != nil && cur.id == rec.Active && !limitsChanged {
-		return nil // running as configured
+		return nil, nil // running as configured
 	}
 	v, ok := rec.version(rec.Active)
 	if !ok {
-		return &LoadError{Policy: name, Module: cfg.Module, Err: errors.New("manifest: active version not listed")}
+		return nil, &LoadError{Policy: name, Module: cfg.Module, Err: errors.New("manifest: active version not listed")}
 	}
-	m, err := s.loadWith(ctx, name, v, *cfg)
-	if err != nil {
-		return err
-	}
-	c.pending = append(c.pending, pending{name: name, m: m, v: *v})
-	return nil
+	return &loadJob{pending: pending{name: name, v: *v}, load: func(ctx context.Context) (*Module, error) {
+		return s.loadWith(ctx, name, v, *cfg)
+	}}, nil
 }
 
 // loadWith loads stored version v of name with the limits of cfg. The
@@ -195,17 +248,12 @@ func (c *Change) Commit() error {
 	// A config module identical to the active upload: remember it, so that
 	// it is not taken for a change next time.
 	var errs []error
-	for name, cfg := range c.policies {
+	for name, id := range c.configIDs {
 		rec := s.man.Policies[name]
 		if rec == nil {
 			continue
 		}
-		wasm, err := readModule(cfg.Module, int64(cfg.MaxModuleSize))
-		if err != nil {
-			continue // read at Prepare; a file changed meanwhile is seen next time
-		}
-		configJSON, _ := cfg.initJSON() // checked by Validate and Prepare
-		if id, _ := versionID(wasm, configJSON); rec.ConfigVersion != id && rec.Active == id {
+		if rec.ConfigVersion != id && rec.Active == id {
 			r := *rec
 			r.ConfigVersion = id
 			errs = append(errs, s.saveWith(name, &r))

@@ -117,9 +117,17 @@ func serve(ctx context.Context, cfg *gateway.Config, source string, logger *slog
 	if source == embeddedSource {
 		file = ""
 	}
-	ph, err := openPolicies(ctx, cfg, file, logger)
+	// With server.listen_while_loading the policies load once the
+	// listeners are up (see below); otherwise before anything listens.
+	background := cfg.Server.ListenWhileLoading && len(cfg.Policies) > 0
+	ph, err := newPolicyHost(ctx, cfg, logger)
 	if err != nil {
 		return err
+	}
+	if !background {
+		if err := ph.load(ctx, cfg, file); err != nil {
+			return errors.Join(err, ph.close(ctx))
+		}
 	}
 	routeRedisLogs(logger)
 	g, err := gateway.New(cfg, gateway.Options{Logger: logger, Version: buildVersion(), Store: ph.store, Reload: reload})
@@ -127,6 +135,10 @@ func serve(ctx context.Context, cfg *gateway.Config, source string, logger *slog
 		return errors.Join(err, ph.close(ctx))
 	}
 	ph.gw.Store(g)
+	var loaded func() // marks the policies loaded, with listen_while_loading
+	if background {
+		loaded = g.PoliciesLoading()
+	}
 	shutdown := func() error {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownTimeout.D())
 		defer cancel()
@@ -161,6 +173,14 @@ func serve(ctx context.Context, cfg *gateway.Config, source string, logger *slog
 		slog.String("kv_listen", cfg.KV.Listen),
 		slog.Int("routes", len(cfg.Routes)))
 
+	loadc := make(chan error, 1) // the background load's result; never sent without one
+	if background {
+		go func() {
+			err := ph.load(ctx, cfg, file)
+			loaded()
+			loadc <- err
+		}()
+	}
 	errc := make(chan error, 3)
 	go func() { errc <- wrapErr("serve data plane", g.Serve(ln)) }()
 	go func() { errc <- wrapErr("serve admin", g.ServeAdmin(adminLn)) }()
@@ -170,11 +190,22 @@ func serve(ctx context.Context, cfg *gateway.Config, source string, logger *slog
 		running++
 	}
 	var errs []error
-	select {
-	case <-ctx.Done():
-	case err := <-errc: // a listener failed: stop the other one too
-		running--
-		errs = append(errs, err)
+	for wait := true; wait; {
+		select {
+		case <-ctx.Done():
+			wait = false
+		case err := <-errc: // a listener failed: stop the other one too
+			running--
+			errs = append(errs, err)
+			wait = false
+		case err := <-loadc:
+			// A policy that fails to load stops the node, as it would have
+			// kept it from starting: it never was ready.
+			if err != nil {
+				errs = append(errs, err)
+				wait = false
+			}
+		}
 	}
 	if d := cfg.Server.DrainDelay.D(); d > 0 && running == 2 {
 		// Signalled: answer /readyz 503 and keep serving while load

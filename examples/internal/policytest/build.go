@@ -35,10 +35,11 @@ func Build(t testing.TB, pkg string) []byte {
 		defer os.RemoveAll(dir)
 		out := filepath.Join(dir, "policy.wasm")
 		// The package path comes from the test itself, not from input.
-		cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, pkg) //nolint:gosec // G204: see above
+		// As examples/build.sh builds them: what the tests load is what ships.
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-buildmode=c-shared", "-o", out, pkg) //nolint:gosec // G204: see above
 		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 		if msg, err := cmd.CombinedOutput(); err != nil {
-			b.err = "GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared " + pkg + ": " + err.Error() + "\n" + strings.TrimSpace(string(msg))
+			b.err = "GOOS=wasip1 GOARCH=wasm go build -trimpath -ldflags='-s -w' -buildmode=c-shared " + pkg + ": " + err.Error() + "\n" + strings.TrimSpace(string(msg))
 			return
 		}
 		b.wasm, err = os.ReadFile(out) //nolint:gosec // G304: our own temporary file

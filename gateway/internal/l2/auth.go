@@ -25,6 +25,9 @@ const (
 	DomainInvalidation = "flowcache/l2/invalidation/v1"
 	// DomainPolicy signs the policy events shared through Redis.
 	DomainPolicy = "flowcache/policy/event/v1"
+	// DomainPrefetch signs the hints that an uploaded module is about to
+	// be activated: the nodes compile it meanwhile.
+	DomainPrefetch = "flowcache/policy/prefetch/v1"
 )
 
 // macHexLen is the length of a hex HMAC-SHA256.
