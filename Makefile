@@ -43,7 +43,7 @@ run: build ## start the example origin (background) and flowcache with config.to
 	trap 'kill $$origin 2>/dev/null || true; wait $$origin 2>/dev/null || true' EXIT; \
 	bin/flowcache serve -config config.toml
 
-deps: ## install what the tests need when missing (gcc, redis-server, wabt, chromium, promtool; as root)
+deps: ## install what the tests need when missing (gcc, clang, lld, node, redis-server, wabt, chromium, promtool; as root)
 	./.ci/deps.sh
 
 test: deps wasm-embed ## the whole suite, as CI runs it (installs its tools when missing, as root)

@@ -7,8 +7,10 @@
 # Go policies are built with the standard toolchain (GOOS=wasip1
 # GOARCH=wasm go build -buildmode=c-shared), without the symbol table and
 # debug information (-ldflags='-s -w': 2% smaller, nothing the host reads)
-# and without local paths (-trimpath); the WAT policy is assembled with
-# wat2wasm when it is installed, else its committed .wasm is copied.
+# and without local paths (-trimpath); C and AssemblyScript policies by the
+# build.sh beside their source (clang --target=wasm32, asc); the WAT policy
+# is assembled with wat2wasm when it is installed, else its committed .wasm
+# is copied.
 set -euo pipefail
 
 out=${1:-bin/policies}
@@ -23,8 +25,9 @@ for dir in examples/*/; do
 	if [[ -f "$dir/main.go" ]]; then
 		echo "go    $out/$name.wasm"
 		GOOS=wasip1 GOARCH=wasm go build -trimpath -ldflags='-s -w' -buildmode=c-shared -o "$out/$name.wasm" "./$dir"
-	# (C policies, built by a build.sh beside their source: their branch goes
-	# here, before the WAT one.)
+	elif [[ -x "$dir/build.sh" ]]; then # C and AssemblyScript: their own recipe
+		echo "sh    $out/$name.wasm"
+		"$dir/build.sh" "$out/$name.wasm"
 	elif compgen -G "$dir*.wat" >/dev/null; then
 		for wat in "$dir"*.wat; do
 			wasm="$out/$name.wasm"
