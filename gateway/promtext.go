@@ -84,6 +84,7 @@ var metricFamilies = map[string]metricFamily{
 	"flowcache_l2_subscribed":                       {"gauge", "1 while the invalidation subscriber is connected."},
 	"flowcache_l2_hits_total":                       {"counter", "L2 reads that found the key."},
 	"flowcache_l2_misses_total":                     {"counter", "L2 reads that did not find the key."},
+	"flowcache_l2_read_round_trips_total":           {"counter", "Round trips to Redis that carried L2 reads (one pipeline answers every read waiting when it leaves)."},
 	"flowcache_l2_rejected_total":                   {"counter", "L2 calls skipped because the breaker was open."},
 	"flowcache_l2_errors_total":                     {"counter", "Failed Redis calls (network, timeout, Redis error)."},
 	"flowcache_l2_slow_calls_total":                 {"counter", "Redis calls slower than the slow-call threshold."},

@@ -16,6 +16,13 @@ func TestTier_Cluster(t *testing.T) {
 	t.Parallel()
 	c := redistest.StartCluster(t, 3)
 
+	t.Run("pipelined", func(t *testing.T) {
+		t.Parallel()
+		// One pipeline's keys are on every master: go-redis splits it by
+		// node, and each read still gets its own answer.
+		testPipelinedGets(t, newTier(t, ModeCluster, c.Addrs, func(c *Config) { c.KeyPrefix = "pipelined:" }, Deps{}))
+	})
+
 	t.Run("spread", func(t *testing.T) {
 		t.Parallel()
 		tr := newTier(t, ModeCluster, c.Addrs, func(c *Config) { c.KeyPrefix = "spread:" }, Deps{})

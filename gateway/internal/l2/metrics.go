@@ -13,6 +13,7 @@ import (
 //	flowcache_l2_breaker_opens_total           closed/half-open → open
 //	flowcache_l2_subscribed                    1 if the invalidation subscriber is connected
 //	flowcache_l2_hits_total, _misses_total     Get found / did not find the key
+//	flowcache_l2_read_round_trips_total        round trips carrying Get's reads (pipelined under load)
 //	flowcache_l2_rejected_total                calls refused because the breaker was open
 //	flowcache_l2_errors_total                  failed calls (network, timeout, Redis error)
 //	flowcache_l2_slow_calls_total              calls slower than Config.SlowCall
@@ -50,6 +51,7 @@ func (t *Tier) RegisterMetrics(set *metrics.Set) {
 	})
 	counter("flowcache_l2_hits_total", &s.hits)
 	counter("flowcache_l2_misses_total", &s.misses)
+	counter("flowcache_l2_read_round_trips_total", &s.readTrips)
 	counter("flowcache_l2_rejected_total", &s.rejected)
 	counter("flowcache_l2_errors_total", &s.errors)
 	counter("flowcache_l2_slow_calls_total", &s.slow)

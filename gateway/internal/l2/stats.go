@@ -10,7 +10,7 @@ type counters struct {
 	dropOpen, dropInvalid, bytesIn, bytesStored   atomic.Uint64
 	compressed, commands, dials, probeFailures    atomic.Uint64
 	received, published, resyncs, disconnects     atomic.Uint64
-	dropStale, rejectedMsgs                       atomic.Uint64
+	dropStale, rejectedMsgs, readTrips            atomic.Uint64
 	subscribed                                    atomic.Bool
 }
 
@@ -23,6 +23,10 @@ type Stats struct {
 	// Hits, Misses: Get found / did not find the key. Corrupt values count
 	// as misses and in Corrupt.
 	Hits, Misses, Corrupt uint64
+	// ReadRoundTrips counts the round trips that carried Get's reads: one
+	// pipeline answers every read waiting when it leaves, so under load
+	// Hits+Misses grow faster than it.
+	ReadRoundTrips uint64
 	// Rejected counts calls refused at once because the breaker was open.
 	Rejected uint64
 	// Errors counts failed calls (network, timeout, Redis error); Slow
@@ -62,7 +66,7 @@ func (t *Tier) Stats() Stats {
 	s := &t.st
 	return Stats{
 		State: t.br.State(), Opens: t.br.opens.Load(),
-		Hits: s.hits.Load(), Misses: s.misses.Load(), Corrupt: s.corrupt.Load(),
+		Hits: s.hits.Load(), Misses: s.misses.Load(), Corrupt: s.corrupt.Load(), ReadRoundTrips: s.readTrips.Load(),
 		Rejected: s.rejected.Load(), Errors: s.errors.Load(), Slow: s.slow.Load(),
 		Queued: s.queued.Load(), Written: s.written.Load(), WriteErrors: s.writeErrors.Load(),
 		DroppedFull: s.dropFull.Load(), DroppedOpen: s.dropOpen.Load(), DroppedInvalid: s.dropInvalid.Load(),

@@ -67,6 +67,7 @@ type Tier struct {
 	ps atomic.Pointer[redis.PubSub] // the subscriber's; closed by Close to end a blocked Receive
 
 	queue     chan *writeItem
+	getq      chan *getCall // reads waiting for a reader (getbatch.go)
 	stopWrite chan struct{}
 	stopCtx   context.Context
 	stop      context.CancelFunc
@@ -127,6 +128,7 @@ func New(cfg Config, deps Deps) (*Tier, error) {
 		channel:   meta + "inval",
 		sharded:   cfg.Mode == ModeCluster,
 		queue:     make(chan *writeItem, cfg.WriteQueue),
+		getq:      make(chan *getCall, maxGetBatch),
 		stopWrite: make(chan struct{}),
 		stopCtx:   ctx,
 		stop:      cancel,
@@ -146,11 +148,15 @@ func New(cfg Config, deps Deps) (*Tier, error) {
 		t.br.trip()
 	}
 
-	t.wg.Add(2 + cfg.Writers)
+	readers := getReaders()
+	t.wg.Add(2 + cfg.Writers + readers)
 	go t.probeLoop()
 	go t.syncLoop()
 	for range cfg.Writers {
 		go t.writeLoop()
+	}
+	for range readers {
+		go t.getLoop()
 	}
 	return t, nil
 }
@@ -199,17 +205,17 @@ func (t *Tier) Get(ctx context.Context, key, dst []byte) ([]byte, error) {
 		t.st.rejected.Add(1)
 		return dst, ErrUnavailable
 	}
-	kb := t.acquireKey()
-	*kb = t.appendEntryKey((*kb)[:0], t.gen.Load(), key)
+	c := getCallPool.Get().(*getCall)
+	c.key = t.appendEntryKey(c.key[:0], t.gen.Load(), key)
 	var start time.Time
 	if t.cfg.SlowCall > 0 {
 		start = time.Now()
 	}
-	// The string aliases the pooled buffer only during this call: go-redis
-	// writes it to the connection before Result returns, and nothing keeps
-	// the command.
-	s, err := t.client.Get(ctx, unsafe.String(unsafe.SliceData(*kb), len(*kb))).Result()
-	t.releaseKey(kb)
+	s, err, ok := t.roundTrip(ctx, c) // pipelined with the reads waiting beside it (getbatch.go)
+	if ok {
+		c.s, c.err = "", nil
+		getCallPool.Put(c)
+	}
 	if err != nil && err != redis.Nil { //nolint:errorlint // redis.Nil is returned unwrapped
 		t.callFailed(ctx, err)
 		return dst, fmt.Errorf("%w: get: %w", ErrUnavailable, err)

@@ -2,6 +2,7 @@ package l2
 
 import (
 	"context"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -52,6 +53,23 @@ func BenchmarkTier_GetHit(b *testing.B) {
 						}
 					})
 				})
+				// 64 callers at once, as a gateway under load has: the
+				// reads share pipelines (getbatch.go).
+				b.Run("callers64", func(b *testing.B) {
+					b.ReportAllocs()
+					b.SetBytes(int64(size))
+					b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+					b.RunParallel(func(pb *testing.PB) {
+						buf := make([]byte, 0, size)
+						for pb.Next() {
+							var err error
+							if buf, err = tr.Get(ctx, key, buf[:0]); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					})
+				})
 			})
 		}
 	}
@@ -64,12 +82,28 @@ func BenchmarkRedisGetRaw(b *testing.B) {
 	tr := newTier(b, ModeStandalone, []string{r.Addr}, func(c *Config) { c.Compression = CompressionNone }, Deps{})
 	setSync(b, tr, "k", compressible(1<<10), time.Hour, Index{})
 	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := tr.client.Get(ctx, "fc:e:{}0:k").Bytes(); err != nil {
-			b.Fatal(err)
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := tr.client.Get(ctx, "fc:e:{}0:k").Bytes(); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
+	})
+	// 64 callers, one GET per round trip each: how Tier.Get read before
+	// its reads were pipelined.
+	b.Run("callers64", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := tr.client.Get(ctx, "fc:e:{}0:k").Bytes(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
 }
 
 // BenchmarkTier_GetOpen is a Get with the breaker open: what a request pays
