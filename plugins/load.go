@@ -192,6 +192,7 @@ func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Conf
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
+	rt.pruneCache() // what this compile wrote may push the cache over its bound
 	if err := checkExports(compiled); err != nil {
 		return nil, err
 	}

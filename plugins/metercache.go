@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"time"
 )
 
 // meterCache keeps instrumented modules (see instrument) on disk, beside
@@ -89,6 +90,8 @@ func (c *meterCache) instrument(wasm []byte) (out []byte, cached bool, err error
 	p := c.path(wasm)
 	if p != "" {
 		if b, err := os.ReadFile(p); err == nil { //nolint:gosec // G304: our own cache file
+			now := time.Now()
+			_ = os.Chtimes(p, now, now) // in use: the last file pruneCacheDir removes
 			return b, true, nil
 		}
 	}

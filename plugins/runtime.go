@@ -25,6 +25,11 @@ type Options struct {
 	// user: its contents are executable code. Empty means a new private
 	// temporary directory, removed by Close.
 	CacheDir string
+	// CacheMaxSize bounds the bytes kept in CacheDir: after a module is
+	// compiled, the least recently written files go until the rest fits
+	// (in the background). Zero means DefaultCacheMaxSize; negative, no
+	// bound.
+	CacheMaxSize int64
 	// Profile records the fuel every guest call burns, for tools
 	// (`flowcache policy bench`): see [Module.FuelProfile]. It costs a
 	// global read and two atomic adds per call; the gateway leaves it off.
@@ -43,8 +48,14 @@ type Runtime struct {
 	cache   wazero.CompilationCache
 	meter   *meterCache // instrumented modules, beside cache
 	tempDir string      // removed by Close; "" if CacheDir was given
-	noMeter bool
-	profile bool
+
+	cacheDir string         // the compilation cache's directory
+	cacheMax int64          // its bound in bytes; negative: none
+	pruning  atomic.Bool    // a pruneCache pass is running
+	pruneWG  sync.WaitGroup // the running pass, waited for by Close
+	pruned   atomic.Uint64  // passes done (tests)
+	noMeter  bool
+	profile  bool
 
 	// epoch is the watchdog's clock, in ticks since NewRuntime (from 1);
 	// done stops the watchdog goroutine (nil without one).
@@ -104,6 +115,10 @@ func NewRuntime(opts Options) (*Runtime, error) {
 	}
 	rt.cache = cache
 	rt.meter = newMeterCache(dir)
+	rt.cacheDir, rt.cacheMax = dir, opts.CacheMaxSize
+	if rt.cacheMax == 0 {
+		rt.cacheMax = DefaultCacheMaxSize
+	}
 	rt.epoch.Store(1)
 	if !opts.noWatchdog {
 		rt.done = make(chan struct{})
@@ -203,6 +218,7 @@ func (rt *Runtime) Close(ctx context.Context) error {
 	for _, m := range mods {
 		errs = append(errs, m.Close(ctx))
 	}
+	rt.pruneWG.Wait()
 	errs = append(errs, rt.cache.Close(ctx), rt.removeTemp())
 	return errors.Join(errs...)
 }
