@@ -3,8 +3,6 @@ package normalizewat
 import (
 	"testing"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/flowcache/flowcache/examples/internal/policytest"
 )
 
@@ -13,18 +11,5 @@ import (
 // receives the normalised target.
 func TestNormalizeWAT_Gateway(t *testing.T) {
 	t.Parallel()
-	g, origin := policytest.StartGateway(t, normalizeWasm, nil, func(ctx *fasthttp.RequestCtx) {
-		ctx.Response.Header.Set("Cache-Control", "max-age=60")
-		ctx.SetBody(ctx.RequestURI())
-	})
-	for i, path := range []string{"/p?utm_source=x&b=2&a=1", "/p?a=1&b=2", "/p?gclid=1&b=2&a=1"} {
-		resp := g.Do(t, "GET", path, "Host: Example.TEST")
-		want := map[bool]string{true: "MISS", false: "HIT"}[i == 0]
-		if resp.Status != 200 || resp.Get("X-Cache") != want || string(resp.Body) != "/p?a=1&b=2" {
-			t.Errorf("GET %s = %d, X-Cache %q, origin saw %q; want 200, %s, /p?a=1&b=2", path, resp.Status, resp.Get("X-Cache"), resp.Body, want)
-		}
-	}
-	if n := origin.Requests(); n != 1 {
-		t.Errorf("origin requests = %d, want 1", n)
-	}
+	policytest.CheckNormalizeGateway(t, normalizeWasm)
 }

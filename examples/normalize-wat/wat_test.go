@@ -21,59 +21,25 @@ import (
 //go:embed normalize.wasm
 var normalizeWasm []byte
 
-func request(host, path, query string, headers ...string) *policy.Request {
-	r := &policy.Request{Method: []byte("GET"), Scheme: []byte("http"), Host: []byte(host), Path: []byte(path), Query: []byte(query), Route: []byte("r")}
-	for i := 0; i+1 < len(headers); i += 2 {
-		r.Headers = append(r.Headers, policy.Header{Name: []byte(headers[i]), Value: []byte(headers[i+1])})
-	}
-	return r
-}
-
 func TestNormalizeWAT_Key(t *testing.T) {
 	t.Parallel()
 	m := policytest.Load(t, normalizeWasm, nil)
-	tests := []struct {
-		name                 string
-		req                  *policy.Request
-		bypass, fails        bool
-		wantHost, wantTarget string
-	}{
-		{name: "tracking dropped, sorted", req: request("Example.COM", "/p", "utm_source=x&b=2&a=1"), wantHost: "example.com", wantTarget: "/p?a=1&b=2"},
-		{name: "same key", req: request("example.com", "/p", "a=1&b=2"), wantHost: "example.com", wantTarget: "/p?a=1&b=2"},
-		{name: "only tracking", req: request("example.com", "/p", "utm_medium=m&fbclid=f&gclid=g"), wantHost: "example.com", wantTarget: "/p"},
-		{name: "look-alikes kept", req: request("h", "/", "fbclid2=1&gclids=2&utm=3&UTM_x=4"), wantHost: "h", wantTarget: "/?UTM_x=4&fbclid2=1&gclids=2&utm=3"},
-		{name: "stable", req: request("h", "/s", "id=2&a=&id=1&flag"), wantHost: "h", wantTarget: "/s?a=&flag&id=2&id=1"},
-		{name: "prefix sorts first", req: request("h", "/", "ab=1&a=2&a-=3"), wantHost: "h", wantTarget: "/?a=2&a-=3&ab=1"},
-		{name: "empty params", req: request("h", "/s", "&&b=1&&a&"), wantHost: "h", wantTarget: "/s?a&b=1"},
-		{name: "empty path", req: request("h.", "", ""), wantHost: "h", wantTarget: "/"},
-		{name: "cookie bypasses", req: request("h", "/", "", "Cookie", "a=1"), bypass: true},
-		{name: "authorization bypasses", req: request("h", "/", "", "Authorization", "x"), bypass: true},
-		{name: "undeclared header ignored", req: request("h", "/", "", "User-Agent", "x"), wantHost: "h", wantTarget: "/"},
-		{name: "bad host", req: request("a@b", "/", ""), fails: true},
-		{name: "bad target", req: request("h", "/a b", ""), fails: true},
-		{name: "too many params", req: request("h", "/", strings.Repeat("a&", 65)), fails: true},
-	}
-	for _, tt := range tests {
-		var k policy.Key
-		err := m.Key(tt.req, &k)
-		if tt.fails {
-			if err == nil {
-				t.Errorf("%s: Key = %+v, want an error", tt.name, k)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%s: Key: %v", tt.name, err)
-			continue
-		}
-		if k.Bypass != tt.bypass || string(k.Host) != tt.wantHost || string(k.Target) != tt.wantTarget || len(k.Variant) != 0 {
-			t.Errorf("%s: Key(%s %s?%s) = {%v %q %q %q}, want {%v %q %q}", tt.name, tt.req.Host, tt.req.Path, tt.req.Query,
-				k.Bypass, k.Host, k.Target, k.Variant, tt.bypass, tt.wantHost, tt.wantTarget)
-		}
-	}
-	if s := m.Stats(); s.InstancesDiscarded != 0 {
-		t.Errorf("instances discarded: %+v (a malformed result or a trap)", s)
-	}
+	policytest.CheckKeys(t, m, []policytest.KeyCase{
+		{Name: "tracking dropped, sorted", Req: policytest.Request("Example.COM", "/p", "utm_source=x&b=2&a=1"), WantHost: "example.com", WantTarget: "/p?a=1&b=2"},
+		{Name: "same key", Req: policytest.Request("example.com", "/p", "a=1&b=2"), WantHost: "example.com", WantTarget: "/p?a=1&b=2"},
+		{Name: "only tracking", Req: policytest.Request("example.com", "/p", "utm_medium=m&fbclid=f&gclid=g"), WantHost: "example.com", WantTarget: "/p"},
+		{Name: "look-alikes kept", Req: policytest.Request("h", "/", "fbclid2=1&gclids=2&utm=3&UTM_x=4"), WantHost: "h", WantTarget: "/?UTM_x=4&fbclid2=1&gclids=2&utm=3"},
+		{Name: "stable", Req: policytest.Request("h", "/s", "id=2&a=&id=1&flag"), WantHost: "h", WantTarget: "/s?a=&flag&id=2&id=1"},
+		{Name: "prefix sorts first", Req: policytest.Request("h", "/", "ab=1&a=2&a-=3"), WantHost: "h", WantTarget: "/?a=2&a-=3&ab=1"},
+		{Name: "empty params", Req: policytest.Request("h", "/s", "&&b=1&&a&"), WantHost: "h", WantTarget: "/s?a&b=1"},
+		{Name: "empty path", Req: policytest.Request("h.", "", ""), WantHost: "h", WantTarget: "/"},
+		{Name: "cookie bypasses", Req: policytest.Request("h", "/", "", "Cookie", "a=1"), Bypass: true},
+		{Name: "authorization bypasses", Req: policytest.Request("h", "/", "", "Authorization", "x"), Bypass: true},
+		{Name: "undeclared header ignored", Req: policytest.Request("h", "/", "", "User-Agent", "x"), WantHost: "h", WantTarget: "/"},
+		{Name: "bad host", Req: policytest.Request("a@b", "/", ""), Fails: true},
+		{Name: "bad target", Req: policytest.Request("h", "/a b", ""), Fails: true},
+		{Name: "too many params", Req: policytest.Request("h", "/", strings.Repeat("a&", 65)), Fails: true},
+	})
 }
 
 // TestNormalizeWAT_SameAsGo compares the WAT module with the Go module of
@@ -98,7 +64,7 @@ func TestNormalizeWAT_SameAsGo(t *testing.T) {
 			}
 			q = append(q, p)
 		}
-		r := request(pick([]string{"Example.COM", "h", "x.y.", "A1-B2.test"}), pick([]string{"/", "", "/p", "/A/b%20c"}), strings.Join(q, "&"))
+		r := policytest.Request(pick([]string{"Example.COM", "h", "x.y.", "A1-B2.test"}), pick([]string{"/", "", "/p", "/A/b%20c"}), strings.Join(q, "&"))
 		if rng.IntN(10) == 0 {
 			r.Headers = policy.Headers{{Name: []byte("Cookie"), Value: []byte("a")}}
 		}

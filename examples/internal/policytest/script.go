@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -44,25 +43,12 @@ func BuildScript(t testing.TB, timeout time.Duration, tools []string, script str
 	v, _ := scripts.LoadOrStore(strings.Join(append([]string{script}, args...), "\x00"), &build{})
 	b := v.(*build)
 	b.once.Do(func() {
-		dir, err := os.MkdirTemp("", "policytest-")
-		if err != nil {
-			b.err = err.Error()
-			return
-		}
-		defer os.RemoveAll(dir)
-		out := filepath.Join(dir, "policy.wasm")
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
-		// The script path comes from the test itself, not from input.
-		cmd := exec.CommandContext(ctx, script, append([]string{out}, args...)...) //nolint:gosec // G204: see above
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			b.err = script + " " + out + ": " + err.Error() + "\n" + strings.TrimSpace(string(msg))
-			return
-		}
-		b.wasm, err = os.ReadFile(out) //nolint:gosec // G304: our own temporary file
-		if err != nil {
-			b.err = err.Error()
-		}
+		b.run(func(out string) (*exec.Cmd, string) {
+			// The script path comes from the test itself, not from input.
+			return exec.CommandContext(ctx, script, append([]string{out}, args...)...), script + " " + out //nolint:gosec // G204: see above
+		})
 	})
 	if b.wasm == nil {
 		t.Fatalf("building the policy module: %s", b.err)
