@@ -113,6 +113,13 @@ type AdminConfig struct {
 	// until the rest fits. Every uploaded version leaves about 13 MB for a
 	// 2.3 MB Go module. Default 1GiB; at least 64MiB.
 	CompilationCacheSize units.Size `toml:"compilation_cache_size"`
+	// TieredCompilation, true by default, starts a policy module that was
+	// never compiled on this node (an upload, a new flowcache, an empty
+	// compilation cache) on wazero's interpreter, ready in about a tenth of
+	// the compile's time, and moves its calls to the compiled code when a
+	// background compile (one module at a time) ends. Interpreted calls
+	// cost 17 to 40 times more CPU. False: a load waits for the compile.
+	TieredCompilation bool `toml:"tiered_compilation"`
 }
 
 // CacheConfig is the [cache] section: the in-process L1 and cache-wide rules.
@@ -332,7 +339,7 @@ func DefaultConfig() Config {
 			RealIPHeader:      "X-Forwarded-For",
 			LoadingWait:       units.Duration(2 * time.Second),
 		},
-		Admin: AdminConfig{Listen: "127.0.0.1:9090", CompilationCache: true, CompilationCacheSize: 1 << 30},
+		Admin: AdminConfig{Listen: "127.0.0.1:9090", CompilationCache: true, CompilationCacheSize: 1 << 30, TieredCompilation: true},
 		Cache: CacheConfig{
 			L1Size:             256 << 20,
 			MaxObjectSize:      8 << 20,

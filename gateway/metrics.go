@@ -201,4 +201,13 @@ func (pc *policyCounters) writePolicyMetrics(w io.Writer, infos []plugins.Info, 
 			fmt.Fprintf(w, "%s{policy=%q} %d\n", m.name, infos[i].Name, v)
 		}
 	}
+	const interp = "flowcache_policy_interpreted"
+	fmt.Fprintf(w, "# HELP %s 1 while the active version runs on the interpreter, its compile in progress (admin.tiered_compilation).\n# TYPE %s gauge\n", interp, interp)
+	for i := range infos {
+		v := 0
+		if infos[i].Engine == plugins.EngineInterpreter {
+			v = 1
+		}
+		fmt.Fprintf(w, "%s{policy=%q} %d\n", interp, infos[i].Name, v)
+	}
 }

@@ -133,6 +133,8 @@ func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Conf
 	if rt.closed {
 		return nil, errRuntimeClosed
 	}
+	rt.beginLoad()
+	defer rt.endLoad()
 	if err := cfg.validateLimits(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
@@ -168,18 +170,11 @@ func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Conf
 			return nil, err
 		}
 	}
-
-	wr := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().
-		WithCompilationCache(rt.cache).
-		WithMemoryLimitPages(pages).
-		WithCloseOnContextDone(false))
-	defer func() {
-		if err != nil {
-			_ = wr.Close(ctx) // the load error is what matters
-		}
-	}()
-	cctx := compileContext(ctx)
-	compiled, err := wr.CompileModule(cctx, wasm)
+	// A module this runtime never compiled (no instrumented copy cached,
+	// which is written after a compile) starts on the interpreter with
+	// Options.Tiered: a tenth of the compile's CPU (tier.go).
+	interp := rt.tiered && !cached
+	eng, err := rt.newEngine(ctx, wasm, pages, wasi, interp)
 	if err != nil && cached {
 		// A cached instrumentation the runtime refuses (damaged on disk):
 		// drop it and instrument again.
@@ -187,28 +182,33 @@ func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Conf
 		if wasm, _, err = rt.meter.instrument(source); err != nil {
 			return nil, err
 		}
-		compiled, err = wr.CompileModule(cctx, wasm)
+		interp = rt.tiered
+		eng, err = rt.newEngine(ctx, wasm, pages, wasi, interp)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	rt.pruneCache() // what this compile wrote may push the cache over its bound
-	if err := checkExports(compiled); err != nil {
 		return nil, err
 	}
-	if wasi {
-		if _, err := wasi_snapshot_preview1.Instantiate(ctx, wr); err != nil {
-			return nil, fmt.Errorf("%w: WASI: %w", ErrInit, err)
+	defer func() {
+		if err != nil {
+			eng.close(ctx) // the load error is what matters
 		}
+	}()
+	if !interp {
+		rt.pruneCache() // what this compile wrote may push the cache over its bound
+		if metered {
+			rt.meter.remember(source, wasm)
+		}
+	}
+	if err := checkExports(eng.compiled); err != nil {
+		return nil, err
 	}
 	stderr := &tailWriter{}
 	m := &Module{
-		name:     name,
-		stderr:   stderr,
-		logger:   rt.logger.With(slog.String("policy", name)),
-		rt:       rt,
-		wr:       wr,
-		compiled: compiled,
+		name:   name,
+		stderr: stderr,
+		logger: rt.logger.With(slog.String("policy", name)),
+		rt:     rt,
+		first:  eng,
 		// No args, env, filesystem or sockets; a fake clock (freshness
 		// uses the decide blob's time); real randomness, so that a guest's
 		// hash seeds cannot be predicted by clients.
@@ -223,6 +223,7 @@ func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Conf
 		memo:     newKeyMemo(cfg.MemoizeKey),
 	}
 	m.timeoutTicks = timeoutTicks(m.timeout)
+	m.eng.Store(eng)
 	// One instance now: it checks the ABI and reads the headers, and serves
 	// the first calls. Each further one is made by a call that finds the
 	// pool empty (getFor): a Go guest costs milliseconds to instantiate,
@@ -239,6 +240,9 @@ func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Conf
 	m.park(first) // the slots are empty: it is parked
 	armTick(weak.Make(m))
 	rt.track(m)
+	if interp && !rt.noTierUp {
+		m.tierUp(wasm, source, pages, wasi)
+	}
 	return m, nil
 }
 
@@ -255,7 +259,16 @@ func compileContext(ctx context.Context) context.Context {
 // ABI version and reads flowcache_headers. Errors wrap ErrInit, ErrABIVersion
 // or ErrExport.
 func (m *Module) newInstance(ctx context.Context, first bool) (_ *instance, err error) {
-	mod, err := m.wr.InstantiateModule(ctx, m.compiled, m.modCfg)
+	eng := m.eng.Load()
+	for !eng.pin() { // retired meanwhile by promote: the new one is not
+		eng = m.eng.Load()
+	}
+	defer func() {
+		if err != nil {
+			eng.unpin(ctx)
+		}
+	}()
+	mod, err := eng.wr.InstantiateModule(ctx, eng.compiled, m.modCfg)
 	if err != nil {
 		hint := ""
 		if m.metered && strings.Contains(err.Error(), "unreachable") {
@@ -265,6 +278,7 @@ func (m *Module) newInstance(ctx context.Context, first bool) (_ *instance, err 
 	}
 	inst := &core{
 		m:      m,
+		eng:    eng,
 		mod:    mod,
 		mem:    mod.ExportedMemory(abi.ExportMemory),
 		key:    mod.ExportedFunction(abi.ExportKey),
@@ -283,6 +297,9 @@ func (m *Module) newInstance(ctx context.Context, first bool) (_ *instance, err 
 			return nil, fmt.Errorf("%w: instrumented module has no mutable i64 %s and %s", ErrInit, fuelGlobal, stopGlobal)
 		}
 		inst.fuel, inst.stop = g, stop
+		if eng.interp {
+			inst.ctx, inst.cancel = context.WithCancel(m.ctx)
+		}
 	}
 	initCall := func(what string, fn api.Function, params ...uint64) (uint64, error) {
 		inst.setFuel(initFuel)

@@ -84,11 +84,12 @@ func (c *meterCache) path(wasm []byte) string {
 }
 
 // instrument returns wasm instrumented, from the cache when it holds it
-// (cached true), else by instrument, storing the result. A failure to read
-// or write the cache only costs the instrumentation.
+// (cached true), else by instrument. It stores nothing: remember does, once
+// the result has compiled, so that an entry also says that the module was
+// compiled once with this executable (the compilation cache has it, unless
+// it was pruned since): see Options.Tiered.
 func (c *meterCache) instrument(wasm []byte) (out []byte, cached bool, err error) {
-	p := c.path(wasm)
-	if p != "" {
+	if p := c.path(wasm); p != "" {
 		if b, err := os.ReadFile(p); err == nil { //nolint:gosec // G304: our own cache file
 			now := time.Now()
 			_ = os.Chtimes(p, now, now) // in use: the last file pruneCacheDir removes
@@ -98,10 +99,17 @@ func (c *meterCache) instrument(wasm []byte) (out []byte, cached bool, err error
 	if out, err = instrument(wasm); err != nil {
 		return nil, false, err
 	}
-	if p != "" {
-		_ = c.put(p, out) // best effort: the next load instruments again
-	}
 	return out, false, nil
+}
+
+// remember stores out, the instrumentation of wasm, once it has compiled.
+// A failure to write only costs the next load an instrumentation.
+func (c *meterCache) remember(wasm, out []byte) {
+	if p := c.path(wasm); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			_ = c.put(p, out) // best effort: the next load instruments again
+		}
+	}
 }
 
 // forget removes the entry of wasm, one the runtime refused.

@@ -26,14 +26,21 @@ import (
 // request with its fallback policy; k and d are left as they were on entry.
 // An instance that trapped, exited or ran out of fuel is closed.
 type Module struct {
-	name     string
-	logger   *slog.Logger
-	rt       *Runtime
-	wr       wazero.Runtime
-	compiled wazero.CompiledModule
-	modCfg   wazero.ModuleConfig
-	fuel     int64
-	metered  bool
+	name   string
+	logger *slog.Logger
+	rt     *Runtime
+	modCfg wazero.ModuleConfig
+	// eng runs the code: new instances come from it. first is the engine
+	// the module was loaded with; with Options.Tiered it may be the
+	// interpreter, until tierUp promotes a compiled engine (tier.go).
+	// tierMu orders promote and Close; tiered is closed when tierUp ends
+	// (nil without one).
+	eng     atomic.Pointer[engine]
+	first   *engine
+	tierMu  sync.Mutex
+	tiered  chan struct{}
+	fuel    int64
+	metered bool
 	// timeout is the wall-clock backstop of a call (call_timeout), in
 	// watchdog ticks in timeoutTicks.
 	timeout      time.Duration
@@ -157,7 +164,10 @@ func (m *Module) Headers() (names []string, all bool) {
 // instances are closed, so a reload may swap policies and close the old one
 // at once.
 func (m *Module) Close(ctx context.Context) error {
-	if m.closed.Swap(true) {
+	m.tierMu.Lock()
+	closed := m.closed.Swap(true)
+	m.tierMu.Unlock()
+	if closed {
 		return nil
 	}
 	m.rt.untrack(m)
@@ -172,7 +182,10 @@ func (m *Module) Close(ctx context.Context) error {
 	for v := m.pool.Get(); v != nil; v = m.pool.Get() {
 		v.(*instance).close()
 	}
-	return m.wr.Close(ctx)
+	// promote swaps no engine once closed is set: these are the last two.
+	m.first.close(ctx)
+	m.eng.Load().close(ctx)
+	return nil
 }
 
 // instance is a pooled handle on one instantiated module. It is used by
@@ -188,12 +201,18 @@ type instance struct {
 // core is one instantiated module with its reused call state.
 type core struct {
 	m                  *Module
+	eng                *engine // the engine it was instantiated from
 	mod                api.Module
 	mem                api.Memory
 	key, decide, alloc api.Function
 	fuel, stop         api.MutableGlobal // nil if not metered
-	buf, bufLen        uint32            // the guest's input buffer
-	stack              [2]uint64
+	// ctx and cancel, on the interpreter only: the watchdog stops a call
+	// by cancelling ctx, which the interpreter polls (setting stop from
+	// another goroutine would race with its reads of the global).
+	ctx         context.Context
+	cancel      context.CancelFunc
+	buf, bufLen uint32 // the guest's input buffer
+	stack       [2]uint64
 	// busy is the watchdog tick at which the running call began, 0
 	// between calls, busyStopped once the watchdog stopped it.
 	busy atomic.Int64
@@ -220,7 +239,7 @@ func dropped(c *core) {
 	if c.mod.IsClosed() {
 		return
 	}
-	if !m.closed.Load() && !m.idle(time.Now().UnixNano()) && m.park(wrap(c)) {
+	if !m.closed.Load() && !c.eng.retired.Load() && !m.idle(time.Now().UnixNano()) && m.park(wrap(c)) {
 		return
 	}
 	m.stats.closed.Add(1)
@@ -309,10 +328,13 @@ func (inst *core) setFuel(fuel int64) {
 func (inst *core) call(ctx context.Context, fn api.Function, fuel int64, n uint32) (uint64, error) {
 	inst.setFuel(fuel)
 	inst.stack[0], inst.stack[1] = uint64(inst.buf), uint64(n)
+	if inst.ctx != nil {
+		ctx = inst.ctx
+	}
 	inst.begin()
 	err := fn.CallWithStack(ctx, inst.stack[:])
 	if inst.end() {
-		return 0, inst.m.backstopError()
+		return 0, inst.backstopError()
 	}
 	if inst.m.rt.profile || inst.m.profiled.Load() {
 		inst.recordFuel(fuel)
@@ -330,11 +352,14 @@ func (inst *core) allocate(ctx context.Context, n uint32, fuel int64, watched bo
 	inst.setFuel(fuel)
 	inst.stack[0] = uint64(n)
 	if watched {
+		if inst.ctx != nil {
+			ctx = inst.ctx
+		}
 		inst.begin()
 	}
 	err := inst.alloc.CallWithStack(ctx, inst.stack[:])
 	if watched && inst.end() {
-		return 0, inst.m.backstopError()
+		return 0, inst.backstopError()
 	}
 	if err != nil {
 		return 0, describe(inst, err, fuel)
@@ -389,6 +414,10 @@ func (m *Module) put(inst *instance) {
 		inst.close()
 		return
 	}
+	if m.stale(inst) { // a call that was in flight during promote
+		m.retire(inst)
+		return
+	}
 	if s := &m.slots[0]; s.Load() == nil && s.CompareAndSwap(nil, inst) {
 		// Close may have emptied the slots between the check above and
 		// the swap: then take the instance back out and close it.
@@ -418,13 +447,20 @@ func (m *Module) getFor(r *policy.Request) (*instance, error) {
 	}
 	m.markUsed()
 	if v := m.pool.Get(); v != nil {
-		return v.(*instance), nil
+		if inst := v.(*instance); !m.stale(inst) {
+			return inst, nil
+		} else {
+			m.retire(inst) // left in another P's pool by promote
+		}
 	}
 	for i := range m.slots {
 		s := &m.slots[i]
 		if s.Load() != nil {
 			if inst := s.Swap(nil); inst != nil {
-				return inst, nil
+				if !m.stale(inst) {
+					return inst, nil
+				}
+				m.retire(inst)
 			}
 		}
 	}

@@ -497,7 +497,7 @@ func TestModule_InstantiateError(t *testing.T) {
 	for v := m.pool.Get(); v != nil; v = m.pool.Get() {
 		v.(*instance).close()
 	}
-	if err := m.wr.Close(context.Background()); err != nil {
+	if err := m.eng.Load().wr.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	var k policy.Key

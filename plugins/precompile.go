@@ -39,6 +39,7 @@ func (rt *Runtime) precompile(ctx context.Context, wasm []byte, cfg *Config) err
 	if _, err := checkImports(&info); err != nil {
 		return err
 	}
+	source := wasm
 	if !rt.noMeter {
 		if wasm, _, err = rt.meter.instrument(wasm); err != nil {
 			return err
@@ -53,6 +54,9 @@ func (rt *Runtime) precompile(ctx context.Context, wasm []byte, cfg *Config) err
 	defer func() { _ = wr.Close(ctx) }() // nothing was instantiated: nothing to lose
 	if _, err := wr.CompileModule(compileContext(ctx), wasm); err != nil {
 		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if !rt.noMeter {
+		rt.meter.remember(source, wasm)
 	}
 	return nil
 }

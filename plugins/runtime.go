@@ -34,11 +34,22 @@ type Options struct {
 	// (`flowcache policy bench`): see [Module.FuelProfile]. It costs a
 	// global read and two atomic adds per call; the gateway leaves it off.
 	Profile bool
+	// Tiered starts a module that this executable has not compiled before
+	// (none of its compiled code is in CacheDir) on wazero's interpreter,
+	// which is ready in about a tenth of the compile's time, compiles it in
+	// the background, one module at a time, and moves its calls to the
+	// compiled code when it is ready ([Module.Engine]). Interpreted calls
+	// burn the same fuel but run about 20 times slower, and their
+	// wall-clock backstop is 20 times call_timeout. Off, a load waits for
+	// the compiled code.
+	Tiered bool
 
 	// noMeter disables fuel metering (benchmarks of its overhead only).
 	noMeter bool
 	// noWatchdog starts no watchdog goroutine: tests call tick.
 	noWatchdog bool
+	// noTierUp keeps Tiered modules on the interpreter (tests, benchmarks).
+	noTierUp bool
 }
 
 // Runtime compiles and runs policy modules. It owns the compilation cache
@@ -56,6 +67,17 @@ type Runtime struct {
 	pruned   atomic.Uint64  // passes done (tests)
 	noMeter  bool
 	profile  bool
+	tiered   bool
+	noTierUp bool
+	// compileSlot admits one background compile (tierUp) at a time;
+	// tiering counts the tierUp goroutines, which Close waits for.
+	compileSlot chan struct{}
+	tiering     sync.WaitGroup
+	// loading counts the loads in progress; idle is closed when it drops
+	// to 0. A background compile waits for it (foreground).
+	fgMu    sync.Mutex
+	loading int
+	idle    chan struct{}
 
 	// epoch is the watchdog's clock, in ticks since NewRuntime (from 1);
 	// done stops the watchdog goroutine (nil without one).
@@ -96,7 +118,8 @@ func warmWazeroVersion() {
 // It is safe to call from several goroutines at once.
 func NewRuntime(opts Options) (*Runtime, error) {
 	warmWazeroVersion()
-	rt := &Runtime{logger: opts.Logger, noMeter: opts.noMeter, profile: opts.Profile, modules: map[*Module]struct{}{}}
+	rt := &Runtime{logger: opts.Logger, noMeter: opts.noMeter, profile: opts.Profile, tiered: opts.Tiered, noTierUp: opts.noTierUp,
+		compileSlot: make(chan struct{}, 1), modules: map[*Module]struct{}{}}
 	if rt.logger == nil {
 		rt.logger = slog.New(slog.DiscardHandler)
 	}
@@ -200,8 +223,8 @@ func (rt *Runtime) untrack(m *Module) {
 // returned.
 func (rt *Runtime) Close(ctx context.Context) error {
 	rt.life.Lock() // waits for loads in progress
-	defer rt.life.Unlock()
 	if rt.closed {
+		rt.life.Unlock()
 		return nil
 	}
 	rt.closed = true
@@ -218,6 +241,10 @@ func (rt *Runtime) Close(ctx context.Context) error {
 	for _, m := range mods {
 		errs = append(errs, m.Close(ctx))
 	}
+	// Background compiles see the runtime or their module closed; one in
+	// progress ends first (it holds life), and none starts.
+	rt.life.Unlock()
+	rt.tiering.Wait()
 	rt.pruneWG.Wait()
 	errs = append(errs, rt.cache.Close(ctx), rt.removeTemp())
 	return errors.Join(errs...)

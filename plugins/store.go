@@ -329,7 +329,7 @@ type Active struct {
 }
 
 func newActive(n *named, m *Module, id string, activation uint64) *Active {
-	m.version = id[:12] // before the module serves: the swap publishes it
+	m.setVersion(id[:12]) // before the module serves: the swap publishes it
 	a := &Active{
 		mod:        m,
 		n:          n,
@@ -459,6 +459,10 @@ type Info struct {
 	Errors uint64 `json:"errors"`
 	// Stats are the active module's counters.
 	Stats InfoStats `json:"stats"`
+	// Engine is how the active module runs: "compiler", or "interpreter"
+	// while a tiered load compiles it ([Module.Engine]); empty when none
+	// is active.
+	Engine string `json:"engine,omitempty"`
 	// LastError is the error of the active version's last failed call
 	// (trap, fuel exhausted, wall-clock backstop, ...), at LastErrorAt;
 	// empty if none failed.
@@ -532,6 +536,7 @@ func (s *Store) info(n *named) Info {
 		// A conversion: a field added to Stats breaks the build here, so
 		// that InfoStats follows it.
 		in.Stats = InfoStats(a.mod.Stats())
+		in.Engine = a.mod.Engine()
 		if err, at := a.mod.LastFailure(); err != nil {
 			in.LastError, in.LastErrorAt = err.Error(), &at
 		}

@@ -58,6 +58,6 @@ func (s *Store) Evaluate(ctx context.Context, name, version string, fn func(p po
 	if err != nil {
 		return err
 	}
-	m.version = v.ID[:min(12, len(v.ID))]
+	m.setVersion(v.ID[:min(12, len(v.ID))])
 	return errors.Join(fn(m, v.ID), m.Close(ctx))
 }

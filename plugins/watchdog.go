@@ -40,7 +40,8 @@ func (rt *Runtime) watch(done <-chan struct{}) {
 // first marks the core (busy: busyStopped, by compare-and-swap, so that a
 // call that has just returned and a new one that has begun are never
 // mistaken for it), then raises the core's stop global: the guest traps at
-// its next fuel charge. The call that finds its core marked reports
+// its next fuel charge (on the interpreter it cancels the core's context
+// instead, which the interpreter polls at loop heads and calls). The call that finds its core marked reports
 // ErrBackstop, and the core is discarded, since its stop global may be
 // raised at any moment after the mark.
 //
@@ -62,8 +63,16 @@ func (m *Module) watch(now int64) {
 	m.liveMu.Lock()
 	defer m.liveMu.Unlock()
 	for c := range m.live {
-		if b := c.busy.Load(); b > 0 && now-b > m.timeoutTicks && c.busy.CompareAndSwap(b, busyStopped) {
-			c.stop.Set(math.MaxInt64)
+		limit := m.timeoutTicks
+		if c.eng.interp {
+			limit *= interpreterSlowdown
+		}
+		if b := c.busy.Load(); b > 0 && now-b > limit && c.busy.CompareAndSwap(b, busyStopped) {
+			if c.cancel != nil {
+				c.cancel()
+			} else {
+				c.stop.Set(math.MaxInt64)
+			}
 		}
 	}
 }
@@ -87,9 +96,13 @@ func (c *core) end() bool {
 	return c.stop != nil && c.busy.Swap(0) == busyStopped
 }
 
-// backstopError is the error of a call the watchdog stopped.
-func (m *Module) backstopError() error {
-	return fmt.Errorf("%w: call exceeded %v wall-clock backstop", ErrBackstop, m.timeout)
+// backstopError is the error of a call the watchdog stopped on c.
+func (c *core) backstopError() error {
+	d := c.m.timeout
+	if c.eng.interp {
+		return fmt.Errorf("%w: call exceeded %v wall-clock backstop (%v x%d on the interpreter)", ErrBackstop, d*interpreterSlowdown, d, interpreterSlowdown)
+	}
+	return fmt.Errorf("%w: call exceeded %v wall-clock backstop", ErrBackstop, d)
 }
 
 // track adds c to the cores the watchdog reads.
@@ -106,4 +119,8 @@ func (c *core) shut() {
 	delete(m.live, c)
 	m.liveMu.Unlock()
 	_ = c.mod.Close(m.ctx) // a failed or idle instance: nothing to report
+	if c.cancel != nil {
+		c.cancel()
+	}
+	c.eng.unpin(m.ctx)
 }

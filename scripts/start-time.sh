@@ -130,7 +130,10 @@ ms() { # milliseconds since $1 (an $EPOCHREALTIME), one decimal
 }
 
 exec 9<> <(:) # read -t on this times out: see once
-# once CONFIG: starts flowcache, prints "LISTEN_MS READY_MS", stops it.
+# once CONFIG [settle]: starts flowcache, prints "LISTEN_MS READY_MS", stops
+# it. With settle, it first waits (30 s at most) until no policy runs on the
+# interpreter (flowcache_policy_interpreted, admin.tiered_compilation): the
+# background compiles have reached the compilation cache.
 once() {
 	local start listen="" ready="" i
 	start=$EPOCHREALTIME
@@ -148,6 +151,12 @@ once() {
 		kill -0 "$pid" 2>/dev/null || { echo "flowcache exited; see $work/serve.log" >&2; tail -5 "$work/serve.log" >&2; exit 1; }
 		read -rt 0.001 -u 9 || : # a 1 ms pause without a fork
 	done
+	if [[ -n "$ready" && ${2:-} == settle ]]; then
+		for ((i = 0; i < 300; i++)); do
+			curl -fsS "http://127.0.0.1:$admin/metrics" 2>/dev/null | grep -q '^flowcache_policy_interpreted{.*} 1' || break
+			sleep 0.1
+		done
+	fi
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
 	pid=""
@@ -165,7 +174,7 @@ run() { # run NAME CONFIG CACHE_MODE(keep|empty)
 	: >"$out"
 	export XDG_CACHE_HOME=$work/cache-$name
 	rm -rf "$XDG_CACHE_HOME"
-	if [[ $mode == keep ]]; then once "$cfg" >/dev/null; fi # fills the cache; not counted
+	if [[ $mode == keep ]]; then once "$cfg" settle >/dev/null; fi # fills the cache; not counted
 	for ((r = 0; r < n; r++)); do
 		[[ $mode == empty ]] && rm -rf "$XDG_CACHE_HOME"
 		once "$cfg" >>"$out"

@@ -49,7 +49,8 @@ func newPolicyHost(ctx context.Context, cfg *gateway.Config, logger *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	rt, err := plugins.NewRuntime(plugins.Options{Logger: logger, CacheDir: cacheDir, CacheMaxSize: int64(cfg.Admin.CompilationCacheSize)})
+	rt, err := plugins.NewRuntime(plugins.Options{Logger: logger, CacheDir: cacheDir,
+		CacheMaxSize: int64(cfg.Admin.CompilationCacheSize), Tiered: cfg.Admin.TieredCompilation})
 	if err != nil {
 		return nil, err
 	}
