@@ -27,7 +27,10 @@ import (
 // node receiving it reads the module, checks its size and sha256, and
 // compiles it into its compilation cache (plugins.Store.Precompile),
 // one at a time (a hint arriving meanwhile is dropped). When the event
-// comes, Apply finds the compiled code in the cache.
+// comes, Apply finds the compiled code in the cache. With tiered
+// compilation (admin.tiered_compilation) Precompile translates the module
+// for the interpreter instead and keeps that for the event's Apply, which
+// then only instantiates it; both nodes compile in the background after.
 //
 // A hint only costs CPU: nothing is instantiated or activated by it, and a
 // refused upload leaves a compiled module no one loads (its Redis key is

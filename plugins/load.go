@@ -174,7 +174,13 @@ func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Conf
 	// which is written after a compile) starts on the interpreter with
 	// Options.Tiered: a tenth of the compile's CPU (tier.go).
 	interp := rt.tiered && !cached
-	eng, err := rt.newEngine(ctx, wasm, pages, wasi, interp)
+	var eng *engine
+	if interp {
+		eng = rt.takePrepared(source, pages) // Precompile's, if any (prepare.go)
+	}
+	if eng == nil {
+		eng, err = rt.newEngine(ctx, wasm, pages, wasi, interp)
+	}
 	if err != nil && cached {
 		// A cached instrumentation the runtime refuses (damaged on disk):
 		// drop it and instrument again.

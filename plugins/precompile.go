@@ -11,7 +11,9 @@ import (
 // the limits of cfg, into the compilation cache, and instantiates nothing:
 // a later load of the same bytes (by [Runtime.LoadBytes], or [Store.Apply]
 // when another node's activation arrives) then takes tens of milliseconds
-// instead of about a second. Errors are [*LoadError]s; they only mean the
+// instead of about a second. With Options.Tiered it translates wasm for the
+// interpreter instead and keeps that for the load (prepare.go): the load
+// then only instantiates. Errors are [*LoadError]s; they only mean the
 // later load will compile, or fail, itself. Safe for concurrent use.
 func (rt *Runtime) Precompile(ctx context.Context, name string, wasm []byte, cfg *Config) error {
 	if err := rt.precompile(ctx, wasm, cfg); err != nil {
@@ -36,14 +38,21 @@ func (rt *Runtime) precompile(ctx context.Context, wasm []byte, cfg *Config) err
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	if _, err := checkImports(&info); err != nil {
+	wasi, err := checkImports(&info)
+	if err != nil {
 		return err
 	}
-	source := wasm
+	source, cached := wasm, false
 	if !rt.noMeter {
-		if wasm, _, err = rt.meter.instrument(wasm); err != nil {
+		if wasm, cached, err = rt.meter.instrument(wasm); err != nil {
 			return err
 		}
+	}
+	if rt.tiered {
+		if cached {
+			return nil // compiled before: its load will be quick
+		}
+		return rt.prepare(ctx, source, wasm, cfg.memoryPages(), wasi)
 	}
 	wr := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().
 		WithCompilationCache(rt.cache).

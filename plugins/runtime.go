@@ -78,6 +78,8 @@ type Runtime struct {
 	fgMu    sync.Mutex
 	loading int
 	idle    chan struct{}
+	// prep holds the engine Precompile made for a coming load (prepare.go).
+	prep preparedSlot
 
 	// epoch is the watchdog's clock, in ticks since NewRuntime (from 1);
 	// done stops the watchdog goroutine (nil without one).
@@ -243,6 +245,7 @@ func (rt *Runtime) Close(ctx context.Context) error {
 	}
 	// Background compiles see the runtime or their module closed; one in
 	// progress ends first (it holds life), and none starts.
+	rt.closePrepared()
 	rt.life.Unlock()
 	rt.tiering.Wait()
 	rt.pruneWG.Wait()

@@ -119,6 +119,20 @@ ms() { # milliseconds since $1 (an $EPOCHREALTIME)
 	echo $(((now - then) / 1000))
 }
 
+# settle: waits (30 s at most) until no node runs the policy on the
+# interpreter (flowcache_policy_interpreted, admin.tiered_compilation): an
+# upload is measured alone, not beside the background compiles of the one
+# before it, as uploads at a person's pace would be.
+settle() {
+	local a i
+	for a in "$ADMIN_a" ${ADMIN_b:+"$ADMIN_b"}; do
+		for ((i = 0; i < 300; i++)); do
+			curl -fsS "http://$a/metrics" 2>/dev/null | grep -q '^flowcache_policy_interpreted{.*} 1' || break
+			sleep 0.1
+		done
+	done
+}
+
 exec 9<> <(:) # read -t on this times out: a pause without a fork
 : >"$work/a.times"
 : >"$work/b.times"
@@ -128,6 +142,7 @@ for ((i = 1; i <= n; i++)); do
 	# A custom section (id 0, 10 bytes: name "fc-lat", 3 digits): a new
 	# module, a new version id, nothing cached.
 	{ cat "$mod"; printf '\x00\x0a\x06fc-lat%03d' "$i"; } >"$v"
+	settle
 	start=$EPOCHREALTIME
 	out=$(curl -fsS -X PUT -H 'Content-Type: application/wasm' --data-binary "@$v" "http://$ADMIN_a/policies/norm") ||
 		{ echo "upload $i failed: $out" >&2; tail -3 "$work/a.log" >&2; exit 1; }
