@@ -214,7 +214,6 @@ func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Conf
 		stderr: stderr,
 		logger: rt.logger.With(slog.String("policy", name)),
 		rt:     rt,
-		first:  eng,
 		// No args, env, filesystem or sockets; a fake clock (freshness
 		// uses the decide blob's time); real randomness, so that a guest's
 		// hash seeds cannot be predicted by clients.

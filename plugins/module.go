@@ -30,13 +30,12 @@ type Module struct {
 	logger *slog.Logger
 	rt     *Runtime
 	modCfg wazero.ModuleConfig
-	// eng runs the code: new instances come from it. first is the engine
-	// the module was loaded with; with Options.Tiered it may be the
-	// interpreter, until tierUp promotes a compiled engine (tier.go).
-	// tierMu orders promote and Close; tiered is closed when tierUp ends
-	// (nil without one).
+	// eng runs the code: new instances come from it. With Options.Tiered
+	// it may be the interpreter, until tierUp promotes a compiled engine
+	// (tier.go); the one it replaces closes with its last instance. tierMu
+	// orders promote and Close; tiered is closed when tierUp ends (nil
+	// without one).
 	eng     atomic.Pointer[engine]
-	first   *engine
 	tierMu  sync.Mutex
 	tiered  chan struct{}
 	fuel    int64
@@ -182,8 +181,8 @@ func (m *Module) Close(ctx context.Context) error {
 	for v := m.pool.Get(); v != nil; v = m.pool.Get() {
 		v.(*instance).close()
 	}
-	// promote swaps no engine once closed is set: these are the last two.
-	m.first.close(ctx)
+	// promote swaps no engine once closed is set: this is the last one. A
+	// retired one closes with its last instance (engine.unpin).
 	m.eng.Load().close(ctx)
 	return nil
 }

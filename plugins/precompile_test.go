@@ -78,11 +78,11 @@ func TestRuntime_PrecompileTiered(t *testing.T) {
 	big := cfg
 	big.MaxMemory *= 2
 	m := mustLoad(t, rt, "p", other, &big)
-	if m.first == second.eng || prepared() != second {
+	if m.eng.Load() == second.eng || prepared() != second {
 		t.Errorf("a load with another memory limit took the prepared engine")
 	}
 	m = mustLoad(t, rt, "p", other, &cfg)
-	if m.first != second.eng || prepared() != nil {
+	if m.eng.Load() != second.eng || prepared() != nil {
 		t.Errorf("the load did not take the prepared engine")
 	}
 	var k policy.Key
@@ -103,7 +103,7 @@ func TestRuntime_PrecompileTiered(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if !m.first.closed.Load() || m.first == last.eng {
+	if !m.eng.Load().closed.Load() || m.eng.Load() == last.eng {
 		t.Errorf("Close left the loaded module's engine open")
 	}
 }
