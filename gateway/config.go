@@ -120,6 +120,13 @@ type AdminConfig struct {
 	// background compile (one module at a time) ends. Interpreted calls
 	// cost 17 to 40 times more CPU. False: a load waits for the compile.
 	TieredCompilation bool `toml:"tiered_compilation"`
+	// StartHugePages, true by default, backs the memory the start's policy
+	// loads allocate with transparent huge pages on Linux when the kernel
+	// gives them only to memory that asks (transparent_hugepage/enabled
+	// is "madvise"): 512 times fewer page faults, which dominate a load on
+	// a virtual machine. Memory allocated after the start is left to the
+	// kernel's default. Without effect elsewhere.
+	StartHugePages bool `toml:"start_huge_pages"`
 }
 
 // CacheConfig is the [cache] section: the in-process L1 and cache-wide rules.
@@ -339,7 +346,7 @@ func DefaultConfig() Config {
 			RealIPHeader:      "X-Forwarded-For",
 			LoadingWait:       units.Duration(2 * time.Second),
 		},
-		Admin: AdminConfig{Listen: "127.0.0.1:9090", CompilationCache: true, CompilationCacheSize: 1 << 30, TieredCompilation: true},
+		Admin: AdminConfig{Listen: "127.0.0.1:9090", CompilationCache: true, CompilationCacheSize: 1 << 30, TieredCompilation: true, StartHugePages: true},
 		Cache: CacheConfig{
 			L1Size:             256 << 20,
 			MaxObjectSize:      8 << 20,

@@ -70,9 +70,11 @@ type Runtime struct {
 	tiered   bool
 	noTierUp bool
 	// compileSlot admits one background compile (tierUp) at a time;
-	// tiering counts the tierUp goroutines, which Close waits for.
+	// tiering counts the tierUp goroutines, which Close waits for;
+	// tierPending too, for tierSettled.
 	compileSlot chan struct{}
 	tiering     sync.WaitGroup
+	tierPending atomic.Int64
 	// loading counts the loads in progress; idle is closed when it drops
 	// to 0. A background compile waits for it (foreground).
 	fgMu    sync.Mutex

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -134,8 +135,10 @@ func (m *Module) tierUp(wasm, source []byte, pages uint32, wasi bool) {
 	rt := m.rt
 	m.tiered = make(chan struct{})
 	rt.tiering.Add(1)
+	rt.tierPending.Add(1)
 	go func() {
 		defer rt.tiering.Done()
+		defer rt.tierSettled()
 		defer close(m.tiered)
 		rt.compileSlot <- struct{}{}
 		defer func() { <-rt.compileSlot }()
@@ -162,6 +165,17 @@ func (m *Module) tierUp(wasm, source []byte, pages uint32, wasi bool) {
 		m.logger.Info("policy: compiled; calls now run compiled code",
 			slog.String("version", m.tierVersion()), slog.Duration("compile", time.Since(start)))
 	}()
+}
+
+// tierSettled ends a tierUp; the last one pending returns the memory the
+// interpreters' code held to the OS (debug.FreeOSMemory: a GC and a
+// scavenge). The Go runtime would keep it until the heap shrinks below its
+// goal: on two cores, five example policies from nothing kept a resident
+// set of 640 MB where the same policies loaded compiled keep 250 MB.
+func (rt *Runtime) tierSettled() {
+	if rt.tierPending.Add(-1) == 0 {
+		debug.FreeOSMemory()
+	}
 }
 
 // beginLoad and endLoad bracket a load: background compiles wait for the

@@ -124,8 +124,14 @@ func serve(ctx context.Context, cfg *gateway.Config, source string, logger *slog
 	if err != nil {
 		return err
 	}
+	endHuge := func() {}
+	if cfg.Admin.StartHugePages && len(cfg.Policies) > 0 {
+		endHuge = startHugePages()
+	}
 	if !background {
-		if err := ph.load(ctx, cfg, file); err != nil {
+		err := ph.load(ctx, cfg, file)
+		endHuge()
+		if err != nil {
 			return errors.Join(err, ph.close(ctx))
 		}
 	}
@@ -177,6 +183,7 @@ func serve(ctx context.Context, cfg *gateway.Config, source string, logger *slog
 	if background {
 		go func() {
 			err := ph.load(ctx, cfg, file)
+			endHuge()
 			loaded()
 			loadc <- err
 		}()
