@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 )
@@ -80,6 +81,10 @@ type Runtime struct {
 	fgMu    sync.Mutex
 	loading int
 	idle    chan struct{}
+	// lastLoad is when the last load began; freeTimer runs freeIdle
+	// (tierSettled). Guarded by fgMu.
+	lastLoad  time.Time
+	freeTimer *time.Timer
 	// prep holds the engine Precompile made for a coming load (prepare.go).
 	prep preparedSlot
 
@@ -250,6 +255,11 @@ func (rt *Runtime) Close(ctx context.Context) error {
 	rt.closePrepared()
 	rt.life.Unlock()
 	rt.tiering.Wait()
+	rt.fgMu.Lock()
+	if rt.freeTimer != nil {
+		rt.freeTimer.Stop()
+	}
+	rt.fgMu.Unlock()
 	rt.pruneWG.Wait()
 	errs = append(errs, rt.cache.Close(ctx), rt.removeTemp())
 	return errors.Join(errs...)

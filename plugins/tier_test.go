@@ -70,6 +70,18 @@ func TestTiered_InterpreterThenCompiled(t *testing.T) {
 	if !m.WaitCompiled(ctx) {
 		t.Fatalf("WaitCompiled = false, Engine() = %q", m.Engine())
 	}
+	for i := 0; ; i++ { // the last tierUp schedules the memory's return
+		rt.fgMu.Lock()
+		scheduled := rt.freeTimer != nil
+		rt.fgMu.Unlock()
+		if scheduled {
+			break
+		}
+		if i == 1000 {
+			t.Fatal("no free scheduled 10s after the compile")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	time.Sleep(20 * time.Millisecond) // some calls on the compiled code
 	close(stop)
 	wg.Wait()
