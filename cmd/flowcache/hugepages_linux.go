@@ -20,7 +20,7 @@ import (
 // kernel's transparent huge pages set to "always".
 //
 // Go does not ask for huge pages for its heap (it stopped in Go 1.21.1),
-// and most distributions give them only to memory that asks
+// and many kernels (Ubuntu's, the development VM's) give them only to memory that asks
 // (transparent_hugepage/enabled: "madvise"). So, before the start's loads,
 // startHugePages grows the heap by 512 MiB with one allocation, which
 // fresh memory from the OS lets Go make without touching it, asks for
@@ -50,20 +50,30 @@ const thpMode = "/sys/kernel/mm/transparent_hugepage/enabled"
 // returns a function that does nothing) unless the kernel's setting is
 // "madvise".
 func startHugePages() (end func()) {
+	start, n, ok := setAsideHugePages()
+	if !ok {
+		return func() {}
+	}
+	return func() { _ = madvise(start, n, madvNoHugePage) } // best effort: nothing else to do
+}
+
+// setAsideHugePages sets hugeGrow bytes of heap aside for huge pages and
+// returns the range marked, if the kernel's setting is "madvise".
+func setAsideHugePages() (start, n uintptr, ok bool) {
 	mode, err := os.ReadFile(thpMode)
 	if err != nil || !bytes.Contains(mode, []byte("[madvise]")) {
-		return func() {}
+		return 0, 0, false
 	}
 	b := make([]byte, hugeGrow)
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-	start := (p + hugePageSize - 1) &^ (hugePageSize - 1)
-	n := (p+hugeGrow)&^(hugePageSize-1) - start
+	start = (p + hugePageSize - 1) &^ (hugePageSize - 1)
+	n = (p+hugeGrow)&^(hugePageSize-1) - start
 	if madvise(start, n, madvHugePage) != nil {
-		return func() {}
+		return 0, 0, false
 	}
 	runtime.KeepAlive(b) // and no further: the GC frees it
 	runtime.GC()
-	return func() { _ = madvise(start, n, madvNoHugePage) } // best effort: nothing else to do
+	return start, n, true
 }
 
 func madvise(addr, n uintptr, advice int) error {
