@@ -130,6 +130,17 @@ ms() { # milliseconds since $1 (an $EPOCHREALTIME), one decimal
 }
 
 exec 9<> <(:) # read -t on this times out: see once
+# readyz: whether /readyz answers 200, through bash's /dev/tcp: polling
+# with a curl process every millisecond would take a processor from the
+# node being measured (with listen_while_loading, while it loads).
+readyz() {
+	local status=""
+	{ exec 4<>"/dev/tcp/127.0.0.1/$admin"; } 2>/dev/null || return 1
+	printf 'GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&4
+	read -rt 2 -u 4 status || :
+	exec 4<&-
+	[[ $status == "HTTP/1."?" 200"* ]]
+}
 # once CONFIG [settle]: starts flowcache, prints "LISTEN_MS READY_MS", stops
 # it. With settle, it first waits (30 s at most) until no policy runs on the
 # interpreter (flowcache_policy_interpreted, admin.tiered_compilation): the
@@ -144,7 +155,7 @@ once() {
 			listen=$(ms "$start")
 			exec 3<&-
 		fi
-		if [[ -n "$listen" ]] && curl -fsS -o /dev/null "http://127.0.0.1:$admin/readyz" 2>/dev/null; then
+		if [[ -n "$listen" ]] && readyz; then
 			ready=$(ms "$start")
 			break
 		fi
