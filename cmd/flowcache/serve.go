@@ -124,14 +124,20 @@ func serve(ctx context.Context, cfg *gateway.Config, source string, logger *slog
 	if err != nil {
 		return err
 	}
-	endHuge := func() {}
-	if cfg.Admin.StartHugePages && len(cfg.Policies) > 0 {
-		endHuge = startHugePages()
+	// The loads, with huge pages (admin.start_huge_pages); before
+	// gateway.New, or after it with listen_while_loading: the L1 cache's
+	// buffers must not be made in the range set aside, which would zero
+	// (and so make resident) all of them at once.
+	loadPolicies := func() error {
+		endHuge := func() {}
+		if cfg.Admin.StartHugePages && len(cfg.Policies) > 0 {
+			endHuge = startHugePages()
+		}
+		defer endHuge()
+		return ph.load(ctx, cfg, file)
 	}
 	if !background {
-		err := ph.load(ctx, cfg, file)
-		endHuge()
-		if err != nil {
+		if err := loadPolicies(); err != nil {
 			return errors.Join(err, ph.close(ctx))
 		}
 	}
@@ -182,8 +188,7 @@ func serve(ctx context.Context, cfg *gateway.Config, source string, logger *slog
 	loadc := make(chan error, 1) // the background load's result; never sent without one
 	if background {
 		go func() {
-			err := ph.load(ctx, cfg, file)
-			endHuge()
+			err := loadPolicies()
 			loaded()
 			loadc <- err
 		}()
