@@ -126,16 +126,20 @@ func BenchmarkModule_KeyGoGuestUnmetered(b *testing.B) {
 	benchKey(b, m)
 }
 
+// benchGuests are the two guests the benchmarks compare: the WAT module
+// and the Go guest (built on first use).
+var benchGuests = []struct {
+	name string
+	wasm func(testing.TB) []byte
+}{
+	{"wat", func(testing.TB) []byte { return minimalWasm }},
+	{"go", goGuestWasm},
+}
+
 // BenchmarkModule_Instantiate measures creating (and closing) one instance:
 // what a request pays when the pool is empty.
 func BenchmarkModule_Instantiate(b *testing.B) {
-	for _, tt := range []struct {
-		name string
-		wasm func(testing.TB) []byte
-	}{
-		{"wat", func(testing.TB) []byte { return minimalWasm }},
-		{"go", goGuestWasm},
-	} {
+	for _, tt := range benchGuests {
 		b.Run(tt.name, func(b *testing.B) {
 			m := mustLoad(b, newTestRuntime(b, Options{}), tt.name, tt.wasm(b), nil)
 			ctx := context.Background()

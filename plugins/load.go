@@ -126,6 +126,59 @@ func checkExports(c wazero.CompiledModule) error {
 	return nil
 }
 
+// checked is a module as check leaves it for a load.
+type checked struct {
+	source, wasm []byte // as given; instrumented (source without metering)
+	pages        uint32 // the memory limit
+	wasi, cached bool   // it imports WASI; wasm came from the meter cache
+}
+
+// check validates cfg's limits and the module against them, and
+// instruments it: what a load and Precompile do before compiling.
+func (rt *Runtime) check(wasm []byte, cfg *Config) (c checked, err error) {
+	if err := cfg.validateLimits(); err != nil {
+		return c, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if int64(len(wasm)) > int64(cfg.MaxModuleSize) {
+		return c, fmt.Errorf("%w: %d bytes, max_module_size is %d", ErrTooLarge, len(wasm), int64(cfg.MaxModuleSize))
+	}
+	info, err := scanModule(wasm)
+	if err != nil {
+		return c, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if c.wasi, err = checkImports(&info); err != nil {
+		return c, err
+	}
+	c.pages = cfg.memoryPages()
+	if len(info.memories) == 0 {
+		return c, fmt.Errorf("%w: the module defines no memory (it must define and export one as %q)", ErrMemory, abi.ExportMemory)
+	}
+	for _, min := range info.memories {
+		if min > uint64(c.pages) {
+			return c, fmt.Errorf("%w: minimum memory %d pages (%v) exceeds max_memory %v",
+				ErrMemory, min, units.Size(min*pageSize), units.Size(uint64(c.pages)*pageSize)) //nolint:gosec // min is at most 2^32 pages here (a u32 limit), the product fits
+		}
+	}
+	c.source, c.wasm = wasm, wasm
+	if !rt.noMeter {
+		if c.wasm, c.cached, err = rt.meter.instrument(wasm); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// compiled follows a compile of wasm (instrumented from source) that
+// succeeded: what it wrote may push the compilation cache over its bound,
+// and the meter cache keeps the instrumentation, which also says that the
+// module was compiled once (Options.Tiered).
+func (rt *Runtime) compiled(source, wasm []byte) {
+	rt.pruneCache()
+	if !rt.noMeter {
+		rt.meter.remember(source, wasm)
+	}
+}
+
 // load does the work of Load and LoadBytes; errors are wrapped by them.
 func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Config) (_ *Module, err error) {
 	rt.life.RLock()
@@ -135,41 +188,16 @@ func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Conf
 	}
 	rt.beginLoad()
 	defer rt.endLoad()
-	if err := cfg.validateLimits(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-	}
 	initJSON, err := cfg.initJSON()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	if int64(len(wasm)) > int64(cfg.MaxModuleSize) {
-		return nil, fmt.Errorf("%w: %d bytes, max_module_size is %d", ErrTooLarge, len(wasm), int64(cfg.MaxModuleSize))
-	}
-	info, err := scanModule(wasm)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	wasi, err := checkImports(&info)
+	c, err := rt.check(wasm, cfg)
 	if err != nil {
 		return nil, err
 	}
-	pages := cfg.memoryPages()
-	if len(info.memories) == 0 {
-		return nil, fmt.Errorf("%w: the module defines no memory (it must define and export one as %q)", ErrMemory, abi.ExportMemory)
-	}
-	for _, min := range info.memories {
-		if min > uint64(pages) {
-			return nil, fmt.Errorf("%w: minimum memory %d pages (%v) exceeds max_memory %v",
-				ErrMemory, min, units.Size(min*pageSize), units.Size(uint64(pages)*pageSize)) //nolint:gosec // min is at most 2^32 pages here (a u32 limit), the product fits
-		}
-	}
+	source, wasm, pages, wasi, cached := c.source, c.wasm, c.pages, c.wasi, c.cached
 	metered := !rt.noMeter
-	source, cached := wasm, false
-	if metered {
-		if wasm, cached, err = rt.meter.instrument(wasm); err != nil {
-			return nil, err
-		}
-	}
 	// A module this runtime never compiled (no instrumented copy cached,
 	// which is written after a compile) starts on the interpreter with
 	// Options.Tiered: a tenth of the compile's CPU (tier.go).
@@ -200,10 +228,7 @@ func (rt *Runtime) load(ctx context.Context, name string, wasm []byte, cfg *Conf
 		}
 	}()
 	if !interp {
-		rt.pruneCache() // what this compile wrote may push the cache over its bound
-		if metered {
-			rt.meter.remember(source, wasm)
-		}
+		rt.compiled(source, wasm)
 	}
 	if err := checkExports(eng.compiled); err != nil {
 		return nil, err

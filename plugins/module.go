@@ -238,7 +238,7 @@ func dropped(c *core) {
 	if c.mod.IsClosed() {
 		return
 	}
-	if !m.closed.Load() && !c.eng.retired.Load() && !m.idle(time.Now().UnixNano()) && m.park(wrap(c)) {
+	if !m.closed.Load() && !c.stale() && !m.idle(time.Now().UnixNano()) && m.park(wrap(c)) {
 		return
 	}
 	m.stats.closed.Add(1)
@@ -327,11 +327,7 @@ func (inst *core) setFuel(fuel int64) {
 func (inst *core) call(ctx context.Context, fn api.Function, fuel int64, n uint32) (uint64, error) {
 	inst.setFuel(fuel)
 	inst.stack[0], inst.stack[1] = uint64(inst.buf), uint64(n)
-	if inst.ctx != nil {
-		ctx = inst.ctx
-	}
-	inst.begin()
-	err := fn.CallWithStack(ctx, inst.stack[:])
+	err := fn.CallWithStack(inst.begin(ctx), inst.stack[:])
 	if inst.end() {
 		return 0, inst.backstopError()
 	}
@@ -351,10 +347,7 @@ func (inst *core) allocate(ctx context.Context, n uint32, fuel int64, watched bo
 	inst.setFuel(fuel)
 	inst.stack[0] = uint64(n)
 	if watched {
-		if inst.ctx != nil {
-			ctx = inst.ctx
-		}
-		inst.begin()
+		ctx = inst.begin(ctx)
 	}
 	err := inst.alloc.CallWithStack(ctx, inst.stack[:])
 	if watched && inst.end() {
@@ -413,7 +406,7 @@ func (m *Module) put(inst *instance) {
 		inst.close()
 		return
 	}
-	if m.stale(inst) { // a call that was in flight during promote
+	if inst.stale() { // a call that was in flight during promote
 		m.retire(inst)
 		return
 	}
@@ -446,7 +439,7 @@ func (m *Module) getFor(r *policy.Request) (*instance, error) {
 	}
 	m.markUsed()
 	if v := m.pool.Get(); v != nil {
-		if inst := v.(*instance); !m.stale(inst) {
+		if inst := v.(*instance); !inst.stale() {
 			return inst, nil
 		} else {
 			m.retire(inst) // left in another P's pool by promote
@@ -456,7 +449,7 @@ func (m *Module) getFor(r *policy.Request) (*instance, error) {
 		s := &m.slots[i]
 		if s.Load() != nil {
 			if inst := s.Swap(nil); inst != nil {
-				if !m.stale(inst) {
+				if !inst.stale() {
 					return inst, nil
 				}
 				m.retire(inst)

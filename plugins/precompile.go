@@ -1,11 +1,6 @@
 package plugins
 
-import (
-	"context"
-	"fmt"
-
-	"github.com/tetratelabs/wazero"
-)
+import "context"
 
 // Precompile checks, instruments and compiles wasm as a load would, with
 // the limits of cfg, into the compilation cache, and instantiates nothing:
@@ -28,45 +23,24 @@ func (rt *Runtime) precompile(ctx context.Context, wasm []byte, cfg *Config) err
 	if rt.closed {
 		return errRuntimeClosed
 	}
-	if err := cfg.validateLimits(); err != nil {
-		return fmt.Errorf("%w: %w", ErrConfig, err)
-	}
-	if int64(len(wasm)) > int64(cfg.MaxModuleSize) {
-		return fmt.Errorf("%w: %d bytes, max_module_size is %d", ErrTooLarge, len(wasm), int64(cfg.MaxModuleSize))
-	}
-	info, err := scanModule(wasm)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	wasi, err := checkImports(&info)
+	c, err := rt.check(wasm, cfg)
 	if err != nil {
 		return err
 	}
-	source, cached := wasm, false
-	if !rt.noMeter {
-		if wasm, cached, err = rt.meter.instrument(wasm); err != nil {
-			return err
-		}
-	}
 	if rt.tiered {
-		if cached {
+		if c.cached {
 			return nil // compiled before: its load will be quick
 		}
-		return rt.prepare(ctx, source, wasm, cfg.memoryPages(), wasi)
+		return rt.prepare(ctx, c.source, c.wasm, c.pages, c.wasi)
 	}
-	wr := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().
-		WithCompilationCache(rt.cache).
-		WithMemoryLimitPages(cfg.memoryPages()).
-		WithCloseOnContextDone(false))
-	// Closing the runtime releases the compiled module; the compilation
-	// cache keeps it.
-	defer func() { _ = wr.Close(ctx) }() // nothing was instantiated: nothing to lose
-	if _, err := wr.CompileModule(compileContext(ctx), wasm); err != nil {
-		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	// Compiled into the cache, nothing instantiated: WASI is not needed,
+	// and closing the engine loses nothing the cache does not keep.
+	eng, err := rt.newEngine(ctx, c.wasm, c.pages, false, false)
+	if err != nil {
+		return err
 	}
-	if !rt.noMeter {
-		rt.meter.remember(source, wasm)
-	}
+	eng.close(ctx)
+	rt.compiled(c.source, c.wasm)
 	return nil
 }
 

@@ -147,16 +147,13 @@ func (m *Module) tierUp(wasm, source []byte, pages uint32, wasi bool) {
 			return
 		}
 		start := time.Now()
-		eng, err := rt.compileBackground(wasm, pages, wasi)
+		eng, err := rt.compileBackground(source, wasm, pages, wasi)
 		if err != nil {
 			if !errors.Is(err, errRuntimeClosed) && !m.closed.Load() {
 				m.logger.Warn("policy: compiling failed; it keeps running on the interpreter",
 					slog.String("version", m.tierVersion()), slog.String("error", oneLine{err}.Error()))
 			}
 			return
-		}
-		if m.metered {
-			rt.meter.remember(source, wasm)
 		}
 		if !m.promote(eng) {
 			eng.close(context.Background())
@@ -239,7 +236,7 @@ func (rt *Runtime) foreground() {
 }
 
 // compileBackground is newEngine for tierUp, under rt.life.
-func (rt *Runtime) compileBackground(wasm []byte, pages uint32, wasi bool) (*engine, error) {
+func (rt *Runtime) compileBackground(source, wasm []byte, pages uint32, wasi bool) (*engine, error) {
 	rt.life.RLock()
 	defer rt.life.RUnlock()
 	if rt.closed {
@@ -247,7 +244,7 @@ func (rt *Runtime) compileBackground(wasm []byte, pages uint32, wasi bool) (*eng
 	}
 	eng, err := rt.newEngine(context.Background(), wasm, pages, wasi, false)
 	if err == nil {
-		rt.pruneCache()
+		rt.compiled(source, wasm)
 	}
 	return eng, err
 }
@@ -294,8 +291,8 @@ func (m *Module) retire(inst *instance) {
 	inst.close()
 }
 
-// stale reports whether inst belongs to a retired engine.
-func (m *Module) stale(inst *instance) bool { return inst.eng.retired.Load() }
+// stale reports whether c belongs to a retired engine.
+func (c *core) stale() bool { return c.eng.retired.Load() }
 
 // setVersion sets m.version, before m serves: calls read it without a lock
 // (the swap that publishes m orders them), tierUp under tierMu.

@@ -210,13 +210,7 @@ func TestTiered_Backstop(t *testing.T) {
 //
 //	go test ./plugins -run '^$' -bench 'Module_Tiers' -benchmem
 func BenchmarkModule_Tiers(b *testing.B) {
-	for _, g := range []struct {
-		name string
-		wasm func(testing.TB) []byte
-	}{
-		{"wat", func(testing.TB) []byte { return minimalWasm }},
-		{"go", goGuestWasm},
-	} {
+	for _, g := range benchGuests {
 		for _, interp := range []bool{true, false} {
 			name := g.name + "/" + EngineCompiler
 			opts := Options{}

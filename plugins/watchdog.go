@@ -1,6 +1,7 @@
 package plugins
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"time"
@@ -82,12 +83,18 @@ func timeoutTicks(d time.Duration) int64 {
 	return int64((d + watchdogTick - 1) / watchdogTick)
 }
 
-// begin notes that a guest call begins on c. Not for the init calls, which
-// run under their own budget before c is watched.
-func (c *core) begin() {
+// begin notes that a guest call begins on c, and returns the context to
+// run it with: ctx, or on the interpreter c's own, which the watchdog
+// cancels to stop it. Not for the init calls, which run under their own
+// budget before c is watched.
+func (c *core) begin(ctx context.Context) context.Context {
 	if c.stop != nil {
 		c.busy.Store(c.m.rt.epoch.Load())
 	}
+	if c.ctx != nil {
+		return c.ctx
+	}
+	return ctx
 }
 
 // end notes that the call that began on c has returned, and reports
